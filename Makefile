@@ -1,0 +1,41 @@
+# Two entry points for a newcomer: `make demo` and `make test`. Both create the environment if missing.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+DATA   ?= clinsim-data
+
+.PHONY: demo test install clean-venv
+
+install: $(STAMP)
+
+# llama-cpp-python compiles from source (about 5 minutes on 2 cores). It is built once per machine into a
+# wheel cache, for portable AVX2 and without AMX: the native build (GGML_NATIVE) picks AMX kernels on
+# CPUs that report AMX, and those crash (SIGSEGV in ggml_backend_amx_mul_mat) on these machines.
+LLAMA_VERSION := 0.3.36
+LLAMA_WHEELS  ?= $(HOME)/.cache/clinsim/wheels/llama-cpp-python-$(LLAMA_VERSION)-avx2
+LLAMA_CMAKE   := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
+                 -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
+
+# Re-installs when pyproject.toml changes.
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@ls $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl >/dev/null 2>&1 || { \
+		echo "building llama-cpp-python $(LLAMA_VERSION) (about 5 minutes, once per machine)"; \
+		CMAKE_ARGS="$(LLAMA_CMAKE)" $(PY) -m pip wheel --disable-pip-version-check -q --no-deps --no-cache-dir \
+			-w $(LLAMA_WHEELS) llama-cpp-python==$(LLAMA_VERSION); }
+	$(PY) -m pip install --disable-pip-version-check -q $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl
+	$(PY) -m pip install --disable-pip-version-check -q -e '.[test]'
+	@touch $(STAMP)
+
+# The main job on the embedded defaults: no API key, no network.
+demo: $(STAMP)
+	$(VENV)/bin/clinsim --data-dir $(DATA) demo
+
+test: $(STAMP)
+	@# pytest exits 5 when it collected no tests: not a failure of the code under test.
+	HF_HUB_OFFLINE=1 ANONYMIZED_TELEMETRY=False GRADIO_ANALYTICS_ENABLED=False \
+		$(PY) -m pytest -q $(PYTEST_ARGS); status=$$?; [ $$status -eq 5 ] && exit 0; exit $$status
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,55 @@
+"""The one interface every model backend speaks: `complete(messages) -> Completion`.
+
+Backends differ in where the text comes from (a local llama.cpp server, any OpenAI-compatible endpoint,
+a script for tests); the agents never know which one they talk to. Every call reports tokens and latency
+so the episode record can attribute cost per role.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from pydantic import BaseModel, Field
+
+
+class Message(BaseModel):
+    role: str  # "system" | "user" | "assistant"
+    content: str
+
+
+class Completion(BaseModel):
+    text: str
+    model: str
+    tokens_in: int = 0
+    tokens_out: int = 0
+    latency_s: float = 0.0
+    attempts: int = 1
+
+
+class LLMError(RuntimeError):
+    """A model call that failed after its retries; `cause` says why in one line."""
+
+    def __init__(self, cause: str, attempts: int = 1):
+        super().__init__(cause)
+        self.cause = cause
+        self.attempts = attempts
+
+
+@runtime_checkable
+class ChatModel(Protocol):
+    name: str
+
+    def complete(
+        self,
+        messages: list[Message],
+        *,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        seed: int | None = None,
+        stop: list[str] | None = None,
+    ) -> Completion: ...
+
+
+def approx_tokens(text: str) -> int:
+    """Token estimate for backends that report none (about four characters per token)."""
+    return max(1, (len(text) + 3) // 4) if text else 0

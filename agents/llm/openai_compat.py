@@ -1,0 +1,109 @@
+"""Any OpenAI-compatible chat endpoint (vLLM, Ollama, llama.cpp, OpenAI) through LangChain's ChatOpenAI.
+
+Retries are ours, not the client's, so the number of attempts lands in the record and the backoff is
+bounded: transient faults (timeouts, dropped connections, 429, 5xx) are retried with exponential backoff
+and jitter; anything else fails at once with a one-line cause.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+
+import openai
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+from langchain_openai import ChatOpenAI
+
+from agents.llm.base import Completion, LLMError, Message, approx_tokens
+
+_TRANSIENT = (
+    openai.APITimeoutError,
+    openai.APIConnectionError,
+    openai.RateLimitError,
+    openai.InternalServerError,
+)
+_LC_TYPES = {"system": SystemMessage, "user": HumanMessage, "assistant": AIMessage}
+
+
+class OpenAICompatModel:
+    def __init__(
+        self,
+        base_url: str,
+        model: str = "",
+        api_key: str | None = None,
+        temperature: float = 0.0,
+        max_tokens: int = 256,
+        timeout_s: float = 120.0,
+        max_retries: int = 2,
+        backoff_s: float = 0.5,
+        name: str | None = None,
+    ):
+        self.name = name or model or "default"
+        self.base_url = base_url
+        self.max_retries = max_retries
+        self.backoff_s = backoff_s
+        self._temperature = temperature
+        self._max_tokens = max_tokens
+        self._client = ChatOpenAI(
+            model=model or "default",
+            base_url=base_url,
+            api_key=api_key or "not-needed",
+            temperature=temperature,
+            max_tokens=max_tokens,
+            timeout=timeout_s,
+            max_retries=0,
+        )
+
+    def complete(
+        self,
+        messages: list[Message],
+        *,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        seed: int | None = None,
+        stop: list[str] | None = None,
+    ) -> Completion:
+        options: dict = {}
+        if temperature is not None:
+            options["temperature"] = temperature
+        if max_tokens is not None:
+            options["max_tokens"] = max_tokens
+        if seed is not None:
+            options["seed"] = seed
+        if stop:
+            options["stop"] = stop
+        runnable = self._client.bind(**options) if options else self._client
+        lc_messages = [_LC_TYPES[m.role](content=m.content) for m in messages]
+
+        started = time.perf_counter()
+        for attempt in range(1, self.max_retries + 2):
+            try:
+                reply = runnable.invoke(lc_messages)
+                break
+            except _TRANSIENT as error:
+                if attempt > self.max_retries:
+                    raise LLMError(_describe(error, self.base_url), attempts=attempt) from error
+                time.sleep(self.backoff_s * (2 ** (attempt - 1)) * (0.5 + random.random()))
+            except openai.APIError as error:
+                raise LLMError(_describe(error, self.base_url), attempts=attempt) from error
+        latency = time.perf_counter() - started
+
+        text = reply.content if isinstance(reply.content, str) else str(reply.content)
+        usage = reply.usage_metadata or {}
+        prompt_text = "\n".join(m.content for m in messages)
+        return Completion(
+            text=text,
+            model=self.name,
+            tokens_in=usage.get("input_tokens") or approx_tokens(prompt_text),
+            tokens_out=usage.get("output_tokens") or approx_tokens(text),
+            latency_s=latency,
+            attempts=attempt,
+        )
+
+
+def _describe(error: Exception, base_url: str) -> str:
+    status = getattr(error, "status_code", None)
+    kind = type(error).__name__
+    detail = str(error).splitlines()[0][:200] if str(error) else ""
+    where = f" from {base_url}" if base_url else ""
+    return f"{kind}{f' (HTTP {status})' if status else ''}{where}: {detail}".rstrip(": ")

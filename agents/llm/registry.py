@@ -1,0 +1,56 @@
+"""Creates the model for a role from its settings: `model_for_role(settings, "doctor")`."""
+
+from __future__ import annotations
+
+import os
+
+from agents.llm.base import ChatModel, LLMError
+from agents.llm.scripted import ScriptedModel
+from sim.config import RoleModel, Settings
+
+
+class ConfigError(LLMError):
+    pass
+
+
+def model_for_role(settings: Settings, role: str) -> ChatModel:
+    spec: RoleModel = settings.role(role)
+    if spec.backend == "scripted":
+        return ScriptedModel(spec.script, name=spec.model or f"scripted-{role}", cycle=True)
+    if spec.backend == "embedded":
+        from agents.llm.embedded import EMBEDDED_MODEL_NAME, shared_server
+
+        server = shared_server(
+            model_path=settings.embedded.model_path or None,
+            host=settings.embedded.host,
+            port=settings.embedded.port,
+            n_ctx=settings.embedded.n_ctx,
+            n_threads=settings.embedded.n_threads,
+            log_dir=settings.data_dir / "logs",
+            startup_timeout_s=settings.embedded.startup_timeout_s,
+        )
+        return _openai(spec, server.base_url, EMBEDDED_MODEL_NAME, api_key=None)
+    if not spec.base_url:
+        raise ConfigError(f"roles.{role}.base_url: required for the openai backend")
+    api_key = None
+    if spec.api_key_env:
+        api_key = os.environ.get(spec.api_key_env)
+        if not api_key:
+            raise ConfigError(
+                f"roles.{role}.api_key_env: environment variable {spec.api_key_env} is not set"
+            )
+    return _openai(spec, spec.base_url, spec.model, api_key)
+
+
+def _openai(spec: RoleModel, base_url: str, model: str, api_key: str | None) -> ChatModel:
+    from agents.llm.openai_compat import OpenAICompatModel
+
+    return OpenAICompatModel(
+        base_url=base_url,
+        model=model,
+        api_key=api_key,
+        temperature=spec.temperature,
+        max_tokens=spec.max_tokens,
+        timeout_s=spec.timeout_s,
+        max_retries=spec.max_retries,
+    )

@@ -1,0 +1,49 @@
+"""A deterministic model for tests: replies come from a list or a function of the conversation.
+
+This is for fast unit tests of the graph and the harness only; features are demonstrated with a real
+model (the embedded llama.cpp server or a configured endpoint).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+
+from agents.llm.base import Completion, LLMError, Message, approx_tokens
+
+Responder = Callable[[list[Message]], str]
+
+
+class ScriptedModel:
+    def __init__(self, replies: Sequence[str] | Responder, name: str = "scripted", cycle: bool = False):
+        self.name = name
+        self._replies = replies
+        self._cycle = cycle
+        self._index = 0
+        self._lock = threading.Lock()
+        self.calls: list[list[Message]] = []
+
+    def complete(
+        self,
+        messages: list[Message],
+        *,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        seed: int | None = None,
+        stop: list[str] | None = None,
+    ) -> Completion:
+        with self._lock:
+            self.calls.append(list(messages))
+            if callable(self._replies):
+                text = self._replies(list(messages))
+            else:
+                if self._index >= len(self._replies):
+                    if not self._cycle or not self._replies:
+                        raise LLMError(f"scripted model '{self.name}' ran out of replies after {self._index}")
+                    self._index = 0
+                text = self._replies[self._index]
+                self._index += 1
+        prompt = "\n".join(m.content for m in messages)
+        return Completion(
+            text=text, model=self.name, tokens_in=approx_tokens(prompt), tokens_out=approx_tokens(text)
+        )

@@ -1,0 +1,40 @@
+"""What one encounter says, turn by turn, and what each model call cost."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+Role = Literal["doctor", "patient", "measurement", "retrieval", "judge"]
+
+
+class TerminationReason(StrEnum):
+    diagnosed = "diagnosed"
+    turn_cap = "turn_cap"
+    error = "error"
+    human_quit = "human_quit"
+
+
+class LLMCall(BaseModel):
+    role: str
+    purpose: str  # "act" | "repair" | "judge" | ...
+    model: str
+    tokens_in: int = 0
+    tokens_out: int = 0
+    latency_s: float = 0.0
+    attempts: int = 1
+
+
+class Turn(BaseModel):
+    index: int
+    role: Role
+    text: str
+    action: dict | None = None  # the doctor's parsed action (kind + fields)
+    images: list[str] = Field(default_factory=list)
+    calls: list[LLMCall] = Field(default_factory=list)
+    parse: str = ""  # doctor only: "json" | "tag" | "repaired" | "fallback" | "human"
+    human: bool = False
+    raw: str = ""  # the doctor's raw reply when it differs from `text`
+    meta: dict = Field(default_factory=dict)

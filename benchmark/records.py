@@ -1,0 +1,152 @@
+"""The episode record: one JSON line per (run, case, trial), the contract between runs, reports and replay.
+
+Appends are crash-safe: each record is written with one `write` of a complete line followed by fsync,
+and readers ignore a trailing line without its newline (what a crash mid-write can leave behind);
+`repair_tail` removes such a line before a resumed run appends to the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pydantic import BaseModel, Field, ValidationError
+
+from agents.transcript import Turn
+from sim.errors import InputError, Problem
+
+RECORD_VERSION = 1
+_append_lock = threading.Lock()
+
+
+class RoleInfo(BaseModel):
+    backend: str
+    model: str
+    base_url: str = ""
+    human: bool = False
+
+
+class Totals(BaseModel):
+    doctor_turns: int = 0
+    questions: int = 0
+    tests: int = 0
+    images: int = 0
+    parse_failures: int = 0
+    repairs: int = 0
+    fallbacks: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    llm_latency_s: float = 0.0
+    wall_s: float = 0.0
+    by_role: dict[str, dict[str, float]] = Field(default_factory=dict)
+
+
+class EpisodeRecord(BaseModel):
+    record_version: int = RECORD_VERSION
+    run_id: str
+    episode_id: str
+    case_id: str
+    source: str
+    trial: int = 0
+    seed: int | None = None
+    config_hash: str = ""
+    models: dict[str, RoleInfo] = Field(default_factory=dict)
+    turns: list[Turn] = Field(default_factory=list)
+    retrieved: list[dict] = Field(default_factory=list)
+    experiences: list[dict] = Field(default_factory=list)
+    differential: list[str] = Field(default_factory=list)
+    truth: str = ""
+    verdict: dict | None = None
+    top1_correct: bool = False
+    topk_correct: bool = False
+    termination: str
+    error: str | None = None
+    totals: Totals = Field(default_factory=Totals)
+    started_at: str = ""
+    finished_at: str = ""
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def config_hash(config: dict) -> str:
+    canonical = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def compute_totals(turns: list[Turn], wall_s: float) -> Totals:
+    totals = Totals(wall_s=round(wall_s, 4))
+    for turn in turns:
+        if turn.role == "doctor":
+            totals.doctor_turns += 1
+            kind = (turn.action or {}).get("kind")
+            totals.questions += kind == "ask"
+            totals.tests += kind == "test"
+            totals.images += kind == "image"
+            totals.repairs += turn.parse == "repaired"
+            totals.fallbacks += turn.parse == "fallback"
+            totals.parse_failures += turn.parse in ("repaired", "fallback")
+        for call in turn.calls:
+            totals.tokens_in += call.tokens_in
+            totals.tokens_out += call.tokens_out
+            totals.llm_latency_s += call.latency_s
+            role = totals.by_role.setdefault(call.role, {"calls": 0, "tokens_in": 0, "tokens_out": 0, "latency_s": 0.0})
+            role["calls"] += 1
+            role["tokens_in"] += call.tokens_in
+            role["tokens_out"] += call.tokens_out
+            role["latency_s"] = round(role["latency_s"] + call.latency_s, 4)
+    totals.llm_latency_s = round(totals.llm_latency_s, 4)
+    return totals
+
+
+def append_record(path: Path, record: EpisodeRecord) -> None:
+    line = record.model_dump_json() + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _append_lock:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line.encode("utf-8"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def repair_tail(path: Path) -> bool:
+    """Cut a trailing partial line left by a crash. Returns True if something was cut."""
+    if not path.is_file():
+        return False
+    data = path.read_bytes()
+    if not data or data.endswith(b"\n"):
+        return False
+    keep = data[: data.rfind(b"\n") + 1]
+    with open(path, "r+b") as handle:
+        handle.truncate(len(keep))
+    return True
+
+
+def read_records(path: Path) -> list[EpisodeRecord]:
+    """All complete records; a bad complete line is a located error, a partial last line is ignored."""
+    if not path.is_file():
+        raise InputError([Problem(str(path), None, "-", "episodes file not found")])
+    records, problems = [], []
+    data = path.read_bytes()
+    lines = data.split(b"\n")
+    if not data.endswith(b"\n"):
+        lines = lines[:-1]  # partial last line from a crash: not a record yet
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        try:
+            records.append(EpisodeRecord.model_validate_json(raw))
+        except ValidationError as error:
+            first = error.errors()[0]
+            field = ".".join(str(p) for p in first.get("loc", ())) or "-"
+            problems.append(Problem(str(path), number, field, first.get("msg", "invalid record")))
+    if problems:
+        raise InputError(problems)
+    return records

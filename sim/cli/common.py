@@ -1,0 +1,45 @@
+"""What every command shares: the effective settings and clean, located error exits (no tracebacks)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, NoReturn
+
+import typer
+from rich.console import Console
+
+from sim.config import Settings, load_settings
+from sim.errors import InputError
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+class CliState:
+    config_file: Path | None = None
+    data_dir: Path | None = None
+
+
+state = CliState()
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def fail_problems(error: InputError, code: int = 1) -> NoReturn:
+    for problem in error.problems:
+        err_console.print(str(problem), highlight=False, soft_wrap=True, markup=False)
+    raise typer.Exit(code)
+
+
+def settings(overrides: dict[str, Any] | None = None) -> Settings:
+    """Effective settings for this invocation: TOML file, env, then the given flag overrides."""
+    merged = dict(overrides or {})
+    if state.data_dir is not None:
+        merged.setdefault("data_dir", str(state.data_dir))
+    try:
+        return load_settings(state.config_file, merged)
+    except InputError as error:
+        fail_problems(error)

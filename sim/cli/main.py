@@ -1,0 +1,45 @@
+"""The `clinsim` console script: one typer app, one sub-app per command group.
+
+Heavy imports (torch, langchain, chromadb) stay inside the commands so `clinsim --help` is instant.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from sim.cli import cases as cases_cli
+from sim.cli import config_cmd, llm
+from sim.cli.demo import demo
+from sim.cli.run import run
+from sim.cli.common import state
+
+app = typer.Typer(
+    name="clinsim",
+    help="Retrieval-augmented LLM diagnostic encounter simulator.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.callback()
+def main(
+    config: Path = typer.Option(None, "--config", "-c", help="TOML config file (default: $CLINSIM_CONFIG or ./clinsim.toml)"),
+    data_dir: Path = typer.Option(None, "--data-dir", help="where the bank, stores and runs live (default: ./clinsim-data)"),
+) -> None:
+    """Retrieval-augmented LLM diagnostic encounter simulator."""
+    state.config_file = config
+    state.data_dir = data_dir
+
+
+app.add_typer(cases_cli.app, name="cases", help="Generate, validate, audit and describe case files.")
+app.add_typer(llm.app, name="llm", help="Check the models configured for each role.")
+app.add_typer(config_cmd.app, name="config", help="Show the effective configuration.")
+app.command("run")(run)
+app.command("demo")(demo)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

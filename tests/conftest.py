@@ -1,0 +1,33 @@
+"""Shared fixtures. Tests never reach the network: hub downloads and analytics are off for the session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+def shared_file(*parts: str) -> Path:
+    """A file of ../shared/data, or a skip saying why when the folder is absent (e.g. a user's machine)."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"reference data {path} not present (../shared/data is only beside the developers' checkout)")
+    return path
+
+
+@pytest.fixture
+def medqa_path() -> Path:
+    return shared_file("agentclinic", "agentclinic_medqa.jsonl")
+
+
+@pytest.fixture
+def nejm_path() -> Path:
+    return shared_file("agentclinic", "agentclinic_nejm.jsonl")
