@@ -74,6 +74,8 @@ TOKEN_EXPANSIONS = {
     "ecg": "electrocardiogram",
     "ekg": "electrocardiogram",
     "abd": "abdominal",
+    "exam": "examination",
+    "exams": "examination",
     "abdomen": "abdominal",
     "haemoglobin": "hemoglobin",
     "levels": "level",

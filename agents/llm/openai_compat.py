@@ -66,7 +66,12 @@ class OpenAICompatModel:
         options: dict = {}
         if temperature is not None:
             options["temperature"] = temperature
-        if max_tokens is not None:
+        # LangChain sends `max_completion_tokens`, which llama.cpp and other local servers ignore (they
+        # then generate until the context is full); `max_tokens` in the body is what they honour.
+        # OpenAI itself rejects `max_tokens` for newer models, so it only gets the LangChain field.
+        if "api.openai.com" not in self.base_url:
+            options["extra_body"] = {"max_tokens": max_tokens or self._max_tokens}
+        elif max_tokens is not None:
             options["max_tokens"] = max_tokens
         if seed is not None:
             options["seed"] = seed

@@ -12,9 +12,7 @@ from sim.bank.filters import smoothstep
 from sim.bank.geometry import (
     body_mask,
     diaphragm_v,
-    heart_mask,
     lateral_wall_u,
-    mediastinum_mask,
     side_sign,
 )
 from sim.bank.regions import SIDES, Side
@@ -53,28 +51,32 @@ def paint_soft_tissue(scene: Scene) -> None:
     edge_fade = smoothstep(shape.body_half_width, shape.body_half_width - 0.25, np.abs(u))
     scene.density[:] = np.where(body, SOFT_TISSUE * (0.75 + 0.25 * edge_fade), AIR)
     below = (v > diaphragm_v(shape, u)) & (np.abs(u) < lateral_wall_u(v) + 0.08)
-    scene.density[below] = ABDOMEN
-    bubble_u, bubble_v = 0.46, shape.dome_left_v + 0.11
-    bubble = ((u - bubble_u) / 0.14) ** 2 + ((v - bubble_v) / 0.06) ** 2 < 1.0
-    scene.density[bubble] = 0.34
+    # The liver under the right dome is denser than the stomach and spleen under the left.
+    scene.density[below] = (ABDOMEN - 0.05 * np.clip(u, 0, 1) - 0.04 * np.clip(v - 1.0, 0, 1))[below]
+    if scene.rng.random() < 0.7:  # the gastric air bubble is not always visible
+        bubble_u = scene.rng.uniform(0.35, 0.6)
+        bubble_v = shape.dome_left_v + scene.rng.uniform(0.08, 0.16)
+        width, height = scene.rng.uniform(0.06, 0.14), scene.rng.uniform(0.03, 0.06)
+        bubble = ((u - bubble_u) / width) ** 2 + ((v - bubble_v) / height) ** 2 < 1.0
+        scene.density[bubble & below] = 0.42
 
 
 def paint_lungs(scene: Scene) -> None:
-    u, v = scene.u, scene.v
-    texture = scene.noise(0.12)(u, v)
+    texture = scene.noise_image(0.12)
     for side in SIDES:
         lung = scene.lung(side)
+        u, v = scene.u[lung], scene.v[lung]
         # Lungs look denser towards the bases, where more soft tissue overlaps them.
-        base = LUNG + 0.07 * np.clip(v, 0, 1) + 0.02 * texture
-        scene.density[lung] = (base + vascular_markings(scene, side, u, v))[lung]
+        base = LUNG + 0.07 * np.clip(v, 0, 1) + 0.02 * texture[lung]
+        scene.density[lung] = base + vascular_markings(scene, side, u, v)
 
 
 def paint_mediastinum(scene: Scene) -> None:
     u, v, shape = scene.u, scene.v, scene.shape
     # Below the domes the heart merges into the equally dense upper abdomen.
-    middle = mediastinum_mask(shape, u, v) & (v > 0.0) & (v < diaphragm_v(shape, u) + 0.03)
+    middle = scene.mediastinum & (v > 0.0) & (v < diaphragm_v(shape, u) + 0.03)
     scene.density[middle] = MEDIASTINUM
-    heart = heart_mask(shape, u, v) & middle
+    heart = scene.heart & middle
     scene.density[heart] = MEDIASTINUM - 0.02
     # Trachea: an air column down the upper mediastinum, splitting at the carina.
     trachea = (np.abs(u - 0.01) < 0.045) & (v < 0.30) & (v > -0.6)
@@ -95,20 +97,22 @@ def paint_bones(scene: Scene) -> None:
     spine = (width < 0.075) & (v > -0.6)
     scene.density[spine] += (0.03 + 0.03 * discs)[spine]
 
-    # Posterior ribs: curved bands from the spine arching out and down, bright cortical edges.
+    # Posterior ribs: curved bands from the spine arching out and down, with bright cortical edges.
+    # All ten are drawn in one pass: each pixel measures its distance to the nearest rib centre line.
     wall = lateral_wall_u(v)
-    for k in range(10):
-        centre = -0.10 + 0.105 * k + 0.45 * width**2 - 0.15 * width
-        half = 0.020 + 0.0025 * k
-        dist = np.abs(v - centre)
-        band = (dist < half) & (width > 0.08) & (width < wall + 0.10)
-        cortex = smoothstep(half * 0.45, half, dist)
-        scene.density[band] += (0.07 + 0.06 * cortex)[band]
+    spacing = 0.105
+    offset = (v - (-0.10 + 0.45 * width**2 - 0.15 * width)) / spacing
+    rib = np.clip(np.round(offset), 0, 9)
+    dist = np.abs(offset - rib) * spacing
+    half = 0.020 + 0.0025 * rib
+    band = (dist < half) & (width > 0.08) & (width < wall + 0.10)
+    cortex = smoothstep(0.45, 1.0, dist / half)
+    scene.density[band] += (0.07 + 0.06 * cortex)[band]
     # Anterior ribs: fainter bands sloping down towards the sternum, ending at the cartilage.
-    for k in range(6):
-        centre = 0.20 + 0.13 * k - 0.32 * (width - 0.95)
-        band = (np.abs(v - centre) < 0.022) & (width > 0.40) & (width < wall + 0.02)
-        scene.density[band] += 0.045
+    offset = (v - (0.20 - 0.32 * (width - 0.95))) / 0.13
+    rib = np.clip(np.round(offset), 0, 5)
+    band = (np.abs(offset - rib) * 0.13 < 0.022) & (width > 0.40) & (width < wall + 0.02)
+    scene.density[band] += 0.045
 
     # Clavicles: run from the sternal notch out and slightly up to the shoulders.
     centre = 0.02 - 0.16 * (width - 0.12) + 0.10 * (width - 0.55) ** 2

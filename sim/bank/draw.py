@@ -50,12 +50,12 @@ class Nuisance:
 
 def sample_nuisance(rng: np.random.Generator) -> Nuisance:
     return Nuisance(
-        shift_x=rng.uniform(-0.05, 0.05),
-        shift_y=rng.uniform(-0.05, 0.05),
-        rotation_deg=rng.uniform(-6.0, 6.0),
-        thorax_half_width=rng.uniform(0.34, 0.43),
-        aspect=rng.uniform(1.45, 1.80),
-        inspiration=rng.uniform(-0.07, 0.07),
+        shift_x=rng.uniform(-0.025, 0.025),
+        shift_y=rng.uniform(-0.025, 0.025),
+        rotation_deg=rng.uniform(-3.0, 3.0),
+        thorax_half_width=rng.uniform(0.365, 0.41),
+        aspect=rng.uniform(1.54, 1.72),
+        inspiration=rng.uniform(-0.04, 0.04),
         cardiothoracic_ratio=rng.uniform(0.38, 0.49),
         body_half_width=rng.uniform(1.12, 1.32),
         gamma=rng.uniform(0.75, 1.35),

@@ -63,3 +63,25 @@ class ValueNoise:
         top = g[iy, ix] * (1 - fx) + g[iy, ix + 1] * fx
         bottom = g[iy + 1, ix] * (1 - fx) + g[iy + 1, ix + 1] * fx
         return top * (1 - fy) + bottom * fy
+
+
+def _interpolate_axis(coarse: Array, step: int, fine_len: int, axis: int) -> Array:
+    """Linear interpolation along one axis from samples taken every `step` pixels to every pixel.
+
+    Plain gathers rather than an interpolation-matrix product: BLAS threads stall badly on a busy
+    machine, and this is just as fast on an idle one.
+    """
+    coarse_len = coarse.shape[axis]
+    position = np.clip(np.arange(fine_len) / step, 0.0, coarse_len - 1.0)
+    left = np.minimum(position.astype(int), max(coarse_len - 2, 0))
+    right = np.minimum(left + 1, coarse_len - 1)
+    frac = position - left
+    shape = [1, 1]
+    shape[axis] = fine_len
+    frac = frac.reshape(shape)
+    return np.take(coarse, left, axis=axis) * (1.0 - frac) + np.take(coarse, right, axis=axis) * frac
+
+
+def upsample_linear(coarse: Array, step: int, shape: tuple[int, ...]) -> Array:
+    """Bilinear upsampling of `coarse` (sampled at pixels 0, step, 2*step, ...) to `shape`."""
+    return _interpolate_axis(_interpolate_axis(coarse, step, shape[0], 0), step, shape[1], 1)

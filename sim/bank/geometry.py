@@ -92,7 +92,7 @@ def heart_mask(shape: ChestShape, u: Array, v: Array) -> Array:
     return (along / major) ** 2 + (across / minor) ** 2 < 1.0
 
 
-def mediastinum_mask(shape: ChestShape, u: Array, v: Array) -> Array:
+def mediastinum_mask(shape: ChestShape, u: Array, v: Array, heart: Array | None = None) -> Array:
     """Upper mediastinum with the aortic knob bulging to the patient's left, plus the heart."""
     knob = 0.09 * np.exp(-(((v - 0.26) / 0.07) ** 2))
     right_border = -0.13 - 0.03 * np.clip(v - 0.3, 0, None)
@@ -101,14 +101,17 @@ def mediastinum_mask(shape: ChestShape, u: Array, v: Array) -> Array:
     # The heart rests on the diaphragm: fill between its lower half and the domes so no lung shows there.
     centre, half = shape.heart_center_u, shape.heart_half_width
     base = (v > shape.heart_center_v) & (u > centre - 0.85 * half) & (u < centre + 0.55 * half)
-    return upper | base | heart_mask(shape, u, v)
+    return upper | base | (heart_mask(shape, u, v) if heart is None else heart)
 
 
-def lung_mask(shape: ChestShape, u: Array, v: Array, side: Side) -> Array:
+def lung_mask(shape: ChestShape, u: Array, v: Array, side: Side, mediastinum: Array | None = None) -> Array:
+    """Inside one lung. Pass a precomputed `mediastinum_mask` for the same (u, v) to save time."""
     au = side_sign(side) * u  # distance from the midline towards this lung's chest wall
     apex_top = shape.apex_sharpness * ((au - 0.44) / 0.44) ** 2  # dome-shaped apex
     inside = (au > 0.05) & (au < lateral_wall_u(v)) & (v > apex_top) & (v < diaphragm_v(shape, u))
-    return inside & ~mediastinum_mask(shape, u, v)
+    if mediastinum is None:
+        mediastinum = mediastinum_mask(shape, u, v)
+    return inside & ~mediastinum
 
 
 def body_mask(shape: ChestShape, u: Array, v: Array) -> Array:

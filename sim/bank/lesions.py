@@ -13,7 +13,15 @@ from typing import Literal
 import numpy as np
 
 from sim.bank.filters import smoothstep
-from sim.bank.geometry import MM_PER_U, ChestShape, lateral_wall_u, lung_mask, side_sign, zone_bounds
+from sim.bank.geometry import (
+    MM_PER_U,
+    ChestShape,
+    diaphragm_v,
+    lateral_wall_u,
+    lung_mask,
+    side_sign,
+    zone_bounds,
+)
 from sim.bank.regions import Side, Zone
 from sim.bank.scene import Scene
 
@@ -60,7 +68,7 @@ def _air_bronchograms(scene: Scene, side: Side) -> Array:
     """Thin dark branching lines: air-filled bronchi made visible by the surrounding dense lung."""
     hu, hv = scene.shape.hilum(side)
     du, dv = scene.u - hu, scene.v - hv
-    angle = np.arctan2(dv, du) + 0.5 * scene.noise(0.3)(scene.u, scene.v)
+    angle = np.arctan2(dv, du) + 0.5 * scene.noise_image(0.3)
     return (0.5 + 0.5 * np.cos(9.0 * angle)) ** 30 * np.exp(-np.hypot(du, dv) / 0.5)
 
 
@@ -75,7 +83,7 @@ def paint_consolidation(scene: Scene, spec: LesionSpec) -> LesionInfo:
         cu, cv, ru, rv = s * 0.56, 0.80, 0.44 * size, 0.26 * size
     cu += rng.uniform(-0.06, 0.06)
     cv += rng.uniform(-0.04, 0.04)
-    ragged = 0.45 * scene.noise(0.15)(u, v)
+    ragged = 0.45 * scene.noise_image(0.15)
     blob = ((u - cu) / ru) ** 2 + ((v - cv) / rv) ** 2 + ragged
     weight = smoothstep(1.15, 0.7, blob)
     if level == "upper":
@@ -83,14 +91,14 @@ def paint_consolidation(scene: Scene, spec: LesionSpec) -> LesionInfo:
         fissure = 0.40 + rng.uniform(-0.03, 0.03) + 0.05 * (s * u - 0.5)
         weight = weight * smoothstep(fissure + 0.012, fissure - 0.012, v)
     amount = rng.uniform(0.30, 0.45)
-    patchy = np.clip(0.7 + 0.35 * scene.noise(0.08)(u, v), 0.35, 1.1)
+    patchy = np.clip(0.7 + 0.35 * scene.noise_image(0.08, step=2), 0.35, 1.1)
     lung = scene.lung(side)
     gain = amount * weight * patchy - 0.09 * weight * _air_bronchograms(scene, side)
     scene.density[lung] += gain[lung]
     if side == "left" and level == "lower":
         # Left lower lobe disease sits behind the heart and makes the retrocardiac area denser.
-        heart_overlap = (weight > 0) & ~lung & (np.abs(u) < 0.6) & (v > 0.6)
-        scene.density[heart_overlap] += 0.35 * amount * weight[heart_overlap]
+        behind_heart = (weight > 0) & scene.mediastinum & (v < diaphragm_v(scene.shape, u))
+        scene.density[behind_heart] += 0.18 * amount * weight[behind_heart]
     return LesionInfo("consolidation", (cu, cv), max(ru, rv), {"density": amount})
 
 
@@ -98,12 +106,12 @@ def paint_effusion(scene: Scene, spec: LesionSpec) -> LesionInfo:
     rng, u, v = scene.rng, scene.u, scene.v
     side = spec.side or "right"
     s = side_sign(side)
-    level = rng.uniform(0.62, 0.86)
-    lateral = np.clip((s * u - 0.25) / 0.75, 0.0, 1.0)
+    level = rng.uniform(0.64, 0.88)
+    lateral = np.clip((s * u - 0.15) / 0.85, 0.0, 1.0)
     # Meniscus: fluid climbs higher along the lateral chest wall than medially.
-    top = level - rng.uniform(0.14, 0.24) * lateral**2
+    top = level - rng.uniform(0.18, 0.30) * lateral**2.5
     in_hemithorax = (s * u > 0.05) & (np.abs(u) < lateral_wall_u(v) + 0.02)
-    fluid = 0.70 * smoothstep(top - 0.02, top + 0.05, v) * in_hemithorax
+    fluid = 0.68 * smoothstep(top - 0.03, top + 0.07, v) * in_hemithorax
     np.maximum(scene.density, fluid, out=scene.density)
     return LesionInfo("effusion", (s * 0.7, float(level) + 0.12), 0.3, {"fluid_level_v": float(level)})
 
@@ -113,18 +121,18 @@ def paint_pneumothorax(scene: Scene, spec: LesionSpec) -> LesionInfo:
     side = spec.side or "right"
     s = side_sign(side)
     # The lung shrinks towards its lower medial root, so the air rim is widest at the apex and side.
-    keep = rng.uniform(0.58, 0.85)
+    keep = rng.uniform(0.52, 0.80)
     cu, cv = s * 0.22, 0.88
 
     def collapsed(scale: float) -> Array:
-        return lung_mask(shape, cu + (u - cu) / (scale + 0.06), cv + (v - cv) / scale, side)
+        return lung_mask(shape, cu + (u - cu) / (scale + 0.06), cv + (v - cv) / scale, side, scene.mediastinum)
 
     lung = scene.lung(side)
     inner = collapsed(keep) & lung
     rim = lung & ~inner
     # The air rim has no lung markings at all: that absence is the sign radiologists look for.
     scene.density[rim] = (0.07 + 0.03 * np.clip(v, 0, 1))[rim]
-    scene.density[inner] += 0.04
+    scene.density[inner] += 0.06  # the collapsed lung holds less air, so it looks denser
     pleural_line = collapsed(keep + 2.2 * scene.pixel) & ~collapsed(keep) & lung
     scene.density[pleural_line] = 0.42
     return LesionInfo("pneumothorax", (s * 0.6, 0.2), 0.35, {"lung_kept": float(keep)})
@@ -176,7 +184,7 @@ def paint_nodule(scene: Scene, spec: LesionSpec) -> LesionInfo:
 def paint_mass(scene: Scene, spec: LesionSpec) -> LesionInfo:
     rng = scene.rng
     side, level = spec.side or "right", spec.level or "upper"
-    radius = rng.uniform(0.10, 0.16)
+    radius = rng.uniform(0.11, 0.17)
     cu, cv = _point_in_lung(scene, side, level, radius * 0.6)
     # Lobulated outline: the union of a few overlapping round lobes.
     shape = _round_opacity(scene, cu, cv, radius)

@@ -88,7 +88,7 @@ def _effusion(rng: np.random.Generator, side: Side, fluid_level_v: float) -> str
 
 
 def _pneumothorax(rng: np.random.Generator, side: Side, lung_kept: float) -> str:
-    size = "large" if lung_kept < 0.66 else "moderate" if lung_kept < 0.76 else "small"
+    size = "large" if lung_kept < 0.62 else "moderate" if lung_kept < 0.72 else "small"
     findings = pick(
         rng,
         (

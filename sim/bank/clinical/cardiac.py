@@ -8,19 +8,17 @@ from sim.bank.clinical.common import (
     Clinical,
     bnp,
     c_reactive_protein,
-    chance,
     complete_blood_count,
     join_sentences,
     metabolic_panel,
     person,
-    pick,
-    pick_some,
     smoking_history,
     social_history,
     troponin,
     vital_signs,
 )
 from sim.bank.regions import Side, Zone
+from sim.bank.sampling import chance, pick, pick_some
 from sim.case import PatientScript, Symptoms
 
 _CAUSES = {
@@ -73,9 +71,10 @@ def heart_failure(rng: np.random.Generator, side: Side | None, level: Zone | Non
         if cause == "valvular" or chance(rng, 0.3)
         else "Third heart sound (gallop rhythm), no murmur."
     )
+    hr = int(rng.integers(92, 129)) if af else int(rng.integers(78, 105))
     exam = {
         "Vital_Signs": vital_signs(
-            rng, heart_rate=(92, 128) if af else (78, 104), resp_rate=(18, 24), spo2=(91, 95), systolic=(132, 172),
+            rng, heart_rate=(hr, hr), resp_rate=(18, 24), spo2=(91, 95), systolic=(132, 172),
             rhythm="irregularly irregular" if af else "regular",
         ),
         "General_Appearance": "Breathless on minimal exertion, comfortable sitting upright.",
@@ -93,9 +92,9 @@ def heart_failure(rng: np.random.Generator, side: Side | None, level: Zone | Non
         "Abdomen": pick(rng, ("Soft, liver edge palpable 2 cm below the costal margin.", "Soft, non-tender.")),
     }
     ecg = (
-        f"Atrial fibrillation with ventricular rate about {int(rng.integers(95, 125))} bpm; left bundle branch block."
+        f"Atrial fibrillation with ventricular rate about {hr} bpm; left bundle branch block."
         if af
-        else f"Sinus rhythm at {int(rng.integers(78, 100))} bpm; left ventricular hypertrophy by voltage criteria, Q waves in V1-V3."
+        else f"Sinus rhythm at {hr} bpm; left ventricular hypertrophy by voltage criteria, Q waves in V1-V3."
     )
     tests = {
         "Complete_Blood_Count": complete_blood_count(rng, hemoglobin=(10.8, 14.0)),

@@ -15,8 +15,6 @@ import numpy as np
 from sim.bank.sampling import chance, pick, pick_some
 from sim.case import Findings, PatientScript
 
-__all__ = ["chance", "pick", "pick_some"]  # re-exported for the family modules
-
 Sex = Literal["male", "female"]
 
 

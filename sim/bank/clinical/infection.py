@@ -12,19 +12,17 @@ from sim.bank.clinical.common import (
     Clinical,
     arterial_blood_gas,
     c_reactive_protein,
-    chance,
     complete_blood_count,
     join_sentences,
     listing,
     metabolic_panel,
     person,
-    pick,
-    pick_some,
     smoking_history,
     social_history,
     vital_signs,
 )
 from sim.bank.regions import Side, Zone
+from sim.bank.sampling import chance, pick, pick_some
 from sim.case import PatientScript, Symptoms
 
 _COMMON_PAST = (

@@ -12,20 +12,18 @@ from sim.bank.clinical.common import (
     Clinical,
     arterial_blood_gas,
     c_reactive_protein,
-    chance,
     complete_blood_count,
     d_dimer,
     join_sentences,
     metabolic_panel,
     normal_ecg,
     person,
-    pick,
-    pick_some,
     smoking_history,
     social_history,
     vital_signs,
 )
 from sim.bank.regions import Side, Zone
+from sim.bank.sampling import chance, pick, pick_some
 from sim.case import PatientScript, Symptoms
 
 # Each effusion story comes with a background that explains it, and lab results that fit that cause.
@@ -75,9 +73,10 @@ def effusion(rng: np.random.Generator, side: Side | None, level: Zone | None) ->
     )
     febrile = background == "after_infection"
     base = f"{side} lung base"
+    hr = int(rng.integers(84, 105))
     exam = {
         "Vital_Signs": vital_signs(
-            rng, temp=(37.6, 38.4) if febrile else (36.5, 37.2), heart_rate=(84, 104), resp_rate=(18, 24), spo2=(92, 96)
+            rng, temp=(37.6, 38.4) if febrile else (36.5, 37.2), heart_rate=(hr, hr), resp_rate=(18, 24), spo2=(92, 96)
         ),
         "General_Appearance": "Mildly breathless when talking in full sentences.",
         "Chest_Examination": {
@@ -129,7 +128,7 @@ def effusion(rng: np.random.Generator, side: Side | None, level: Zone | None) ->
         "Serum_Albumin": f"{rng.uniform(2.8, 3.9):.1f} g/dL",
         "Pleural_Fluid_Analysis": fluid,
         "D_Dimer": d_dimer(rng, raised=chance(rng, 0.3)),
-        "Electrocardiogram": normal_ecg(rng, int(rng.integers(84, 104))),
+        "Electrocardiogram": normal_ecg(rng, hr),
     }
     return Clinical(patient, exam, tests, who.age, who.sex)
 
@@ -169,9 +168,10 @@ def pneumothorax(rng: np.random.Generator, side: Side | None, level: Zone | None
         review_of_systems="Positive for chest pain and breathlessness. Negative for fever, sputum, coughing up blood, "
         "calf swelling, recent surgery or long-haul travel, and trauma.",
     )
+    hr = int(rng.integers(98, 125))
     exam = {
         "Vital_Signs": vital_signs(
-            rng, heart_rate=(98, 124), resp_rate=(22, 30), spo2=(88, 94) if older else (92, 97), systolic=(110, 135)
+            rng, heart_rate=(hr, hr), resp_rate=(22, 30), spo2=(88, 94) if older else (92, 97), systolic=(110, 135)
         ),
         "General_Appearance": "Anxious, uncomfortable, sitting upright.",
         "Chest_Examination": {
@@ -191,7 +191,7 @@ def pneumothorax(rng: np.random.Generator, side: Side | None, level: Zone | None
             rng, ph=(7.38, 7.45), pao2=(55, 68) if older else (68, 84), paco2=(40, 48) if older else (32, 38)
         ),
         "D_Dimer": d_dimer(rng),
-        "Electrocardiogram": normal_ecg(rng, int(rng.integers(98, 124))),
+        "Electrocardiogram": normal_ecg(rng, hr),
         "Troponin": "High-sensitivity troponin I below 5 ng/L (reference < 16)",
     }
     return Clinical(patient, exam, tests, who.age, who.sex)

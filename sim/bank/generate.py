@@ -1,0 +1,147 @@
+"""Building bank cases and writing a bank folder (cases.jsonl + images/).
+
+Case i depends only on (seed, i): its condition comes from a per-block shuffle, and each aspect
+(clinical story, image, report, answer options) from its own generator derived from (seed, i). So a
+bank of 10 cases is the first 10 cases of a bank of 20, and re-running gives byte-identical files.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from sim.bank.clinical import build_clinical
+from sim.bank.conditions import CONDITIONS, Condition, regions_for
+from sim.bank.draw import DEFAULT_SIZE, render_chest, save_png
+from sim.bank.reports import write_report
+from sim.bank.sampling import block_permutation, case_generators
+from sim.case import AnswerOption, Case, CaseImage, Diagnosis
+
+SOURCE = "bank"
+GENERATOR_VERSION = 1
+CASES_FILE = "cases.jsonl"
+IMAGES_DIR = "images"
+OBJECTIVE = "Find the most likely diagnosis: take a history, examine, and order the tests and images you need."
+
+
+@dataclass(frozen=True)
+class BankCase:
+    case: Case
+    pixels: np.ndarray  # uint8 (size, size), to be saved at case.images[0].path
+
+
+def case_id(seed: int, index: int) -> str:
+    return f"bank-s{seed}-{index:05d}"
+
+
+def condition_for(seed: int, index: int) -> Condition:
+    """Stratified: every block of len(CONDITIONS) consecutive cases holds each condition once."""
+    block, slot = divmod(index, len(CONDITIONS))
+    return CONDITIONS[block_permutation(seed, block, len(CONDITIONS))[slot]]
+
+
+def _answer_options(rng: np.random.Generator, correct: Condition) -> list[AnswerOption]:
+    """The right answer plus 3 distractors, preferring look-alikes (same family, side or sign)."""
+    others = [c for c in CONDITIONS if c.key != correct.key]
+    similar = [
+        3.0 if (c.family == correct.family or c.lesion == correct.lesion or (c.side and c.side == correct.side)) else 1.0
+        for c in others
+    ]
+    weights = np.array(similar) / sum(similar)
+    chosen = rng.choice(len(others), size=3, replace=False, p=weights)
+    options = [AnswerOption(text=correct.name, correct=True)]
+    options += [AnswerOption(text=others[int(i)].name) for i in chosen]
+    return [options[int(i)] for i in rng.permutation(len(options))]
+
+
+def build_case(seed: int, index: int, size: int = DEFAULT_SIZE) -> BankCase:
+    """One complete case and its image pixels, without touching the file system."""
+    streams = case_generators(seed, index)
+    chosen = condition_for(seed, index)
+    side, level = chosen.sample_site(streams["clinical"])
+    clinical = build_clinical(chosen.family, streams["clinical"], side, level)
+    radiograph = render_chest(chosen.lesion_spec(side, level), streams["image"], size)
+    report = write_report(streams["report"], radiograph.lesion, side, level, radiograph.cardiothoracic_ratio)
+    identifier = case_id(seed, index)
+    image = CaseImage(
+        path=f"{IMAGES_DIR}/{identifier}.png",
+        modality="X-ray",
+        body_region="chest",
+        view="PA",
+        regions=regions_for(chosen.lesion, side, level),
+        report=report,
+    )
+    case = Case(
+        id=identifier,
+        source=SOURCE,
+        objective=OBJECTIVE,
+        patient=clinical.patient,
+        exam=clinical.exam,
+        tests=clinical.tests,
+        images=[image],
+        diagnosis=Diagnosis(name=chosen.name, aliases=list(chosen.aliases)),
+        options=_answer_options(streams["options"], chosen),
+        metadata={
+            "condition": chosen.key,
+            "seed": seed,
+            "index": index,
+            "generator": "sim.bank",
+            "generator_version": GENERATOR_VERSION,
+            "age": clinical.age,
+            "sex": clinical.sex,
+            "site": {"side": side, "level": level},
+            "image_size": size,
+            "cardiothoracic_ratio": round(radiograph.cardiothoracic_ratio, 4),
+            "lesion": radiograph.lesion_metadata(),
+            "nuisance": radiograph.nuisance.as_metadata(),
+        },
+    )
+    return BankCase(case=case, pixels=radiograph.pixels)
+
+
+def _replace_atomically(path: Path, write: Callable[[Path], None]) -> None:
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write(temporary)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def generate_bank(
+    n: int,
+    seed: int,
+    out: Path,
+    progress: Callable[[int], None] | None = None,
+    *,
+    size: int = DEFAULT_SIZE,
+) -> Path:
+    """Write `n` cases to `out/cases.jsonl` and their images to `out/images/`; return the jsonl path.
+
+    The jsonl appears only once complete (temp file + os.replace). Images from an earlier, larger run
+    in the same folder are left alone; they are simply not referenced.
+    """
+    if n < 0:
+        raise ValueError(f"n must be non-negative, got {n}")
+    out = Path(out)
+    (out / IMAGES_DIR).mkdir(parents=True, exist_ok=True)
+    cases_path = out / CASES_FILE
+
+    def write_cases(temporary: Path) -> None:
+        with open(temporary, "w", encoding="utf-8", newline="\n") as handle:
+            for index in range(n):
+                built = build_case(seed, index, size)
+                image_path = out / str(built.case.images[0].path)
+                _replace_atomically(image_path, lambda tmp, pixels=built.pixels: save_png(pixels, tmp))
+                handle.write(built.case.model_dump_json() + "\n")
+                if progress is not None:
+                    progress(index + 1)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    _replace_atomically(cases_path, write_cases)
+    return cases_path

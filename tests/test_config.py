@@ -1,0 +1,73 @@
+import pytest
+
+from agents.llm.registry import ConfigError, model_for_role
+from agents.llm.scripted import ScriptedModel
+from sim.config import load_settings
+from sim.errors import InputError
+
+
+def test_defaults_are_embedded_and_offline(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CLINSIM_CONFIG", raising=False)
+    settings = load_settings()
+    assert {settings.role(r).backend for r in ("doctor", "patient", "measurement", "judge")} == {"embedded"}
+    assert settings.embedded.host == "127.0.0.1"
+    assert settings.encounter.turn_cap == 20
+
+
+def test_file_then_env_then_flags(monkeypatch, tmp_path):
+    config = tmp_path / "clinsim.toml"
+    config.write_text('[roles.doctor]\nbackend = "openai"\nmodel = "big"\nbase_url = "http://127.0.0.1:8000/v1"\n'
+                      '[encounter]\nturn_cap = 12\n')
+    monkeypatch.setenv("CLINSIM_ENCOUNTER__TURN_CAP", "9")
+    settings = load_settings(config)
+    assert settings.roles.doctor.model == "big" and settings.encounter.turn_cap == 9
+    settings = load_settings(config, {"encounter.turn_cap": 5, "roles.patient.model": None})
+    assert settings.encounter.turn_cap == 5 and settings.roles.doctor.base_url.endswith("/v1")
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ('[roles.doctor]\nbackend = "openai"\nbackendd = "x"\n', ":3: roles.doctor.backendd: unknown key"),
+        ('[encounter]\n\nturn_cap = "many"\n', ":3: encounter.turn_cap: Input should be a valid integer"),
+        ('[roles.judge]\nbackend = "magic"\n', ":2: roles.judge.backend: Input should be 'embedded', 'openai' or 'scripted'"),
+        ('colour = "blue"\n', ":1: colour: unknown key"),
+        ('[encounter\nturn_cap = 3\n', ":1: -: invalid TOML"),
+    ],
+)
+def test_bad_config_files_are_located(tmp_path, text, expected):
+    config = tmp_path / "bad.toml"
+    config.write_text(text)
+    with pytest.raises(InputError) as caught:
+        load_settings(config)
+    assert str(caught.value.problems[0]).startswith(str(config) + expected)
+
+
+def test_missing_config_file(tmp_path):
+    with pytest.raises(InputError, match="config file not found"):
+        load_settings(tmp_path / "nope.toml")
+
+
+def test_missing_api_key_env_var_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.delenv("CLINSIM_TEST_KEY", raising=False)
+    settings = load_settings(None, {"roles.doctor.backend": "openai", "roles.doctor.base_url": "http://127.0.0.1:9/v1",
+                                    "roles.doctor.api_key_env": "CLINSIM_TEST_KEY", "data_dir": str(tmp_path)})
+    with pytest.raises(ConfigError, match="roles.doctor.api_key_env: environment variable CLINSIM_TEST_KEY is not set"):
+        model_for_role(settings, "doctor")
+    with pytest.raises(ConfigError, match="base_url"):
+        model_for_role(load_settings(None, {"roles.doctor.backend": "openai"}), "doctor")
+
+
+def test_secrets_are_masked(monkeypatch):
+    monkeypatch.setenv("CLINSIM_TEST_KEY", "sk-very-secret")
+    settings = load_settings(None, {"roles.doctor.api_key_env": "CLINSIM_TEST_KEY"})
+    dumped = str(settings.masked())
+    assert "sk-very-secret" not in dumped and "***set***" in dumped
+
+
+def test_scripted_backend_from_config():
+    settings = load_settings(None, {"roles.patient.backend": "scripted", "roles.patient.script": ["Yes.", "No."]})
+    model = model_for_role(settings, "patient")
+    assert isinstance(model, ScriptedModel)
+    assert [model.complete([]).text for _ in range(3)] == ["Yes.", "No.", "Yes."]

