@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from pydantic import JsonValue
 
 from sim.bank.anatomy import paint_bones, paint_lungs, paint_mediastinum, paint_soft_tissue
 from sim.bank.filters import gaussian_blur
@@ -44,7 +45,7 @@ class Nuisance:
     blur_sigma: float
     heel_gradient: float  # left-right exposure falloff of the X-ray tube
 
-    def as_metadata(self) -> dict[str, float]:
+    def as_metadata(self) -> dict[str, JsonValue]:
         return {k: round(float(val), 4) for k, val in dataclasses.asdict(self).items()}
 
 
@@ -125,10 +126,10 @@ class Radiograph:
     placement: Placement
     cardiothoracic_ratio: float
 
-    def lesion_metadata(self) -> dict[str, object]:
+    def lesion_metadata(self) -> dict[str, JsonValue]:
         """Lesion position in pixels (x right, y down), so tools can locate it without re-rendering."""
         info = self.lesion
-        meta: dict[str, object] = {"kind": info.kind, **{k: round(float(x), 4) for k, x in info.extra.items()}}
+        meta: dict[str, JsonValue] = {"kind": info.kind, **{k: round(float(x), 4) for k, x in info.extra.items()}}
         if info.center_uv is not None and info.radius_u is not None:
             x, y = self.placement.anatomy_to_pixel(*info.center_uv)
             meta["center_xy"] = [round(x, 1), round(y, 1)]

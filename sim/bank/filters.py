@@ -34,7 +34,7 @@ def gaussian_blur(image: Array, sigma: float) -> Array:
     return _convolve_axis(_convolve_axis(image, kernel, 0), kernel, 1)
 
 
-def smoothstep(edge0: float, edge1: float, x: Array) -> Array:
+def smoothstep(edge0: float | Array, edge1: float | Array, x: Array) -> Array:
     t = np.clip((x - edge0) / (edge1 - edge0), 0.0, 1.0)
     return t * t * (3.0 - 2.0 * t)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +49,9 @@ def _answer_options(rng: np.random.Generator, correct: Condition) -> list[Answer
     """The right answer plus 3 distractors, preferring look-alikes (same family, side or sign)."""
     others = [c for c in CONDITIONS if c.key != correct.key]
     similar = [
-        3.0 if (c.family == correct.family or c.lesion == correct.lesion or (c.side and c.side == correct.side)) else 1.0
+        3.0
+        if (c.family == correct.family or c.lesion == correct.lesion or (c.side and c.side == correct.side))
+        else 1.0
         for c in others
     ]
     weights = np.array(similar) / sum(similar)
@@ -136,7 +139,7 @@ def generate_bank(
             for index in range(n):
                 built = build_case(seed, index, size)
                 image_path = out / str(built.case.images[0].path)
-                _replace_atomically(image_path, lambda tmp, pixels=built.pixels: save_png(pixels, tmp))
+                _replace_atomically(image_path, partial(save_png, built.pixels))
                 handle.write(built.case.model_dump_json() + "\n")
                 if progress is not None:
                     progress(index + 1)

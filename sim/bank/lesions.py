@@ -191,12 +191,14 @@ def paint_mass(scene: Scene, spec: LesionSpec) -> LesionInfo:
     for _ in range(int(rng.integers(2, 5))):
         angle = rng.uniform(0, 2 * np.pi)
         offset = radius * rng.uniform(0.35, 0.6)
-        lobe = _round_opacity(scene, cu + offset * np.cos(angle), cv + offset * np.sin(angle), radius * rng.uniform(0.5, 0.75))
+        lobe = _round_opacity(
+            scene, cu + offset * np.cos(angle), cv + offset * np.sin(angle), radius * rng.uniform(0.5, 0.75)
+        )
         shape = np.maximum(shape, lobe)
     # Spiculation: short thin strands radiating from the margin.
-    angle = np.arctan2(scene.v - cv, scene.u - cu)
+    bearing = np.arctan2(scene.v - cv, scene.u - cu)
     dist = np.hypot(scene.u - cu, scene.v - cv)
-    spikes = (0.5 + 0.5 * np.cos(int(rng.integers(7, 13)) * angle + rng.uniform(0, 6.3))) ** 20
+    spikes = (0.5 + 0.5 * np.cos(int(rng.integers(7, 13)) * bearing + rng.uniform(0, 6.3))) ** 20
     spikes *= smoothstep(radius * 1.6, radius * 0.9, dist)
     amount = rng.uniform(0.38, 0.50)
     scene.density += amount * np.maximum(shape**0.6, 0.5 * spikes)

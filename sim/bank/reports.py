@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.bank.sampling import pick
 from sim.bank.lesions import LesionInfo
 from sim.bank.regions import Side, Zone
+from sim.bank.sampling import pick
 
-_LOBES = {("right", "upper"): "right upper lobe", ("right", "lower"): "right lower lobe", ("left", "lower"): "left lower lobe"}
+_LOBES = {
+    ("right", "upper"): "right upper lobe",
+    ("right", "lower"): "right lower lobe",
+    ("left", "lower"): "left lower lobe",
+}
 
 
 def _other(side: Side) -> str:
@@ -36,7 +40,9 @@ def _normal(rng: np.random.Generator, ratio: float) -> str:
             "unremarkable. Visualised bones intact.",
         ),
     )
-    impression = pick(rng, ("No acute cardiopulmonary abnormality.", "Normal chest radiograph.", "No focal lung lesion."))
+    impression = pick(
+        rng, ("No acute cardiopulmonary abnormality.", "Normal chest radiograph.", "No focal lung lesion.")
+    )
     return _format(findings, impression)
 
 
@@ -79,11 +85,14 @@ def _effusion(rng: np.random.Generator, side: Side, fluid_level_v: float) -> str
             f"{_other(side)} lung is clear.",
             f"{size.capitalize()} amount of fluid in the {side} pleural space, with loss of the {side} costophrenic "
             f"angle and a concave upper margin. The {_other(side)} costophrenic angle is sharp. Heart size normal.",
-            f"Blunting of the {side} costophrenic angle by a dependent opacity with a meniscus, silhouetting the {side} "
+            f"Blunting of the {side} costophrenic angle by a dependent opacity with a meniscus, silhouetting the "
+            f"{side} "
             "hemidiaphragm. Lungs otherwise clear.",
         ),
     )
-    impression = pick(rng, (f"{size.capitalize()} {side} pleural effusion.", f"{side.capitalize()} pleural effusion ({size})."))
+    impression = pick(
+        rng, (f"{size.capitalize()} {side} pleural effusion.", f"{side.capitalize()} pleural effusion ({size}).")
+    )
     return _format(findings, impression)
 
 
@@ -146,7 +155,8 @@ def _nodule(rng: np.random.Generator, side: Side, level: Zone, diameter_mm: floa
     impression = pick(
         rng,
         (
-            f"Solitary pulmonary nodule ({size}) in the {side} {level} zone; CT chest recommended for characterisation.",
+            f"Solitary pulmonary nodule ({size}) in the {side} {level} zone; CT chest recommended for "
+            "characterisation.",
             f"{size} nodule in the {side} {level} zone. Compare with any previous imaging; CT advised.",
         ),
     )

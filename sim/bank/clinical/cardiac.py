@@ -19,7 +19,7 @@ from sim.bank.clinical.common import (
 )
 from sim.bank.regions import Side, Zone
 from sim.bank.sampling import chance, pick, pick_some
-from sim.case import PatientScript, Symptoms
+from sim.case import Findings, PatientScript, Symptoms
 
 _CAUSES = {
     "ischaemic": "Heart attack eight years ago treated with two stents. High blood pressure and raised cholesterol.",
@@ -38,17 +38,19 @@ def heart_failure(rng: np.random.Generator, side: Side | None, level: Zone | Non
         rng,
         (
             f"Over the past {months} months has become breathless with less and less exertion; now stops after 50 "
-            f"metres. Needs {pillows} pillows to sleep and wakes up at night gasping, having to sit on the edge of the bed.",
+            f"metres. Needs {pillows} pillows to sleep and wakes up at night gasping, having to sit on the edge "
+            "of the bed.",
             f"Gradually worsening breathlessness for {months} months, now on dressing. Ankles swell by the evening and "
             f"shoes feel tight. Sleeps propped up on {pillows} pillows.",
         ),
     )
     af = chance(rng, 0.35)
-    medications = pick(rng, ("Takes ramipril and aspirin.", "Takes amlodipine and atorvastatin.", "Takes bendroflumethiazide."))
+    medications = pick(
+        rng, ("Takes ramipril and aspirin.", "Takes amlodipine and atorvastatin.", "Takes bendroflumethiazide.")
+    )
     smoking, _ = smoking_history(rng, who)
-    social = social_history(rng, who, smoking)
-    if cause == "alcohol":
-        social = social.replace("Does not drink alcohol.", "").strip() + " Drinks about 40 units of alcohol a week."
+    heavy_drinking = "Drinks about 40 units of alcohol a week, mostly beer and spirits." if cause == "alcohol" else None
+    social = social_history(rng, who, smoking, alcohol=heavy_drinking)
     patient = PatientScript(
         demographics=who.demographics,
         history=history,
@@ -56,14 +58,22 @@ def heart_failure(rng: np.random.Generator, side: Side | None, level: Zone | Non
             primary="Breathlessness on exertion",
             secondary=pick_some(
                 rng,
-                ("Breathless lying flat", "Waking at night short of breath", "Swollen ankles", "Tiredness", "Weight gain of 3 kg", "Palpitations"),
+                (
+                    "Breathless lying flat",
+                    "Waking at night short of breath",
+                    "Swollen ankles",
+                    "Tiredness",
+                    "Weight gain of 3 kg",
+                    "Palpitations",
+                ),
                 3,
                 5,
             ),
         ),
         past_medical_history=join_sentences(_CAUSES[cause], medications),
         social_history=social,
-        review_of_systems="Positive for exertional breathlessness, orthopnoea, ankle swelling and fatigue. Negative for "
+        review_of_systems="Positive for exertional breathlessness, orthopnoea, ankle swelling and fatigue. "
+        "Negative for "
         "fever, sputum, coughing up blood and chest pain at rest.",
     )
     murmur = (
@@ -72,9 +82,13 @@ def heart_failure(rng: np.random.Generator, side: Side | None, level: Zone | Non
         else "Third heart sound (gallop rhythm), no murmur."
     )
     hr = int(rng.integers(92, 129)) if af else int(rng.integers(78, 105))
-    exam = {
+    exam: Findings = {
         "Vital_Signs": vital_signs(
-            rng, heart_rate=(hr, hr), resp_rate=(18, 24), spo2=(91, 95), systolic=(132, 172),
+            rng,
+            heart_rate=(hr, hr),
+            resp_rate=(18, 24),
+            spo2=(91, 95),
+            systolic=(132, 172),
             rhythm="irregularly irregular" if af else "regular",
         ),
         "General_Appearance": "Breathless on minimal exertion, comfortable sitting upright.",
@@ -94,9 +108,14 @@ def heart_failure(rng: np.random.Generator, side: Side | None, level: Zone | Non
     ecg = (
         f"Atrial fibrillation with ventricular rate about {hr} bpm; left bundle branch block."
         if af
-        else f"Sinus rhythm at {hr} bpm; left ventricular hypertrophy by voltage criteria, Q waves in V1-V3."
+        else f"Sinus rhythm at {hr} bpm; "
+        + (
+            "Q waves in V1-V3 from an old infarct."
+            if cause == "ischaemic"
+            else "left ventricular hypertrophy by voltage criteria."
+        )
     )
-    tests = {
+    tests: Findings = {
         "Complete_Blood_Count": complete_blood_count(rng, hemoglobin=(10.8, 14.0)),
         "Basic_Metabolic_Panel": metabolic_panel(rng, sodium=(130, 138), creatinine=(1.1, 1.8), urea=(20, 38)),
         "BNP": bnp(rng, raised=True),

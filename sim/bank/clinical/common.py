@@ -12,7 +12,7 @@ from typing import Literal
 
 import numpy as np
 
-from sim.bank.sampling import chance, pick, pick_some
+from sim.bank.sampling import chance, pick
 from sim.case import Findings, PatientScript
 
 Sex = Literal["male", "female"]
@@ -36,7 +36,9 @@ class Person:
 
     @property
     def noun(self) -> str:
-        return ("man" if self.sex == "male" else "woman") if self.age >= 18 else ("boy" if self.sex == "male" else "girl")
+        return (
+            ("man" if self.sex == "male" else "woman") if self.age >= 18 else ("boy" if self.sex == "male" else "girl")
+        )
 
     @property
     def demographics(self) -> str:
@@ -71,19 +73,24 @@ OCCUPATIONS = (
 
 def smoking_history(rng: np.random.Generator, person: Person, heavy: bool = False) -> tuple[str, int]:
     """A smoking sentence and the pack-years it implies (0 for never-smokers)."""
-    if heavy or chance(rng, 0.35):
-        years = int(rng.integers(5, max(6, person.age - 15)))
-        packs = float(rng.choice([0.5, 1.0, 1.5, 2.0])) if heavy else float(rng.choice([0.25, 0.5, 1.0]))
-        pack_years = max(1, int(round(years * packs)))
-        if chance(rng, 0.5):
-            return f"Current smoker, about {pack_years} pack-years.", pack_years
-        quit_ago = int(rng.integers(1, 12))
-        return f"Former smoker of about {pack_years} pack-years; stopped {quit_ago} years ago.", pack_years
-    return "Has never smoked.", 0
+    if not heavy and not chance(rng, 0.35):
+        return "Has never smoked.", 0
+    longest = max(6, person.age - 15)
+    years = int(rng.integers(min(25, longest - 1), longest)) if heavy else int(rng.integers(5, longest))
+    packs = float(rng.choice([1.0, 1.5, 2.0])) if heavy else float(rng.choice([0.25, 0.5, 1.0]))
+    pack_years = max(1, int(round(years * packs)))
+    if chance(rng, 0.5):
+        return f"Current smoker, about {pack_years} pack-years.", pack_years
+    quit_ago = int(rng.integers(1, 12))
+    return f"Former smoker of about {pack_years} pack-years; stopped {plural(quit_ago, 'year')} ago.", pack_years
 
 
-def social_history(rng: np.random.Generator, person: Person, smoking: str) -> str:
-    alcohol = pick(
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def social_history(rng: np.random.Generator, person: Person, smoking: str, alcohol: str | None = None) -> str:
+    usual_alcohol = pick(
         rng,
         (
             "Drinks alcohol occasionally at weekends.",
@@ -92,7 +99,10 @@ def social_history(rng: np.random.Generator, person: Person, smoking: str) -> st
             "Drinks a glass of wine most evenings.",
         ),
     )
-    home = pick(rng, ("Lives with a partner.", "Lives alone.", "Lives with family.", "Lives with a spouse and two children."))
+    alcohol = alcohol or usual_alcohol  # drawn either way, so an override does not shift later draws
+    home = pick(
+        rng, ("Lives with a partner.", "Lives alone.", "Lives with family.", "Lives with a spouse and two children.")
+    )
     job = pick(rng, OCCUPATIONS) if person.age < 67 else "is retired"
     return join_sentences(smoking, alcohol, f"The patient {job}.", home, "No recent travel abroad.")
 
@@ -114,7 +124,7 @@ def vital_signs(
     spo2: tuple[int, int] = (96, 99),
     systolic: tuple[int, int] = (108, 138),
     rhythm: str = "regular",
-) -> dict[str, str]:
+) -> Findings:
     sys_bp = int(rng.integers(systolic[0], systolic[1] + 1))
     dia_bp = int(rng.integers(max(50, sys_bp // 2), max(52, sys_bp - 35)))
     return {
@@ -130,22 +140,32 @@ def vital_signs(
 
 
 def complete_blood_count(
-    rng: np.random.Generator, *, wbc: tuple[float, float] = (4.5, 9.5), neutrophils: tuple[int, int] = (45, 70),
+    rng: np.random.Generator,
+    *,
+    wbc: tuple[float, float] = (4.5, 9.5),
+    neutrophils: tuple[int, int] = (45, 70),
     hemoglobin: tuple[float, float] = (12.5, 16.0),
-) -> dict[str, str]:
+) -> Findings:
+    neutrophil_share = int(rng.integers(neutrophils[0], neutrophils[1] + 1))
+    # Lymphocytes take most of the rest; monocytes and eosinophils the remainder.
+    lymphocyte_share = max(3, int(round((100 - neutrophil_share) * rng.uniform(0.6, 0.8))))
     return {
         "WBC": f"{rng.uniform(*wbc):.1f} x10^9/L",
-        "Neutrophils": f"{int(rng.integers(neutrophils[0], neutrophils[1] + 1))}%",
-        "Lymphocytes": f"{int(rng.integers(12, 35))}%",
+        "Neutrophils": f"{neutrophil_share}%",
+        "Lymphocytes": f"{lymphocyte_share}%",
         "Hemoglobin": f"{rng.uniform(*hemoglobin):.1f} g/dL",
         "Platelets": f"{int(rng.integers(160, 390))} x10^9/L",
     }
 
 
 def metabolic_panel(
-    rng: np.random.Generator, *, sodium: tuple[int, int] = (136, 143), creatinine: tuple[float, float] = (0.7, 1.1),
-    urea: tuple[int, int] = (9, 20), calcium: tuple[float, float] = (8.8, 10.1),
-) -> dict[str, str]:
+    rng: np.random.Generator,
+    *,
+    sodium: tuple[int, int] = (136, 143),
+    creatinine: tuple[float, float] = (0.7, 1.1),
+    urea: tuple[int, int] = (9, 20),
+    calcium: tuple[float, float] = (8.8, 10.1),
+) -> Findings:
     return {
         "Sodium": f"{int(rng.integers(sodium[0], sodium[1] + 1))} mmol/L",
         "Potassium": f"{rng.uniform(3.6, 4.9):.1f} mmol/L",
@@ -161,9 +181,12 @@ def c_reactive_protein(rng: np.random.Generator, low: float, high: float) -> str
 
 
 def arterial_blood_gas(
-    rng: np.random.Generator, *, ph: tuple[float, float] = (7.37, 7.43), pao2: tuple[int, int] = (82, 98),
+    rng: np.random.Generator,
+    *,
+    ph: tuple[float, float] = (7.37, 7.43),
+    pao2: tuple[int, int] = (82, 98),
     paco2: tuple[int, int] = (36, 44),
-) -> dict[str, str]:
+) -> Findings:
     return {
         "pH": f"{rng.uniform(*ph):.2f}",
         "PaO2": f"{int(rng.integers(pao2[0], pao2[1] + 1))} mmHg",

@@ -23,7 +23,7 @@ from sim.bank.clinical.common import (
 )
 from sim.bank.regions import Side, Zone
 from sim.bank.sampling import chance, pick, pick_some
-from sim.case import PatientScript, Symptoms
+from sim.case import Findings, PatientScript, Symptoms
 
 _COMMON_PAST = (
     "Hypertension treated with amlodipine.",
@@ -75,7 +75,9 @@ def bronchitis(rng: np.random.Generator, side: Side | None, level: Zone | None) 
     patient = PatientScript(
         demographics=who.demographics,
         history=history,
-        symptoms=Symptoms(primary=pick(rng, ("Persistent cough", "Cough with phlegm", "Chesty cough")), secondary=secondary),
+        symptoms=Symptoms(
+            primary=pick(rng, ("Persistent cough", "Cough with phlegm", "Chesty cough")), secondary=secondary
+        ),
         past_medical_history=_past_history(rng, who.age),
         social_history=social_history(rng, who, smoking),
         review_of_systems=(
@@ -83,7 +85,7 @@ def bronchitis(rng: np.random.Generator, side: Side | None, level: Zone | None) 
             "up blood, chest pain at rest, night sweats, weight loss, leg swelling and rash."
         ),
     )
-    exam = {
+    exam: Findings = {
         "Vital_Signs": vital_signs(rng, temp=(36.8, 37.8), heart_rate=(70, 96), resp_rate=(14, 19), spo2=(96, 99)),
         "General_Appearance": "Well-looking, speaking full sentences, coughing intermittently.",
         "Chest_Examination": {
@@ -102,13 +104,18 @@ def bronchitis(rng: np.random.Generator, side: Side | None, level: Zone | None) 
         "Throat": "Mildly erythematous pharynx, no exudate.",
         "Cardiovascular_Examination": "Heart sounds normal, no murmurs.",
     }
-    tests = {
+    tests: Findings = {
         "Complete_Blood_Count": complete_blood_count(rng, wbc=(5.0, 10.5), neutrophils=(50, 72)),
         "C_Reactive_Protein": c_reactive_protein(rng, 4, 28),
         "Basic_Metabolic_Panel": metabolic_panel(rng),
         "Sputum_Culture": pick(rng, ("Normal upper respiratory flora.", "No pathogenic organisms isolated.")),
         "Respiratory_Viral_PCR": pick(
-            rng, ("Rhinovirus detected.", "Not detected for influenza A/B, RSV and SARS-CoV-2.", "Coronavirus OC43 detected.")
+            rng,
+            (
+                "Rhinovirus detected.",
+                "Not detected for influenza A/B, RSV and SARS-CoV-2.",
+                "Coronavirus OC43 detected.",
+            ),
         ),
         "Procalcitonin": f"{rng.uniform(0.02, 0.09):.2f} ng/mL (reference < 0.10)",
     }
@@ -160,7 +167,7 @@ def pneumonia(rng: np.random.Generator, side: Side | None, level: Zone | None) -
     smoking, _ = smoking_history(rng, who)
     hr = int(rng.integers(94, 122))
     location = _focal_location(side, level)
-    exam = {
+    exam: Findings = {
         "Vital_Signs": vital_signs(rng, temp=(38.2, 39.7), heart_rate=(hr, hr), resp_rate=(20, 28), spo2=(88, 95)),
         "General_Appearance": pick(
             rng, ("Flushed and unwell-looking, mildly breathless at rest.", "Appears tired and febrile, sweating.")
@@ -172,8 +179,10 @@ def pneumonia(rng: np.random.Generator, side: Side | None, level: Zone | None) -
             "Auscultation": pick(
                 rng,
                 (
-                    f"Bronchial breathing and coarse inspiratory crackles over the {location}; increased vocal resonance there.",
-                    f"Coarse crackles and bronchial breath sounds localised to the {location}. The other lung fields are clear.",
+                    f"Bronchial breathing and coarse inspiratory crackles over the {location}; increased vocal "
+                    "resonance there.",
+                    f"Coarse crackles and bronchial breath sounds localised to the {location}. The other lung "
+                    "fields are clear.",
                     f"Focal late inspiratory crackles with egophony over the {location}.",
                 ),
             ),
@@ -181,35 +190,40 @@ def pneumonia(rng: np.random.Generator, side: Side | None, level: Zone | None) -
         "Cardiovascular_Examination": "Tachycardic, heart sounds normal, no murmurs.",
     }
     severe = chance(rng, 0.3)
-    tests = {
+    # One organism explains sputum, blood culture and urinary antigen together.
+    organism = pick(rng, ("pneumococcus", "haemophilus", "unknown"))
+    tests: Findings = {
         "Complete_Blood_Count": complete_blood_count(rng, wbc=(12.5, 22.0), neutrophils=(78, 92)),
         "C_Reactive_Protein": c_reactive_protein(rng, 90, 320),
         "Procalcitonin": f"{rng.uniform(0.6, 6.0):.1f} ng/mL (reference < 0.10)",
         "Basic_Metabolic_Panel": metabolic_panel(rng, urea=(20, 34) if severe else (10, 20), sodium=(131, 140)),
         "Arterial_Blood_Gas": arterial_blood_gas(rng, ph=(7.43, 7.48), pao2=(56, 72), paco2=(30, 36)),
-        "Sputum_Culture": pick(
-            rng,
-            (
-                "Gram-positive diplococci; Streptococcus pneumoniae isolated, penicillin-sensitive.",
-                "Haemophilus influenzae isolated, sensitive to amoxicillin-clavulanate.",
-                "Moderate pus cells; culture pending.",
-            ),
-        ),
-        "Blood_Culture": pick(rng, ("No growth after 48 hours.", "Streptococcus pneumoniae isolated in 1 of 2 sets.")),
-        "Urine_Pneumococcal_Antigen": pick(rng, ("Positive.", "Negative.")),
+        "Sputum_Culture": {
+            "pneumococcus": "Gram-positive diplococci; Streptococcus pneumoniae isolated, penicillin-sensitive.",
+            "haemophilus": "Gram-negative coccobacilli; Haemophilus influenzae isolated, sensitive to "
+            "amoxicillin-clavulanate.",
+            "unknown": "Moderate pus cells; normal flora only.",
+        }[organism],
+        "Blood_Culture": "Streptococcus pneumoniae isolated in 1 of 2 sets."
+        if organism == "pneumococcus" and chance(rng, 0.4)
+        else "No growth after 48 hours.",
+        "Urine_Pneumococcal_Antigen": "Positive." if organism == "pneumococcus" else "Negative.",
     }
     patient = PatientScript(
         demographics=who.demographics,
         history=join_sentences(history),
         symptoms=Symptoms(
-            primary=pick(rng, ("Fever and productive cough", "Cough with fever and chills", "Fever and breathlessness")),
+            primary=pick(
+                rng, ("Fever and productive cough", "Cough with fever and chills", "Fever and breathlessness")
+            ),
             secondary=secondary,
         ),
         past_medical_history=_past_history(rng, who.age),
         social_history=social_history(rng, who, smoking),
         review_of_systems=(
             f"Positive for fever, chills, productive cough, {listing(['breathlessness', 'poor appetite'])}. "
-            "Negative for coughing up blood, leg swelling, recent long journeys, weight loss before this illness and rash."
+            "Negative for coughing up blood, leg swelling, recent long journeys, weight loss before this illness "
+            "and rash."
         ),
     )
     return Clinical(patient, exam, tests, who.age, who.sex)

@@ -17,7 +17,7 @@ from sim.bank.clinical.common import (
 )
 from sim.bank.regions import Side, Zone
 from sim.bank.sampling import chance, pick, pick_some
-from sim.case import PatientScript, Symptoms
+from sim.case import Findings, PatientScript, Symptoms
 
 
 def nodule(rng: np.random.Generator, side: Side | None, level: Zone | None) -> Clinical:
@@ -35,7 +35,12 @@ def nodule(rng: np.random.Generator, side: Side | None, level: Zone | None) -> C
     past = join_sentences(
         *pick_some(
             rng,
-            ("Osteoarthritis of the knees.", "Hypertension.", "High cholesterol on a statin.", "Previous hernia repair."),
+            (
+                "Osteoarthritis of the knees.",
+                "Hypertension.",
+                "High cholesterol on a statin.",
+                "Previous hernia repair.",
+            ),
             1,
             2,
         ),
@@ -44,13 +49,15 @@ def nodule(rng: np.random.Generator, side: Side | None, level: Zone | None) -> C
     patient = PatientScript(
         demographics=who.demographics,
         history=reason,
-        symptoms=Symptoms(primary="No current symptoms", secondary=["Occasional dry cough in the mornings"] if pack_years else []),
+        symptoms=Symptoms(
+            primary="No current symptoms", secondary=["Occasional dry cough in the mornings"] if pack_years else []
+        ),
         past_medical_history=past,
         social_history=social_history(rng, who, smoking),
         review_of_systems="Negative for cough, coughing up blood, weight loss, night sweats, fever, breathlessness and "
         "bone pain.",
     )
-    exam = {
+    exam: Findings = {
         "Vital_Signs": vital_signs(rng),
         "General_Appearance": "Well, comfortable at rest.",
         "Chest_Examination": {
@@ -61,7 +68,7 @@ def nodule(rng: np.random.Generator, side: Side | None, level: Zone | None) -> C
         "Lymph_Nodes": "No cervical, supraclavicular or axillary lymphadenopathy.",
         "Hands": "No finger clubbing.",
     }
-    tests = {
+    tests: Findings = {
         "Complete_Blood_Count": complete_blood_count(rng),
         "Basic_Metabolic_Panel": metabolic_panel(rng),
         "C_Reactive_Protein": c_reactive_protein(rng, 1, 6),
@@ -88,7 +95,14 @@ def lung_cancer(rng: np.random.Generator, side: Side | None, level: Zone | None)
     hoarse = level == "upper" and side == "left" and chance(rng, 0.5)
     secondary = pick_some(
         rng,
-        ("Blood-streaked sputum", f"Unintentional weight loss of {kilos} kg", "Tiredness", "Poor appetite", f"Dull {side}-sided chest ache", "Night sweats"),
+        (
+            "Blood-streaked sputum",
+            f"Unintentional weight loss of {kilos} kg",
+            "Tiredness",
+            "Poor appetite",
+            f"Dull {side}-sided chest ache",
+            "Night sweats",
+        ),
         3,
         5,
     )
@@ -100,20 +114,21 @@ def lung_cancer(rng: np.random.Generator, side: Side | None, level: Zone | None)
         history=history,
         symptoms=Symptoms(primary="Persistent cough with weight loss", secondary=secondary),
         past_medical_history=join_sentences(
-            pick(rng, ("Chronic obstructive pulmonary disease on inhalers.", "Hypertension.", "Peripheral arterial disease.")),
+            pick(
+                rng,
+                ("Chronic obstructive pulmonary disease on inhalers.", "Hypertension.", "Peripheral arterial disease."),
+            ),
             "No previous chest imaging.",
         ),
         social_history=social_history(rng, who, smoking),
         review_of_systems="Positive for cough, blood-streaked sputum, weight loss, fatigue and poor appetite. Negative "
         "for fever, leg swelling, headache and confusion.",
     )
-    exam = {
+    exam: Findings = {
         "Vital_Signs": vital_signs(rng, resp_rate=(16, 22), spo2=(92, 96)),
         "General_Appearance": "Thin, appears older than stated age; temporal wasting.",
         "Hands": pick(rng, ("Finger clubbing and nicotine staining.", "Nicotine-stained fingers; early clubbing.")),
-        "Lymph_Nodes": pick(
-            rng, (f"A firm 1.5 cm {side} supraclavicular lymph node.", "No palpable lymphadenopathy.")
-        ),
+        "Lymph_Nodes": pick(rng, (f"A firm 1.5 cm {side} supraclavicular lymph node.", "No palpable lymphadenopathy.")),
         "Chest_Examination": {
             "Inspection": "Symmetrical expansion.",
             "Percussion": f"Slightly dull over the {side} {'upper' if level == 'upper' else 'mid'} chest.",
@@ -121,9 +136,11 @@ def lung_cancer(rng: np.random.Generator, side: Side | None, level: Zone | None)
             f"{'upper' if level == 'upper' else 'mid'} chest.",
         },
     }
-    tests = {
+    tests: Findings = {
         "Complete_Blood_Count": complete_blood_count(rng, hemoglobin=(10.2, 12.4)),
-        "Basic_Metabolic_Panel": metabolic_panel(rng, sodium=(128, 137), calcium=(10.2, 11.8) if chance(rng, 0.4) else (8.8, 10.1)),
+        "Basic_Metabolic_Panel": metabolic_panel(
+            rng, sodium=(128, 137), calcium=(10.2, 11.8) if chance(rng, 0.4) else (8.8, 10.1)
+        ),
         "C_Reactive_Protein": c_reactive_protein(rng, 12, 60),
         "Liver_Function_Tests": f"ALP {int(rng.integers(110, 190))} U/L (reference 40-130), ALT and bilirubin normal.",
         "Sputum_Cytology": pick(rng, ("Atypical squamous cells present.", "Non-diagnostic sample; repeat advised.")),

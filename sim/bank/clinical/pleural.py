@@ -14,7 +14,6 @@ from sim.bank.clinical.common import (
     c_reactive_protein,
     complete_blood_count,
     d_dimer,
-    join_sentences,
     metabolic_panel,
     normal_ecg,
     person,
@@ -24,10 +23,40 @@ from sim.bank.clinical.common import (
 )
 from sim.bank.regions import Side, Zone
 from sim.bank.sampling import chance, pick, pick_some
-from sim.case import PatientScript, Symptoms
+from sim.case import Findings, PatientScript, Symptoms
 
 # Each effusion story comes with a background that explains it, and lab results that fit that cause.
 _EFFUSION_BACKGROUNDS = ("after_infection", "past_cancer", "kidney")
+
+
+def _pleural_fluid(rng: np.random.Generator, background: str) -> Findings:
+    """Fluid chemistry matching the story: infected exudate, bloody exudate, or a transudate."""
+    if background == "after_infection":
+        return {
+            "Appearance": "Turbid, straw-coloured",
+            "Protein": f"{rng.uniform(3.8, 5.2):.1f} g/dL",
+            "LDH": f"{int(rng.integers(420, 900))} U/L",
+            "Glucose": f"{int(rng.integers(40, 70))} mg/dL",
+            "pH": f"{rng.uniform(7.22, 7.32):.2f}",
+            "Cell_Count": "Neutrophil predominant",
+            "Gram_Stain_And_Culture": "No organisms seen; culture negative.",
+        }
+    if background == "past_cancer":
+        return {
+            "Appearance": "Blood-stained",
+            "Protein": f"{rng.uniform(3.6, 4.8):.1f} g/dL",
+            "LDH": f"{int(rng.integers(300, 700))} U/L",
+            "Glucose": f"{int(rng.integers(60, 95))} mg/dL",
+            "Cell_Count": "Lymphocyte predominant",
+            "Cytology": "Atypical epithelial cells present; further staining requested.",
+        }
+    return {
+        "Appearance": "Clear, pale yellow",
+        "Protein": f"{rng.uniform(1.2, 2.4):.1f} g/dL",
+        "LDH": f"{int(rng.integers(80, 160))} U/L",
+        "Glucose": f"{int(rng.integers(90, 130))} mg/dL",
+        "Cell_Count": "Few mononuclear cells",
+    }
 
 
 def effusion(rng: np.random.Generator, side: Side | None, level: Zone | None) -> Clinical:
@@ -74,7 +103,7 @@ def effusion(rng: np.random.Generator, side: Side | None, level: Zone | None) ->
     febrile = background == "after_infection"
     base = f"{side} lung base"
     hr = int(rng.integers(84, 105))
-    exam = {
+    exam: Findings = {
         "Vital_Signs": vital_signs(
             rng, temp=(37.6, 38.4) if febrile else (36.5, 37.2), heart_rate=(hr, hr), resp_rate=(18, 24), spo2=(92, 96)
         ),
@@ -84,46 +113,28 @@ def effusion(rng: np.random.Generator, side: Side | None, level: Zone | None) ->
             "Palpation": f"Trachea central. Reduced tactile fremitus at the {base}.",
             "Percussion": pick(
                 rng,
-                (f"Stony dull percussion note at the {base}.", f"Very dull to percussion at the {base}, up to mid-back level."),
+                (
+                    f"Stony dull percussion note at the {base}.",
+                    f"Very dull to percussion at the {base}, up to mid-back level.",
+                ),
             ),
             "Auscultation": f"Absent breath sounds and reduced vocal resonance at the {base}; a faint area of "
             "bronchial breathing just above it. The other side is clear.",
         },
         "Cardiovascular_Examination": "Heart sounds normal, no murmurs. No raised jugular venous pressure.",
     }
-    fluid = {
-        "after_infection": {
-            "Appearance": "Turbid, straw-coloured",
-            "Protein": f"{rng.uniform(3.8, 5.2):.1f} g/dL",
-            "LDH": f"{int(rng.integers(420, 900))} U/L",
-            "Glucose": f"{int(rng.integers(40, 70))} mg/dL",
-            "pH": f"{rng.uniform(7.22, 7.32):.2f}",
-            "Cell_Count": "Neutrophil predominant",
-            "Gram_Stain_And_Culture": "No organisms seen; culture negative.",
-        },
-        "past_cancer": {
-            "Appearance": "Blood-stained",
-            "Protein": f"{rng.uniform(3.6, 4.8):.1f} g/dL",
-            "LDH": f"{int(rng.integers(300, 700))} U/L",
-            "Glucose": f"{int(rng.integers(60, 95))} mg/dL",
-            "Cell_Count": "Lymphocyte predominant",
-            "Cytology": "Atypical epithelial cells present; further staining requested.",
-        },
-        "kidney": {
-            "Appearance": "Clear, pale yellow",
-            "Protein": f"{rng.uniform(1.2, 2.4):.1f} g/dL",
-            "LDH": f"{int(rng.integers(80, 160))} U/L",
-            "Glucose": f"{int(rng.integers(90, 130))} mg/dL",
-            "Cell_Count": "Few mononuclear cells",
-        },
-    }[background]
-    tests = {
+    fluid = _pleural_fluid(rng, background)
+    tests: Findings = {
         "Complete_Blood_Count": complete_blood_count(
-            rng, wbc=(10.5, 15.0) if febrile else (5.0, 9.5), hemoglobin=(10.0, 12.5) if background != "after_infection" else (12.0, 15.0)
+            rng,
+            wbc=(10.5, 15.0) if febrile else (5.0, 9.5),
+            hemoglobin=(10.0, 12.5) if background != "after_infection" else (12.0, 15.0),
         ),
         "C_Reactive_Protein": c_reactive_protein(rng, 60, 160) if febrile else c_reactive_protein(rng, 5, 30),
         "Basic_Metabolic_Panel": metabolic_panel(
-            rng, creatinine=(3.1, 4.6) if background == "kidney" else (0.7, 1.1), urea=(45, 80) if background == "kidney" else (9, 20)
+            rng,
+            creatinine=(3.1, 4.6) if background == "kidney" else (0.7, 1.1),
+            urea=(45, 80) if background == "kidney" else (9, 20),
         ),
         "Serum_Albumin": f"{rng.uniform(2.8, 3.9):.1f} g/dL",
         "Pleural_Fluid_Analysis": fluid,
@@ -139,13 +150,23 @@ def pneumothorax(rng: np.random.Generator, side: Side | None, level: Zone | None
     older = chance(rng, 0.2)
     who = person(rng, (55, 78) if older else (17, 36), male_share=0.8)
     hours = int(rng.integers(2, 30))
-    activity = pick(rng, ("sitting watching television", "lifting boxes", "playing football", "walking to work", "asleep, and was woken by it"))
+    activity = pick(
+        rng,
+        (
+            "sitting watching television",
+            "lifting boxes",
+            "playing football",
+            "walking to work",
+            "asleep, and was woken by it",
+        ),
+    )
     history = pick(
         rng,
         (
             f"{hours} hours ago, while {activity}, felt a sudden sharp stabbing pain on the {side} side of the chest, "
             "followed by breathlessness. The pain is worse on breathing in.",
-            f"Sudden onset of {side}-sided chest pain {hours} hours ago while {activity}. Since then feels unable to take "
+            f"Sudden onset of {side}-sided chest pain {hours} hours ago while {activity}. Since then feels unable "
+            "to take "
             "a full breath. No injury to the chest.",
         ),
     )
@@ -153,7 +174,14 @@ def pneumothorax(rng: np.random.Generator, side: Side | None, level: Zone | None
     past = (
         "Emphysema diagnosed four years ago; uses a tiotropium inhaler. Two hospital admissions for chest infections."
         if older
-        else pick(rng, ("No significant past medical history.", "Mild eczema. No regular medications.", "Fractured wrist as a teenager."))
+        else pick(
+            rng,
+            (
+                "No significant past medical history.",
+                "Mild eczema. No regular medications.",
+                "Fractured wrist as a teenager.",
+            ),
+        )
     )
     tall = "" if older else pick(rng, (" Tall and slim (190 cm, 68 kg).", " Tall, thin build."))
     patient = PatientScript(
@@ -161,15 +189,19 @@ def pneumothorax(rng: np.random.Generator, side: Side | None, level: Zone | None
         history=history,
         symptoms=Symptoms(
             primary=f"Sudden sharp {side}-sided chest pain",
-            secondary=pick_some(rng, ("Shortness of breath", "Pain worse on deep breathing", "Dry tickly cough", "Feels anxious"), 2, 4),
+            secondary=pick_some(
+                rng, ("Shortness of breath", "Pain worse on deep breathing", "Dry tickly cough", "Feels anxious"), 2, 4
+            ),
         ),
         past_medical_history=past,
-        social_history=social_history(rng, who, smoking + (" Occasionally smokes cannabis." if not older and chance(rng, 0.3) else "")),
+        social_history=social_history(
+            rng, who, smoking + (" Occasionally smokes cannabis." if not older and chance(rng, 0.3) else "")
+        ),
         review_of_systems="Positive for chest pain and breathlessness. Negative for fever, sputum, coughing up blood, "
         "calf swelling, recent surgery or long-haul travel, and trauma.",
     )
     hr = int(rng.integers(98, 125))
-    exam = {
+    exam: Findings = {
         "Vital_Signs": vital_signs(
             rng, heart_rate=(hr, hr), resp_rate=(22, 30), spo2=(88, 94) if older else (92, 97), systolic=(110, 135)
         ),
@@ -183,7 +215,7 @@ def pneumothorax(rng: np.random.Generator, side: Side | None, level: Zone | None
         },
         "Cardiovascular_Examination": "Tachycardic; heart sounds normal. Jugular venous pressure not raised.",
     }
-    tests = {
+    tests: Findings = {
         "Complete_Blood_Count": complete_blood_count(rng),
         "C_Reactive_Protein": c_reactive_protein(rng, 1, 8),
         "Basic_Metabolic_Panel": metabolic_panel(rng),
