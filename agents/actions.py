@@ -50,14 +50,13 @@ ACTION_ADAPTER: TypeAdapter[DoctorAction] = TypeAdapter(DoctorAction)
 
 
 def action_json_schema() -> dict:
-    """JSON schema sent as structured output to servers that honour it."""
-    return {
-        "type": "object",
-        "properties": {
-            "kind": {"type": "string", "enum": ["ask", "test", "image", "diagnose"]},
-            "text": {"type": "string"},
-            "name": {"type": "string"},
-            "differential": {"type": "array", "items": {"type": "string"}, "maxItems": MAX_DIFFERENTIAL},
-        },
-        "required": ["kind"],
-    }
+    """JSON schema sent as structured output to servers that honour it: one object per action kind."""
+
+    def kind(name: str, field: str, schema: dict) -> dict:
+        return {"type": "object", "properties": {"kind": {"const": name}, field: schema}, "required": ["kind", field]}
+
+    text = {"type": "string", "maxLength": 300}
+    differential = {"type": "array", "items": {"type": "string", "maxLength": 120}, "minItems": 1,
+                    "maxItems": MAX_DIFFERENTIAL}
+    return {"anyOf": [kind("ask", "text", text), kind("test", "name", text), kind("image", "name", text),
+                      kind("diagnose", "differential", differential)]}

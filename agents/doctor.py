@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from agents.actions import Ask, Diagnose, DoctorAction, RequestImage, RequestTest
+import json
+
+from agents.actions import Ask, Diagnose, DoctorAction, RequestImage, RequestTest, action_json_schema
 from agents.llm.base import ChatModel, Message
 from agents.parsing import fallback_ask, parse_action
 from agents.prompts import bias_fragment, render
@@ -22,7 +24,7 @@ def action_text(action: DoctorAction) -> str:
     return "DIAGNOSIS: " + "; ".join(action.differential)
 
 
-def doctor_messages(view: View, system: str) -> list[Message]:
+def doctor_messages(view: View, system: str, structured: bool = False) -> list[Message]:
     """System prompt, then the encounter as a chat: the doctor's actions as its own turns, the rest as user
     turns. Only what the doctor needs is resent: its actions in tagged form and each reply once."""
     messages = [Message(role="system", content=system)]
@@ -31,7 +33,8 @@ def doctor_messages(view: View, system: str) -> list[Message]:
         if turn.role == "doctor":
             messages.append(Message(role="user", content="\n\n".join(pending)))
             pending = []
-            messages.append(Message(role="assistant", content=turn.text))
+            own = json.dumps(turn.action) if structured and turn.action else turn.text
+            messages.append(Message(role="assistant", content=own))
         elif turn.role == "patient":
             pending.append(f"Patient: {turn.text}")
         elif turn.role == "measurement":
@@ -41,7 +44,7 @@ def doctor_messages(view: View, system: str) -> list[Message]:
     if view.context:
         pending.append(view.context)
     if view.final_turn:
-        pending.append(render("doctor_final_turn").strip())
+        pending.append(render("doctor_final_turn_json" if structured else "doctor_final_turn").strip())
     messages.append(Message(role="user", content="\n\n".join(pending) or "Continue."))
     return messages
 
@@ -50,10 +53,12 @@ class LLMDoctor:
     role = "doctor"
 
     def __init__(self, model: ChatModel, objective: str, turn_cap: int = 20, top_k: int = 5, bias: str = "none",
-                 max_tokens: int | None = None):
+                 max_tokens: int | None = None, structured: bool = False):
         self.model = model
+        self.structured = structured
+        self.schema = action_json_schema() if structured else None
         self.system = render(
-            "doctor_system",
+            "doctor_system_json" if structured else "doctor_system",
             objective=objective or "Find the most likely diagnosis.",
             turn_cap=turn_cap,
             top_k=top_k,
@@ -62,18 +67,21 @@ class LLMDoctor:
         )
         self.max_tokens = max_tokens
 
+    def _complete(self, messages: list[Message], view: View):
+        return self.model.complete(messages, seed=view.seed, max_tokens=self.max_tokens, response_schema=self.schema)
+
     def generate_next_message(self, view: View) -> Reply:
-        messages = doctor_messages(view, self.system)
-        first = self.model.complete(messages, seed=view.seed, max_tokens=self.max_tokens)
+        messages = doctor_messages(view, self.system, self.structured)
+        first = self._complete(messages, view)
         calls = [call_record("doctor", "act", first)]
         parsed = parse_action(first.text)
         action, how, raw = parsed.action, parsed.method, first.text
         if action is None:
             repair = messages + [
                 Message(role="assistant", content=first.text or "(empty)"),
-                Message(role="user", content=render("doctor_repair").strip()),
+                Message(role="user", content=render("doctor_repair_json" if self.structured else "doctor_repair").strip()),
             ]
-            second = self.model.complete(repair, seed=view.seed, max_tokens=self.max_tokens)
+            second = self._complete(repair, view)
             calls.append(call_record("doctor", "repair", second))
             parsed = parse_action(second.text)
             action, how = parsed.action, "repaired"

@@ -41,6 +41,11 @@ class RoleModel(_Section):
     timeout_s: float = Field(120.0, gt=0)
     max_retries: int = Field(2, ge=0, le=10)
     script: list[str] = Field(default_factory=list, description="replies of the scripted backend, in order")
+    structured_output: Literal["off", "json_object", "json_schema"] = Field(
+        "off",
+        description="doctor replies as constrained JSON: json_object for llama.cpp servers (grammar), "
+        "json_schema for OpenAI/vLLM; off = tagged text",
+    )
 
 
 class Roles(_Section):

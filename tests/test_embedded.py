@@ -64,3 +64,20 @@ def test_llm_check_command(settings):
     )
     assert result.returncode == 0, result.stderr
     assert "smollm2" in result.stdout and "doctor" in result.stdout
+
+
+def test_structured_output_is_constrained_json_on_llama_cpp(settings):
+    from agents.actions import action_json_schema
+    from agents.parsing import parse_action
+    from agents.llm.registry import _openai
+
+    spec = settings.roles.doctor.model_copy(update={"structured_output": "json_object"})
+    base = model_for_role(settings, "doctor").base_url
+    model = _openai(spec, base, "smollm2", api_key=None)
+    result = model.complete(
+        [Message(role="system", content='Reply with one JSON object such as {"kind": "ask", "text": "..."}.'),
+         Message(role="user", content="A patient with a cough has come in. Begin.")],
+        max_tokens=80, response_schema=action_json_schema(),
+    )
+    parsed = parse_action(result.text)
+    assert parsed.method == "json", result.text

@@ -202,3 +202,14 @@ def test_interrupted_encounter_continues_from_its_last_turn(tmp_path):
 def test_unknown_human_seat_is_rejected(tmp_path):
     with pytest.raises(ValueError, match="judge"):
         EncounterRunner(scripted_settings(tmp_path), human=["judge"])
+
+
+def test_structured_doctor_sends_the_schema_and_reads_json(tmp_path):
+    settings = scripted_settings(tmp_path).model_copy(deep=True)
+    settings.roles.doctor.structured_output = "json_object"
+    doctor = ScriptedModel(['{"kind": "test", "name": "CBC"}', '{"kind": "diagnose", "differential": ["CAP"]}'])
+    record = EncounterRunner(settings, models={"doctor": doctor}).run(small_case())
+    assert [t.parse for t in record.turns if t.role == "doctor"] == ["json", "json"]
+    assert doctor.schemas[0]["anyOf"][0]["properties"]["kind"] == {"const": "ask"}
+    assert '"kind": "test"' in doctor.calls[1][2].content  # its own past turn, shown as JSON
+    assert "JSON object" in doctor.calls[0][0].content and record.top1_correct

@@ -47,6 +47,7 @@ class ChatModel(Protocol):
         max_tokens: int | None = None,
         seed: int | None = None,
         stop: list[str] | None = None,
+        response_schema: dict | None = None,
     ) -> Completion: ...
 
 

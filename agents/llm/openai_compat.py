@@ -37,11 +37,13 @@ class OpenAICompatModel:
         max_retries: int = 2,
         backoff_s: float = 0.5,
         name: str | None = None,
+        structured_output: str = "off",
     ):
         self.name = name or model or "default"
         self.base_url = base_url
         self.max_retries = max_retries
         self.backoff_s = backoff_s
+        self.structured_output = structured_output
         self._temperature = temperature
         self._max_tokens = max_tokens
         self._client = ChatOpenAI(
@@ -62,6 +64,7 @@ class OpenAICompatModel:
         max_tokens: int | None = None,
         seed: int | None = None,
         stop: list[str] | None = None,
+        response_schema: dict | None = None,
     ) -> Completion:
         options: dict = {}
         if temperature is not None:
@@ -69,10 +72,15 @@ class OpenAICompatModel:
         # LangChain sends `max_completion_tokens`, which llama.cpp and other local servers ignore (they
         # then generate until the context is full); `max_tokens` in the body is what they honour.
         # OpenAI itself rejects `max_tokens` for newer models, so it only gets the LangChain field.
+        extra_body: dict = {}
         if "api.openai.com" not in self.base_url:
-            options["extra_body"] = {"max_tokens": max_tokens or self._max_tokens}
+            extra_body["max_tokens"] = max_tokens or self._max_tokens
         elif max_tokens is not None:
             options["max_tokens"] = max_tokens
+        if response_schema is not None and self.structured_output != "off":
+            extra_body["response_format"] = _response_format(self.structured_output, response_schema)
+        if extra_body:
+            options["extra_body"] = extra_body
         if seed is not None:
             options["seed"] = seed
         if stop:
@@ -112,3 +120,11 @@ def _describe(error: Exception, base_url: str) -> str:
     detail = str(error).splitlines()[0][:200] if str(error) else ""
     where = f" from {base_url}" if base_url else ""
     return f"{kind}{f' (HTTP {status})' if status else ''}{where}: {detail}".rstrip(": ")
+
+
+def _response_format(mode: str, schema: dict) -> dict:
+    """llama.cpp's server constrains decoding with `json_object` + `schema` (a grammar); OpenAI and vLLM
+    take the `json_schema` form. Sent in the body directly so LangChain does not try to parse it."""
+    if mode == "json_object":
+        return {"type": "json_object", "schema": schema}
+    return {"type": "json_schema", "json_schema": {"name": "doctor_action", "schema": schema, "strict": False}}

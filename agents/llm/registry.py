@@ -53,4 +53,5 @@ def _openai(spec: RoleModel, base_url: str, model: str, api_key: str | None) -> 
         max_tokens=spec.max_tokens,
         timeout_s=spec.timeout_s,
         max_retries=spec.max_retries,
+        structured_output=spec.structured_output,
     )

@@ -22,6 +22,7 @@ class ScriptedModel:
         self._index = 0
         self._lock = threading.Lock()
         self.calls: list[list[Message]] = []
+        self.schemas: list[dict | None] = []
 
     def complete(
         self,
@@ -31,9 +32,11 @@ class ScriptedModel:
         max_tokens: int | None = None,
         seed: int | None = None,
         stop: list[str] | None = None,
+        response_schema: dict | None = None,
     ) -> Completion:
         with self._lock:
             self.calls.append(list(messages))
+            self.schemas.append(response_schema)
             if callable(self._replies):
                 text = self._replies(list(messages))
             else:

@@ -7,10 +7,12 @@
 from __future__ import annotations
 
 from sim.bank.conditions import CONDITIONS, CONDITIONS_BY_KEY, Condition, condition, regions_for
-from sim.bank.draw import DEFAULT_SIZE, Radiograph, render_chest
+from sim.bank.draw import DEFAULT_SIZE, Radiograph, nominal_region_boxes, render_chest
 from sim.bank.generate import BankCase, build_case, case_id, condition_for, generate_bank
 from sim.bank.lesions import LesionSpec
-from sim.bank.regions import NOMINAL_BOXES, REGIONS
+from sim.bank.regions import REGIONS, region_extent
+
+NOMINAL_BOXES = nominal_region_boxes()
 
 __all__ = [
     "CONDITIONS",
@@ -27,6 +29,8 @@ __all__ = [
     "condition",
     "condition_for",
     "generate_bank",
+    "nominal_region_boxes",
+    "region_extent",
     "regions_for",
     "render_chest",
 ]

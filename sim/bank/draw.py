@@ -20,6 +20,7 @@ from sim.bank.anatomy import paint_bones, paint_lungs, paint_mediastinum, paint_
 from sim.bank.filters import gaussian_blur
 from sim.bank.geometry import ChestShape
 from sim.bank.lesions import LesionInfo, LesionSpec, paint_lesion, prepare_shape
+from sim.bank.regions import REGIONS, region_extent
 from sim.bank.scene import Scene
 
 Array = np.ndarray
@@ -49,23 +50,33 @@ class Nuisance:
         return {k: round(float(val), 4) for k, val in dataclasses.asdict(self).items()}
 
 
+# Range of each nuisance parameter, sampled uniformly and in this order. Geometry ranges are kept
+# moderate: wider ones made raw-pixel retrieval near chance, narrower ones made it trivial.
+NUISANCE_RANGES: dict[str, tuple[float, float]] = {
+    "shift_x": (-0.025, 0.025),
+    "shift_y": (-0.025, 0.025),
+    "rotation_deg": (-3.0, 3.0),
+    "thorax_half_width": (0.365, 0.41),
+    "aspect": (1.54, 1.72),
+    "inspiration": (-0.04, 0.04),
+    "cardiothoracic_ratio": (0.38, 0.49),
+    "body_half_width": (1.12, 1.32),
+    "gamma": (0.75, 1.35),
+    "contrast": (0.8, 1.2),
+    "brightness": (-0.07, 0.07),
+    "noise_sigma": (0.008, 0.035),
+    "blur_sigma": (0.3, 1.4),
+    "heel_gradient": (-0.06, 0.06),
+}
+
+
 def sample_nuisance(rng: np.random.Generator) -> Nuisance:
-    return Nuisance(
-        shift_x=rng.uniform(-0.025, 0.025),
-        shift_y=rng.uniform(-0.025, 0.025),
-        rotation_deg=rng.uniform(-3.0, 3.0),
-        thorax_half_width=rng.uniform(0.365, 0.41),
-        aspect=rng.uniform(1.54, 1.72),
-        inspiration=rng.uniform(-0.04, 0.04),
-        cardiothoracic_ratio=rng.uniform(0.38, 0.49),
-        body_half_width=rng.uniform(1.12, 1.32),
-        gamma=rng.uniform(0.75, 1.35),
-        contrast=rng.uniform(0.8, 1.2),
-        brightness=rng.uniform(-0.07, 0.07),
-        noise_sigma=rng.uniform(0.008, 0.035),
-        blur_sigma=rng.uniform(0.3, 1.4),
-        heel_gradient=rng.uniform(-0.06, 0.06),
-    )
+    return Nuisance(**{name: float(rng.uniform(low, high)) for name, (low, high) in NUISANCE_RANGES.items()})
+
+
+def typical_nuisance() -> Nuisance:
+    """The middle of every range: the 'average film' that nominal region boxes refer to."""
+    return Nuisance(**{name: (low + high) / 2 for name, (low, high) in NUISANCE_RANGES.items()})
 
 
 def chest_shape(nuisance: Nuisance) -> ChestShape:
@@ -161,6 +172,22 @@ def render_chest(lesion: LesionSpec, rng: np.random.Generator, size: int = DEFAU
     paint_bones(scene)
     pixels = _display(scene.density, nuisance, placement, rng)
     return Radiograph(pixels, nuisance, info, placement, shape.cardiothoracic_ratio)
+
+
+def nominal_region_boxes(size: int = DEFAULT_SIZE) -> dict[str, tuple[float, float, float, float]]:
+    """Where each region sits on an average film, as (top, bottom, left, right) fractions of the image.
+
+    Nuisance moves real films by a few percent, so these are for statistics over many images (tests,
+    sanity checks), not for segmenting one image.
+    """
+    placement = Placement.from_nuisance(typical_nuisance(), size)
+    boxes = {}
+    for region in REGIONS:
+        u0, u1, v0, v1 = region_extent(region)
+        corners = [placement.anatomy_to_pixel(u, v) for u in (u0, u1) for v in (v0, v1)]
+        xs, ys = [c[0] / size for c in corners], [c[1] / size for c in corners]
+        boxes[region] = (round(min(ys), 4), round(max(ys), 4), round(min(xs), 4), round(max(xs), 4))
+    return boxes
 
 
 def save_png(pixels: Array, path: Path) -> None:

@@ -51,25 +51,28 @@ REGIONS: tuple[str, ...] = (
     HILUM,
 )
 
-# Where each region sits on an average bank image, as (top, bottom, left, right) fractions of the image
-# height and width. Nuisance shifts move real images by a few percent, so these boxes are for
-# statistics over many images (tests, sanity checks), not for per-image segmentation.
-NOMINAL_BOXES: dict[str, tuple[float, float, float, float]] = {
-    "right upper zone": (0.22, 0.38, 0.18, 0.40),
-    "right mid zone": (0.38, 0.54, 0.15, 0.40),
-    "right lower zone": (0.54, 0.70, 0.14, 0.38),
-    "left upper zone": (0.22, 0.38, 0.60, 0.82),
-    "left mid zone": (0.38, 0.54, 0.60, 0.85),
-    "left lower zone": (0.54, 0.70, 0.66, 0.86),
-    "right apex": (0.14, 0.24, 0.22, 0.40),
-    "left apex": (0.14, 0.24, 0.60, 0.78),
-    "right costophrenic angle": (0.66, 0.80, 0.10, 0.26),
-    "left costophrenic angle": (0.68, 0.82, 0.74, 0.90),
-    "right hemidiaphragm": (0.62, 0.76, 0.18, 0.44),
-    "left hemidiaphragm": (0.64, 0.78, 0.56, 0.82),
-    "right hemithorax": (0.18, 0.74, 0.12, 0.42),
-    "left hemithorax": (0.18, 0.76, 0.58, 0.88),
-    "cardiac silhouette": (0.50, 0.72, 0.38, 0.75),
-    "mediastinum": (0.14, 0.48, 0.42, 0.58),
-    "hilum": (0.38, 0.52, 0.34, 0.66),
+# Where each region lies in anatomical coordinates (see geometry.py), as (u_min, u_max, v_min, v_max)
+# for the patient's right; left-sided regions mirror u. Midline regions give both signs explicitly.
+_RIGHT_EXTENTS: dict[str, tuple[float, float, float, float]] = {
+    "upper zone": (-0.80, -0.20, 0.08, 0.36),
+    "mid zone": (-0.85, -0.25, 0.36, 0.62),
+    "lower zone": (-0.90, -0.30, 0.62, 0.82),
+    "apex": (-0.65, -0.20, 0.03, 0.18),
+    "costophrenic angle": (-1.00, -0.70, 0.85, 1.02),
+    "hemidiaphragm": (-0.80, -0.20, 0.75, 0.92),
+    "hemithorax": (-1.00, -0.10, 0.00, 1.00),
 }
+_MIDLINE_EXTENTS: dict[str, tuple[float, float, float, float]] = {
+    CARDIAC_SILHOUETTE: (-0.35, 0.65, 0.55, 0.95),
+    MEDIASTINUM: (-0.15, 0.18, 0.00, 0.55),
+    HILUM: (-0.35, 0.35, 0.38, 0.56),
+}
+
+
+def region_extent(region: str) -> tuple[float, float, float, float]:
+    """Anatomical box (u_min, u_max, v_min, v_max) of a region from REGIONS."""
+    if region in _MIDLINE_EXTENTS:
+        return _MIDLINE_EXTENTS[region]
+    side, _, rest = region.partition(" ")
+    u0, u1, v0, v1 = _RIGHT_EXTENTS[rest]
+    return (u0, u1, v0, v1) if side == "right" else (-u1, -u0, v0, v1)

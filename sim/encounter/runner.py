@@ -90,6 +90,7 @@ class EncounterRunner:
         doctor = HumanSeat("doctor") if "doctor" in self.human else LLMDoctor(
             self.model("doctor"), case.objective, enc.turn_cap, enc.top_k, enc.doctor_bias,
             self.settings.roles.doctor.max_tokens,
+            structured=self.settings.roles.doctor.structured_output != "off",
         )
         patient = HumanSeat("patient") if "patient" in self.human else LLMPatient(
             self.model("patient"), case.patient, enc.patient_bias, self.settings.roles.patient.max_tokens
