@@ -77,6 +77,19 @@ class EncounterSettings(_Section):
     patient_bias: str = "none"
 
 
+class RetrievalSettings(_Section):
+    """The doctor's retrieval step and the case store (owned by retrieval/)."""
+
+    enabled: bool = Field(True, description="add similar cases to the doctor's context when an image is seen")
+    k: int = Field(3, ge=1, le=50, description="similar cases shown to the doctor")
+    chroma_url: str = Field("", description="Chroma server URL (e.g. http://127.0.0.1:8001); empty = persistent store in data_dir/chroma")
+    image_embedder: str = Field(
+        "bank", description="'bank' (the project's checkpoint trained on the bank), an open_clip model name, "
+        "'hf-hub:org/name' (needs the network), or a local checkpoint path"
+    )
+    text_embedder: str = Field("same", description="'same' (the image embedder's text tower), 'minilm', or 'tfidf'")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CLINSIM_", env_nested_delimiter="__", extra="forbid")
 
@@ -84,6 +97,7 @@ class Settings(BaseSettings):
     roles: Roles = Field(default_factory=Roles)
     embedded: EmbeddedServer = Field(default_factory=EmbeddedServer)
     encounter: EncounterSettings = Field(default_factory=EncounterSettings)
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
 
     def role(self, name: str) -> RoleModel:
         return getattr(self.roles, name)
