@@ -112,9 +112,15 @@ def test_interrupted_run_leaves_previous_file_and_no_temp_files(tmp_path: Path) 
     assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
 
 
-def test_negative_seed_is_rejected(tmp_path: Path) -> None:
-    with pytest.raises(ValueError):
-        generate_bank(1, -1, tmp_path)
+def test_negative_seed_works_and_differs_from_its_absolute_value(tmp_path: Path) -> None:
+    generate_bank(2, -4, tmp_path / "negative")
+    generate_bank(2, 4, tmp_path / "positive")
+    negative = load_cases(tmp_path / "negative")
+    assert [c.id for c in negative] == ["bank-s-4-00000", "bank-s-4-00001"]
+    assert (
+        file_bytes(tmp_path / "negative")["images/bank-s-4-00000.png"]
+        != file_bytes(tmp_path / "positive")["images/bank-s4-00000.png"]
+    )
 
 
 # ---- schema and files -----------------------------------------------------------------------------

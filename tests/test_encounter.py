@@ -213,3 +213,24 @@ def test_structured_doctor_sends_the_schema_and_reads_json(tmp_path):
     assert doctor.schemas[0]["anyOf"][0]["properties"]["kind"] == {"const": "ask"}
     assert '"kind": "test"' in doctor.calls[1][2].content  # its own past turn, shown as JSON
     assert "JSON object" in doctor.calls[0][0].content and record.top1_correct
+
+
+def test_session_steps_until_a_human_must_answer_and_survives_a_restart(tmp_path):
+    """What the web app does: advance, show the question, come back later (new objects, same thread)."""
+    checkpoint = tmp_path / "app.sqlite"
+    settings = scripted_settings(tmp_path)
+
+    def session():
+        runner = EncounterRunner(settings, models={"patient": ScriptedModel(["Since Monday."], cycle=True)},
+                                 human=["doctor"], checkpoint_path=checkpoint)
+        return runner.session(small_case(), thread_id="web-1")
+
+    step = session().advance()
+    assert step.waiting_for["role"] == "doctor" and step.turns == [] and step.record is None
+    step = session().advance("When did it start?")
+    assert [t.role for t in step.turns] == ["doctor", "patient"] and step.waiting_for["role"] == "doctor"
+    again = session().advance()  # a reload: nothing new is run, the same question is pending
+    assert len(again.turns) == 2 and again.waiting_for["role"] == "doctor"
+    final = session().advance("DIAGNOSIS: pneumonia")
+    assert final.record is not None and final.record.termination == "diagnosed" and final.record.top1_correct
+    assert session().advance().record.top1_correct  # finished threads stay finished

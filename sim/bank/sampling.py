@@ -13,24 +13,30 @@ import numpy as np
 
 T = TypeVar("T")
 
-# Distinct leading words keep the seed sequences of different purposes from ever coinciding.
-_CASE_STREAM = 0x0CA5E
-_BLOCK_STREAM = 0x0B10C
+# Distinct leading words keep the seed sequences of different purposes (and of negative seeds, which
+# SeedSequence cannot take directly) from ever coinciding.
+_CASE_STREAM, _NEGATIVE_CASE_STREAM = 0x0CA5E, 0x1CA5E
+_BLOCK_STREAM, _NEGATIVE_BLOCK_STREAM = 0x0B10C, 0x1B10C
+
+
+def _entropy(stream: int, negative_stream: int, seed: int, position: int) -> list[int]:
+    return [stream, seed, position] if seed >= 0 else [negative_stream, -seed, position]
+
 
 STREAMS = ("clinical", "image", "report", "options")
 
 
 def case_generators(seed: int, index: int) -> dict[str, np.random.Generator]:
     """Independent generators per aspect of one case, so editing report phrasings never moves pixels."""
-    if seed < 0 or index < 0:
-        raise ValueError(f"seed and index must be non-negative, got seed={seed}, index={index}")
-    children = np.random.SeedSequence([_CASE_STREAM, seed, index]).spawn(len(STREAMS))
+    if index < 0:
+        raise ValueError(f"case index must be non-negative, got {index}")
+    children = np.random.SeedSequence(_entropy(_CASE_STREAM, _NEGATIVE_CASE_STREAM, seed, index)).spawn(len(STREAMS))
     return {name: np.random.default_rng(child) for name, child in zip(STREAMS, children, strict=True)}
 
 
 def block_permutation(seed: int, block: int, size: int) -> list[int]:
     """A shuffled order of `size` items for one block of consecutive cases (stratified balance)."""
-    rng = np.random.default_rng(np.random.SeedSequence([_BLOCK_STREAM, seed, block]))
+    rng = np.random.default_rng(np.random.SeedSequence(_entropy(_BLOCK_STREAM, _NEGATIVE_BLOCK_STREAM, seed, block)))
     return rng.permutation(size).tolist()
 
 

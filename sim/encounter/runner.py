@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from dataclasses import dataclass
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -31,10 +32,6 @@ from sim.encounter.state import initial_state
 
 HumanInput = Callable[[dict], object]
 HUMAN_ROLES = ("doctor", "patient", "measurement")
-
-
-class HumanInputRequired(RuntimeError):
-    pass
 
 
 def open_checkpointer(path: Path | None):
@@ -98,6 +95,16 @@ class EncounterRunner:
         measurement = HumanSeat("measurement", suggest=lookup) if "measurement" in self.human else lookup
         return Seats(doctor=doctor, patient=patient, measurement=measurement)
 
+    def compile(self, case: Case, case_dir: Path | None, seed: int | None):
+        enc = self.settings.encounter
+        judge = self.model("judge") if enc.llm_judge else None
+        graph = build_graph(case, self.seats(case, case_dir), enc.turn_cap, enc.top_k, judge, self.retriever, seed)
+        return graph.compile(checkpointer=self.checkpointer)
+
+    def session(self, case: Case, case_dir: Path | None = None, *, run_id: str = "adhoc", trial: int = 0,
+                seed: int | None = None, thread_id: str | None = None) -> EncounterSession:
+        return EncounterSession(self, case, case_dir, run_id=run_id, trial=trial, seed=seed, thread_id=thread_id)
+
     def run(
         self,
         case: Case,
@@ -110,20 +117,29 @@ class EncounterRunner:
         on_turn: Callable[[Turn], None] | None = None,
         ask_human: HumanInput | None = None,
     ) -> EpisodeRecord:
-        enc = self.settings.encounter
-        thread_id = thread_id or f"{run_id}:{case.id}:{trial}"
-        started_at, started = now_iso(), time.perf_counter()
-        state: dict = {}
-        error: str | None = None
-        try:
-            judge = self.model("judge") if enc.llm_judge else None
-            graph = build_graph(case, self.seats(case, case_dir), enc.turn_cap, enc.top_k, judge,
-                                self.retriever, seed).compile(checkpointer=self.checkpointer)
-            state = self._drive(graph, thread_id, on_turn, ask_human)
-        except HumanInputRequired as exc:
-            error = str(exc)
-        except Exception as exc:  # noqa: BLE001 - any failure becomes a recorded `error` episode
-            error = f"{type(exc).__name__}: {exc}"
+        """Run to the end; human seats are answered by `ask_human(payload)`."""
+        session = self.session(case, case_dir, run_id=run_id, trial=trial, seed=seed, thread_id=thread_id)
+        shown = 0
+        answer: object = None
+        while True:
+            step = session.advance(answer)
+            if on_turn:
+                for turn in step.turns[shown:]:
+                    on_turn(turn)
+                shown = len(step.turns)
+            if step.record is not None:
+                return step.record
+            if ask_human is None:
+                return session.finish_with_error(
+                    f"the {step.waiting_for.get('role', '?')} seat is human but no input was given"
+                ).record
+            try:
+                answer = ask_human(step.waiting_for)
+            except Exception as exc:  # noqa: BLE001 - the encounter stays resumable from its checkpoint
+                return session.finish_with_error(f"{type(exc).__name__}: {exc}").record
+
+    def record(self, case: Case, state: dict, *, run_id: str, trial: int, seed: int | None, error: str | None,
+               started_at: str, wall_s: float) -> EpisodeRecord:
         turns = [Turn.model_validate(t) for t in state.get("turns", [])]
         termination = state.get("termination") or TerminationReason.error.value
         if error is None and state.get("error"):
@@ -149,33 +165,86 @@ class EncounterRunner:
             topk_correct=bool(verdict and verdict["topk_correct"]),
             termination=termination,
             error=error,
-            totals=compute_totals(turns, time.perf_counter() - started),
+            totals=compute_totals(turns, wall_s),
             started_at=started_at,
             finished_at=now_iso(),
         )
 
-    def _drive(self, graph, thread_id: str, on_turn, ask_human) -> dict:
-        config = {"configurable": {"thread_id": thread_id}, "recursion_limit": 10 * self.settings.encounter.turn_cap + 50}
-        snapshot = graph.get_state(config)
-        if snapshot.values and not snapshot.next:
-            return dict(snapshot.values)  # finished earlier
-        if snapshot.values:
-            for turn in snapshot.values.get("turns", []):  # continuing: show what happened before
-                if on_turn:
-                    on_turn(Turn.model_validate(turn))
-            pending = None
-        else:
-            pending = initial_state()
-        while True:
-            for update in graph.stream(pending, config, stream_mode="updates"):
-                for node_update in update.values():
-                    if on_turn and isinstance(node_update, dict):
-                        for turn in node_update.get("turns", []):
-                            on_turn(Turn.model_validate(turn))
-            snapshot = graph.get_state(config)
-            interrupts = [i for task in snapshot.tasks for i in task.interrupts]
-            if not interrupts:
-                return dict(snapshot.values)
-            if ask_human is None:
-                raise HumanInputRequired(f"the {interrupts[0].value.get('role', '?')} seat is human but no input was given")
-            pending = Command(resume=ask_human(interrupts[0].value))
+
+@dataclass
+class Step:
+    """Where a session stands: every turn so far, and either a human's question or the final record."""
+
+    turns: list[Turn]
+    waiting_for: dict | None = None  # the interrupt payload a human seat must answer
+    record: EpisodeRecord | None = None
+
+
+class EncounterSession:
+    """An encounter advanced step by step, for UIs: `advance(answer)` runs until a human seat must answer
+    or the encounter ends. State lives in the checkpointer, so a new session object on the same thread
+    (after a browser reload or a server restart) picks up exactly where the last one stopped."""
+
+    def __init__(self, runner: EncounterRunner, case: Case, case_dir: Path | None, *, run_id: str, trial: int,
+                 seed: int | None, thread_id: str | None):
+        self.runner, self.case, self.case_dir = runner, case, case_dir
+        self.run_id, self.trial, self.seed = run_id, trial, seed
+        self.thread_id = thread_id or f"{run_id}:{case.id}:{trial}"
+        self.started_at, self._started = now_iso(), time.perf_counter()
+        self.config = {"configurable": {"thread_id": self.thread_id},
+                       "recursion_limit": 10 * runner.settings.encounter.turn_cap + 50}
+        self._graph = None
+        self._compile_error: str | None = None
+        try:
+            self._graph = runner.compile(case, case_dir, seed)
+        except Exception as exc:  # noqa: BLE001 - e.g. a model that cannot start: recorded as an error
+            self._compile_error = f"{type(exc).__name__}: {exc}"
+
+    def advance(self, answer: object = None) -> Step:
+        if self._graph is None:
+            return self.finish_with_error(self._compile_error or "the encounter could not start")
+        try:
+            snapshot = self._graph.get_state(self.config)
+            waiting = _interrupts(snapshot)
+            if snapshot.values and not snapshot.next:
+                return self._finished(dict(snapshot.values))
+            if waiting and answer is None:
+                return Step(self._turns(snapshot.values), waiting_for=waiting[0])
+            if waiting:
+                pending = Command(resume=answer)
+            else:
+                pending = None if snapshot.values else initial_state()
+            for _ in self._graph.stream(pending, self.config, stream_mode="updates"):
+                pass
+            snapshot = self._graph.get_state(self.config)
+        except Exception as exc:  # noqa: BLE001 - any failure becomes a recorded `error` episode
+            return self.finish_with_error(f"{type(exc).__name__}: {exc}")
+        waiting = _interrupts(snapshot)
+        if waiting:
+            return Step(self._turns(snapshot.values), waiting_for=waiting[0])
+        return self._finished(dict(snapshot.values))
+
+    def state(self) -> dict:
+        return dict(self._graph.get_state(self.config).values) if self._graph is not None else {}
+
+    def finish_with_error(self, error: str) -> Step:
+        state = {}
+        try:
+            state = self.state()
+        except Exception:  # noqa: BLE001 - the error we report matters more than the state we lost
+            pass
+        return self._finished(state, error)
+
+    def _finished(self, state: dict, error: str | None = None) -> Step:
+        record = self.runner.record(self.case, state, run_id=self.run_id, trial=self.trial, seed=self.seed,
+                                    error=error, started_at=self.started_at,
+                                    wall_s=time.perf_counter() - self._started)
+        return Step(record.turns, record=record)
+
+    @staticmethod
+    def _turns(values: dict) -> list[Turn]:
+        return [Turn.model_validate(t) for t in (values or {}).get("turns", [])]
+
+
+def _interrupts(snapshot) -> list[dict]:
+    return [i.value for task in snapshot.tasks for i in task.interrupts]
