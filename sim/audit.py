@@ -1,7 +1,8 @@
 """The answer-leak audit: does a case give its own diagnosis away?
 
 The patient agent reads the patient script; the measurement agent reads the exam, the tests and the
-image records (reports included, even though the doctor does not see those by default). If the
+image records (their reports only when the measurement agent is configured to show them: by default
+it returns images without reports, so reports are audited only with `include_reports=True`). If the
 correct diagnosis is written in any of that text, an agent can say it out loud and the encounter
 measures reading, not diagnosis. Peers' data sets have this problem (AgentClinic-MedQA: 14 of 107).
 
@@ -60,12 +61,12 @@ class AuditFinding:
         return asdict(self)
 
 
-def audit_cases(cases: Iterable[Case]) -> list[AuditFinding]:
+def audit_cases(cases: Iterable[Case], include_reports: bool = False) -> list[AuditFinding]:
     """Every (case, field) whose patient- or measurement-visible text contains the case's diagnosis."""
     findings: list[AuditFinding] = []
     for case in cases:
         names = _DiagnosisForms(case.diagnosis.all_names())
-        for field, text in visible_texts(case):
+        for field, text in visible_texts(case, include_reports):
             finding = names.find_in(text)
             if finding:
                 rule, name, matched, score = finding
@@ -81,7 +82,7 @@ def rule_totals(findings: Iterable[AuditFinding]) -> dict[str, dict[str, int]]:
     return {rule: {"fields": fields.get(rule, 0), "cases": cases[rule]} for rule in RULES}
 
 
-def visible_texts(case: Case) -> Iterator[tuple[str, str]]:
+def visible_texts(case: Case, include_reports: bool = True) -> Iterator[tuple[str, str]]:
     """(field path, text) for everything the patient or measurement agent can read, keys included:
     the measurement agent shows test names, and a test named after the diagnosis gives it away."""
     patient = case.patient
@@ -99,6 +100,8 @@ def visible_texts(case: Case) -> Iterator[tuple[str, str]]:
     yield from _nested_texts("tests", case.tests)
     for i, image in enumerate(case.images):
         for name in ("report", "modality", "body_region", "view", "path", "url"):
+            if name == "report" and not include_reports:
+                continue
             yield f"images.{i}.{name}", getattr(image, name) or ""
         for j, region in enumerate(image.regions):
             yield f"images.{i}.regions.{j}", region

@@ -87,7 +87,9 @@ def test_image_reports_and_test_names_are_audited():
         images=[CaseImage(path="cxr.png", report="Right-sided pneumothorax.")],
         tests={"Pneumothorax_Protocol_CT": "Done"},
     )
-    assert found(case) == [("tests.Pneumothorax_Protocol_CT (key)", "exact"), ("images.0.report", "exact")]
+    assert found(case) == [("tests.Pneumothorax_Protocol_CT (key)", "exact")]  # reports are withheld by default
+    with_reports = [(f.field, f.rule) for f in audit_cases([case], include_reports=True)]
+    assert with_reports == [("tests.Pneumothorax_Protocol_CT (key)", "exact"), ("images.0.report", "exact")]
 
 
 @needs_shared_data

@@ -77,6 +77,9 @@ def audit(
     files: Annotated[list[Path], typer.Argument(help="JSONL case files or bank folders.")],
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the findings as JSON here.")] = None,
     format: FormatOption = None,
+    include_reports: Annotated[
+        bool, typer.Option("--include-reports", help="Also audit image reports (shown only with encounter.show_image_report).")
+    ] = False,
 ) -> None:
     """List cases whose diagnosis appears in text the patient or measurement agent can read.
 
@@ -89,7 +92,7 @@ def audit(
     _print_problems(problems)
     if not cases and problems:
         raise typer.Exit(code=1)
-    findings = audit_cases(cases)
+    findings = audit_cases(cases, include_reports=include_reports)
     totals = rule_totals(findings)
 
     console = _console()
