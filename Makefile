@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 DATA   ?= clinsim-data
 
-.PHONY: demo test install clean-venv
+.PHONY: demo test install browser clean-venv
 
 install: $(STAMP)
 
@@ -32,7 +32,20 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/clinsim --data-dir $(DATA) demo
 
-test: $(STAMP)
+# The browser tests drive the Gradio app in the distribution's Chromium (never a downloaded browser).
+# Without root or sudo this only warns: those tests then skip and say why.
+browser:
+	@test -x /usr/bin/chromium || { \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null 2>&1; then SUDO=sudo; else SUDO=none; fi; \
+		if [ "$$SUDO" = none ]; then \
+			echo "warning: /usr/bin/chromium is missing and neither root nor sudo is available; the browser tests will skip"; \
+		else \
+			echo "installing chromium (about 2 minutes, once per machine)"; \
+			$$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver \
+				|| echo "warning: installing chromium failed; the browser tests will skip"; \
+		fi; }
+
+test: $(STAMP) browser
 	@# pytest exits 5 when it collected no tests: not a failure of the code under test.
 	HF_HUB_OFFLINE=1 ANONYMIZED_TELEMETRY=False GRADIO_ANALYTICS_ENABLED=False \
 		$(PY) -m pytest -q $(PYTEST_ARGS); status=$$?; [ $$status -eq 5 ] && exit 0; exit $$status

@@ -60,6 +60,8 @@ class EpisodeRecord(BaseModel):
     experiences: list[dict] = Field(default_factory=list)
     differential: list[str] = Field(default_factory=list)
     truth: str = ""
+    truth_aliases: list[str] = Field(default_factory=list)
+    condition: str = ""  # the case's condition or category when the source has one (the bank does)
     verdict: dict | None = None
     top1_correct: bool = False
     topk_correct: bool = False

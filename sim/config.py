@@ -30,7 +30,7 @@ class _Section(BaseModel):
 class RoleModel(_Section):
     """Which model plays a role and how it is called."""
 
-    backend: Literal["embedded", "openai", "scripted"] = "embedded"
+    backend: Literal["embedded", "openai", "scripted", "knn"] = "embedded"  # knn: doctor only, no LLM
     model: str = Field("", description="model name sent to the server; empty = the server's default")
     base_url: str = Field("", description="OpenAI-compatible endpoint (openai backend)")
     api_key_env: str = Field(
@@ -41,6 +41,7 @@ class RoleModel(_Section):
     timeout_s: float = Field(120.0, gt=0)
     max_retries: int = Field(2, ge=0, le=10)
     script: list[str] = Field(default_factory=list, description="replies of the scripted backend, in order")
+    delay_s: float = Field(0.0, ge=0.0, le=60.0, description="scripted backend: seconds each reply takes")
     structured_output: Literal["off", "json_object", "json_schema"] = Field(
         "off",
         description="doctor replies as constrained JSON: json_object for llama.cpp servers (grammar), "

@@ -16,7 +16,7 @@ class ConfigError(LLMError):
 def model_for_role(settings: Settings, role: str) -> ChatModel:
     spec: RoleModel = settings.role(role)
     if spec.backend == "scripted":
-        return ScriptedModel(spec.script, name=spec.model or f"scripted-{role}", cycle=True)
+        return ScriptedModel(spec.script, name=spec.model or f"scripted-{role}", cycle=True, delay_s=spec.delay_s)
     if spec.backend == "embedded":
         from agents.llm.embedded import EMBEDDED_MODEL_NAME, shared_server
 

@@ -7,6 +7,7 @@ model (the embedded llama.cpp server or a configured endpoint).
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 
 from agents.llm.base import Completion, LLMError, Message, approx_tokens
@@ -15,10 +16,12 @@ Responder = Callable[[list[Message]], str]
 
 
 class ScriptedModel:
-    def __init__(self, replies: Sequence[str] | Responder, name: str = "scripted", cycle: bool = False):
+    def __init__(self, replies: Sequence[str] | Responder, name: str = "scripted", cycle: bool = False,
+                 delay_s: float = 0.0):
         self.name = name
         self._replies = replies
         self._cycle = cycle
+        self.delay_s = delay_s  # stands in for a model's latency in harness and performance tests
         self._index = 0
         self._lock = threading.Lock()
         self.calls: list[list[Message]] = []
@@ -46,7 +49,10 @@ class ScriptedModel:
                     self._index = 0
                 text = self._replies[self._index]
                 self._index += 1
+        if self.delay_s:
+            time.sleep(self.delay_s)
         prompt = "\n".join(m.content for m in messages)
         return Completion(
-            text=text, model=self.name, tokens_in=approx_tokens(prompt), tokens_out=approx_tokens(text)
+            text=text, model=self.name, tokens_in=approx_tokens(prompt), tokens_out=approx_tokens(text),
+            latency_s=self.delay_s,
         )

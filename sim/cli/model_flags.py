@@ -18,6 +18,10 @@ def parse_model_flag(role: str, value: str | None) -> dict[str, Any]:
         return {}
     if value in ("embedded", "scripted"):
         return {f"roles.{role}.backend": value}
+    if value == "knn":  # the retrieval-only baseline (agents/knn_doctor.py) can only sit in the doctor's chair
+        if role != "doctor":
+            raise typer.BadParameter(f"--{role}-model: 'knn' is a doctor only")
+        return {f"roles.{role}.backend": value}
     if "@" not in value:
         raise typer.BadParameter(f"--{role}-model: expected 'embedded', 'scripted' or MODEL@BASE_URL, got '{value}'")
     model, url = value.rsplit("@", 1)
@@ -34,7 +38,7 @@ def role_overrides(**values: str | None) -> dict[str, Any]:
 
 
 MODEL_HELP = "embedded | scripted | MODEL@BASE_URL (OpenAI-compatible)"
-DoctorModel = typer.Option(None, "--doctor-model", help=f"doctor's model: {MODEL_HELP}")
+DoctorModel = typer.Option(None, "--doctor-model", help=f"doctor's model: {MODEL_HELP}, or knn (retrieval vote, no LLM)")
 PatientModel = typer.Option(None, "--patient-model", help=f"patient's model: {MODEL_HELP}")
 MeasurementModel = typer.Option(None, "--measurement-model", help=f"measurement's model: {MODEL_HELP}")
 JudgeModel = typer.Option(None, "--judge-model", help=f"judge's model: {MODEL_HELP}")

@@ -40,6 +40,7 @@ def run(
     seed: int = typer.Option(0, "--seed", help="seed sent to the models and used by --random"),
     turn_cap: int = typer.Option(None, "--turn-cap", help="maximum doctor turns (default from config: 20)"),
     fetch_images: bool = typer.Option(False, "--fetch-images", help="download remote case images (NEJM) when online"),
+    no_retrieval: bool = typer.Option(False, "--no-retrieval", help="do not show the doctor similar cases from the store"),
     doctor_model: str = DoctorModel,
     patient_model: str = PatientModel,
     measurement_model: str = MeasurementModel,
@@ -47,6 +48,7 @@ def run(
 ) -> None:
     """Run one encounter: the transcript streams live, then the verdict; the record goes to episodes.jsonl."""
     from benchmark.records import append_record
+    from retrieval.retriever import make_retriever
     from sim.encounter.runner import HUMAN_ROLES, EncounterRunner
     from sim.loaders import load_cases
 
@@ -54,6 +56,8 @@ def run(
                                measurement_model=measurement_model, judge_model=judge_model)
     if turn_cap is not None:
         overrides["encounter.turn_cap"] = turn_cap
+    if no_retrieval:
+        overrides["retrieval.enabled"] = False
     cfg = settings(overrides)
     bad_seats = sorted(set(human) - set(HUMAN_ROLES))
     if bad_seats:
@@ -78,10 +82,11 @@ def run(
 
     console.rule(f"case {case.id} ({case.source})")
     console.print(f"[bold]Objective:[/] {case.objective or 'find the diagnosis'}", highlight=False)
-    runner = EncounterRunner(cfg, human=human, checkpoint_path=run_dir / "checkpoints.sqlite")
+    retriever = make_retriever(cfg, notify=lambda message: console.print(f"[dim]{message}[/]", highlight=False))
+    runner = EncounterRunner(cfg, human=human, checkpoint_path=run_dir / "checkpoints.sqlite", retriever=retriever)
     with console.status("starting models...") if not human else nullcontext():
         for role in ("doctor", "patient", "judge"):
-            if role not in human:
+            if role not in human and cfg.role(role).backend != "knn":  # the knn doctor has no model
                 try:
                     runner.model(role)
                 except Exception as error:  # noqa: BLE001 - shown as a clean message

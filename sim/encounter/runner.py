@@ -19,6 +19,7 @@ from langgraph.types import Command
 
 from agents.doctor import LLMDoctor
 from agents.human import HumanSeat
+from agents.knn_doctor import KnnDoctor
 from agents.llm.base import ChatModel
 from agents.measurement import LookupMeasurement
 from agents.measurement_agent import LookupMeasurementAgent
@@ -84,11 +85,16 @@ class EncounterRunner:
         lookup = LookupMeasurementAgent(
             LookupMeasurement(case, case_dir, enc.missing_test_answer, enc.show_image_report)
         )
-        doctor = HumanSeat("doctor") if "doctor" in self.human else LLMDoctor(
-            self.model("doctor"), case.objective, enc.turn_cap, enc.top_k, enc.doctor_bias,
-            self.settings.roles.doctor.max_tokens,
-            structured=self.settings.roles.doctor.structured_output != "off",
-        )
+        if "doctor" in self.human:
+            doctor = HumanSeat("doctor")
+        elif self.settings.roles.doctor.backend == "knn":
+            doctor = KnnDoctor(top_k=enc.top_k)  # retrieval-only baseline: no model
+        else:
+            doctor = LLMDoctor(
+                self.model("doctor"), case.objective, enc.turn_cap, enc.top_k, enc.doctor_bias,
+                self.settings.roles.doctor.max_tokens,
+                structured=self.settings.roles.doctor.structured_output != "off",
+            )
         patient = HumanSeat("patient") if "patient" in self.human else LLMPatient(
             self.model("patient"), case.patient, enc.patient_bias, self.settings.roles.patient.max_tokens
         )
@@ -160,6 +166,8 @@ class EncounterRunner:
             retrieved=state.get("retrieved", []),
             differential=state.get("differential", []),
             truth=case.diagnosis.name,
+            truth_aliases=list(case.diagnosis.aliases),
+            condition=str(case.metadata.get("condition", "")),
             verdict=verdict,
             top1_correct=bool(verdict and verdict["top1_correct"]),
             topk_correct=bool(verdict and verdict["topk_correct"]),

@@ -1,0 +1,79 @@
+"""Ablations and comparisons: the same cases and seeds under different settings, compared pairwise."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from benchmark.metrics import accuracy, paired_difference, per_case, summarise
+from benchmark.records import EpisodeRecord, read_records
+from benchmark.report import render_report, write_report
+from sim.errors import InputError, Problem
+
+
+def _records(run_dir: Path) -> list[EpisodeRecord]:
+    path = run_dir / "episodes.jsonl"
+    if not path.is_file():
+        raise InputError([Problem(str(path), None, "-", "not found: not a run directory")])
+    return read_records(path)
+
+
+def _correct(records: list[EpisodeRecord], attribute: str) -> dict[str, list[float]]:
+    judged = [r for r in records if r.termination != "error"]
+    return per_case(judged, lambda r: getattr(r, attribute))
+
+
+def compare_runs(run_a: Path, run_b: Path) -> dict:
+    a, b = _records(run_a), _records(run_b)
+    result: dict = {"a": {}, "b": {}}
+    for metric, attribute in (("top1", "top1_correct"), ("topk", "topk_correct")):
+        result[metric] = paired_difference(_correct(a, attribute), _correct(b, attribute))
+        result["a"][metric] = accuracy(a, metric)["mean"] or 0.0
+        result["b"][metric] = accuracy(b, metric)["mean"] or 0.0
+    return result
+
+
+def ablation_table(arms: dict[str, Path]) -> dict:
+    """One row per arm; differences are paired by case against the first arm (everything off)."""
+    names = list(arms)
+    baseline = names[0]
+    records = {name: _records(path) for name, path in arms.items()}
+    base_top1 = _correct(records[baseline], "top1_correct")
+    rows = []
+    for name in names:
+        summary = summarise(records[name])
+        rows.append({
+            "name": name,
+            "episodes": summary["episodes"],
+            "errors": summary["errors"],
+            "top1": summary["top1"],
+            "topk": summary["topk"],
+            "tokens_per_episode": summary["tokens"]["in_per_episode"] + summary["tokens"]["out_per_episode"],
+            "wall_s_mean": summary["wall_s"]["mean"],
+            "diff_top1": paired_difference(base_top1, _correct(records[name], "top1_correct")),
+        })
+    return {"baseline": baseline, "arms": rows}
+
+
+def write_ablation(out: Path, table: dict, arms: dict[str, Path]) -> None:
+    (out / "ablation.json").write_text(json.dumps(table, indent=2), encoding="utf-8")
+    everything = [r for path in arms.values() for r in _records(path)]
+    groups = {row["name"]: {"top1": row["top1"], "topk": row["topk"]} for row in table["arms"]}
+    rows = "".join(
+        f"<tr><td>{row['name']}</td><td>{row['episodes']}</td><td>{_pct(row['top1'])}</td><td>{_pct(row['topk'])}</td>"
+        f"<td>{_delta(row['diff_top1']) if row['name'] != table['baseline'] else '-'}</td>"
+        f"<td>{row['tokens_per_episode']:.0f}</td><td>{(row['wall_s_mean'] or 0):.1f}</td></tr>"
+        for row in table["arms"]
+    )
+    extra = ("<h2>Ablation table</h2><table><tr><th>arm</th><th>episodes</th><th>top-1</th><th>top-k</th>"
+             f"<th>Δ top-1 vs {table['baseline']} (paired)</th><th>tokens/episode</th><th>wall s/episode</th></tr>{rows}</table>")
+    write_report(out / "report.html", render_report(f"ablation {out.name}", everything, summarise(everything),
+                                                    arms=groups, extra_html=extra))
+
+
+def _pct(ci: dict) -> str:
+    return "n/a" if ci["mean"] is None else f"{100 * ci['mean']:.1f}% [{100 * ci['lo']:.1f}, {100 * ci['hi']:.1f}]"
+
+
+def _delta(d: dict) -> str:
+    return "n/a" if d["diff"] is None else f"{100 * d['diff']:+.1f} [{100 * d['lo']:+.1f}, {100 * d['hi']:+.1f}]"

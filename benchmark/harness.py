@@ -1,0 +1,219 @@
+"""The run harness: every (case, trial) is one episode with its own seed, run concurrently, appended to
+`episodes.jsonl` as it finishes, resumable, and stopped cleanly by Ctrl-C.
+
+A run directory holds `config.json` (what was run: the effective settings with secrets masked, the case
+source and the run parameters), `episodes.jsonl`, and after the run `summary.json` and `report.html`.
+`--resume` refuses a directory whose config differs and skips episodes already recorded by
+(case, trial, seed). Failed episodes are recorded with termination `error` and the run goes on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from agents.llm.base import ChatModel
+from benchmark.records import EpisodeRecord, append_record, now_iso, read_records, repair_tail
+from sim.case import Case
+from sim.config import ROLES, Settings
+from sim.encounter.runner import EncounterRunner
+from sim.errors import InputError, Problem
+
+CONFIG_FILE = "config.json"
+EPISODES_FILE = "episodes.jsonl"
+# Parameters that may change between a run and its resumption: they do not change what is measured.
+VOLATILE_PARAMS = {"concurrency", "resume"}
+
+
+@dataclass(frozen=True)
+class Episode:
+    case: Case
+    case_dir: Path | None
+    trial: int
+    seed: int
+
+    @property
+    def key(self) -> tuple[str, int, int]:
+        return (self.case.id, self.trial, self.seed)
+
+
+def episode_seed(run_seed: int, case_id: str, trial: int) -> int:
+    """A seed per episode that depends only on the run seed, the case and the trial (not on order)."""
+    digest = hashlib.sha256(f"{run_seed}:{case_id}:{trial}".encode()).hexdigest()
+    return int(digest[:8], 16)
+
+
+def plan_episodes(cases: list[Case], case_dir: Path | None, trials: int, run_seed: int) -> list[Episode]:
+    return [Episode(case, case_dir, trial, episode_seed(run_seed, case.id, trial))
+            for trial in range(trials) for case in cases]
+
+
+def run_config(settings: Settings, params: dict) -> dict:
+    """What identifies a run. Stored as config.json; compared on --resume."""
+    return {"settings": settings.masked(), "params": params}
+
+
+def config_differences(old: dict, new: dict, prefix: str = "") -> list[str]:
+    """Dotted paths where two configs differ (volatile run parameters ignored)."""
+    differences: list[str] = []
+    for key in sorted(set(old) | set(new)):
+        path = f"{prefix}.{key}" if prefix else key
+        if prefix == "params" and key in VOLATILE_PARAMS:
+            continue
+        if path == "settings.data_dir":
+            continue
+        a, b = old.get(key, "<missing>"), new.get(key, "<missing>")
+        if isinstance(a, dict) and isinstance(b, dict):
+            differences.extend(config_differences(a, b, path))
+        elif a != b:
+            differences.append(f"{path}: {json.dumps(a)} -> {json.dumps(b)}")
+    return differences
+
+
+def prepare_run_dir(run_dir: Path, config: dict, resume: bool) -> set[tuple[str, int, int]]:
+    """Create or check the run directory; returns the episode keys already recorded."""
+    config_path = run_dir / CONFIG_FILE
+    episodes_path = run_dir / EPISODES_FILE
+    if config_path.exists():
+        if not resume:
+            raise InputError([Problem(str(run_dir), None, "-", "run directory already holds a run; "
+                                      "pass --resume to continue it or choose another --out")])
+        try:
+            old = json.loads(config_path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise InputError([Problem(str(config_path), getattr(error, "lineno", None), "-",
+                                      f"not a readable run config: {error}")]) from None
+        differences = config_differences(old, config)
+        if differences:
+            raise InputError([Problem(str(config_path), None, d.split(":")[0], "differs from this run: " + d.split(": ", 1)[1])
+                              for d in differences])
+        repair_tail(episodes_path)
+        done = {(r.case_id, r.trial, r.seed) for r in read_records(episodes_path)} if episodes_path.exists() else set()
+        return done
+    if episodes_path.exists() and episodes_path.stat().st_size:
+        raise InputError([Problem(str(config_path), None, "-", "missing: episodes.jsonl exists without its config.json")])
+    run_dir.mkdir(parents=True, exist_ok=True)
+    tmp = config_path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(config, indent=2, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, config_path)
+    return set()
+
+
+@dataclass
+class Progress:
+    """What the harness tells its caller after each episode (the CLI turns it into a progress bar)."""
+
+    done: int = 0
+    total: int = 0
+    correct: int = 0
+    errors: int = 0
+    tokens: int = 0
+    started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def accuracy(self) -> float:
+        judged = self.done - self.errors
+        return self.correct / judged if judged else 0.0
+
+    @property
+    def per_minute(self) -> float:
+        elapsed = time.perf_counter() - self.started
+        return 60.0 * self.done / elapsed if elapsed > 0 else 0.0
+
+
+RunnerFactory = Callable[[], EncounterRunner]
+
+
+def make_runner_factory(settings: Settings, models: dict[str, ChatModel] | None = None, retriever=None) -> RunnerFactory:
+    """Models are created once (the embedded server starts once) and shared by every episode's runner;
+    each episode gets its own runner and in-memory checkpointer, so concurrent episodes never share
+    graph state."""
+    shared = dict(models or {})
+    lock = threading.Lock()
+
+    def factory() -> EncounterRunner:
+        runner = EncounterRunner(settings, models=shared, retriever=retriever)
+        with lock:  # create missing models once, not once per thread
+            for role in ROLES:
+                if role == "judge" and not settings.encounter.llm_judge:
+                    continue
+                if role == "measurement":
+                    continue  # the lookup needs no model
+                if role not in shared:
+                    shared[role] = runner.model(role)
+        return runner
+
+    return factory
+
+
+@dataclass
+class RunOutcome:
+    records: list[EpisodeRecord]
+    skipped: int
+    interrupted: bool
+
+
+def run_episodes(
+    episodes: Iterable[Episode],
+    run_dir: Path,
+    runner_factory: RunnerFactory,
+    *,
+    run_id: str,
+    concurrency: int = 1,
+    done: set[tuple[str, int, int]] | None = None,
+    on_progress: Callable[[Progress, EpisodeRecord], None] | None = None,
+) -> RunOutcome:
+    """Run what is not done yet; append each record as it finishes (one writer: this thread)."""
+    done = done or set()
+    episodes = list(episodes)
+    todo = [e for e in episodes if e.key not in done]
+    progress = Progress(total=len(todo))
+    records: list[EpisodeRecord] = []
+    episodes_path = run_dir / EPISODES_FILE
+
+    def work(episode: Episode) -> EpisodeRecord:
+        try:
+            runner = runner_factory()
+            return runner.run(episode.case, episode.case_dir, run_id=run_id, trial=episode.trial, seed=episode.seed)
+        except Exception as exc:  # noqa: BLE001 - an episode that cannot even start is still recorded
+            return EpisodeRecord(run_id=run_id, episode_id=f"{episode.case.id}:t{episode.trial}",
+                                 case_id=episode.case.id, source=episode.case.source, trial=episode.trial,
+                                 seed=episode.seed, truth=episode.case.diagnosis.name, termination="error",
+                                 error=f"{type(exc).__name__}: {exc}", started_at=now_iso(), finished_at=now_iso())
+
+    def finish(record: EpisodeRecord) -> None:
+        append_record(episodes_path, record)
+        records.append(record)
+        progress.done += 1
+        progress.correct += record.top1_correct
+        progress.errors += record.termination == "error"
+        progress.tokens += record.totals.tokens_in + record.totals.tokens_out
+        if on_progress:
+            on_progress(progress, record)
+
+    interrupted = False
+    collected: set[Future] = set()
+    pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="episode")
+    futures: list[Future] = [pool.submit(work, episode) for episode in todo]
+    try:
+        for future in as_completed(futures):
+            collected.add(future)
+            finish(future.result())
+    except KeyboardInterrupt:
+        # Stop cleanly: nothing new starts; episodes already running finish and are written.
+        interrupted = True
+        for future in futures:
+            future.cancel()
+        for future in futures:
+            if future not in collected and not future.cancelled():
+                finish(future.result())
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return RunOutcome(records=records, skipped=len(episodes) - len(todo), interrupted=interrupted)

@@ -1,0 +1,185 @@
+"""Contrastive training of a small open_clip model on image-report pairs, on CPU.
+
+The checkpoint is a plain state dict that open_clip loads with
+`create_model_and_transforms(ARCHITECTURE, pretrained=PATH)` once the project's architectures are
+registered; a JSON sidecar (`PATH.json`) records the architecture and how the model was trained.
+
+Losses: CLIP's symmetric InfoNCE, or SigLIP's pairwise sigmoid loss. Both treat pairs whose reports are
+identical as positives rather than negatives: templated reports (PneumoniaMNIST, short normal reports)
+repeat inside a batch, and calling an identical report a negative would fight the objective itself.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from retrieval.datasets import Pair
+from retrieval.embedders.base import load_image
+
+Loss = Literal["clip", "siglip"]
+ARCHITECTURES: dict[str, str] = {"clip": "clinsim-tiny", "siglip": "clinsim-tiny-siglip"}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    loss: Loss = "clip"
+    steps: int = 300
+    batch_size: int = 64
+    learning_rate: float = 2e-3
+    weight_decay: float = 0.05
+    warmup_steps: int = 20
+    seed: int = 0
+    augment: bool = True  # small shifts, scalings and rotations; never flips (left/right is a finding)
+
+    @property
+    def architecture(self) -> str:
+        return ARCHITECTURES[self.loss]
+
+
+@dataclass
+class TrainResult:
+    checkpoint: Path
+    architecture: str
+    losses: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+    n_pairs: int = 0
+
+    def first_loss(self, window: int = 10) -> float:
+        return float(np.mean(self.losses[:window]))
+
+    def last_loss(self, window: int = 10) -> float:
+        return float(np.mean(self.losses[-window:]))
+
+
+def sidecar_path(checkpoint: Path) -> Path:
+    return Path(f"{checkpoint}.json")
+
+
+def read_sidecar(checkpoint: Path) -> dict:
+    path = sidecar_path(checkpoint)
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def contrastive_loss(image_features, text_features, logit_scale, text_ids, loss: Loss, logit_bias=None):
+    """CLIP or SigLIP loss on L2-normalised features; `text_ids` equal => the pair counts as positive."""
+    import torch
+    import torch.nn.functional as F
+
+    logits = logit_scale * image_features @ text_features.T
+    same = (text_ids[:, None] == text_ids[None, :]).float()
+    if loss == "clip":
+        targets = same / same.sum(dim=1, keepdim=True)  # symmetric, so it serves both directions
+        return (F.cross_entropy(logits, targets) + F.cross_entropy(logits.T, targets)) / 2
+    if logit_bias is not None:
+        logits = logits + logit_bias
+    return -F.logsigmoid((2 * same - 1) * logits).sum() / torch.tensor(float(len(logits)))
+
+
+def train_embedder(
+    pairs: list[Pair],
+    out: Path,
+    config: TrainConfig = TrainConfig(),
+    on_step: Callable[[int, float], None] | None = None,
+    source: str = "",
+) -> TrainResult:
+    """Train from scratch on `pairs`, save to `out` (+ sidecar). `on_step(step, loss)` drives progress bars."""
+    import open_clip
+    import torch
+
+    from retrieval.embedders.open_clip_embedder import configure_torch_threads, register_project_architectures
+
+    if len(pairs) < 2:
+        raise ValueError("training needs at least 2 image-report pairs")
+    register_project_architectures()
+    configure_torch_threads()
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    started = time.perf_counter()
+
+    model, _, preprocess = open_clip.create_model_and_transforms(config.architecture)
+    tokenizer = open_clip.get_tokenizer(config.architecture)
+    images = torch.stack([preprocess(load_image(pair.image).convert("RGB")) for pair in pairs])
+    tokens = tokenizer([pair.report for pair in pairs])
+    _, text_ids = np.unique([pair.report for pair in pairs], return_inverse=True)
+    text_ids = torch.as_tensor(text_ids)
+
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, _warmup_cosine(config.warmup_steps, config.steps))
+    generator = torch.Generator().manual_seed(config.seed)
+    batch_size = min(config.batch_size, len(pairs))
+    order: list[int] = []
+    losses: list[float] = []
+    model.train()
+    for step in range(config.steps):
+        if len(order) < batch_size:  # epochs of shuffled indices, drawn without replacement
+            order.extend(rng.permutation(len(pairs)).tolist())
+        batch, order = order[:batch_size], order[batch_size:]
+        batch_images = images[batch]
+        if config.augment:
+            batch_images = _jitter(batch_images, generator)
+        outputs = model(batch_images, tokens[batch])
+        image_features, text_features, logit_scale = outputs[:3]
+        logit_bias = outputs[3] if len(outputs) > 3 else None
+        loss = contrastive_loss(image_features, text_features, logit_scale, text_ids[batch], config.loss, logit_bias)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        with torch.no_grad():  # CLIP's guard against a runaway temperature
+            model.logit_scale.clamp_(0, math.log(100))
+        losses.append(float(loss.detach()))
+        if on_step is not None:
+            on_step(step + 1, losses[-1])
+
+    model.eval()
+    seconds = time.perf_counter() - started
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    temporary = out.with_name(f".{out.name}.tmp")
+    torch.save(model.state_dict(), temporary)
+    temporary.replace(out)
+    meta = {
+        "architecture": config.architecture,
+        "config": asdict(config),
+        "source": source,
+        "n_pairs": len(pairs),
+        "seconds": round(seconds, 1),
+        "first_loss": round(float(np.mean(losses[:10])), 4),
+        "last_loss": round(float(np.mean(losses[-10:])), 4),
+    }
+    sidecar_path(out).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    return TrainResult(out, config.architecture, losses, seconds, len(pairs))
+
+
+def _warmup_cosine(warmup: int, total: int) -> Callable[[int], float]:
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = (step - warmup) / max(1, total - warmup)
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+    return factor
+
+
+def _jitter(images, generator):
+    """Random affine per image: scale 0.9-1.1, shift up to 6%, rotation up to 6 degrees."""
+    import torch
+    import torch.nn.functional as F
+
+    n = images.shape[0]
+    uniform = lambda low, high: low + (high - low) * torch.rand(n, generator=generator)  # noqa: E731
+    angle = uniform(-0.1, 0.1)
+    scale = uniform(0.9, 1.1)
+    shift = torch.stack([uniform(-0.06, 0.06), uniform(-0.06, 0.06)], dim=1)
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1)
+    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+    return F.grid_sample(images, grid, padding_mode="border", align_corners=False)

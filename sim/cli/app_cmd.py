@@ -1,0 +1,44 @@
+"""`clinsim app`: the Gradio web app (encounters with human seats, retrieval panel, replay)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from sim.cli.common import console, fail, settings
+from sim.cli.model_flags import DoctorModel, JudgeModel, MeasurementModel, PatientModel, role_overrides
+
+
+def app(
+    host: str = typer.Option("127.0.0.1", "--host", help="address to bind; anything but loopback exposes the app"),
+    port: int = typer.Option(7860, "--port", help="port to listen on"),
+    auth: str = typer.Option(None, "--auth", envvar="CLINSIM_APP_AUTH",
+                             help="USER:PASS required to use the app (or set $CLINSIM_APP_AUTH)"),
+    cases: list[Path] = typer.Option([], "--cases", help="case file or bank folder offered as a source (repeatable)"),
+    max_upload_mb: float = typer.Option(20.0, "--max-upload-mb", min=0.1, help="largest accepted upload, in MB"),
+    doctor_model: str = DoctorModel,
+    patient_model: str = PatientModel,
+    measurement_model: str = MeasurementModel,
+    judge_model: str = JudgeModel,
+) -> None:
+    """Serve the web app: play any seat of an encounter, see images and similar cases, replay runs."""
+    from sim.app.server import launch_app, parse_auth
+
+    cfg = settings(role_overrides(doctor_model=doctor_model, patient_model=patient_model,
+                                  measurement_model=measurement_model, judge_model=judge_model))
+    try:
+        credentials = parse_auth(auth)
+    except ValueError as error:
+        fail(str(error))
+    for path in cases:
+        if not path.exists():
+            fail(f"--cases: {path} not found")
+    if host not in ("127.0.0.1", "localhost", "::1") and credentials is None:
+        console.print(f"[bold yellow]warning:[/] serving on {host} without --auth: anyone who can reach it can use it")
+    console.print(f"data directory: {cfg.data_dir.resolve()} (the only folder the app serves files from)", highlight=False)
+    console.print("Ctrl-C stops the server; encounters resume where they stopped after a restart.")
+    try:
+        launch_app(cfg, host=host, port=port, auth=credentials, configured_cases=cases, max_upload_mb=max_upload_mb)
+    except OSError as error:
+        fail(f"cannot serve on {host}:{port}: {error}")

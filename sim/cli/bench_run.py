@@ -1,0 +1,261 @@
+"""`clinsim bench run | ablate | compare | report`: benchmark runs from the command line."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from sim.cli.bench import app
+from sim.cli.common import console, fail, fail_problems, settings
+from sim.cli.model_flags import DoctorModel, JudgeModel, MeasurementModel, PatientModel, role_overrides
+from sim.config import Settings
+from sim.errors import InputError
+
+DEFAULT_BANK_SIZE = 30
+# Ablation axes: name -> the setting each arm turns off/on.
+AXES = {"retrieval": "retrieval.enabled", "experience": "experience.enabled"}
+
+
+def _available_axes() -> list[str]:
+    from sim.config import Settings as S
+
+    return [name for name, key in AXES.items() if key.split(".")[0] in S.model_fields]
+
+
+def _resolve_cases(cases: str | None, cfg: Settings, bank_size: int):
+    """Load the cases; `bank` (or nothing) means the bank in the data dir, generated if missing."""
+    from sim.loaders import load_cases
+
+    if cases in (None, "bank"):
+        path = cfg.data_dir / "bank"
+        if not (path / "cases.jsonl").is_file():
+            from sim.bank import generate_bank
+
+            with console.status(f"generating a {bank_size}-case bank in {path} ..."):
+                generate_bank(bank_size, 0, path)
+    else:
+        path = Path(cases)
+    try:
+        loaded = load_cases(path)
+    except InputError as error:
+        fail_problems(error)
+    return path, loaded, (path if path.is_dir() else path.parent)
+
+
+def _make_retriever(cfg: Settings):
+    """The retrieval step when enabled and a store exists; None otherwise (retrieval off)."""
+    if not cfg.retrieval.enabled:
+        return None
+    try:
+        from retrieval.retriever import make_retriever
+    except ImportError:
+        return None
+    return make_retriever(cfg)
+
+
+def execute_run(cfg: Settings, params: dict, cases_path: Path, cases: list, case_dir: Path, out: Path,
+                resume: bool, concurrency: int, title: str) -> dict:
+    """Plan, run with a progress bar, and always write summary.json and report.html."""
+    from benchmark.harness import make_runner_factory, plan_episodes, prepare_run_dir, run_config, run_episodes
+    from benchmark.metrics import format_ci, summarise
+    from benchmark.records import read_records
+    from benchmark.report import render_report, write_report
+
+    config = run_config(cfg, params)
+    try:
+        done = prepare_run_dir(out, config, resume)
+    except InputError as error:
+        fail_problems(error)
+    episodes = plan_episodes(cases, case_dir, params["trials"], params["seed"])
+    factory = make_runner_factory(cfg, retriever=_make_retriever(cfg))
+    outcome = None
+    try:
+        with console.status("starting models..."):
+            factory()  # start the embedded server (or fail) before the progress bar
+        columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("acc {task.fields[acc]}"), TextColumn("{task.fields[rate]} ep/min"),
+                   TextColumn("{task.fields[tokens]} tok"), TextColumn("err {task.fields[errors]}"), TimeElapsedColumn()]
+        with Progress(*columns, console=console) as bar:
+            task = bar.add_task(title, total=len(episodes) - len(done & {e.key for e in episodes}),
+                                acc="-", rate="-", tokens=0, errors=0)
+
+            def update(progress, record):
+                bar.update(task, advance=1, acc=f"{100 * progress.accuracy:.0f}%", rate=f"{progress.per_minute:.1f}",
+                           tokens=progress.tokens, errors=progress.errors)
+
+            outcome = run_episodes(episodes, out, factory, run_id=out.name, concurrency=concurrency, done=done,
+                                   on_progress=update)
+    except Exception as error:  # noqa: BLE001 - the report below is still written
+        console.print(f"[red]run stopped: {getattr(error, 'cause', error)}[/]")
+    finally:
+        records = read_records(out / "episodes.jsonl") if (out / "episodes.jsonl").exists() else []
+        summary = summarise(records)
+        (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+        write_report(out / "report.html", render_report(title, records, summary, config))
+    if outcome and outcome.interrupted:
+        console.print("[yellow]interrupted: in-flight episodes were written; continue with --resume[/]")
+    if outcome and outcome.skipped:
+        console.print(f"[dim]{outcome.skipped} episode(s) already recorded, skipped[/]")
+    console.print(f"top-1 {format_ci(summary['top1'])}   top-{summary.get('k') or 'k'} {format_ci(summary['topk'])}   "
+                  f"errors {summary['errors']}/{summary['episodes']}   -> {out}/report.html")
+    return summary
+
+
+def _run_settings(overrides: dict) -> Settings:
+    return settings(overrides)
+
+
+def _common_overrides(doctor_model, patient_model, measurement_model, judge_model, turn_cap, no_retrieval) -> dict:
+    overrides = role_overrides(doctor_model=doctor_model, patient_model=patient_model,
+                               measurement_model=measurement_model, judge_model=judge_model)
+    if turn_cap is not None:
+        overrides["encounter.turn_cap"] = turn_cap
+    if no_retrieval:
+        overrides["retrieval.enabled"] = False
+    return overrides
+
+
+CasesOption = typer.Option("bank", "--cases", help="case file, bank folder, or 'bank' (the data dir's bank, generated if missing)")
+LimitOption = typer.Option(None, "--limit", help="use only the first N cases")
+TrialsOption = typer.Option(1, "--trials", min=1, help="episodes per case")
+ConcurrencyOption = typer.Option(1, "--concurrency", "-j", min=1, help="episodes run at once")
+SeedOption = typer.Option(0, "--seed", help="run seed; each episode's seed derives from it, the case and the trial")
+TurnCapOption = typer.Option(None, "--turn-cap", help="maximum doctor turns (default from config)")
+NoRetrievalOption = typer.Option(False, "--no-retrieval", help="turn the doctor's retrieval step off")
+BankSizeOption = typer.Option(DEFAULT_BANK_SIZE, "--bank-size", help="cases to generate when the bank is missing")
+
+
+@app.command("run")
+def bench_run(
+    out: Path = typer.Option(..., "--out", help="run directory (config.json, episodes.jsonl, summary.json, report.html)"),
+    cases: str = CasesOption,
+    limit: int = LimitOption,
+    trials: int = TrialsOption,
+    concurrency: int = ConcurrencyOption,
+    seed: int = SeedOption,
+    resume: bool = typer.Option(False, "--resume", help="continue a run: skip recorded episodes; refuse a different config"),
+    turn_cap: int = TurnCapOption,
+    no_retrieval: bool = NoRetrievalOption,
+    bank_size: int = BankSizeOption,
+    doctor_model: str = DoctorModel,
+    patient_model: str = PatientModel,
+    measurement_model: str = MeasurementModel,
+    judge_model: str = JudgeModel,
+) -> None:
+    """Run every (case, trial) as one episode; write episodes.jsonl, summary.json and report.html."""
+    cfg = _run_settings(_common_overrides(doctor_model, patient_model, measurement_model, judge_model, turn_cap, no_retrieval))
+    cases_path, loaded, case_dir = _resolve_cases(cases, cfg, bank_size)
+    loaded = loaded[:limit] if limit else loaded
+    params = {"cases": str(cases_path), "limit": limit, "trials": trials, "seed": seed, "concurrency": concurrency}
+    execute_run(cfg, params, cases_path, loaded, case_dir, out, resume, concurrency, f"run {out.name}")
+
+
+@app.command("ablate")
+def bench_ablate(
+    out: Path = typer.Option(..., "--out", help="ablation directory: one run directory per arm, plus ablation.json and report.html"),
+    axes: str = typer.Option(None, "--axes", help="comma-separated axes to switch off/on (default: all available: retrieval, experience)"),
+    cases: str = CasesOption,
+    limit: int = LimitOption,
+    trials: int = TrialsOption,
+    concurrency: int = ConcurrencyOption,
+    seed: int = SeedOption,
+    resume: bool = typer.Option(False, "--resume", help="continue an ablation"),
+    turn_cap: int = TurnCapOption,
+    bank_size: int = BankSizeOption,
+    doctor_model: str = DoctorModel,
+    patient_model: str = PatientModel,
+    measurement_model: str = MeasurementModel,
+    judge_model: str = JudgeModel,
+) -> None:
+    """Run the same cases and seeds in every on/off combination of the axes; table of paired differences."""
+    from benchmark.ablation import ablation_table, write_ablation
+
+    available = _available_axes()
+    chosen = [a.strip() for a in axes.split(",")] if axes else available
+    unknown = [a for a in chosen if a not in available]
+    if unknown:
+        fail(f"--axes: unknown or unavailable axis {', '.join(unknown)}; available: {', '.join(available)}")
+    base = _common_overrides(doctor_model, patient_model, measurement_model, judge_model, turn_cap, False)
+    cfg0 = _run_settings(base)
+    cases_path, loaded, case_dir = _resolve_cases(cases, cfg0, bank_size)
+    loaded = loaded[:limit] if limit else loaded
+    arms: dict[str, Path] = {}
+    for values in itertools.product((False, True), repeat=len(chosen)):
+        name = "+".join(f"{axis}-{'on' if on else 'off'}" for axis, on in zip(chosen, values)) or "baseline"
+        overrides = dict(base)
+        overrides.update({AXES[axis]: on for axis, on in zip(chosen, values)})
+        params = {"cases": str(cases_path), "limit": limit, "trials": trials, "seed": seed,
+                  "concurrency": concurrency, "arm": name}
+        console.rule(f"arm {name}")
+        execute_run(_run_settings(overrides), params, cases_path, loaded, case_dir, out / name, resume, concurrency,
+                    f"arm {name}")
+        arms[name] = out / name
+    table = ablation_table(arms)
+    write_ablation(out, table, arms)
+    _print_ablation(table)
+
+
+def _print_ablation(table: dict) -> None:
+    from benchmark.metrics import format_ci
+
+    view = Table(title=f"ablation (paired against {table['baseline']})")
+    for column in ("arm", "episodes", "top-1 [95% CI]", "top-k [95% CI]", "Δ top-1 vs baseline [95% CI]", "errors"):
+        view.add_column(column)
+    for arm in table["arms"]:
+        diff = arm["diff_top1"]
+        delta = "-" if diff["diff"] is None or arm["name"] == table["baseline"] else (
+            f"{100 * diff['diff']:+.1f} [{100 * diff['lo']:+.1f}, {100 * diff['hi']:+.1f}]")
+        view.add_row(arm["name"], str(arm["episodes"]), format_ci(arm["top1"]), format_ci(arm["topk"]), delta, str(arm["errors"]))
+    console.print(view)
+
+
+@app.command("compare")
+def bench_compare(
+    run_a: Path = typer.Argument(..., help="first run directory (the reference)"),
+    run_b: Path = typer.Argument(..., help="second run directory"),
+) -> None:
+    """Paired bootstrap difference B - A in top-1 and top-k over the cases both runs have."""
+    from benchmark.ablation import compare_runs
+
+    try:
+        result = compare_runs(run_a, run_b)
+    except InputError as error:
+        fail_problems(error)
+    view = Table(title=f"{run_b.name} minus {run_a.name} ({result['top1']['cases']} shared cases)")
+    for column in ("metric", "A", "B", "B - A [95% CI]", "P(B better)"):
+        view.add_column(column)
+    for metric in ("top1", "topk"):
+        d = result[metric]
+        delta = "n/a" if d["diff"] is None else f"{100 * d['diff']:+.1f} [{100 * d['lo']:+.1f}, {100 * d['hi']:+.1f}]"
+        better = "n/a" if d["p_b_better"] is None else f"{d['p_b_better']:.2f}"
+        view.add_row(metric, f"{100 * result['a'][metric]:.1f}%", f"{100 * result['b'][metric]:.1f}%", delta, better)
+    console.print(view)
+
+
+@app.command("report")
+def bench_report(run_dir: Path = typer.Argument(..., help="run directory with episodes.jsonl")) -> None:
+    """(Re)write summary.json and report.html for a run directory."""
+    from benchmark.metrics import format_ci, summarise
+    from benchmark.records import read_records, repair_tail
+    from benchmark.report import render_report, write_report
+
+    episodes = run_dir / "episodes.jsonl"
+    config_path = run_dir / "config.json"
+    if not episodes.is_file():
+        fail(f"{episodes}: not found (is {run_dir} a run directory?)")
+    try:
+        records = read_records(episodes)
+        config = json.loads(config_path.read_text(encoding="utf-8")) if config_path.is_file() else None
+    except InputError as error:
+        fail_problems(error)
+    except json.JSONDecodeError as error:
+        fail(f"{config_path}:{error.lineno}: -: not valid JSON ({error.msg})")
+    summary = summarise(records)
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    write_report(run_dir / "report.html", render_report(f"run {run_dir.name}", records, summary, config))
+    console.print(f"{len(records)} episodes: top-1 {format_ci(summary['top1'])}; wrote {run_dir / 'report.html'}")

@@ -1,0 +1,186 @@
+"""The benchmark harness: resume, concurrency, config checks, metrics, report, CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from agents.llm.scripted import ScriptedModel
+from benchmark.harness import make_runner_factory, plan_episodes, prepare_run_dir, run_config, run_episodes
+from benchmark.metrics import bootstrap_ci, paired_difference, summarise
+from benchmark.records import read_records
+from benchmark.report import render_report
+from sim.bank import generate_bank
+from sim.cli.main import app
+from sim.errors import InputError
+from sim.loaders import load_cases
+from tests.helpers import scripted_settings
+
+TIMING = {"totals": {"wall_s", "llm_latency_s", "by_role"}, "started_at": True, "finished_at": True}
+
+
+def conversation_doctor(messages) -> str:
+    """Deterministic whatever the call order: the reply depends only on the conversation so far."""
+    turns = sum(1 for m in messages if m.role == "assistant")
+    if turns == 0:
+        return "ASK: Where does it hurt?"
+    if turns == 1:
+        return "IMAGE: chest x-ray"
+    return "DIAGNOSIS: Right pneumothorax; Left pneumothorax"
+
+
+@pytest.fixture(scope="module")
+def bank(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bank")
+    generate_bank(12, 3, out)
+    return out
+
+
+def _models():
+    return {"doctor": ScriptedModel(conversation_doctor), "patient": ScriptedModel(["It hurts here."], cycle=True)}
+
+
+def _run(bank, tmp_path, out_name, concurrency=1, trials=2, done=None):
+    settings = scripted_settings(tmp_path)
+    cases = load_cases(bank)
+    episodes = plan_episodes(cases, bank, trials, run_seed=7)
+    out = tmp_path / out_name
+    prepare_run_dir(out, run_config(settings, {"trials": trials}), resume=False)
+    factory = make_runner_factory(settings, models=_models())
+    return run_episodes(episodes, out, factory, run_id="r", concurrency=concurrency, done=done), out
+
+
+def _stable(record) -> dict:
+    data = record.model_dump(exclude={"started_at", "finished_at", "run_id"})
+    data["totals"] = {k: v for k, v in data["totals"].items() if k not in ("wall_s", "llm_latency_s", "by_role")}
+    for turn in data["turns"]:
+        for call in turn["calls"]:
+            call.pop("latency_s")
+    return data
+
+
+def test_concurrency_gives_the_same_records_as_sequential(bank, tmp_path):
+    one, _ = _run(bank, tmp_path, "c1", concurrency=1)
+    four, _ = _run(bank, tmp_path, "c4", concurrency=4)
+    key = lambda r: (r.case_id, r.trial)  # noqa: E731
+    assert len(one.records) == len(four.records) == 24
+    assert [_stable(r) for r in sorted(one.records, key=key)] == [_stable(r) for r in sorted(four.records, key=key)]
+    # seeds depend on (run seed, case, trial) only
+    assert len({r.seed for r in one.records}) == 24
+
+
+def test_resume_after_a_crash_records_each_episode_once(bank, tmp_path):
+    settings = scripted_settings(tmp_path)
+    cases = load_cases(bank)
+    episodes = plan_episodes(cases, bank, 2, run_seed=1)
+    out = tmp_path / "run"
+    config = run_config(settings, {"trials": 2})
+    prepare_run_dir(out, config, resume=False)
+    factory = make_runner_factory(settings, models=_models())
+    run_episodes(episodes[:10], out, factory, run_id="r")  # "killed" after 10 episodes
+    with open(out / "episodes.jsonl", "ab") as handle:  # ... in the middle of writing the 11th
+        handle.write(b'{"run_id": "r", "episode_id": "half')
+    done = prepare_run_dir(out, config, resume=True)
+    assert len(done) == 10
+    outcome = run_episodes(episodes, out, factory, run_id="r", done=done)
+    assert outcome.skipped == 10 and len(outcome.records) == 14
+    records = read_records(out / "episodes.jsonl")
+    assert sorted((r.case_id, r.trial) for r in records) == sorted((e.case.id, e.trial) for e in episodes)
+
+
+def test_resume_refuses_a_different_config_and_says_what_differs(tmp_path):
+    settings = scripted_settings(tmp_path)
+    out = tmp_path / "run"
+    prepare_run_dir(out, run_config(settings, {"trials": 2, "concurrency": 1}), resume=False)
+    with pytest.raises(InputError, match="already holds a run"):
+        prepare_run_dir(out, run_config(settings, {"trials": 2, "concurrency": 1}), resume=False)
+    # concurrency may change between a run and its resumption
+    prepare_run_dir(out, run_config(settings, {"trials": 2, "concurrency": 4}), resume=True)
+    other = settings.model_copy(deep=True)
+    other.encounter.turn_cap = 7
+    with pytest.raises(InputError) as caught:
+        prepare_run_dir(out, run_config(other, {"trials": 3, "concurrency": 1}), resume=True)
+    text = str(caught.value)
+    assert "settings.encounter.turn_cap: differs from this run: 20 -> 7" in text
+    assert "params.trials: differs from this run: 2 -> 3" in text
+
+
+def test_bootstrap_ci_on_a_known_distribution():
+    rng = np.random.default_rng(0)
+    groups = [[float(x)] for x in rng.random(2000) < 0.3]  # Bernoulli(0.3), n=2000
+    ci = bootstrap_ci(groups)
+    half_width = 1.96 * np.sqrt(0.3 * 0.7 / 2000)
+    assert ci["lo"] < 0.3 < ci["hi"]
+    assert abs((ci["hi"] - ci["lo"]) / 2 - half_width) < 0.004
+    # trials of one case move together: 10 cases x 5 identical trials is 10 observations, not 50
+    clustered = bootstrap_ci([[1.0] * 5 if i % 2 else [0.0] * 5 for i in range(10)])
+    independent = bootstrap_ci([[1.0] if i % 2 else [0.0] for i in range(50)])
+    assert (clustered["hi"] - clustered["lo"]) > 1.5 * (independent["hi"] - independent["lo"])
+
+
+def test_paired_difference_sees_a_consistent_gain():
+    a = {f"c{i}": [0.0, 0.0] for i in range(40)}
+    b = {f"c{i}": [1.0, 0.0] if i < 30 else [0.0, 0.0] for i in range(40)}
+    d = paired_difference(a, b)
+    assert d["diff"] == pytest.approx(0.375) and d["lo"] > 0.2 and d["cases"] == 40
+
+
+def test_summary_and_report_with_failed_episodes(bank, tmp_path):
+    settings = scripted_settings(tmp_path)
+    cases = load_cases(bank)[:4]
+    out = tmp_path / "run"
+    prepare_run_dir(out, run_config(settings, {}), resume=False)
+    models = {"doctor": ScriptedModel(conversation_doctor), "patient": ScriptedModel([])}  # patient fails at once
+    run_episodes(plan_episodes(cases, bank, 1, 0), out, make_runner_factory(settings, models=models), run_id="r")
+    records = read_records(out / "episodes.jsonl")
+    summary = summarise(records)
+    assert summary["errors"] == 4 and summary["top1"]["n"] == 0
+    page = render_report("run", records, summary)
+    assert "Failed episodes (4)" in page and "ran out of replies" in page
+
+
+def test_cli_run_resume_and_report(bank, tmp_path):
+    config = tmp_path / "clinsim.toml"
+    config.write_text(
+        f'data_dir = "{tmp_path / "data"}"\n'
+        '[roles.doctor]\nbackend = "scripted"\nscript = ["IMAGE: chest x-ray", "DIAGNOSIS: Cardiomegaly"]\n'
+        '[roles.patient]\nbackend = "scripted"\nscript = ["Yes."]\n'
+        '[encounter]\nllm_judge = false\n'
+    )
+    out = tmp_path / "run"
+    runner = CliRunner()
+    args = ["--config", str(config), "bench", "run", "--cases", str(bank), "--out", str(out), "--limit", "4"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "top-1" in result.output and (out / "report.html").is_file()
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["episodes"] == 4 and summary["errors"] == 0
+    again = runner.invoke(app, args + ["--resume"])
+    assert again.exit_code == 0 and "4 episode(s) already recorded" in again.output
+    refused = runner.invoke(app, args + ["--resume", "--trials", "2"])
+    assert refused.exit_code == 1 and "params.trials" in refused.output and "Traceback" not in refused.output
+    report = runner.invoke(app, ["bench", "report", str(out)])
+    assert report.exit_code == 0 and "4 episodes" in report.output
+    compare = runner.invoke(app, ["bench", "compare", str(out), str(out)])
+    assert compare.exit_code == 0 and "+0.0" in compare.output
+
+
+def test_cli_ablate_on_retrieval_axis(bank, tmp_path):
+    config = tmp_path / "clinsim.toml"
+    config.write_text(
+        f'data_dir = "{tmp_path / "data"}"\n'
+        '[roles.doctor]\nbackend = "scripted"\nscript = ["DIAGNOSIS: Cardiomegaly"]\n'
+        '[encounter]\nllm_judge = false\n'
+    )
+    out = tmp_path / "ablation"
+    result = CliRunner().invoke(app, ["--config", str(config), "bench", "ablate", "--axes", "retrieval",
+                                      "--cases", str(bank), "--out", str(out), "--limit", "3"])
+    assert result.exit_code == 0, result.output
+    table = json.loads((out / "ablation.json").read_text())
+    assert [a["name"] for a in table["arms"]] == ["retrieval-off", "retrieval-on"]
+    assert (out / "report.html").is_file() and (out / "retrieval-on" / "episodes.jsonl").is_file()

@@ -1,0 +1,118 @@
+"""The doctor's retrieval step and the `knn` doctor, through the real encounter graph."""
+
+from __future__ import annotations
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from agents.knn_doctor import UNKNOWN, KnnDoctor, vote
+from agents.protocol import View
+from agents.transcript import Turn
+from benchmark.knn_eval import evaluate_knn
+from retrieval.ingest import read_source, write_items
+from retrieval.retriever import NOTHING_SIMILAR, CaseRetriever, make_retriever
+from retrieval.wiring import open_store
+from sim.cli.main import app
+from sim.cli.model_flags import parse_model_flag
+from sim.config import load_settings
+from sim.loaders import load_cases
+from tests.retrieval_helpers import TINY_BANK_CASES, archive_bank, noise_image, tiny_bank, tiny_embedder  # noqa: F401
+
+
+@pytest.fixture
+def bank_settings(tmp_path, tiny_bank, tiny_embedder):
+    """Settings whose data dir holds a store filled from the tiny bank."""
+    cfg = load_settings(None, {"data_dir": str(tmp_path / "data"), "encounter.llm_judge": False, "retrieval.k": 5})
+    write_items(read_source("bank", tiny_bank).items, open_store(cfg), tiny_embedder, tiny_embedder)
+    return cfg
+
+
+def test_retriever_never_returns_the_current_case(bank_settings, tiny_bank):
+    retriever = make_retriever(bank_settings)
+    assert isinstance(retriever, CaseRetriever)
+    for case in load_cases(tiny_bank)[:6]:
+        text, items = retriever(case, [case.images[0].path])
+        assert len(items) == 5 and case.id not in {item["case_id"] for item in items}
+        assert text.startswith("Similar cases from the archive (most similar first):\n1. ")
+        assert {"case_id", "diagnosis", "similarity", "ood", "ood_score", "report", "image"} <= set(items[0])
+        assert items[0]["ood"] is False
+
+
+def test_an_unfamiliar_image_tells_the_doctor_nothing_similar_exists(bank_settings, tiny_bank, tmp_path):
+    noise = tmp_path / "noise.png"
+    noise_image(3).save(noise)
+    case = load_cases(tiny_bank)[0]
+    text, items = make_retriever(bank_settings)(case, [str(noise)])
+    assert text == NOTHING_SIMILAR
+    assert items and all(item["ood"] is True for item in items)  # still recorded, flagged
+
+
+def test_no_store_means_no_retriever_and_one_line_saying_why(tmp_path, tiny_embedder):
+    said = []
+    cfg = load_settings(None, {"data_dir": str(tmp_path / "empty")})
+    assert make_retriever(cfg, said.append) is None
+    assert len(said) == 1 and "retrieval is off" in said[0] and "clinsim store ingest" in said[0]
+    assert not (tmp_path / "empty" / "chroma").exists()  # asking did not create a store
+    off = load_settings(None, {"data_dir": str(tmp_path / "empty"), "retrieval.enabled": False})
+    assert make_retriever(off, said.append) is None and len(said) == 1
+
+
+def test_vote_weighs_similarity_and_breaks_ties_by_rank_then_name():
+    items = [{"diagnosis": "B", "similarity": 0.5}, {"diagnosis": "a", "similarity": 0.5},
+             {"diagnosis": "C", "similarity": 0.3}, {"diagnosis": "c", "similarity": 0.3}, {"diagnosis": ""}]
+    assert [(v.diagnosis, round(v.weight, 2)) for v in vote(items)] == [("C", 0.6), ("B", 0.5), ("a", 0.5)]
+
+
+def test_knn_doctor_asks_for_the_image_then_votes():
+    doctor = KnnDoctor()
+    first = doctor.generate_next_message(View(transcript=[]))
+    assert first.action == {"kind": "image", "name": "chest x-ray"} and first.text == "IMAGE: chest x-ray"
+    asked = Turn(index=0, role="doctor", text=first.text, action=first.action)
+    retrieved = Turn(index=2, role="retrieval", text="...", meta={"items": [
+        {"diagnosis": "Cardiomegaly", "similarity": 0.9}, {"diagnosis": "Left pneumothorax", "similarity": 0.8},
+        {"diagnosis": "Left pneumothorax", "similarity": 0.7}]})
+    measured = Turn(index=1, role="measurement", text="acquired")
+    answer = doctor.generate_next_message(View(transcript=[asked, measured, retrieved]))
+    assert answer.action["differential"] == ["Left pneumothorax", "Cardiomegaly"]
+    no_image = doctor.generate_next_message(View(transcript=[asked, measured]))
+    assert no_image.action["differential"] == [UNKNOWN]
+
+
+def test_knn_doctor_diagnoses_bank_cases_through_the_runner_above_chance(bank_settings, tiny_bank, archive_bank,
+                                                                         tiny_embedder):
+    # The store holds the queried cases themselves (which must be excluded) plus a bank of another seed.
+    write_items(read_source("bank", archive_bank).items, open_store(bank_settings), tiny_embedder, tiny_embedder)
+    result = evaluate_knn(bank_settings, load_cases(tiny_bank), tiny_bank, make_retriever(bank_settings))
+    assert result["errors"] == 0 and result["top1"]["n"] == TINY_BANK_CASES
+    for record in result["records"]:
+        assert record.retrieved and record.case_id not in {item["case_id"] for item in record.retrieved}
+    record = result["records"][0]
+    assert [t.role for t in record.turns] == ["doctor", "measurement", "retrieval", "doctor", "judge"]
+    assert record.termination == "diagnosed" and record.models["doctor"].backend == "knn"
+    chance = 1 / 11
+    assert result["top1"]["lo"] > chance, result["top1"]  # the bootstrap 95% CI lies above chance
+
+
+def test_model_flag_knn_is_for_the_doctor_only():
+    assert parse_model_flag("doctor", "knn") == {"roles.doctor.backend": "knn"}
+    with pytest.raises(typer.BadParameter, match="doctor only"):
+        parse_model_flag("patient", "knn")
+
+
+def test_run_with_the_knn_doctor_and_the_store(bank_settings, tiny_bank, tmp_path):
+    base = ["--data-dir", str(bank_settings.data_dir), "run", "--cases", str(tiny_bank), "--doctor-model", "knn",
+            "--patient-model", "scripted", "--judge-model", "scripted", "--out", str(tmp_path / "run")]
+    result = CliRunner().invoke(app, base, env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "Similar cases from the archive" in result.output and "DIAGNOSIS:" in result.output
+    off = CliRunner().invoke(app, [*base[:-1], str(tmp_path / "run2"), "--no-retrieval"], env={"COLUMNS": "200"})
+    assert off.exit_code == 0 and "Similar cases" not in off.output and UNKNOWN in off.output
+
+
+def test_run_without_a_store_says_retrieval_is_off(tmp_path, tiny_bank, tiny_embedder):
+    result = CliRunner().invoke(app, ["--data-dir", str(tmp_path / "data"), "run", "--cases", str(tiny_bank),
+                                      "--doctor-model", "knn", "--patient-model", "scripted", "--judge-model",
+                                      "scripted", "--out", str(tmp_path / "run")], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "retrieval is off: the case store" in result.output

@@ -1,0 +1,167 @@
+"""The Chroma case store: idempotent writes, queries by image and text, exclusion, regions, OOD, one writer,
+and a round trip through a real `chroma run` server."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from retrieval.ingest import read_source, write_items
+from retrieval.search import search
+from retrieval.store import CaseStore, StoreError, collection_name
+from sim.cli.main import app
+from tests.retrieval_helpers import TinyEmbedder, noise_image, photographs, tiny_bank, tiny_embedder  # noqa: F401
+
+
+@pytest.fixture
+def filled(tmp_path, tiny_bank):
+    embedder = TinyEmbedder()
+    store = CaseStore.open(tmp_path / "chroma")
+    read = read_source("bank", tiny_bank)
+    assert not read.problems
+    summary = write_items(read.items, store, embedder, embedder)
+    return store, embedder, read, summary
+
+
+def test_collection_names_carry_the_embedder_and_stay_valid():
+    assert collection_name("image", "pixels-32") == "cases-image-pixels-32"
+    odd = collection_name("image", "openclip-hub-org/Name:with spaces")
+    assert odd.startswith("cases-image-openclip-hub-org-Name-with-spaces-") and len(odd) <= 63
+    assert collection_name("image", "a/b") != collection_name("image", "a:b")  # slugs alike, names not
+
+
+def test_second_ingest_adds_nothing(filled):
+    store, embedder, read, first = filled
+    assert [c.added for c in first.collections] == [len(read.items), len(read.items)]
+    second = write_items(read.items, store, embedder, embedder)
+    assert second.added == 0
+    assert [c.total for c in second.collections] == [len(read.items), len(read.items)]
+
+
+def test_query_by_image_finds_the_same_image_first(filled):
+    store, embedder, read, _ = filled
+    item = read.items[5]
+    collection = store.collection("image", embedder.name)
+    result = search(collection, embedder.embed_images([item.image_path])[0], 3)
+    assert result.neighbours[0].case_id == item.case_id
+    assert result.neighbours[0].similarity == pytest.approx(1.0, abs=1e-4)
+    assert result.ood.ood is False
+
+
+def test_query_by_text_finds_matching_reports(filled):
+    store, embedder, read, _ = filled
+    collection = store.collection("report", embedder.name)
+    result = search(collection, embedder.embed_texts(["cardiomegaly enlarged cardiac silhouette"])[0], 3)
+    assert [n.diagnosis for n in result.neighbours] == ["Cardiomegaly"] * 3
+
+
+def test_excluded_case_never_comes_back(filled):
+    store, embedder, read, _ = filled
+    collection = store.collection("image", embedder.name)
+    for item in read.items[:8]:
+        result = search(collection, embedder.embed_images([item.image_path])[0], 10, exclude=item.case_id)
+        assert len(result.neighbours) == 10
+        assert item.case_id not in {n.case_id for n in result.neighbours}
+
+
+def test_region_restricts_and_ranks_the_region_first(filled):
+    store, embedder, read, _ = filled
+    collection = store.collection("image", embedder.name)
+    assert "right costophrenic angle" in collection.regions
+    query = embedder.embed_images([read.items[0].image_path])[0]
+    result = search(collection, query, 5, region="right costophrenic angle")
+    assert result.neighbours and all("right costophrenic angle" in n.regions for n in result.neighbours)
+    # Every right effusion leads with that region, so the effusions rank above anything else labelled with it.
+    assert all(n.diagnosis == "Right pleural effusion" for n in result.neighbours[:4])
+
+
+def test_region_text_conditioning_prefers_reports_about_the_region(filled):
+    store, embedder, _, _ = filled
+    collection = store.collection("report", embedder.name)
+    query = embedder.embed_texts(["air in the left pleural space at the apex"])[0]
+    result = search(collection, query, 3, region="left apex", text_space=embedder)
+    assert [n.diagnosis for n in result.neighbours] == ["Left pneumothorax"] * 3
+
+
+def test_noise_and_photographs_are_out_of_distribution(filled):
+    store, embedder, read, summary = filled
+    collection = store.collection("image", embedder.name)
+    assert collection.calibration["k"] == 5 and collection.calibration["queries"] == len(read.items)
+    strangers = {"noise": noise_image(1), **photographs()}
+    for name, image in strangers.items():
+        verdict = search(collection, embedder.embed_images([image])[0], 3).ood
+        assert verdict.ood is True, f"{name}: distance {verdict.score} <= threshold {verdict.threshold}"
+    own = [search(collection, v, 3, exclude=i.case_id).ood.ood
+           for i, v in zip(read.items, embedder.embed_images([i.image_path for i in read.items]))]
+    assert sum(own) <= 1  # the 99th percentile lets at most about 1 in 100 in-distribution queries through
+
+
+def test_a_second_writer_is_refused(tmp_path):
+    first, second = CaseStore.open(tmp_path / "chroma"), CaseStore.open(tmp_path / "chroma")
+    with first.writing():
+        with pytest.raises(StoreError, match="another process .* is writing"):
+            with second.writing():
+                pass
+    with second.writing():  # free again once the first writer is done
+        pass
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def chroma_server(tmp_path):
+    chroma = Path(sys.executable).parent / "chroma"
+    if not chroma.exists():
+        pytest.skip(f"{chroma} not installed")
+    port = _free_port()
+    env = {**os.environ, "ANONYMIZED_TELEMETRY": "False"}
+    log = open(tmp_path / "chroma.log", "wb")
+    process = subprocess.Popen([str(chroma), "run", "--path", str(tmp_path / "server-data"), "--host", "127.0.0.1",
+                                "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                CaseStore.open(url=url)
+                break
+            except StoreError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"chroma server did not start: {(tmp_path / 'chroma.log').read_text()[-2000:]}")
+                time.sleep(0.3)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+@pytest.mark.integration
+def test_ingest_and_query_through_a_chroma_server(tmp_path, tiny_bank, tiny_embedder, chroma_server):
+    runner = CliRunner()
+    base = ["--data-dir", str(tmp_path / "data"), "store"]
+    ingest = runner.invoke(app, [*base, "ingest", str(tiny_bank), "--kind", "bank", "--chroma-url", chroma_server])
+    assert ingest.exit_code == 0, ingest.output
+    again = runner.invoke(app, [*base, "ingest", str(tiny_bank), "--kind", "bank", "--chroma-url", chroma_server])
+    assert "0 records added" in again.output
+    image = tiny_bank / "images" / "bank-s7-00003.png"
+    query = runner.invoke(app, [*base, "query", "--image", str(image), "-k", "3", "--json", "--chroma-url", chroma_server])
+    assert query.exit_code == 0, query.output
+    answer = json.loads(query.output)
+    assert answer["results"][0]["case_id"] == "bank-s7-00003" and answer["ood"] is False
+    assert not (tmp_path / "data" / "chroma").exists()  # everything went to the server
