@@ -27,7 +27,8 @@ def action_text(action: DoctorAction) -> str:
 def doctor_messages(view: View, system: str, structured: bool = False) -> list[Message]:
     """System prompt, then the encounter as a chat: the doctor's actions as its own turns, the rest as user
     turns. Only what the doctor needs is resent: its actions in tagged form and each reply once."""
-    messages = [Message(role="system", content=system)]
+    # Past encounters go with the instructions, not into the dialogue, so they are not repeated per turn.
+    messages = [Message(role="system", content=f"{system.rstrip()}\n\n{view.context}" if view.context else system)]
     pending = [OPENING]
     for turn in view.transcript:
         if turn.role == "doctor":
@@ -41,8 +42,6 @@ def doctor_messages(view: View, system: str, structured: bool = False) -> list[M
             pending.append(f"Result: {turn.text}")
         elif turn.role == "retrieval":
             pending.append(turn.text)
-    if view.context:
-        pending.append(view.context)
     if view.final_turn:
         pending.append(render("doctor_final_turn_json" if structured else "doctor_final_turn").strip())
     messages.append(Message(role="user", content="\n\n".join(pending) or "Continue."))

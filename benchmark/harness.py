@@ -131,24 +131,50 @@ class Progress:
 RunnerFactory = Callable[[], EncounterRunner]
 
 
-def make_runner_factory(settings: Settings, models: dict[str, ChatModel] | None = None, retriever=None) -> RunnerFactory:
+class Learner:
+    """Turns judged episodes into experiences (it may call the doctor model for a lesson) and stores them.
+    The store serialises writes (one writer at a time, in this one process)."""
+
+    def __init__(self, store, lesson_model: ChatModel | None = None):
+        self.store = store
+        self.lesson_model = lesson_model
+
+    def experience_for(self, case: Case, record: EpisodeRecord):
+        from retrieval.experience import Experience, encounter_summary, experience_id, write_lesson
+
+        if record.termination == "error" or record.verdict is None:
+            return None
+        summary = encounter_summary(case, record.turns)
+        lesson = ""
+        if not record.top1_correct and self.lesson_model is not None:
+            lesson = write_lesson(self.lesson_model, summary, record.differential, record.truth)
+        return Experience(id=experience_id(record.run_id, record.episode_id), run_id=record.run_id,
+                          episode_id=record.episode_id, case_id=record.case_id, source=record.source,
+                          summary=summary, differential=record.differential, correct=record.top1_correct,
+                          truth=record.truth, lesson=lesson)
+
+    def remember(self, experience) -> None:
+        self.store.add([experience])
+
+
+def make_runner_factory(settings: Settings, models: dict[str, ChatModel] | None = None, retriever=None,
+                        experience=None, wrap: Callable[[str, ChatModel], ChatModel] | None = None) -> RunnerFactory:
     """Models are created once (the embedded server starts once) and shared by every episode's runner;
     each episode gets its own runner and in-memory checkpointer, so concurrent episodes never share
     graph state."""
-    shared = dict(models or {})
+    shared = models if models is not None else {}
     lock = threading.Lock()
+    needed = [r for r in ROLES if r != "measurement" and (r != "judge" or settings.encounter.llm_judge)]
 
     def factory() -> EncounterRunner:
-        runner = EncounterRunner(settings, models=shared, retriever=retriever)
         with lock:  # create missing models once, not once per thread
-            for role in ROLES:
-                if role == "judge" and not settings.encounter.llm_judge:
-                    continue
-                if role == "measurement":
-                    continue  # the lookup needs no model
-                if role not in shared:
-                    shared[role] = runner.model(role)
-        return runner
+            missing = [role for role in needed if role not in shared]
+            if missing:
+                probe = EncounterRunner(settings, models=shared)
+                for role in missing:
+                    model = probe.model(role)
+                    shared[role] = wrap(role, model) if wrap else model
+        return EncounterRunner(settings, models=shared, retriever=retriever, experience=experience)
 
     return factory
 
@@ -169,8 +195,10 @@ def run_episodes(
     concurrency: int = 1,
     done: set[tuple[str, int, int]] | None = None,
     on_progress: Callable[[Progress, EpisodeRecord], None] | None = None,
+    learner: Learner | None = None,
 ) -> RunOutcome:
-    """Run what is not done yet; append each record as it finishes (one writer: this thread)."""
+    """Run what is not done yet; append each record as it finishes (one writer: this thread).
+    With a learner, each judged episode also becomes an experience (written by this thread too)."""
     done = done or set()
     episodes = list(episodes)
     todo = [e for e in episodes if e.key not in done]
@@ -181,12 +209,19 @@ def run_episodes(
     def work(episode: Episode) -> EpisodeRecord:
         try:
             runner = runner_factory()
-            return runner.run(episode.case, episode.case_dir, run_id=run_id, trial=episode.trial, seed=episode.seed)
+            record = runner.run(episode.case, episode.case_dir, run_id=run_id, trial=episode.trial, seed=episode.seed)
         except Exception as exc:  # noqa: BLE001 - an episode that cannot even start is still recorded
-            return EpisodeRecord(run_id=run_id, episode_id=f"{episode.case.id}:t{episode.trial}",
-                                 case_id=episode.case.id, source=episode.case.source, trial=episode.trial,
-                                 seed=episode.seed, truth=episode.case.diagnosis.name, termination="error",
-                                 error=f"{type(exc).__name__}: {exc}", started_at=now_iso(), finished_at=now_iso())
+            record = EpisodeRecord(run_id=run_id, episode_id=f"{episode.case.id}:t{episode.trial}",
+                                   case_id=episode.case.id, source=episode.case.source, trial=episode.trial,
+                                   seed=episode.seed, truth=episode.case.diagnosis.name, termination="error",
+                                   error=f"{type(exc).__name__}: {exc}", started_at=now_iso(), finished_at=now_iso())
+        if learner is not None:
+            # Stored before this worker takes its next episode, so with one worker every episode sees
+            # exactly the experiences of the episodes before it (what makes a rerun reproducible).
+            experience = learner.experience_for(episode.case, record)
+            if experience is not None:
+                learner.remember(experience)
+        return record
 
     def finish(record: EpisodeRecord) -> None:
         append_record(episodes_path, record)

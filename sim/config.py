@@ -91,6 +91,19 @@ class RetrievalSettings(_Section):
     text_embedder: str = Field("same", description="'same' (the image embedder's text tower), 'minilm', or 'tfidf'")
 
 
+class ExperienceSettings(_Section):
+    """The doctor's memory of past encounters (retrieval/experience.py)."""
+
+    enabled: bool = Field(False, description="remember encounters and show the doctor similar past ones with their lessons")
+    k: int = Field(3, ge=1, le=20)
+    only_correct: bool = Field(False, description="use only past encounters the doctor got right")
+    allow_same_split: bool = Field(
+        False, description="allow experiences from cases of the current evaluation split (never the same case)"
+    )
+    embedder: str = Field("minilm", description="text embedder of experience summaries: 'minilm' or 'hashing'")
+    lessons: bool = Field(True, description="after a wrong answer, the doctor model writes what it missed")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CLINSIM_", env_nested_delimiter="__", extra="forbid")
 
@@ -99,6 +112,7 @@ class Settings(BaseSettings):
     embedded: EmbeddedServer = Field(default_factory=EmbeddedServer)
     encounter: EncounterSettings = Field(default_factory=EncounterSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    experience: ExperienceSettings = Field(default_factory=ExperienceSettings)
 
     def role(self, name: str) -> RoleModel:
         return getattr(self.roles, name)

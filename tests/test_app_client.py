@@ -9,12 +9,15 @@ from urllib.error import HTTPError
 from urllib.parse import urlparse
 
 import pytest
-from gradio_client import Client
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+from PIL import Image
 
 from tests.app_support import PATIENT_SAYS, launch, make_bank, named
 
 START_ARGS = ("bank", None)  # case source, uploaded file
 MODELS = ("embedded",) * 4  # ignored by the scripted runner factory
+DOCTOR_SCRIPT = ["ASK: Where is the pain?", "IMAGE: chest x-ray", "DIAGNOSIS: Pneumonia"]  # when no human doctor
 
 
 @pytest.fixture(scope="module")
@@ -27,14 +30,14 @@ def world(tmp_path_factory):
 @pytest.fixture(scope="module")
 def served(world):
     root, bank = world
-    app = launch(root, bank)
+    app = launch(root, bank, doctor_script=DOCTOR_SCRIPT)
     yield app
     app.close()
 
 
 def _text(message: dict) -> str:
     content = message["content"]
-    return " ".join(part.get("text", "") for part in content if isinstance(part, dict))
+    return " ".join(part["text"] for part in content if isinstance(part, dict) and part.get("type") == "text")
 
 
 def _value(output):
@@ -65,13 +68,14 @@ def test_a_whole_encounter_as_the_doctor(served, world):
     screen = named(client.predict(thread, "chest x-ray", api_name="/request_image"))
     image_turn = screen["chat"][5]
     assert _text(image_turn).startswith("**Measurement**:") and _files(image_turn), image_turn
-    assert screen["gallery"] and screen["gallery"][0]["caption"] == f"{bank[1].diagnosis.name} · similarity 0.90"
+    gallery = _value(screen["gallery"])
+    assert gallery and gallery[0]["caption"] == f"{bank[1].diagnosis.name} · similarity 0.90"
     assert "out of distribution" in screen["retrieval"]
     assert "Retrieval" in screen["chat"][6]["metadata"]["title"]
 
     screen = named(client.predict(thread, f"1. {case.diagnosis.name}\n2. Pneumonia", api_name="/diagnose"))
     assert "### Result: Correct" in screen["result"]
-    assert case.diagnosis.name in screen["result"] and "Top-1 correct | yes" in screen["result"]
+    assert case.diagnosis.name in screen["result"] and "**Top-1 correct:** yes" in screen["result"]
     episodes = served.paths.runs / thread[:8] / "episodes.jsonl"
     assert episodes.is_file() and f"{case.id}:{thread}" in episodes.read_text()
 
@@ -87,15 +91,58 @@ def test_a_whole_encounter_as_the_doctor(served, world):
     assert "### Result: Correct" in last[5] and last[3]  # retrieved cases of the image turn
 
 
+def test_human_patient_and_measurement_seats_with_an_uploaded_image(served, world, tmp_path):
+    _, bank = world
+    client = Client(served.url, verbose=False)
+    screen = named(client.predict(*START_ARGS, bank[2].id, ["patient", "measurement"], *MODELS, "", api_name="/start"))
+    thread = screen["thread"]
+    assert "The doctor asks: **Where is the pain?**" in screen["request"]
+
+    screen = named(client.predict(thread, "Low on the left side.", None, api_name="/reply"))
+    assert "requests the image: **chest x-ray**" in screen["request"] and "lookup says" in screen["request"]
+    assert _value(screen["suggestion"])  # the case's radiograph, offered to accept
+
+    not_an_image = tmp_path / "scan.png"
+    not_an_image.write_text("#!/bin/sh\necho not an image\n")
+    with pytest.raises(AppError, match="not an image"):
+        client.predict(thread, "Here it is.", handle_file(str(not_an_image)), api_name="/reply")
+
+    own = tmp_path / "own.png"
+    Image.new("L", (64, 64), 128).save(own)
+    screen = named(client.predict(thread, "PA film, my own.", handle_file(str(own)), api_name="/reply"))
+    measurement = screen["chat"][3]
+    assert _text(measurement) == "**Measurement** (you): PA film, my own." and _files(measurement)
+    assert "### Result: Incorrect" in screen["result"]  # the scripted doctor says pneumonia
+    stored = list(served.paths.files.glob("*.png"))
+    assert stored and all(p.read_bytes() != not_an_image.read_bytes() for p in stored)
+
+
+def test_case_uploads_are_checked(served, world, tmp_path):
+    root, _ = world
+    client = Client(served.url, verbose=False)
+    wrong = tmp_path / "cases.txt"
+    wrong.write_text("{}\n")
+    with pytest.raises(AppError, match=r"\.jsonl"):  # Gradio's own file-type check, then ours
+        client.predict("upload", handle_file(str(wrong)), api_name="/list_cases")
+    good = tmp_path / "mine.jsonl"
+    good.write_bytes((root / "data" / "bank" / "cases.jsonl").read_bytes())
+    choices, note, _ = client.predict("upload", handle_file(str(good)), api_name="/list_cases")
+    assert note.startswith("4 cases")
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"id": "x"}\n')
+    _, note, _ = client.predict("upload", handle_file(str(broken)), api_name="/list_cases")
+    assert "Cannot use these cases" in note and "broken.jsonl:1" in note
+
+
 def test_a_reload_or_a_restart_resumes_the_thread(world):
     root, bank = world
-    app = launch(root, bank)
+    app = launch(root, bank, doctor_script=DOCTOR_SCRIPT)
     client = Client(app.url, verbose=False)
     thread = named(client.predict(*START_ARGS, bank[1].id, ["doctor"], *MODELS, "", api_name="/start"))["thread"]
     client.predict(thread, "Any fever?", api_name="/ask")
     app.close()
 
-    restarted = launch(root, bank)  # a new process would see the same: spec + checkpoint on disk
+    restarted = launch(root, bank, doctor_script=DOCTOR_SCRIPT)  # a new process would see the same: spec + checkpoint on disk
     try:
         client = Client(restarted.url, verbose=False)
         screen = named(client.predict(thread, api_name="/resume"))

@@ -89,7 +89,7 @@ class EncounterTab:
                 with gr.Group(visible=False, elem_id="reply-panel") as self.reply_panel:
                     self.reply_request = gr.Markdown(elem_id="reply-request")
                     self.suggestion_images = gr.Gallery(label="Images the lookup would return", visible=False,
-                                                        height=200, elem_id="suggestion-images")
+                                                        height=200, interactive=False, elem_id="suggestion-images")
                     self.reply_text = gr.Textbox(label="Your answer", lines=2, elem_id="reply-text")
                     self.reply_image = gr.File(label="Attach an image (optional)", file_types=["image"],
                                                type="filepath", visible=False, elem_id="reply-image")
@@ -100,7 +100,7 @@ class EncounterTab:
                 self.result = gr.Markdown(elem_id="result")
         with gr.Accordion("Similar cases and experiences", open=True):
             self.retrieval_gallery = gr.Gallery(label="Similar cases for each image seen", columns=4, height=260,
-                                                elem_id="retrieval-gallery")
+                                                visible=False, interactive=False, elem_id="retrieval-gallery")
             self.retrieval_md = gr.Markdown(render.retrieval_markdown([]))
             self.experiences_md = gr.Markdown(render.experiences_markdown([]))
         self.thread = gr.BrowserState("", storage_key=THREAD_STORAGE_KEY, secret=self.paths.browser_secret())
@@ -140,7 +140,8 @@ class EncounterTab:
         hidden = gr.update(visible=False)
         if encounter is None:
             return ([], note or IDLE, hidden, hidden, "", gr.update(value=[], visible=False), "",
-                    gr.update(value=None, visible=False), hidden, "", [], render.retrieval_markdown([]),
+                    gr.update(value=None, visible=False), hidden, "", gr.update(value=[], visible=False),
+                    render.retrieval_markdown([]),
                     render.experiences_markdown([]), "", "", "")
         step = encounter.step
         turns = turns if turns is not None else (step.turns if step else encounter.turns_now())
@@ -164,6 +165,7 @@ class EncounterTab:
         measuring = role == "measurement"
         suggested = [p for p in (self.publish(i) for i in ((waiting or {}).get("suggestion") or {}).get("images", [])) if p]
         experiences = record.experiences if record is not None else []
+        similar = render.retrieval_gallery(turns, self.publish)
         return (
             render.chat_messages(turns, self.publish),
             status,
@@ -175,7 +177,7 @@ class EncounterTab:
             gr.update(value=None, visible=measuring),
             gr.update(visible=measuring),
             render.result_markdown(record, encounter.spec.saved_to) if record is not None else "",
-            render.retrieval_gallery(turns, self.publish),
+            gr.update(value=similar, visible=bool(similar)),
             render.retrieval_markdown(turns),
             render.experiences_markdown(experiences),
             encounter.thread_id,

@@ -98,7 +98,7 @@ def retrieval_markdown(turns: list[Turn]) -> str:
     items = retrieval_items(turns)
     if not items:
         return "*No similar cases retrieved yet: they appear here for each image the doctor sees.*"
-    lines = ["| image | case | diagnosis | similarity | report excerpt |", "|---|---|---|---|---|"]
+    lines = ["| # | case | diagnosis | similarity | report excerpt |", "|---|---|---|---|---|"]
     for number, item in items:
         ood = " ⚠ **out of distribution**" if item.get("ood") else ""
         report = _excerpt(_field(item, "report", "excerpt", "report_excerpt", default="")).replace("|", "\\|")
@@ -136,7 +136,8 @@ def result_markdown(record: EpisodeRecord, saved_to: str = "") -> str:
     verdict = record.verdict or {}
     k = verdict.get("k", "k")
     yes = {True: "yes", False: "no"}
-    ranked = "<br>".join(f"{i}. {d}" for i, d in enumerate(record.differential, start=1)) or "(none)"
+    ranked = " · ".join(f"{i}. {d}" for i, d in enumerate(record.differential, start=1)) or "(none)"
+    t = record.totals
     rows = [
         ("Differential", ranked),
         ("True diagnosis", record.truth),
@@ -144,15 +145,12 @@ def result_markdown(record: EpisodeRecord, saved_to: str = "") -> str:
         (f"Top-{k} correct", yes[record.topk_correct]),
         ("Judge", f"{verdict.get('reason', '')} ({verdict.get('method', '-')})" if verdict else "-"),
         ("Termination", record.termination),
+        ("Error", record.error or ""),
+        ("Doctor turns", f"{t.doctor_turns} (questions {t.questions}, tests {t.tests}, images {t.images})"),
+        ("Saved to", f"`{saved_to}`" if saved_to else ""),
     ]
-    if record.error:
-        rows.append(("Error", record.error))
-    t = record.totals
-    rows.append(("Doctor turns", f"{t.doctor_turns} (questions {t.questions}, tests {t.tests}, images {t.images})"))
-    if saved_to:
-        rows.append(("Saved to", f"`{saved_to}`"))
-    table = "\n".join(f"| {name} | {value} |" for name, value in rows)
-    return f"### Result: {headline(record)}\n\n| | |\n|---|---|\n{table}"
+    lines = "\n".join(f"- **{name}:** {value}" for name, value in rows if value)
+    return f"### Result: {headline(record)}\n\n{lines}"
 
 
 def request_markdown(payload: dict) -> str:
@@ -161,7 +159,7 @@ def request_markdown(payload: dict) -> str:
     request = payload.get("request") or {}
     kind = request.get("kind")
     if role == "patient":
-        return f"### Your turn: the patient\nThe doctor asks: **{payload.get('message', '')}**"
+        return f"### Your turn: the patient\nThe doctor asks: **{request.get('text') or payload.get('message', '')}**"
     wanted = {"test": "the test", "image": "the image"}.get(kind, "")
     lines = [f"### Your turn: the measurement\nThe doctor requests {wanted}: **{request.get('name') or payload.get('message', '')}**"]
     suggestion = payload.get("suggestion")

@@ -99,7 +99,7 @@ class FileGuard:
 def _check_size(path: Path, max_bytes: int, what: str) -> None:
     size = path.stat().st_size
     if size > max_bytes:
-        raise UploadRejected(f"{what} is {size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB")
+        raise UploadRejected(f"{what} is {size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:g} MB")
     if size == 0:
         raise UploadRejected(f"{what} is empty")
 

@@ -47,20 +47,11 @@ def _resolve_cases(cases: str | None, cfg: Settings, bank_size: int):
     return path, loaded, (path if path.is_dir() else path.parent)
 
 
-def _make_retriever(cfg: Settings):
-    """The retrieval step when enabled and a store exists; None otherwise (retrieval off)."""
-    if not cfg.retrieval.enabled:
-        return None
-    try:
-        from retrieval.retriever import make_retriever
-    except ImportError:
-        return None
-    return make_retriever(cfg)
-
-
 def execute_run(cfg: Settings, params: dict, cases_path: Path, cases: list, case_dir: Path, out: Path,
-                resume: bool, concurrency: int, title: str) -> dict:
+                resume: bool, concurrency: int, title: str, experience_from: Path | None = None,
+                models: dict | None = None) -> dict:
     """Plan, run with a progress bar, and always write summary.json and report.html."""
+    from benchmark.components import make_experience, make_learner, make_retriever
     from benchmark.harness import make_runner_factory, plan_episodes, prepare_run_dir, run_config, run_episodes
     from benchmark.metrics import format_ci, summarise
     from benchmark.records import read_records
@@ -72,11 +63,25 @@ def execute_run(cfg: Settings, params: dict, cases_path: Path, cases: list, case
     except InputError as error:
         fail_problems(error)
     episodes = plan_episodes(cases, case_dir, params["trials"], params["seed"])
-    factory = make_runner_factory(cfg, retriever=_make_retriever(cfg))
+    try:
+        provider, memory = make_experience(cfg, out, [c.id for c in cases], experience_from,
+                                           notify=lambda m: console.print(f"[dim]{m}[/]"))
+    except InputError as error:
+        fail_problems(error)
+    models = {} if models is None else models
+    wrap = None
+    if params.get("record_responses"):
+        from benchmark.recording import ResponseLog, RecordingModel, RESPONSES_FILE
+
+        log = ResponseLog(out / RESPONSES_FILE)
+        wrap = lambda role, model: RecordingModel(model, role, log)  # noqa: E731
+    factory = make_runner_factory(cfg, models=models, retriever=make_retriever(cfg), experience=provider, wrap=wrap)
+    learner = None
     outcome = None
     try:
         with console.status("starting models..."):
             factory()  # start the embedded server (or fail) before the progress bar
+        learner = make_learner(memory, models)
         columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TextColumn("acc {task.fields[acc]}"), TextColumn("{task.fields[rate]} ep/min"),
                    TextColumn("{task.fields[tokens]} tok"), TextColumn("err {task.fields[errors]}"), TimeElapsedColumn()]
@@ -89,7 +94,7 @@ def execute_run(cfg: Settings, params: dict, cases_path: Path, cases: list, case
                            tokens=progress.tokens, errors=progress.errors)
 
             outcome = run_episodes(episodes, out, factory, run_id=out.name, concurrency=concurrency, done=done,
-                                   on_progress=update)
+                                   on_progress=update, learner=learner)
     except Exception as error:  # noqa: BLE001 - the report below is still written
         console.print(f"[red]run stopped: {getattr(error, 'cause', error)}[/]")
     finally:
@@ -141,6 +146,9 @@ def bench_run(
     resume: bool = typer.Option(False, "--resume", help="continue a run: skip recorded episodes; refuse a different config"),
     turn_cap: int = TurnCapOption,
     no_retrieval: bool = NoRetrievalOption,
+    experience: bool = typer.Option(None, "--experience/--no-experience", help="remember encounters and use past ones (default from config: off)"),
+    experience_from: Path = typer.Option(None, "--experience-from", help="warm-start the experience store from an earlier run directory"),
+    record_responses: bool = typer.Option(False, "--record-responses", help="save every model request and response (for `clinsim replay --rerun`)"),
     bank_size: int = BankSizeOption,
     doctor_model: str = DoctorModel,
     patient_model: str = PatientModel,
@@ -148,11 +156,17 @@ def bench_run(
     judge_model: str = JudgeModel,
 ) -> None:
     """Run every (case, trial) as one episode; write episodes.jsonl, summary.json and report.html."""
-    cfg = _run_settings(_common_overrides(doctor_model, patient_model, measurement_model, judge_model, turn_cap, no_retrieval))
+    overrides = _common_overrides(doctor_model, patient_model, measurement_model, judge_model, turn_cap, no_retrieval)
+    if experience is not None or experience_from is not None:
+        overrides["experience.enabled"] = bool(experience) or (experience is None and experience_from is not None)
+    cfg = _run_settings(overrides)
     cases_path, loaded, case_dir = _resolve_cases(cases, cfg, bank_size)
     loaded = loaded[:limit] if limit else loaded
-    params = {"cases": str(cases_path), "limit": limit, "trials": trials, "seed": seed, "concurrency": concurrency}
-    execute_run(cfg, params, cases_path, loaded, case_dir, out, resume, concurrency, f"run {out.name}")
+    params = {"cases": str(cases_path), "limit": limit, "trials": trials, "seed": seed, "concurrency": concurrency,
+              "experience_from": str(experience_from) if experience_from else None,
+              "record_responses": record_responses}
+    execute_run(cfg, params, cases_path, loaded, case_dir, out, resume, concurrency, f"run {out.name}",
+                experience_from=experience_from)
 
 
 @app.command("ablate")
@@ -259,3 +273,56 @@ def bench_report(run_dir: Path = typer.Argument(..., help="run directory with ep
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     write_report(run_dir / "report.html", render_report(f"run {run_dir.name}", records, summary, config))
     console.print(f"{len(records)} episodes: top-1 {format_ci(summary['top1'])}; wrote {run_dir / 'report.html'}")
+
+
+@app.command("learn")
+def bench_learn(
+    out: Path = typer.Option(..., "--out", help="directory for both arms, curve.json and report.html"),
+    cases: str = CasesOption,
+    order_seed: int = typer.Option(0, "--order-seed", help="seed of the order the cases are seen in"),
+    limit: int = LimitOption,
+    window: int = typer.Option(10, "--window", min=2, help="moving-window size of the accuracy curve"),
+    resume: bool = typer.Option(False, "--resume", help="continue both arms where they stopped"),
+    turn_cap: int = TurnCapOption,
+    bank_size: int = BankSizeOption,
+    doctor_model: str = DoctorModel,
+    patient_model: str = PatientModel,
+    measurement_model: str = MeasurementModel,
+    judge_model: str = JudgeModel,
+) -> None:
+    """Learning curve: cases in sequence with the experience store growing, against the same sequence
+    with experience off; accuracy vs encounters seen with a moving-window CI."""
+    from benchmark.harness import make_runner_factory
+    from benchmark.learning import ARMS, ordered, run_sequence, write_learning_outputs
+
+    cfg = _run_settings(_common_overrides(doctor_model, patient_model, measurement_model, judge_model, turn_cap, False))
+    cases_path, loaded, case_dir = _resolve_cases(cases, cfg, bank_size)
+    sequence = ordered(loaded, order_seed)[: limit or None]
+    models: dict = {}
+    with console.status("starting models..."):
+        make_runner_factory(cfg, models=models)()
+    arms = {}
+    try:
+        with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TextColumn("acc {task.fields[acc]}"), TimeElapsedColumn(), console=console) as bar:
+            for arm in ARMS:
+                task = bar.add_task(arm, total=len(sequence), acc="-")
+                hits = {"n": 0, "correct": 0}
+
+                def step(arm_name, index, record, task=task, hits=hits):
+                    hits["n"] += 1
+                    hits["correct"] += record.top1_correct
+                    bar.update(task, completed=index + 1, acc=f"{100 * hits['correct'] / hits['n']:.0f}%")
+
+                arms[arm] = run_sequence(cfg, arm, sequence, case_dir, out, order_seed, models, resume, step)
+    except InputError as error:
+        fail_problems(error)
+    result = write_learning_outputs(out, arms, window, order_seed)
+    view = Table(title=f"learning curve ({len(sequence)} cases, order seed {order_seed})")
+    for column in ("arm", "top-1 first half", "top-1 second half", "experiences shown / encounter"):
+        view.add_column(column)
+    for arm, half in result["halves"].items():
+        fmt = lambda v: "n/a" if v is None else f"{100 * v:.1f}%"  # noqa: E731
+        view.add_row(arm, fmt(half["first_half"]), fmt(half["second_half"]), f"{half['experiences_used_per_episode']:.2f}")
+    console.print(view)
+    console.print(f"curve: {out / 'curve.json'}; plot in {out / 'report.html'}")

@@ -14,6 +14,7 @@ from sim.cli import bench, config_cmd, llm
 from sim.cli import store as store_cli
 from sim.cli.app_cmd import app as app_command
 from sim.cli.demo import demo
+from sim.cli.replay import replay
 from sim.cli.run import run
 from sim.cli.common import state
 
@@ -43,6 +44,7 @@ app.add_typer(bench.app, name="bench", help="Benchmarks: runs, ablations, compar
 app.add_typer(store_cli.app, name="store", help="Fill, describe and search the image-report case store.")
 app.command("run")(run)
 app.command("demo")(demo)
+app.command("replay")(replay)
 app.command("app")(app_command)
 
 

@@ -25,6 +25,9 @@ from sim.encounter.state import EncounterState
 
 # The retrieve step: images of this case -> (text for the doctor, retrieved items for the record).
 Retriever = Callable[[Case, list[str]], tuple[str, list[dict]]]
+# Past encounters: (case, transcript so far) -> (context for the doctor, experiences used).
+ExperienceSource = Callable[[Case, list[Turn]], tuple[str, list[dict]]]
+MAX_EXPERIENCE_REFRESHES = 2
 
 
 @dataclass
@@ -55,13 +58,31 @@ def build_graph(
     judge_model: ChatModel | None = None,
     retriever: Retriever | None = None,
     seed: int | None = None,
+    experience: ExperienceSource | None = None,
 ) -> StateGraph:
     def view(state: EncounterState, message: Turn | None = None) -> View:
         return View(transcript=_turns(state), message=message, doctor_turns=state.get("doctor_turns", 0),
                     turn_cap=turn_cap, seed=seed)
 
+    def recall(state: EncounterState, transcript: list[Turn]) -> dict:
+        """Past encounters before the first question, refreshed (at most twice) once new findings exist,
+        so the doctor sees them before it diagnoses."""
+        if experience is None:
+            return {}
+        results = sum(1 for t in transcript if t.role == "measurement")
+        first = state.get("doctor_turns", 0) == 0
+        fresh = results > state.get("experience_results_seen", 0) and state.get("experience_refreshes", 0) < MAX_EXPERIENCE_REFRESHES
+        if not (first or fresh):
+            return {}
+        text, items = experience(case, transcript)
+        return {"experience_context": text, "experience_results_seen": results,
+                "experience_refreshes": state.get("experience_refreshes", 0) + (0 if first else 1),
+                "experiences": items}
+
     def doctor(state: EncounterState) -> dict:
         current = view(state)
+        memory = recall(state, current.transcript)
+        current.context = memory.get("experience_context", state.get("experience_context", ""))
         try:
             reply = seats.doctor.generate_next_message(current)
         except LLMError as error:
@@ -70,6 +91,7 @@ def build_graph(
             return {"termination": TerminationReason.human_quit.value}
         action = reply.action or {}
         update: dict = {
+            **memory,
             "turns": [_turn("doctor", len(current.transcript), reply)],
             "doctor_turns": current.doctor_turns + 1,
             "last_action": action,

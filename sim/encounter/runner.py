@@ -28,7 +28,7 @@ from agents.transcript import TerminationReason, Turn
 from benchmark.records import EpisodeRecord, RoleInfo, compute_totals, config_hash, now_iso
 from sim.case import Case
 from sim.config import ROLES, Settings
-from sim.encounter.graph import Retriever, Seats, build_graph
+from sim.encounter.graph import ExperienceSource, Retriever, Seats, build_graph
 from sim.encounter.state import initial_state
 
 HumanInput = Callable[[dict], object]
@@ -53,6 +53,7 @@ class EncounterRunner:
         human: Iterable[str] = (),
         checkpoint_path: Path | None = None,
         retriever: Retriever | None = None,
+        experience: ExperienceSource | None = None,
     ):
         self.settings = settings
         self.human = set(human)
@@ -62,6 +63,7 @@ class EncounterRunner:
         self._models = dict(models or {})
         self.checkpointer = open_checkpointer(checkpoint_path)
         self.retriever = retriever
+        self.experience = experience
 
     def model(self, role: str) -> ChatModel:
         if role not in self._models:
@@ -104,7 +106,8 @@ class EncounterRunner:
     def compile(self, case: Case, case_dir: Path | None, seed: int | None):
         enc = self.settings.encounter
         judge = self.model("judge") if enc.llm_judge else None
-        graph = build_graph(case, self.seats(case, case_dir), enc.turn_cap, enc.top_k, judge, self.retriever, seed)
+        graph = build_graph(case, self.seats(case, case_dir), enc.turn_cap, enc.top_k, judge, self.retriever, seed,
+                            self.experience)
         return graph.compile(checkpointer=self.checkpointer)
 
     def session(self, case: Case, case_dir: Path | None = None, *, run_id: str = "adhoc", trial: int = 0,
@@ -164,6 +167,7 @@ class EncounterRunner:
             models=self.roles_info(),
             turns=turns,
             retrieved=state.get("retrieved", []),
+            experiences=list({e["id"]: e for e in state.get("experiences", [])}.values()),
             differential=state.get("differential", []),
             truth=case.diagnosis.name,
             truth_aliases=list(case.diagnosis.aliases),

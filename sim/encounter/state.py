@@ -17,10 +17,15 @@ class EncounterState(TypedDict, total=False):
     termination: str | None  # TerminationReason value once the encounter is over
     error: str | None
     retrieved: Annotated[list[dict], operator.add]
+    experience_context: str  # past encounters shown to the doctor (refreshed when findings arrive)
+    experience_results_seen: int
+    experience_refreshes: int
+    experiences: Annotated[list[dict], operator.add]
 
 
 def initial_state() -> EncounterState:
     return EncounterState(
         turns=[], doctor_turns=0, last_action=None, last_images=[], differential=[], verdict=None,
-        termination=None, error=None, retrieved=[],
+        termination=None, error=None, retrieved=[], experience_context="", experience_results_seen=0,
+        experience_refreshes=0, experiences=[],
     )

@@ -1,0 +1,75 @@
+"""Re-executing a recorded run with no model: the check that a published run reproduces exactly."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from benchmark.components import make_experience, make_learner, make_retriever
+from benchmark.harness import CONFIG_FILE, EPISODES_FILE, make_runner_factory, prepare_run_dir
+from benchmark.recording import RESPONSES_FILE, WALL_CLOCK_FIELDS, replay_models
+from benchmark.records import EpisodeRecord, append_record, read_records
+from sim.config import ROLES, Settings
+from sim.errors import InputError, Problem
+from sim.loaders import load_cases
+
+
+@dataclass
+class RerunResult:
+    total: int
+    identical: int
+    out: Path
+    differences: list[str] = field(default_factory=list)
+
+
+def settings_from_config(config: dict) -> Settings:
+    """The run's settings as stored in config.json (the masked key markers are not settings)."""
+    data = json.loads(json.dumps(config["settings"]))
+    for role in data.get("roles", {}).values():
+        role.pop("api_key", None)
+    return Settings.model_validate(data)
+
+
+def _with_original_clock(record: EpisodeRecord, original: EpisodeRecord) -> EpisodeRecord:
+    update = {name: getattr(original, name) for name in WALL_CLOCK_FIELDS}
+    totals = record.totals.model_copy(update={"wall_s": original.totals.wall_s})
+    return record.model_copy(update={**update, "totals": totals})
+
+
+def rerun(run_dir: Path, out: Path) -> RerunResult:
+    config_path = run_dir / CONFIG_FILE
+    if not config_path.is_file():
+        raise InputError([Problem(str(config_path), None, "-", "missing: not a run directory")])
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    settings = settings_from_config(config)
+    params = config.get("params", {})
+    originals = read_records(run_dir / EPISODES_FILE)
+    cases_path = Path(params["cases"])
+    by_id = {case.id: case for case in load_cases(cases_path)}
+    case_dir = cases_path if cases_path.is_dir() else cases_path.parent
+    models = replay_models(run_dir / RESPONSES_FILE, [r for r in ROLES if r != "measurement"])
+    prepare_run_dir(out, config, resume=False)
+    experience_from = Path(params["experience_from"]) if params.get("experience_from") else None
+    # The original split: every case of the run, as the harness excluded them.
+    split = sorted({r.case_id for r in originals})
+    provider, memory = make_experience(settings, out, split, experience_from, notify=lambda m: None)
+    factory = make_runner_factory(settings, models=models, retriever=make_retriever(settings), experience=provider)
+    learner = make_learner(memory, models)
+    result = RerunResult(total=len(originals), identical=0, out=out)
+    for original in originals:  # in the order they finished, so experiences accumulate as they did
+        case = by_id.get(original.case_id)
+        if case is None:
+            raise InputError([Problem(str(cases_path), None, "-", f"case {original.case_id} of the run is missing")])
+        record = factory().run(case, case_dir, run_id=original.run_id, trial=original.trial, seed=original.seed)
+        record = _with_original_clock(record, original)
+        append_record(out / EPISODES_FILE, record)
+        if learner is not None:
+            experience = learner.experience_for(case, record)
+            if experience is not None:
+                learner.remember(experience)
+        if record.model_dump_json() == original.model_dump_json():
+            result.identical += 1
+        else:
+            result.differences.append(original.episode_id)
+    return result

@@ -1,0 +1,238 @@
+"""The experience store: the doctor's memory of past encounters, retrieved by similarity.
+
+After each judged encounter an `Experience` is written: a summary of what the encounter revealed
+(presenting problem, what the patient said, tests ordered and their results, images seen), the doctor's
+differential, whether it was right, the true diagnosis, and, after a wrong answer, a short lesson the
+doctor model writes. Experiences are embedded by us (MiniLM by default, or a hashing vectoriser that
+needs no model) into a Chroma collection and mirrored as `experiences.jsonl`, so a store can always be
+rebuilt from files. Retrieval never returns the current case, nor any case of the current evaluation
+split unless that is explicitly allowed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from agents.llm.base import ChatModel, LLMError, Message
+from agents.prompts import render
+from agents.transcript import Turn
+from retrieval.embedders.base import Embedder, l2_normalise
+from sim.case import Case
+from sim.errors import InputError, Problem
+
+EXPERIENCES_FILE = "experiences.jsonl"
+COLLECTION = "clinsim-experiences"
+MAX_SUMMARY_CHARS = 1200
+
+
+class Experience(BaseModel):
+    id: str
+    run_id: str
+    episode_id: str
+    case_id: str
+    source: str = ""
+    summary: str
+    differential: list[str] = Field(default_factory=list)
+    correct: bool
+    truth: str
+    lesson: str = ""
+
+    def as_context(self, rank: int) -> str:
+        said = "; ".join(self.differential[:3]) or "no diagnosis"
+        outcome = "right" if self.correct else "wrong"
+        line = f"{rank}. {self.summary[:400]} You said: {said} ({outcome}). The answer was: {self.truth}."
+        return line + (f" Lesson: {self.lesson}" if self.lesson else "")
+
+
+def encounter_summary(case: Case, turns: Iterable[Turn]) -> str:
+    """What the encounter revealed, in the doctor's own terms (never the case file's hidden parts)."""
+    said, results, images = [], [], []
+    for turn in turns:
+        if turn.role == "patient":
+            said.append(turn.text)
+        elif turn.role == "measurement":
+            request = turn.meta.get("request", "")
+            if turn.images:
+                images.append(request or "image")
+            else:
+                results.append(" ".join(turn.text.split())[:200])
+    parts = [f"Presenting: {case.objective}" if case.objective else ""]
+    if said:
+        parts.append("Patient said: " + " ".join(said)[:400])
+    if results:
+        parts.append("Findings: " + " | ".join(results))
+    if images:
+        parts.append("Images seen: " + ", ".join(images))
+    return " ".join(p for p in parts if p)[:MAX_SUMMARY_CHARS]
+
+
+def write_lesson(model: ChatModel, summary: str, differential: list[str], truth: str) -> str:
+    prompt = render("lesson", differential="; ".join(differential) or "no diagnosis", truth=truth, summary=summary)
+    try:
+        result = model.complete([Message(role="user", content=prompt)], max_tokens=60, temperature=0.0)
+    except LLMError:
+        return ""
+    return " ".join(result.text.split())[:300]
+
+
+def experience_id(run_id: str, episode_id: str) -> str:
+    return "exp-" + hashlib.sha256(f"{run_id}|{episode_id}".encode()).hexdigest()[:16]
+
+
+class HashingTextEmbedder:
+    """Word uni- and bigrams hashed into 1,024 dimensions (scikit-learn): no model, fully offline."""
+
+    name = "hashing-1024"
+    dim = 1024
+
+    def __init__(self) -> None:
+        from sklearn.feature_extraction.text import HashingVectorizer
+
+        self._vectorizer = HashingVectorizer(n_features=self.dim, ngram_range=(1, 2), alternate_sign=False,
+                                             norm="l2", stop_words="english")
+
+    def embed_texts(self, texts: list[str]) -> np.ndarray:
+        return l2_normalise(self._vectorizer.transform(texts).toarray())
+
+    def embed_images(self, images):  # pragma: no cover - text only
+        raise TypeError("the hashing embedder embeds texts only")
+
+
+def experience_embedder(spec: str) -> Embedder:
+    if spec == "hashing":
+        return HashingTextEmbedder()
+    if spec == "minilm":
+        from retrieval.embedders.minilm import MiniLMEmbedder
+
+        return MiniLMEmbedder()
+    raise ValueError(f"experience.embedder: unknown embedder '{spec}' (choose minilm or hashing)")
+
+
+class ExperienceStore:
+    """A Chroma text collection of experiences plus its JSONL mirror. One writer (the harness thread)."""
+
+    def __init__(self, folder: Path, embedder: Embedder, mirror: Path | None = None):
+        import chromadb
+
+        os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+        folder.mkdir(parents=True, exist_ok=True)
+        self.folder = folder
+        self.embedder = embedder
+        self.mirror = mirror or folder / EXPERIENCES_FILE
+        self._client = chromadb.PersistentClient(path=str(folder), settings=chromadb.Settings(anonymized_telemetry=False))
+        self._collection = self._client.get_or_create_collection(
+            f"{COLLECTION}-{embedder.name}", embedding_function=None,
+            configuration={"hnsw": {"space": "cosine"}}, metadata={"embedder": embedder.name},
+        )
+        self._lock = threading.Lock()
+
+    def count(self) -> int:
+        return self._collection.count()
+
+    def add(self, experiences: list[Experience], mirror: bool = True) -> int:
+        """Add what is not stored yet (ids are content-stable); returns how many were new."""
+        if not experiences:
+            return 0
+        with self._lock:
+            existing = set(self._collection.get(ids=[e.id for e in experiences])["ids"])
+            new = [e for e in experiences if e.id not in existing]
+            if not new:
+                return 0
+            vectors = self.embedder.embed_texts([e.summary for e in new])
+            self._collection.add(
+                ids=[e.id for e in new], embeddings=vectors.tolist(), documents=[e.summary for e in new],
+                metadatas=[{"case_id": e.case_id, "correct": e.correct, "json": e.model_dump_json()} for e in new],
+            )
+            if mirror:
+                self.mirror.parent.mkdir(parents=True, exist_ok=True)
+                with open(self.mirror, "a", encoding="utf-8") as handle:
+                    handle.write("".join(e.model_dump_json() + "\n" for e in new))
+                    handle.flush()
+                    os.fsync(handle.fileno())
+            return len(new)
+
+    def search(self, text: str, k: int, exclude_cases: Iterable[str] = (), only_correct: bool = False
+               ) -> list[tuple[Experience, float]]:
+        if not text or self.count() == 0:
+            return []
+        excluded = sorted(set(exclude_cases))
+        conditions: list[dict] = []
+        if excluded:
+            conditions.append({"case_id": {"$nin": excluded}})
+        if only_correct:
+            conditions.append({"correct": True})
+        where = conditions[0] if len(conditions) == 1 else ({"$and": conditions} if conditions else None)
+        vector = self.embedder.embed_texts([text])[0]
+        with self._lock:
+            result = self._collection.query(query_embeddings=[vector.tolist()], n_results=k, where=where,
+                                            include=["metadatas", "distances"])
+        hits = []
+        for meta, distance in zip(result["metadatas"][0], result["distances"][0]):
+            hits.append((Experience.model_validate_json(meta["json"]), round(1.0 - float(distance), 4)))
+        return hits
+
+    def all(self) -> list[Experience]:
+        data = self._collection.get(include=["metadatas"])
+        return sorted((Experience.model_validate_json(m["json"]) for m in data["metadatas"]), key=lambda e: e.id)
+
+
+def read_experiences(path: Path) -> list[Experience]:
+    """Experiences from a JSONL mirror; a bad complete line is a located error, a partial last line ignored."""
+    if not path.is_file():
+        raise InputError([Problem(str(path), None, "-", "experiences file not found")])
+    data = path.read_bytes()
+    lines = data.split(b"\n")
+    if not data.endswith(b"\n"):
+        lines = lines[:-1]
+    found, problems = [], []
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        try:
+            found.append(Experience.model_validate_json(raw))
+        except ValueError as error:
+            problems.append(Problem(str(path), number, "-", f"not an experience record: {str(error).splitlines()[0]}"))
+    if problems:
+        raise InputError(problems)
+    return found
+
+
+def rebuild_store(mirror: Path, folder: Path, embedder: Embedder) -> ExperienceStore:
+    """A store rebuilt from its JSONL mirror (the mirror is not rewritten)."""
+    store = ExperienceStore(folder, embedder, mirror=folder / EXPERIENCES_FILE)
+    store.add(read_experiences(mirror), mirror=False)
+    return store
+
+
+class ExperienceProvider:
+    """What the encounter graph calls before the doctor's first question and again once findings arrive:
+    returns the context text for the doctor and the experiences used (for the record)."""
+
+    def __init__(self, store: ExperienceStore, k: int = 3, only_correct: bool = False,
+                 split_case_ids: Iterable[str] = ()):
+        self.store = store
+        self.k = k
+        self.only_correct = only_correct
+        self.split = set(split_case_ids)
+
+    def __call__(self, case: Case, turns: list[Turn]) -> tuple[str, list[dict]]:
+        hits = self.store.search(encounter_summary(case, turns), self.k, exclude_cases={case.id} | self.split,
+                                 only_correct=self.only_correct)
+        if not hits:
+            return "", []
+        text = render("experience_context", items="\n".join(e.as_context(i) for i, (e, _) in enumerate(hits, 1)))
+        items = [{"id": e.id, "case_id": e.case_id, "truth": e.truth, "correct": e.correct, "score": score}
+                 for e, score in hits]
+        return text.strip(), items
+
+
+def experiences_json(experiences: list[Experience]) -> str:
+    return json.dumps([e.model_dump() for e in experiences], sort_keys=True)
