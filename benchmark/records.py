@@ -38,6 +38,7 @@ class Totals(BaseModel):
     parse_failures: int = 0
     repairs: int = 0
     fallbacks: int = 0
+    leaks: int = 0  # patient/measurement outputs that named the diagnosis (flagged, masked by default)
     tokens_in: int = 0
     tokens_out: int = 0
     llm_latency_s: float = 0.0
@@ -58,6 +59,7 @@ class EpisodeRecord(BaseModel):
     turns: list[Turn] = Field(default_factory=list)
     retrieved: list[dict] = Field(default_factory=list)
     experiences: list[dict] = Field(default_factory=list)
+    redactions: list[dict] = Field(default_factory=list)  # diagnosis mentions removed from agents' context
     differential: list[str] = Field(default_factory=list)
     truth: str = ""
     truth_aliases: list[str] = Field(default_factory=list)
@@ -93,6 +95,7 @@ def compute_totals(turns: list[Turn], wall_s: float) -> Totals:
             totals.repairs += turn.parse == "repaired"
             totals.fallbacks += turn.parse == "fallback"
             totals.parse_failures += turn.parse in ("repaired", "fallback")
+        totals.leaks += "leak" in turn.meta
         for call in turn.calls:
             totals.tokens_in += call.tokens_in
             totals.tokens_out += call.tokens_out

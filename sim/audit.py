@@ -65,7 +65,7 @@ def audit_cases(cases: Iterable[Case], include_reports: bool = False) -> list[Au
     """Every (case, field) whose patient- or measurement-visible text contains the case's diagnosis."""
     findings: list[AuditFinding] = []
     for case in cases:
-        names = _DiagnosisForms(case.diagnosis.all_names())
+        names = DiagnosisMatcher(case.diagnosis.all_names())
         for field, text in visible_texts(case, include_reports):
             finding = names.find_in(text)
             if finding:
@@ -135,7 +135,7 @@ def _snippet(text: str, start: int, end: int) -> str:
     return ("..." if left else "") + text[left:right] + ("..." if right < len(text) else "")
 
 
-class _DiagnosisForms:
+class DiagnosisMatcher:
     """The diagnosis and its aliases, prepared once per case for the three rules."""
 
     def __init__(self, names: list[str]):

@@ -74,6 +74,8 @@ class EncounterSettings(_Section):
     missing_test_answer: str = "Not available: this test was not performed for this patient."
     show_image_report: bool = False
     llm_judge: bool = Field(True, description="ask the judge model when string rules are inconclusive")
+    redact_diagnosis: bool = Field(True, description="remove the diagnosis and aliases from what patient and measurement agents are given")
+    mask_leaks: bool = Field(True, description="mask the diagnosis when a patient or measurement output says it (always flagged)")
     doctor_bias: str = "none"
     patient_bias: str = "none"
 

@@ -8,3 +8,4 @@ import typer
 app = typer.Typer(no_args_is_help=True, help="Benchmarks: runs, ablations, comparisons, reports, retrieval, performance.")
 
 from sim.cli import bench_run  # noqa: E402,F401  (registers run, ablate, compare, report)
+from sim.cli import bench_retrieval  # noqa: E402,F401  (registers retrieval)

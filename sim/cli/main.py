@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 
 from sim.cli import cases as cases_cli
-from sim.cli import bench, config_cmd, llm
+from sim.cli import bench, config_cmd, embedder, llm
 from sim.cli import store as store_cli
 from sim.cli.app_cmd import app as app_command
 from sim.cli.demo import demo
@@ -41,6 +41,7 @@ app.add_typer(cases_cli.app, name="cases", help="Generate, validate, audit and d
 app.add_typer(llm.app, name="llm", help="Check the models configured for each role.")
 app.add_typer(config_cmd.app, name="config", help="Show the effective configuration.")
 app.add_typer(bench.app, name="bench", help="Benchmarks: runs, ablations, comparisons, reports, retrieval, performance.")
+app.add_typer(embedder.app, name="embedder", help="Train the project's open_clip image-report embedders.")
 app.add_typer(store_cli.app, name="store", help="Fill, describe and search the image-report case store.")
 app.command("run")(run)
 app.command("demo")(demo)

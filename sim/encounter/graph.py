@@ -17,6 +17,7 @@ from langgraph.graph import END, START, StateGraph
 
 from agents.llm.base import ChatModel, LLMError
 from agents.judge import judge_differential
+from agents.leaks import LeakCheck
 from agents.protocol import Participant, Reply, View
 from agents.transcript import TerminationReason, Turn
 from sim.case import Case
@@ -59,6 +60,8 @@ def build_graph(
     retriever: Retriever | None = None,
     seed: int | None = None,
     experience: ExperienceSource | None = None,
+    leak_check: LeakCheck | None = None,
+    mask_leaks: bool = True,
 ) -> StateGraph:
     def view(state: EncounterState, message: Turn | None = None) -> View:
         return View(transcript=_turns(state), message=message, doctor_turns=state.get("doctor_turns", 0),
@@ -113,6 +116,12 @@ def build_graph(
                 return _failed(role, error)
             if reply.quit:
                 return {"termination": TerminationReason.human_quit.value}
+            leak = leak_check.check(reply.text) if leak_check is not None else None
+            if leak is not None:
+                # Flag always; mask what can be masked, so the doctor does not read the answer.
+                meta = {**reply.meta, "leak": leak}
+                text = leak_check.mask(reply.text) if mask_leaks else reply.text
+                reply = reply.model_copy(update={"meta": meta, "text": text, "raw": reply.text})
             return {"turns": [_turn(role, len(transcript), reply)], "last_images": list(reply.images)}
 
         node.__name__ = role

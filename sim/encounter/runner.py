@@ -22,6 +22,7 @@ from agents.human import HumanSeat
 from agents.knn_doctor import KnnDoctor
 from agents.llm.base import ChatModel
 from agents.measurement import LookupMeasurement
+from agents.leaks import LeakCheck, redact_case
 from agents.measurement_agent import LookupMeasurementAgent
 from agents.patient import LLMPatient
 from agents.transcript import TerminationReason, Turn
@@ -83,7 +84,10 @@ class EncounterRunner:
         return info
 
     def seats(self, case: Case, case_dir: Path | None) -> Seats:
+        """The three seats. Patient and measurement get the case with the diagnosis redacted."""
         enc = self.settings.encounter
+        if enc.redact_diagnosis:
+            case, _ = redact_case(case)
         lookup = LookupMeasurementAgent(
             LookupMeasurement(case, case_dir, enc.missing_test_answer, enc.show_image_report)
         )
@@ -107,7 +111,7 @@ class EncounterRunner:
         enc = self.settings.encounter
         judge = self.model("judge") if enc.llm_judge else None
         graph = build_graph(case, self.seats(case, case_dir), enc.turn_cap, enc.top_k, judge, self.retriever, seed,
-                            self.experience)
+                            self.experience, LeakCheck(case.diagnosis), enc.mask_leaks)
         return graph.compile(checkpointer=self.checkpointer)
 
     def session(self, case: Case, case_dir: Path | None = None, *, run_id: str = "adhoc", trial: int = 0,
@@ -168,6 +172,7 @@ class EncounterRunner:
             turns=turns,
             retrieved=state.get("retrieved", []),
             experiences=list({e["id"]: e for e in state.get("experiences", [])}.values()),
+            redactions=redact_case(case)[1] if self.settings.encounter.redact_diagnosis else [],
             differential=state.get("differential", []),
             truth=case.diagnosis.name,
             truth_aliases=list(case.diagnosis.aliases),
