@@ -25,6 +25,7 @@ class LLMCall(BaseModel):
     tokens_out: int = 0
     latency_s: float = 0.0
     attempts: int = 1
+    strategy: str = ""  # the doctor strategy the call served (direct, cot, self-consistency, conference)
 
 
 class Turn(BaseModel):

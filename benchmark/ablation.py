@@ -65,10 +65,30 @@ def write_ablation(out: Path, table: dict, arms: dict[str, Path]) -> None:
         f"<td>{row['tokens_per_episode']:.0f}</td><td>{(row['wall_s_mean'] or 0):.1f}</td></tr>"
         for row in table["arms"]
     )
-    extra = ("<h2>Ablation table</h2><table><tr><th>arm</th><th>episodes</th><th>top-1</th><th>top-k</th>"
+    extra = (cost_benefit_plot(table) + "<h2>Ablation table</h2><table><tr><th>arm</th><th>episodes</th><th>top-1</th><th>top-k</th>"
              f"<th>Δ top-1 vs {table['baseline']} (paired)</th><th>tokens/episode</th><th>wall s/episode</th></tr>{rows}</table>")
     write_report(out / "report.html", render_report(f"ablation {out.name}", everything, summarise(everything),
                                                     arms=groups, extra_html=extra))
+
+
+def cost_benefit_plot(table: dict) -> str:
+    """Accuracy (with CI) against tokens and wall time per encounter, one point per arm."""
+    from benchmark.report import _png, plt
+
+    rows = [row for row in table["arms"] if row["top1"]["mean"] is not None]
+    if not rows:
+        return ""
+    figure, axes = plt.subplots(1, 2, figsize=(9, 3.4), sharey=True)
+    for axis, key, label in ((axes[0], "tokens_per_episode", "tokens per encounter"),
+                             (axes[1], "wall_s_mean", "wall seconds per encounter")):
+        for row in rows:
+            mean, lo, hi = (100 * row["top1"][k] for k in ("mean", "lo", "hi"))
+            axis.errorbar(row[key] or 0, mean, yerr=[[mean - lo], [hi - mean]], fmt="o", capsize=3)
+            axis.annotate(row["name"], (row[key] or 0, mean), textcoords="offset points", xytext=(4, 4), fontsize=8)
+        axis.set_xlabel(label)
+    axes[0].set_ylabel("top-1 accuracy (%) with 95% CI")
+    figure.suptitle("Cost and benefit per arm")
+    return "<h2>Cost and benefit</h2>" + _png(figure)
 
 
 def _pct(ci: dict) -> str:

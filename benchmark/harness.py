@@ -164,7 +164,9 @@ def make_runner_factory(settings: Settings, models: dict[str, ChatModel] | None 
     graph state."""
     shared = models if models is not None else {}
     lock = threading.Lock()
-    needed = [r for r in ROLES if r != "measurement" and (r != "judge" or settings.encounter.llm_judge)]
+    # The measurement lookup and the knn doctor need no model; the judge only when it may be asked.
+    needed = [r for r in ROLES if r != "measurement" and (r != "judge" or settings.encounter.llm_judge)
+              and settings.role(r).backend != "knn"]
 
     def factory() -> EncounterRunner:
         with lock:  # create missing models once, not once per thread

@@ -106,6 +106,26 @@ class ExperienceSettings(_Section):
     lessons: bool = Field(True, description="after a wrong answer, the doctor model writes what it missed")
 
 
+class PanelistSettings(_Section):
+    name: str = Field(min_length=1)
+    instruction: str = Field("", description="empty: the prompt file agents/prompts/panel/<name>.txt")
+    model: str = Field("", description="empty: the doctor's model; 'embedded' or MODEL@BASE_URL")
+
+
+def _default_panel() -> list[PanelistSettings]:
+    return [PanelistSettings(name=n) for n in ("radiologist", "internist", "devil's advocate")]
+
+
+class StrategySettings(_Section):
+    """How the model doctor reaches its actions (agents/strategies)."""
+
+    name: Literal["direct", "cot", "self-consistency", "conference"] = "direct"
+    samples: int = Field(5, ge=1, le=50, description="self-consistency: differentials sampled at the diagnosis")
+    temperature: float = Field(0.7, ge=0.0, le=2.0, description="self-consistency: sampling temperature")
+    rounds: int = Field(2, ge=1, le=10, description="conference: discussion rounds")
+    panel: list[PanelistSettings] = Field(default_factory=_default_panel)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CLINSIM_", env_nested_delimiter="__", extra="forbid")
 
@@ -115,6 +135,7 @@ class Settings(BaseSettings):
     encounter: EncounterSettings = Field(default_factory=EncounterSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     experience: ExperienceSettings = Field(default_factory=ExperienceSettings)
+    strategy: StrategySettings = Field(default_factory=StrategySettings)
 
     def role(self, name: str) -> RoleModel:
         return getattr(self.roles, name)

@@ -14,7 +14,11 @@ class ConfigError(LLMError):
 
 
 def model_for_role(settings: Settings, role: str) -> ChatModel:
-    spec: RoleModel = settings.role(role)
+    return model_for_spec(settings, settings.role(role), role)
+
+
+def model_for_spec(settings: Settings, spec: RoleModel, role: str) -> ChatModel:
+    """A model from one role's settings (also used for conference panelists with their own model)."""
     if spec.backend == "scripted":
         return ScriptedModel(spec.script, name=spec.model or f"scripted-{role}", cycle=True, delay_s=spec.delay_s)
     if spec.backend == "embedded":

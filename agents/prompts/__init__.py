@@ -21,8 +21,8 @@ def _template(name: str) -> Template:
     return Template(path.read_text(encoding="utf-8"))
 
 
-def render(name: str, **values: object) -> str:
-    text = _template(name).substitute({k: "" if v is None else str(v) for k, v in values.items()})
+def render(template: str, /, **values: object) -> str:
+    text = _template(template).substitute({k: "" if v is None else str(v) for k, v in values.items()})
     # Empty optional sections leave blank runs; collapse them so prompts stay compact.
     lines = text.splitlines()
     compact: list[str] = []

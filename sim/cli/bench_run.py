@@ -17,14 +17,22 @@ from sim.config import Settings
 from sim.errors import InputError
 
 DEFAULT_BANK_SIZE = 30
-# Ablation axes: name -> the setting each arm turns off/on.
-AXES = {"retrieval": "retrieval.enabled", "experience": "experience.enabled"}
+# Ablation axes: name -> the setting each arm turns off/on (strategy: one arm per listed strategy).
+AXES = {"retrieval": "retrieval.enabled", "experience": "experience.enabled", "strategy": "strategy.name"}
 
 
 def _available_axes() -> list[str]:
     from sim.config import Settings as S
 
     return [name for name, key in AXES.items() if key.split(".")[0] in S.model_fields]
+
+
+def _axis_values(axis: str, strategies: list[str]) -> list:
+    return strategies if axis == "strategy" else [False, True]
+
+
+def _arm_label(axis: str, value) -> str:
+    return str(value) if axis == "strategy" else f"{axis}-{'on' if value else 'off'}"
 
 
 def _resolve_cases(cases: str | None, cfg: Settings, bank_size: int):
@@ -149,6 +157,7 @@ def bench_run(
     experience: bool = typer.Option(None, "--experience/--no-experience", help="remember encounters and use past ones (default from config: off)"),
     experience_from: Path = typer.Option(None, "--experience-from", help="warm-start the experience store from an earlier run directory"),
     record_responses: bool = typer.Option(False, "--record-responses", help="save every model request and response (for `clinsim replay --rerun`)"),
+    strategy: str = typer.Option(None, "--strategy", help="doctor strategy: direct, cot, self-consistency, conference (default from config: direct)"),
     bank_size: int = BankSizeOption,
     doctor_model: str = DoctorModel,
     patient_model: str = PatientModel,
@@ -157,6 +166,8 @@ def bench_run(
 ) -> None:
     """Run every (case, trial) as one episode; write episodes.jsonl, summary.json and report.html."""
     overrides = _common_overrides(doctor_model, patient_model, measurement_model, judge_model, turn_cap, no_retrieval)
+    if strategy:
+        overrides["strategy.name"] = strategy
     if experience is not None or experience_from is not None:
         overrides["experience.enabled"] = bool(experience) or (experience is None and experience_from is not None)
     cfg = _run_settings(overrides)
@@ -172,7 +183,8 @@ def bench_run(
 @app.command("ablate")
 def bench_ablate(
     out: Path = typer.Option(..., "--out", help="ablation directory: one run directory per arm, plus ablation.json and report.html"),
-    axes: str = typer.Option(None, "--axes", help="comma-separated axes to switch off/on (default: all available: retrieval, experience)"),
+    axes: str = typer.Option(None, "--axes", help="comma-separated axes (default: retrieval,experience); 'strategy' adds one arm per --strategies"),
+    strategies: str = typer.Option("direct,cot,self-consistency,conference", "--strategies", help="strategy axis: the strategies to compare"),
     cases: str = CasesOption,
     limit: int = LimitOption,
     trials: int = TrialsOption,
@@ -190,7 +202,13 @@ def bench_ablate(
     from benchmark.ablation import ablation_table, write_ablation
 
     available = _available_axes()
-    chosen = [a.strip() for a in axes.split(",")] if axes else available
+    chosen = [a.strip() for a in axes.split(",")] if axes else [a for a in available if a != "strategy"]
+    strategy_list = [s.strip() for s in strategies.split(",") if s.strip()]
+    from agents.strategies import STRATEGIES
+
+    bad = [s for s in strategy_list if s not in STRATEGIES]
+    if bad:
+        fail(f"--strategies: unknown strategy {', '.join(bad)}; choose from {', '.join(STRATEGIES)}")
     unknown = [a for a in chosen if a not in available]
     if unknown:
         fail(f"--axes: unknown or unavailable axis {', '.join(unknown)}; available: {', '.join(available)}")
@@ -199,10 +217,10 @@ def bench_ablate(
     cases_path, loaded, case_dir = _resolve_cases(cases, cfg0, bank_size)
     loaded = loaded[:limit] if limit else loaded
     arms: dict[str, Path] = {}
-    for values in itertools.product((False, True), repeat=len(chosen)):
-        name = "+".join(f"{axis}-{'on' if on else 'off'}" for axis, on in zip(chosen, values)) or "baseline"
+    for values in itertools.product(*[_axis_values(axis, strategy_list) for axis in chosen]):
+        name = "+".join(_arm_label(axis, value) for axis, value in zip(chosen, values)) or "baseline"
         overrides = dict(base)
-        overrides.update({AXES[axis]: on for axis, on in zip(chosen, values)})
+        overrides.update({AXES[axis]: value for axis, value in zip(chosen, values)})
         params = {"cases": str(cases_path), "limit": limit, "trials": trials, "seed": seed,
                   "concurrency": concurrency, "arm": name}
         console.rule(f"arm {name}")

@@ -28,4 +28,4 @@ def demo(
     case = cases[case_index % len(cases)]
     console.print(f"[dim]bank: {len(cases)} cases in {bank}; running case {case.id} with the embedded model[/]")
     run(cases=bank, case_id=case.id, pick_random=False, out=None, human=[], seed=DEMO_SEED, turn_cap=turn_cap,
-        fetch_images=False, doctor_model=None, patient_model=None, measurement_model=None, judge_model=None)
+        fetch_images=False, no_retrieval=False, strategy=None, doctor_model=None, patient_model=None, measurement_model=None, judge_model=None)

@@ -40,6 +40,7 @@ def run(
     seed: int = typer.Option(0, "--seed", help="seed sent to the models and used by --random"),
     turn_cap: int = typer.Option(None, "--turn-cap", help="maximum doctor turns (default from config: 20)"),
     fetch_images: bool = typer.Option(False, "--fetch-images", help="download remote case images (NEJM) when online"),
+    strategy: str = typer.Option(None, "--strategy", help="doctor strategy: direct, cot, self-consistency, conference"),
     no_retrieval: bool = typer.Option(False, "--no-retrieval", help="do not show the doctor similar cases from the store"),
     doctor_model: str = DoctorModel,
     patient_model: str = PatientModel,
@@ -58,6 +59,8 @@ def run(
         overrides["encounter.turn_cap"] = turn_cap
     if no_retrieval:
         overrides["retrieval.enabled"] = False
+    if strategy:
+        overrides["strategy.name"] = strategy
     cfg = settings(overrides)
     bad_seats = sorted(set(human) - set(HUMAN_ROLES))
     if bad_seats:

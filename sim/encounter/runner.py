@@ -73,6 +73,32 @@ class EncounterRunner:
             self._models[role] = model_for_role(self.settings, role)
         return self._models[role]
 
+    def strategy(self):
+        """The doctor's strategy from settings; conference panelists get their own models when configured."""
+        from agents.strategies import ChainOfThought, Conference, Direct, Panelist, SelfConsistency
+
+        spec = self.settings.strategy
+        if spec.name == "cot":
+            return ChainOfThought()
+        if spec.name == "self-consistency":
+            return SelfConsistency(spec.samples, spec.temperature)
+        if spec.name == "conference":
+            return Conference([Panelist(p.name, p.instruction, self._panel_model(p.model)) for p in spec.panel], spec.rounds)
+        return Direct()
+
+    def _panel_model(self, spec: str) -> ChatModel | None:
+        if not spec:
+            return None
+        key = f"panel:{spec}"
+        if key not in self._models:
+            from agents.llm.registry import model_for_spec
+            from sim.cli.model_flags import parse_model_flag
+
+            flat = parse_model_flag("doctor", spec)
+            role = self.settings.roles.doctor.model_copy(update={k.split(".")[-1]: v for k, v in flat.items()})
+            self._models[key] = model_for_spec(self.settings, role, key)
+        return self._models[key]
+
     def roles_info(self) -> dict[str, RoleInfo]:
         info = {}
         for role in ROLES:
@@ -100,6 +126,7 @@ class EncounterRunner:
                 self.model("doctor"), case.objective, enc.turn_cap, enc.top_k, enc.doctor_bias,
                 self.settings.roles.doctor.max_tokens,
                 structured=self.settings.roles.doctor.structured_output != "off",
+                strategy=self.strategy(),
             )
         patient = HumanSeat("patient") if "patient" in self.human else LLMPatient(
             self.model("patient"), case.patient, enc.patient_bias, self.settings.roles.patient.max_tokens

@@ -1,0 +1,124 @@
+"""Contrastive training of the small open_clip model: the loss falls, retrieval beats chance, and the
+checkpoint is an ordinary open_clip checkpoint."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from benchmark.retrieval_metrics import ranking_metrics
+from retrieval.datasets import bank_pairs
+from retrieval.training import TrainConfig, contrastive_loss, read_sidecar, train_embedder
+from sim.bank import generate_bank
+
+STEPS = 40
+
+
+@pytest.fixture(scope="module")
+def bank(tmp_path_factory):
+    out = tmp_path_factory.mktemp("train") / "bank"
+    generate_bank(44, seed=3, out=out, size=96)  # 4 cases of each of the 11 conditions
+    return out
+
+
+@pytest.fixture(scope="module")
+def trained(bank, tmp_path_factory):
+    checkpoint = tmp_path_factory.mktemp("model") / "tiny.pt"
+    config = TrainConfig(steps=STEPS, batch_size=22, learning_rate=3e-3, warmup_steps=5)
+    return train_embedder(bank_pairs(bank), checkpoint, config, source="test bank")
+
+
+def test_training_lowers_the_loss_and_writes_a_sidecar(trained):
+    assert len(trained.losses) == STEPS
+    assert trained.last_loss(5) < trained.first_loss(5) - 0.3
+    meta = read_sidecar(trained.checkpoint)
+    assert meta["architecture"] == "clinsim-tiny" and meta["config"]["steps"] == STEPS and meta["seconds"] > 0
+
+
+def test_trained_model_retrieves_better_than_chance(trained, bank):
+    from retrieval.embedders.open_clip_embedder import OpenClipEmbedder
+
+    pairs = bank_pairs(bank)
+    embedder = OpenClipEmbedder.load(trained.architecture, trained.checkpoint)
+    images = embedder.embed_images([p.image for p in pairs])
+    reports = embedder.embed_texts([p.report for p in pairs])
+    labels = np.array([p.label for p in pairs])
+    relevant = labels[:, None] == labels[None, :]
+    trained_map = ranking_metrics(images @ reports.T, relevant).mean_average_precision
+    chance_map = ranking_metrics(np.random.default_rng(0).random(relevant.shape), relevant).mean_average_precision
+    assert trained_map > chance_map + 0.1
+
+
+def test_checkpoint_reloads_in_open_clip(trained, bank):
+    import open_clip
+    import torch
+
+    from retrieval.embedders.open_clip_embedder import OpenClipEmbedder, register_project_architectures
+
+    register_project_architectures()
+    model, _, preprocess = open_clip.create_model_and_transforms("clinsim-tiny", pretrained=str(trained.checkpoint))
+    model.eval()
+    image = bank_pairs(bank)[0].image
+    with torch.no_grad():
+        direct = model.encode_image(preprocess(open_clip_rgb(image)).unsqueeze(0), normalize=True).numpy()
+    ours = OpenClipEmbedder.load("clinsim-tiny", trained.checkpoint).embed_images([image])
+    assert np.allclose(direct, ours, atol=1e-5)
+
+
+def open_clip_rgb(path):
+    from PIL import Image
+
+    return Image.open(path).convert("RGB")
+
+
+def test_training_is_deterministic(bank, tmp_path):
+    config = TrainConfig(steps=3, batch_size=8, warmup_steps=1)
+    first = train_embedder(bank_pairs(bank)[:16], tmp_path / "a.pt", config)
+    second = train_embedder(bank_pairs(bank)[:16], tmp_path / "b.pt", config)
+    assert first.losses == second.losses
+
+
+def test_identical_reports_count_as_positives():
+    import torch
+
+    features = torch.nn.functional.normalize(torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]]), dim=1)
+    same_text = torch.tensor([0, 0, 1])
+    for loss in ("clip", "siglip"):
+        # Rows 0 and 1 share a report: matching both is the perfect answer, not a mistake.
+        perfect = contrastive_loss(features, features, torch.tensor(30.0), same_text, loss, torch.tensor(-5.0))
+        confused = contrastive_loss(features, features.flip(0), torch.tensor(30.0), same_text, loss, torch.tensor(-5.0))
+        assert perfect < confused
+
+
+def test_siglip_training_runs(bank, tmp_path):
+    result = train_embedder(bank_pairs(bank)[:16], tmp_path / "s.pt", TrainConfig(loss="siglip", steps=3, batch_size=8))
+    assert result.architecture == "clinsim-tiny-siglip" and np.isfinite(result.losses).all()
+
+
+def test_cli_trains_and_the_bank_spec_reuses_the_checkpoint(bank, tmp_path):
+    from retrieval.embedders.registry import bank_checkpoint_path, ensure_bank_checkpoint, make_embedder
+    from sim.cli.main import app
+    from tests.helpers import scripted_settings
+
+    out = tmp_path / "cli.pt"
+    result = CliRunner().invoke(app, ["embedder", "train", "--source", str(bank), "--steps", "2", "--batch-size", "8",
+                                      "--out", str(out)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert out.is_file() and "trained in" in result.output
+    settings = scripted_settings(tmp_path)
+    embedder = make_embedder(str(out), settings)
+    assert embedder.embed_images([bank_pairs(bank)[0].image]).shape == (1, 128)
+
+    checkpoint = ensure_bank_checkpoint(settings.data_dir, steps=2, n_cases=11)
+    assert checkpoint == bank_checkpoint_path(settings.data_dir)
+    stamp = checkpoint.stat().st_mtime_ns
+    assert make_embedder("bank", settings).dim == 128
+    assert checkpoint.stat().st_mtime_ns == stamp  # loaded, not trained again
+
+
+def test_cli_reports_a_missing_source(tmp_path):
+    from sim.cli.main import app
+
+    result = CliRunner().invoke(app, ["embedder", "train", "--source", str(tmp_path / "nope")])
+    assert result.exit_code == 1 and "not found" in result.output
