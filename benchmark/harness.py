@@ -4,7 +4,8 @@
 A run directory holds `config.json` (what was run: the effective settings with secrets masked, the case
 source and the run parameters), `episodes.jsonl`, and after the run `summary.json` and `report.html`.
 `--resume` refuses a directory whose config differs and skips episodes already recorded by
-(case, trial, seed). Failed episodes are recorded with termination `error` and the run goes on.
+(case, trial, seed). Failed episodes are recorded with termination `error` and the run goes on; a resumed
+run tries them again (their records are dropped first), so a finished run has one record per episode.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agents.llm.base import ChatModel
-from benchmark.records import EpisodeRecord, append_record, now_iso, read_records, repair_tail
+from benchmark.records import EpisodeRecord, append_record, drop_records, now_iso, read_records, repair_tail
 from sim.case import Case
 from sim.config import ROLES, Settings
 from sim.encounter.runner import EncounterRunner
@@ -77,28 +78,60 @@ def config_differences(old: dict, new: dict, prefix: str = "") -> list[str]:
     return differences
 
 
-def prepare_run_dir(run_dir: Path, config: dict, resume: bool) -> set[tuple[str, int, int]]:
-    """Create or check the run directory; returns the episode keys already recorded."""
+def read_run_config(path: Path) -> dict:
+    """A run directory's config.json, checked for its shape: {"settings": {...}, "params": {...}}."""
+    if not path.is_file():
+        raise InputError([Problem(str(path), None, "-", "missing: not a run directory (no config.json)")])
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as error:
+        raise InputError([Problem(str(path), None, "-", f"not a readable run config: not UTF-8 ({error.reason})")]) from None
+    except json.JSONDecodeError as error:
+        raise InputError([Problem(str(path), error.lineno, "-", f"not a readable run config: invalid JSON "
+                                  f"({error.msg}, column {error.colno})")]) from None
+    if not isinstance(config, dict):
+        raise InputError([Problem(str(path), None, "-", "not a run config: expected a JSON object with "
+                                  f"'settings' and 'params', got {type(config).__name__}")])
+    wrong = [key for key in ("settings", "params") if not isinstance(config.get(key), dict)]
+    if wrong:
+        raise InputError([Problem(str(path), None, key, "missing or not an object: not a run config")
+                          for key in wrong])
+    return config
+
+
+def check_run_dir(run_dir: Path, config: dict, resume: bool) -> None:
+    """Refuse a directory this run must not write to; writes nothing (callers check before starting models)."""
     config_path = run_dir / CONFIG_FILE
     episodes_path = run_dir / EPISODES_FILE
     if config_path.exists():
         if not resume:
             raise InputError([Problem(str(run_dir), None, "-", "run directory already holds a run; "
                                       "pass --resume to continue it or choose another --out")])
-        try:
-            old = json.loads(config_path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise InputError([Problem(str(config_path), getattr(error, "lineno", None), "-",
-                                      f"not a readable run config: {error}")]) from None
-        differences = config_differences(old, config)
+        differences = config_differences(read_run_config(config_path), config)
         if differences:
             raise InputError([Problem(str(config_path), None, d.split(":")[0], "differs from this run: " + d.split(": ", 1)[1])
                               for d in differences])
-        repair_tail(episodes_path)
-        done = {(r.case_id, r.trial, r.seed) for r in read_records(episodes_path)} if episodes_path.exists() else set()
-        return done
-    if episodes_path.exists() and episodes_path.stat().st_size:
+        if episodes_path.exists():
+            read_records(episodes_path)  # a corrupt complete line is the user's to fix, never ours to drop
+    elif episodes_path.exists() and episodes_path.stat().st_size:
         raise InputError([Problem(str(config_path), None, "-", "missing: episodes.jsonl exists without its config.json")])
+
+
+def prepare_run_dir(run_dir: Path, config: dict, resume: bool) -> set[tuple[str, int, int]]:
+    """Create or check the run directory; returns the episode keys already recorded.
+
+    On resume, episodes recorded as `error` are not done: their records are removed (the file is
+    rewritten atomically, see drop_records) and the harness runs them again. Removing rather than
+    appending a second record keeps the rule every reader relies on: one record per (case, trial)."""
+    check_run_dir(run_dir, config, resume)
+    config_path = run_dir / CONFIG_FILE
+    episodes_path = run_dir / EPISODES_FILE
+    if config_path.exists():
+        repair_tail(episodes_path)
+        if not episodes_path.exists():
+            return set()
+        kept = drop_records(episodes_path, lambda record: record.termination == "error")
+        return {(r.case_id, r.trial, r.seed) for r in kept}
     run_dir.mkdir(parents=True, exist_ok=True)
     tmp = config_path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(config, indent=2, sort_keys=True), encoding="utf-8")

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import threading
 from collections import defaultdict, deque
 from pathlib import Path
 
 from agents.llm.base import ChatModel, Completion, LLMError, Message
+from sim.jsonlines import append_lines
 
 RESPONSES_FILE = "responses.jsonl"
 WALL_CLOCK_FIELDS = ("started_at", "finished_at")
@@ -37,16 +37,9 @@ class ResponseLog:
 
     def __init__(self, path: Path):
         self.path = path
-        self._lock = threading.Lock()
 
     def write(self, entry: dict) -> None:
-        line = (json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
-        with self._lock:
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            try:
-                os.write(fd, line)
-            finally:
-                os.close(fd)
+        append_lines(self.path, [json.dumps(entry, ensure_ascii=False, sort_keys=True)], sync=False)
 
 
 class RecordingModel:

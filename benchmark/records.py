@@ -2,7 +2,9 @@
 
 Appends are crash-safe: each record is written with one `write` of a complete line followed by fsync,
 and readers ignore a trailing line without its newline (what a crash mid-write can leave behind);
-`repair_tail` removes such a line before a resumed run appends to the file.
+`repair_tail` removes such a line before a resumed run appends to the file. `drop_records` rewrites the
+file without some records (a resumed run retries failed episodes) by writing a new file and renaming it
+over the old one, so a crash leaves either the old file or the new one, never a mix.
 """
 
 from __future__ import annotations
@@ -10,17 +12,18 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import threading
+import re
 from datetime import UTC, datetime
+from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import BaseModel, Field, ValidationError
 
 from agents.transcript import Turn
 from sim.errors import InputError, Problem
+from sim.jsonlines import append_lines, complete_lines
 
 RECORD_VERSION = 1
-_append_lock = threading.Lock()
 
 
 class RoleInfo(BaseModel):
@@ -110,15 +113,7 @@ def compute_totals(turns: list[Turn], wall_s: float) -> Totals:
 
 
 def append_record(path: Path, record: EpisodeRecord) -> None:
-    line = record.model_dump_json() + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with _append_lock:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(fd, line.encode("utf-8"))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    append_lines(path, [record.model_dump_json()])
 
 
 def repair_tail(path: Path) -> bool:
@@ -134,24 +129,56 @@ def repair_tail(path: Path) -> bool:
     return True
 
 
+def drop_records(path: Path, drop: Callable[[EpisodeRecord], bool]) -> list[EpisodeRecord]:
+    """Remove the records for which `drop` is true; returns the records kept. Kept lines stay byte for byte."""
+    records = read_records(path)  # raises on a corrupt line before anything is touched
+    lines = [raw for _, raw in complete_lines(path)]
+    kept = [(line, record) for line, record in zip(lines, records, strict=True) if not drop(record)]
+    if len(kept) == len(records):
+        return records
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as handle:
+        handle.write(b"".join(line + b"\n" for line, _ in kept))
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    directory = os.open(path.parent, os.O_RDONLY)  # make the rename itself durable
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+    return [record for _, record in kept]
+
+
 def read_records(path: Path) -> list[EpisodeRecord]:
     """All complete records; a bad complete line is a located error, a partial last line is ignored."""
     if not path.is_file():
         raise InputError([Problem(str(path), None, "-", "episodes file not found")])
     records, problems = [], []
-    data = path.read_bytes()
-    lines = data.split(b"\n")
-    if not data.endswith(b"\n"):
-        lines = lines[:-1]  # partial last line from a crash: not a record yet
-    for number, raw in enumerate(lines, start=1):
-        if not raw.strip():
+    for number, raw in complete_lines(path):
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            problems.append(Problem(str(path), number, "-", f"not valid UTF-8: byte 0x{raw[error.start]:02x} "
+                                    f"at byte {error.start} of the line"))
             continue
         try:
             records.append(EpisodeRecord.model_validate_json(raw))
         except ValidationError as error:
             first = error.errors()[0]
             field = ".".join(str(p) for p in first.get("loc", ())) or "-"
-            problems.append(Problem(str(path), number, field, first.get("msg", "invalid record")))
+            problems.append(Problem(str(path), number, field, _readable(first)))
     if problems:
         raise InputError(problems)
     return records
+
+
+def _readable(error: dict) -> str:
+    """pydantic's message, with the position inside the line for JSON errors ("at line 1 column 9" would
+    contradict the file line the problem is reported at)."""
+    message = error.get("msg", "invalid record")
+    if error.get("type") == "json_invalid":
+        message = re.sub(r"^Invalid JSON: (.*) at line \d+ column (\d+)$", r"invalid JSON: \1 (column \2)", message)
+    elif error.get("type") == "missing":
+        message = "required field is missing"
+    return message

@@ -6,12 +6,14 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from benchmark.components import make_experience, make_learner, make_retriever
-from benchmark.harness import CONFIG_FILE, EPISODES_FILE, make_runner_factory, prepare_run_dir
+from benchmark.harness import CONFIG_FILE, EPISODES_FILE, make_runner_factory, prepare_run_dir, read_run_config
 from benchmark.recording import RESPONSES_FILE, WALL_CLOCK_FIELDS, replay_models
 from benchmark.records import EpisodeRecord, append_record, read_records
 from sim.config import ROLES, Settings
-from sim.errors import InputError, Problem
+from sim.errors import InputError, Problem, pydantic_problems
 from sim.loaders import load_cases
 
 
@@ -23,12 +25,16 @@ class RerunResult:
     differences: list[str] = field(default_factory=list)
 
 
-def settings_from_config(config: dict) -> Settings:
+def settings_from_config(config: dict, where: str = "config.json") -> Settings:
     """The run's settings as stored in config.json (the masked key markers are not settings)."""
     data = json.loads(json.dumps(config["settings"]))
-    for role in data.get("roles", {}).values():
-        role.pop("api_key", None)
-    return Settings.model_validate(data)
+    for role in (data.get("roles") or {}).values():
+        if isinstance(role, dict):
+            role.pop("api_key", None)
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as error:
+        raise InputError(pydantic_problems(where, None, error, prefix="settings")) from None
 
 
 def _with_original_clock(record: EpisodeRecord, original: EpisodeRecord) -> EpisodeRecord:
@@ -39,11 +45,11 @@ def _with_original_clock(record: EpisodeRecord, original: EpisodeRecord) -> Epis
 
 def rerun(run_dir: Path, out: Path) -> RerunResult:
     config_path = run_dir / CONFIG_FILE
-    if not config_path.is_file():
-        raise InputError([Problem(str(config_path), None, "-", "missing: not a run directory")])
-    config = json.loads(config_path.read_text(encoding="utf-8"))
-    settings = settings_from_config(config)
-    params = config.get("params", {})
+    config = read_run_config(config_path)
+    settings = settings_from_config(config, str(config_path))
+    params = config["params"]
+    if not isinstance(params.get("cases"), str):
+        raise InputError([Problem(str(config_path), None, "params.cases", "missing: the run's case source")])
     originals = read_records(run_dir / EPISODES_FILE)
     cases_path = Path(params["cases"])
     by_id = {case.id: case for case in load_cases(cases_path)}

@@ -27,6 +27,7 @@ from agents.transcript import Turn
 from retrieval.embedders.base import Embedder, l2_normalise
 from sim.case import Case
 from sim.errors import InputError, Problem
+from sim.jsonlines import append_lines, complete_lines
 
 EXPERIENCES_FILE = "experiences.jsonl"
 COLLECTION = "clinsim-experiences"
@@ -152,11 +153,7 @@ class ExperienceStore:
                 metadatas=[{"case_id": e.case_id, "correct": e.correct, "json": e.model_dump_json()} for e in new],
             )
             if mirror:
-                self.mirror.parent.mkdir(parents=True, exist_ok=True)
-                with open(self.mirror, "a", encoding="utf-8") as handle:
-                    handle.write("".join(e.model_dump_json() + "\n" for e in new))
-                    handle.flush()
-                    os.fsync(handle.fileno())
+                append_lines(self.mirror, [e.model_dump_json() for e in new])
             return len(new)
 
     def search(self, text: str, k: int, exclude_cases: Iterable[str] = (), only_correct: bool = False
@@ -188,14 +185,8 @@ def read_experiences(path: Path) -> list[Experience]:
     """Experiences from a JSONL mirror; a bad complete line is a located error, a partial last line ignored."""
     if not path.is_file():
         raise InputError([Problem(str(path), None, "-", "experiences file not found")])
-    data = path.read_bytes()
-    lines = data.split(b"\n")
-    if not data.endswith(b"\n"):
-        lines = lines[:-1]
     found, problems = [], []
-    for number, raw in enumerate(lines, start=1):
-        if not raw.strip():
-            continue
+    for number, raw in complete_lines(path):
         try:
             found.append(Experience.model_validate_json(raw))
         except ValueError as error:

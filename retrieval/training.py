@@ -25,7 +25,7 @@ from retrieval.datasets import Pair
 from retrieval.embedders.base import load_image
 
 Loss = Literal["clip", "siglip"]
-ARCHITECTURES: dict[str, str] = {"clip": "clinsim-tiny", "siglip": "clinsim-tiny-siglip"}
+ARCHITECTURES: dict[str, str] = {"clip": "clinsim-tiny", "siglip": "clinsim-tiny-sigmoid"}
 
 
 @dataclass(frozen=True)
@@ -152,6 +152,7 @@ def train_embedder(
         "source": source,
         "n_pairs": len(pairs),
         "seconds": round(seconds, 1),
+        "torch_threads": torch.get_num_threads(),
         "first_loss": round(float(np.mean(losses[:10])), 4),
         "last_loss": round(float(np.mean(losses[-10:])), 4),
     }
@@ -170,7 +171,8 @@ def _warmup_cosine(warmup: int, total: int) -> Callable[[int], float]:
 
 
 def _jitter(images, generator):
-    """Random affine per image: scale 0.9-1.1, shift up to 6%, rotation up to 6 degrees."""
+    """Per image: a random affine (scale 0.9-1.1, shift up to 6%, rotation up to 6 degrees) and exposure
+    (contrast x0.8-1.2, brightness +-0.2 in normalised units): radiographs differ in both between machines."""
     import torch
     import torch.nn.functional as F
 
@@ -182,4 +184,7 @@ def _jitter(images, generator):
     cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
     theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1)
     grid = F.affine_grid(theta, list(images.shape), align_corners=False)
-    return F.grid_sample(images, grid, padding_mode="border", align_corners=False)
+    moved = F.grid_sample(images, grid, padding_mode="border", align_corners=False)
+    contrast = uniform(0.8, 1.2).view(n, 1, 1, 1)
+    brightness = uniform(-0.2, 0.2).view(n, 1, 1, 1)
+    return moved * contrast + brightness

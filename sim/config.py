@@ -190,6 +190,16 @@ def load_settings(config_file: Path | None = None, overrides: dict[str, Any] | N
     return Settings.model_validate(settings.model_dump())
 
 
+def locate_setting(config_file: Path | None, field: str, message: str) -> Problem:
+    """A problem with one setting, at its line in the config file when the file sets it (else it came from
+    the environment or a flag). For problems found after loading, e.g. an API key variable that is unset."""
+    path = resolve_config_path(config_file)
+    line = None
+    if path is not None and path.is_file():
+        line = _toml_line_of(path.read_text(encoding="utf-8", errors="replace").splitlines(), field)
+    return Problem(str(path) if line is not None else "environment/flags", line, field, message)
+
+
 def _nest(flat: dict[str, Any]) -> dict[str, Any]:
     """{"roles.doctor.model": "x"} -> {"roles": {"doctor": {"model": "x"}}}; None values are dropped."""
     nested: dict[str, Any] = {}

@@ -31,7 +31,7 @@ def test_file_then_env_then_flags(monkeypatch, tmp_path):
     [
         ('[roles.doctor]\nbackend = "openai"\nbackendd = "x"\n', ":3: roles.doctor.backendd: unknown key"),
         ('[encounter]\n\nturn_cap = "many"\n', ":3: encounter.turn_cap: Input should be a valid integer"),
-        ('[roles.judge]\nbackend = "magic"\n', ":2: roles.judge.backend: Input should be 'embedded', 'openai' or 'scripted'"),
+        ('[roles.judge]\nbackend = "magic"\n', ":2: roles.judge.backend: Input should be 'embedded', 'openai', 'scripted' or 'knn'"),
         ('colour = "blue"\n', ":1: colour: unknown key"),
         ('[encounter\nturn_cap = 3\n', ":1: -: invalid TOML"),
     ],

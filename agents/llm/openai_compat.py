@@ -1,8 +1,9 @@
 """Any OpenAI-compatible chat endpoint (vLLM, Ollama, llama.cpp, OpenAI) through LangChain's ChatOpenAI.
 
 Retries are ours, not the client's, so the number of attempts lands in the record and the backoff is
-bounded: transient faults (timeouts, dropped connections, 429, 5xx) are retried with exponential backoff
-and jitter; anything else fails at once with a one-line cause.
+bounded: transient faults (timeouts, dropped connections, 429, 5xx, a body that is not a completion, an
+empty reply) are retried with exponential backoff and jitter; anything else fails at once with a one-line
+cause. A reply that stays empty is a failure, not an answer: no role can use it.
 """
 
 from __future__ import annotations
@@ -22,6 +23,12 @@ _TRANSIENT = (
     openai.RateLimitError,
     openai.InternalServerError,
 )
+
+
+class _UnusableReply(Exception):
+    """The server answered, but with nothing a role can use (not a completion, or no text)."""
+
+
 _LC_TYPES = {"system": SystemMessage, "user": HumanMessage, "assistant": AIMessage}
 
 
@@ -91,14 +98,14 @@ class OpenAICompatModel:
         started = time.perf_counter()
         for attempt in range(1, self.max_retries + 2):
             try:
-                reply = runnable.invoke(lc_messages)
+                reply = _invoke(runnable, lc_messages)
                 break
-            except _TRANSIENT as error:
+            except (*_TRANSIENT, _UnusableReply) as error:
                 if attempt > self.max_retries:
-                    raise LLMError(_describe(error, self.base_url), attempts=attempt) from error
+                    raise LLMError(_describe(error, self.base_url, attempt), attempts=attempt) from error
                 time.sleep(self.backoff_s * (2 ** (attempt - 1)) * (0.5 + random.random()))
             except openai.APIError as error:
-                raise LLMError(_describe(error, self.base_url), attempts=attempt) from error
+                raise LLMError(_describe(error, self.base_url, attempt), attempts=attempt) from error
         latency = time.perf_counter() - started
 
         text = reply.content if isinstance(reply.content, str) else str(reply.content)
@@ -114,12 +121,27 @@ class OpenAICompatModel:
         )
 
 
-def _describe(error: Exception, base_url: str) -> str:
+def _invoke(runnable, messages):
+    """The reply, or _UnusableReply. LangChain raises ValueError for a body that is not a completion (an
+    HTML error page from a proxy, a truncated body); both that and empty text are worth another attempt."""
+    try:
+        reply = runnable.invoke(messages)
+    except openai.APIError:
+        raise
+    except ValueError as error:
+        raise _UnusableReply(f"not a chat completion ({str(error).splitlines()[0][:120]})") from error
+    if not (reply.content if isinstance(reply.content, str) else str(reply.content)).strip():
+        raise _UnusableReply("empty reply (no content)")
+    return reply
+
+
+def _describe(error: Exception, base_url: str, attempts: int = 1) -> str:
     status = getattr(error, "status_code", None)
-    kind = type(error).__name__
+    kind = "BadResponse" if isinstance(error, _UnusableReply) else type(error).__name__
     detail = str(error).splitlines()[0][:200] if str(error) else ""
     where = f" from {base_url}" if base_url else ""
-    return f"{kind}{f' (HTTP {status})' if status else ''}{where}: {detail}".rstrip(": ")
+    tries = f" (after {attempts} attempts)" if attempts > 1 else ""
+    return f"{kind}{f' (HTTP {status})' if status else ''}{where}: {detail}".rstrip(": ") + tries
 
 
 def _response_format(mode: str, schema: dict) -> dict:

@@ -10,7 +10,12 @@ from sim.config import RoleModel, Settings
 
 
 class ConfigError(LLMError):
-    pass
+    """A role's settings cannot make a model; `field` is the setting to fix (the CLI locates it in the file)."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
 
 
 def model_for_role(settings: Settings, role: str) -> ChatModel:
@@ -35,14 +40,12 @@ def model_for_spec(settings: Settings, spec: RoleModel, role: str) -> ChatModel:
         )
         return _openai(spec, server.base_url, EMBEDDED_MODEL_NAME, api_key=None)
     if not spec.base_url:
-        raise ConfigError(f"roles.{role}.base_url: required for the openai backend")
+        raise ConfigError(f"roles.{role}.base_url", "required for the openai backend")
     api_key = None
     if spec.api_key_env:
         api_key = os.environ.get(spec.api_key_env)
         if not api_key:
-            raise ConfigError(
-                f"roles.{role}.api_key_env: environment variable {spec.api_key_env} is not set"
-            )
+            raise ConfigError(f"roles.{role}.api_key_env", f"environment variable {spec.api_key_env} is not set")
     return _openai(spec, spec.base_url, spec.model, api_key)
 
 

@@ -164,7 +164,7 @@ class EncounterTab:
             status += f"\n\n*{note}*"
         measuring = role == "measurement"
         suggested = [p for p in (self.publish(i) for i in ((waiting or {}).get("suggestion") or {}).get("images", [])) if p]
-        experiences = record.experiences if record is not None else []
+        experiences = encounter.experiences_now()
         similar = render.retrieval_gallery(turns, self.publish)
         return (
             render.chat_messages(turns, self.publish),

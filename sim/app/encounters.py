@@ -87,15 +87,28 @@ def default_retriever(settings: Settings):
             try:
                 from retrieval.retriever import make_retriever
 
-                _retrievers[key] = make_retriever(settings)
+                _retrievers[key] = make_retriever(settings, notify=log.warning)
             except Exception as error:  # noqa: BLE001 - missing module or store: retrieval is simply off
                 log.info("retrieval off: %s", error)
                 _retrievers[key] = None
         return _retrievers[key]
 
 
+class LazyRetriever:
+    """The retrieval step, built on the first image an encounter sees: loading an embedder takes seconds,
+    which should neither delay the start of an encounter nor be paid when no image is requested."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+
+    def __call__(self, case: Case, images: list[str]) -> tuple[str, list[dict]]:
+        retriever = default_retriever(self.settings)
+        return retriever(case, images) if retriever is not None else ("", [])
+
+
 def default_runner_factory(settings: Settings, human: list[str], checkpoint: Path) -> EncounterRunner:
-    return EncounterRunner(settings, human=human, checkpoint_path=checkpoint, retriever=default_retriever(settings))
+    retriever = LazyRetriever(settings) if settings.retrieval.enabled else None
+    return EncounterRunner(settings, human=human, checkpoint_path=checkpoint, retriever=retriever)
 
 
 class LiveEncounter:
@@ -144,12 +157,25 @@ class LiveEncounter:
                 yield turns
 
     def turns_now(self) -> list[Turn]:
-        if self._session is not None:
-            try:
-                return [Turn.model_validate(t) for t in self._session.state().get("turns", [])]
-            except Exception:  # noqa: BLE001 - mid-write or a broken graph: show what we had
-                pass
+        state = self._state_now()
+        if state is not None:
+            return [Turn.model_validate(t) for t in state.get("turns", [])]
         return list(self.step.turns) if self.step else []
+
+    def experiences_now(self) -> list[dict]:
+        """Past encounters the doctor has been shown so far (one entry per experience)."""
+        if self.step is not None and self.step.record is not None:
+            return list(self.step.record.experiences)
+        state = self._state_now() or {}
+        return list({e.get("id", i): e for i, e in enumerate(state.get("experiences", []))}.values())
+
+    def _state_now(self) -> dict | None:
+        if self._session is None:
+            return None
+        try:
+            return self._session.state()
+        except Exception:  # noqa: BLE001 - mid-write or a broken graph: show what we had
+            return None
 
     def _advance(self, answer: object) -> None:
         # The session catches agent failures itself (they end the encounter as an `error` episode);

@@ -111,12 +111,18 @@ def retrieval_markdown(turns: list[Turn]) -> str:
 
 
 def experiences_markdown(experiences: list[dict]) -> str:
+    """The past encounters shown to the doctor (the experience memory), as the record keeps them."""
     if not experiences:
         return "*Experiences used: none.*"
-    lines = ["**Experiences used**"]
+    lines = ["**Experiences used** (past encounters shown to the doctor)"]
     for item in experiences:
-        lesson = _field(item, "lesson", "text", "summary", default="")
-        lines.append(f"- {_field(item, 'case_id', 'id', default='?')}: {_excerpt(lesson)}")
+        score = item.get("score")
+        parts = [f"case {_field(item, 'case_id', 'id', default='?')}",
+                 str(_field(item, "truth", "diagnosis", default="")),
+                 {True: "diagnosed correctly", False: "missed"}.get(item.get("correct"), ""),
+                 f"similarity {score:.2f}" if isinstance(score, (int, float)) else "",
+                 _excerpt(_field(item, "lesson", "summary", default=""))]
+        lines.append("- " + " · ".join(part for part in parts if part))
     return "\n".join(lines)
 
 

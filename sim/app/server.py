@@ -58,15 +58,13 @@ def launch_app(
     prepare_environment(paths)  # before gradio is imported
     from starlette.middleware import Middleware
 
-    from sim.app.layout import build_app
+    from sim.app.layout import CSS, build_app
 
     max_bytes = int(max_upload_mb * 1_000_000)
     sources = CaseSources(paths, list(configured_cases), max_bytes)
     book = EncounterBook(settings, paths, sources, runner_factory)
     blocks = build_app(settings, paths, sources, book, max_bytes)
     blocks.queue(default_concurrency_limit=8)  # each encounter has its own lock; users need not wait in line
-    from sim.app.layout import CSS
-
     _, url, _ = blocks.launch(
         server_name=host,
         server_port=port,

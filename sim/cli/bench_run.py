@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from sim.cli.bench import app
-from sim.cli.common import console, fail, fail_problems, settings
+from sim.cli.common import console, fail, fail_model, fail_problems, settings
 from sim.cli.model_flags import DoctorModel, JudgeModel, MeasurementModel, PatientModel, role_overrides
 from sim.config import Settings
 from sim.errors import InputError
@@ -60,22 +60,13 @@ def execute_run(cfg: Settings, params: dict, cases_path: Path, cases: list, case
                 models: dict | None = None) -> dict:
     """Plan, run with a progress bar, and always write summary.json and report.html."""
     from benchmark.components import make_experience, make_learner, make_retriever
-    from benchmark.harness import make_runner_factory, plan_episodes, prepare_run_dir, run_config, run_episodes
+    from benchmark.harness import (check_run_dir, make_runner_factory, plan_episodes, prepare_run_dir, run_config,
+                                   run_episodes)
     from benchmark.metrics import format_ci, summarise
     from benchmark.records import read_records
     from benchmark.report import render_report, write_report
 
     config = run_config(cfg, params)
-    try:
-        done = prepare_run_dir(out, config, resume)
-    except InputError as error:
-        fail_problems(error)
-    episodes = plan_episodes(cases, case_dir, params["trials"], params["seed"])
-    try:
-        provider, memory = make_experience(cfg, out, [c.id for c in cases], experience_from,
-                                           notify=lambda m: console.print(f"[dim]{m}[/]"))
-    except InputError as error:
-        fail_problems(error)
     models = {} if models is None else models
     wrap = None
     if params.get("record_responses"):
@@ -83,12 +74,28 @@ def execute_run(cfg: Settings, params: dict, cases_path: Path, cases: list, case
 
         log = ResponseLog(out / RESPONSES_FILE)
         wrap = lambda role, model: RecordingModel(model, role, log)  # noqa: E731
+    # Check the run directory, then start the models, and only then write anything: a refused directory
+    # costs no server start, and a model that cannot start leaves no half-made run behind.
+    try:
+        check_run_dir(out, config, resume)
+    except InputError as error:
+        fail_problems(error)
+    try:
+        with console.status("starting models..."):
+            make_runner_factory(cfg, models=models, wrap=wrap)()
+    except Exception as error:  # noqa: BLE001 - a settings problem or a server that will not start
+        fail_model(next((r for r in ("doctor", "patient", "judge") if r not in models), "a"), error)
+    try:
+        done = prepare_run_dir(out, config, resume)
+        provider, memory = make_experience(cfg, out, [c.id for c in cases], experience_from,
+                                           notify=lambda m: console.print(f"[dim]{m}[/]"))
+    except InputError as error:
+        fail_problems(error)
+    episodes = plan_episodes(cases, case_dir, params["trials"], params["seed"])
     factory = make_runner_factory(cfg, models=models, retriever=make_retriever(cfg), experience=provider, wrap=wrap)
     learner = None
     outcome = None
     try:
-        with console.status("starting models..."):
-            factory()  # start the embedded server (or fail) before the progress bar
         learner = make_learner(memory, models)
         columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TextColumn("acc {task.fields[acc]}"), TextColumn("{task.fields[rate]} ep/min"),
@@ -272,8 +279,9 @@ def bench_compare(
 @app.command("report")
 def bench_report(run_dir: Path = typer.Argument(..., help="run directory with episodes.jsonl")) -> None:
     """(Re)write summary.json and report.html for a run directory."""
+    from benchmark.harness import read_run_config
     from benchmark.metrics import format_ci, summarise
-    from benchmark.records import read_records, repair_tail
+    from benchmark.records import read_records
     from benchmark.report import render_report, write_report
 
     episodes = run_dir / "episodes.jsonl"
@@ -282,11 +290,10 @@ def bench_report(run_dir: Path = typer.Argument(..., help="run directory with ep
         fail(f"{episodes}: not found (is {run_dir} a run directory?)")
     try:
         records = read_records(episodes)
-        config = json.loads(config_path.read_text(encoding="utf-8")) if config_path.is_file() else None
+        # The report shows the run's config when it has one; episodes alone still make a report.
+        config = read_run_config(config_path) if config_path.exists() else None
     except InputError as error:
         fail_problems(error)
-    except json.JSONDecodeError as error:
-        fail(f"{config_path}:{error.lineno}: -: not valid JSON ({error.msg})")
     summary = summarise(records)
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     write_report(run_dir / "report.html", render_report(f"run {run_dir.name}", records, summary, config))
@@ -317,8 +324,11 @@ def bench_learn(
     cases_path, loaded, case_dir = _resolve_cases(cases, cfg, bank_size)
     sequence = ordered(loaded, order_seed)[: limit or None]
     models: dict = {}
-    with console.status("starting models..."):
-        make_runner_factory(cfg, models=models)()
+    try:
+        with console.status("starting models..."):
+            make_runner_factory(cfg, models=models)()
+    except Exception as error:  # noqa: BLE001 - a settings problem or a server that will not start
+        fail_model(next((r for r in ("doctor", "patient", "judge") if r not in models), "a"), error)
     arms = {}
     try:
         with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),

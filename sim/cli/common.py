@@ -8,7 +8,7 @@ from typing import Any, NoReturn
 import typer
 from rich.console import Console
 
-from sim.config import Settings, load_settings
+from sim.config import Settings, load_settings, locate_setting
 from sim.errors import InputError
 
 console = Console()
@@ -32,6 +32,15 @@ def fail_problems(error: InputError, code: int = 1) -> NoReturn:
     for problem in error.problems:
         err_console.print(str(problem), highlight=False, soft_wrap=True, markup=False)
     raise typer.Exit(code)
+
+
+def fail_model(role: str, error: Exception) -> NoReturn:
+    """A model that cannot start: a settings problem is located in the config file, anything else (a
+    server that will not start, say) is said in one line."""
+    field = getattr(error, "field", None)
+    if field:
+        fail_problems(InputError([locate_setting(state.config_file, field, error.message)]))
+    fail(f"{role} model: {getattr(error, 'cause', error)}")
 
 
 def settings(overrides: dict[str, Any] | None = None) -> Settings:

@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 from rich.prompt import Prompt
 
-from sim.cli.common import console, fail, fail_problems, settings
+from sim.cli.common import console, fail, fail_model, fail_problems, settings
 from sim.cli.model_flags import DoctorModel, JudgeModel, MeasurementModel, PatientModel, role_overrides
 from sim.cli.transcript_view import print_turn, print_verdict
 from sim.errors import InputError
@@ -93,7 +93,7 @@ def run(
                 try:
                     runner.model(role)
                 except Exception as error:  # noqa: BLE001 - shown as a clean message
-                    fail(f"{role} model: {getattr(error, 'cause', error)}")
+                    fail_model(role, error)
     record = runner.run(case, case_dir, run_id=run_dir.name, seed=seed, on_turn=print_turn, ask_human=ask_in_terminal)
     append_record(run_dir / "episodes.jsonl", record)
     print_verdict(record)
