@@ -6,7 +6,8 @@ Conventions, kept identical for every method so they compare:
 - R@k is the hit rate: the fraction of queries with at least one relevant item in the top k;
 - P@k is the mean fraction of relevant items in the top k; mAP the mean average precision over the full
   ranking; nDCG@k uses binary gains with the ideal ranking of min(#relevant, k) hits;
-- queries with no relevant gallery item are left out (their count is reported).
+- a query with no relevant gallery item (IU: a head set no other report has) scores 0 on every metric,
+  as in ../shared/data/README.md's protocol; their count is reported as `n_without_relevant`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy as np
 @dataclass(frozen=True)
 class RankingMetrics:
     n_queries: int
-    n_skipped: int  # queries with no relevant item in the gallery
+    n_without_relevant: int  # queries with no relevant item in the gallery (they score 0)
     recall_at: dict[int, float]
     precision_at_10: float
     mean_average_precision: float
@@ -28,7 +29,8 @@ class RankingMetrics:
     def as_dict(self) -> dict[str, float | int]:
         out: dict[str, float | int] = {f"R@{k}": round(v, 4) for k, v in self.recall_at.items()}
         out |= {"P@10": round(self.precision_at_10, 4), "mAP": round(self.mean_average_precision, 4),
-                "nDCG@10": round(self.ndcg_at_10, 4), "n_queries": self.n_queries, "n_skipped": self.n_skipped}  # fmt: skip
+                "nDCG@10": round(self.ndcg_at_10, 4), "n_queries": self.n_queries,
+                "n_without_relevant": self.n_without_relevant}  # fmt: skip
         return out
 
 
@@ -46,25 +48,23 @@ def ranked_relevance(scores: np.ndarray, relevant: np.ndarray) -> np.ndarray:
 def ranking_metrics(scores: np.ndarray, relevant: np.ndarray, ks: tuple[int, ...] = (1, 5, 10)) -> RankingMetrics:
     ranked = ranked_relevance(scores, relevant)
     n_relevant = ranked.sum(axis=1)
-    keep = n_relevant > 0
-    ranked, n_relevant = ranked[keep], n_relevant[keep]
     if not len(ranked):
         nan = float("nan")
-        return RankingMetrics(0, int((~keep).sum()), {k: nan for k in ks}, nan, nan, nan)
+        return RankingMetrics(0, 0, {k: nan for k in ks}, nan, nan, nan)
     positions = np.arange(1, ranked.shape[1] + 1)
     hits_so_far = np.cumsum(ranked, axis=1)
-    average_precision = (ranked * hits_so_far / positions).sum(axis=1) / n_relevant
+    average_precision = (ranked * hits_so_far / positions).sum(axis=1) / np.maximum(n_relevant, 1)
     top = ranked[:, :10]
     discounts = 1 / np.log2(np.arange(2, top.shape[1] + 2))
     dcg = (top * discounts).sum(axis=1)
     ideal = np.array([discounts[: min(int(n), top.shape[1])].sum() for n in n_relevant])
     return RankingMetrics(
         n_queries=int(len(ranked)),
-        n_skipped=int((~keep).sum()),
+        n_without_relevant=int((n_relevant == 0).sum()),
         recall_at={k: float(ranked[:, :k].any(axis=1).mean()) for k in ks},
         precision_at_10=float(top.sum(axis=1).mean() / 10),
         mean_average_precision=float(average_precision.mean()),
-        ndcg_at_10=float((dcg / ideal).mean()),
+        ndcg_at_10=float((dcg / np.maximum(ideal, 1e-12)).mean()),
     )
 
 

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from retrieval.items import excerpt
-from retrieval.search import SearchResult, search
-from retrieval.store import StoreCollection, StoreError
+from retrieval.search import ImageIndex, SearchResult
+from retrieval.store import StoreError
 from retrieval.wiring import Embedders, embedders_for, open_store, store_exists, store_label
 from sim.case import Case
 from sim.config import Settings
@@ -25,8 +25,7 @@ INGEST_HINT = "fill it with `clinsim store ingest DATA_DIR/bank --kind bank`"
 
 
 def _items(result: SearchResult, image: str) -> list[dict]:
-    return [{**n.record(), "ood": result.ood.ood, "ood_score": result.ood.score, "query_image": image}
-            for n in result.neighbours]
+    return [{**n.record(), **result.ood.record(), "query_image": image} for n in result.neighbours]
 
 
 def doctor_text(result: SearchResult, label: str = "") -> str:
@@ -46,14 +45,13 @@ def doctor_text(result: SearchResult, label: str = "") -> str:
 class CaseRetriever:
     """Callable as `retriever(case, image_paths) -> (text_for_doctor, items_for_record)`."""
 
-    def __init__(self, collection: StoreCollection, embedders: Embedders, k: int):
-        self.collection = collection
+    def __init__(self, index: ImageIndex, embedders: Embedders, k: int):
+        self.index = index
         self.embedders = embedders
         self.k = k
 
     def search_images(self, case_id: str | None, image_paths: list[str]) -> list[SearchResult]:
-        vectors = self.embedders.image.embed_images([Path(p) for p in image_paths])
-        return [search(self.collection, vector, self.k, exclude=case_id) for vector in vectors]
+        return self.index.search([Path(p) for p in image_paths], self.k, exclude=case_id)
 
     def __call__(self, case: Case, image_paths: list[str]) -> tuple[str, list[dict]]:
         if not image_paths:
@@ -81,12 +79,12 @@ def make_retriever(settings: Settings, notify: Callable[[str], None] | None = No
             say(f"retrieval is off: the case store {where} holds no images; {INGEST_HINT}")
             return None
         embedders = embedders_for(settings)
-        collection = store.collection("image", embedders.image.name)
+        index = ImageIndex.open(store, embedders.image)
     except (StoreError, RuntimeError, OSError, ImportError) as error:
         say(f"retrieval is off: {error}")
         return None
-    if collection is None or collection.count() == 0:
+    if index is None:
         say(f"retrieval is off: the case store {where} has no images embedded with {embedders.image.name}; "
             f"{INGEST_HINT}")
         return None
-    return CaseRetriever(collection, embedders, settings.retrieval.k)
+    return CaseRetriever(index, embedders, settings.retrieval.k)

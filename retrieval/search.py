@@ -15,10 +15,10 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from retrieval.embedders.base import Embedder
+from retrieval.embedders.base import Embedder, ImageInput
 from retrieval.items import excerpt, region_key, split_regions
-from retrieval.ood import OOD_K, OODVerdict, exclude_case, judge
-from retrieval.store import Hit, StoreCollection
+from retrieval.ood import OOD_K, OODVerdict, appearance_embedder, combine, detect, exclude_case, kth_distance
+from retrieval.store import CaseStore, Hit, StoreCollection
 
 REGION_WEIGHT = 0.1
 CANDIDATES_PER_RESULT = 4
@@ -111,20 +111,51 @@ def search(
     region: str | None = None,
     exclude: str | None = None,
     text_space: Embedder | None = None,
+    appearance: tuple[StoreCollection, np.ndarray] | None = None,
 ) -> SearchResult:
     """Top-k neighbours of one query vector (unit norm), never from case `exclude`.
 
     `text_space`: an embedder whose TEXT vectors are comparable with the query (the text embedder for a
     text query, a CLIP-style image embedder for an image query); None = region sentences only count as
-    present or absent.
+    present or absent. `appearance`: the appearance collection and the query's pixel vector, for the
+    second OOD detector (image queries).
     """
     query = np.asarray(query, dtype=np.float32).reshape(-1)
     calibration = collection.calibration
     ood_k = calibration["k"] if calibration else OOD_K
     unconditioned = collection.query(query[None, :], max(k, ood_k), exclude_case(exclude))[0]
-    verdict = judge(unconditioned, calibration)
+    readings = {"embedding": (kth_distance(unconditioned, calibration), calibration["threshold"] if calibration else None)}
+    if appearance is not None:
+        readings["appearance"] = detect(appearance[0], appearance[1], exclude)
+    verdict = combine(readings)
     if not region:
         return SearchResult([_neighbour(hit) for hit in unconditioned[:k]], verdict)
     candidates = collection.query(query[None, :], max(k * CANDIDATES_PER_RESULT, MIN_CANDIDATES),
                                   _and(exclude_case(exclude), {region_key(region): True}))[0]
     return SearchResult(rerank_by_region(query, candidates, region, text_space)[:k], verdict, region)
+
+
+class ImageIndex:
+    """What an image query searches: the embedder's image collection and its appearance twin (OOD)."""
+
+    def __init__(self, images: StoreCollection, appearance: StoreCollection | None, embedder: Embedder):
+        self.images = images
+        self.appearance = appearance
+        self.embedder = embedder
+        self.pixels = appearance_embedder()
+
+    @classmethod
+    def open(cls, store: CaseStore, embedder: Embedder) -> ImageIndex | None:
+        """None when the store has no images embedded with this embedder."""
+        images = store.collection("image", embedder.name)
+        if images is None or images.count() == 0:
+            return None
+        return cls(images, store.collection("appearance", embedder.name), embedder)
+
+    def search(self, images: list[ImageInput], k: int, *, region: str | None = None, exclude: str | None = None,
+               text_space: Embedder | None = None) -> list[SearchResult]:
+        vectors = self.embedder.embed_images(images)
+        pixels = self.pixels.embed_images(images) if self.appearance is not None else [None] * len(images)
+        return [search(self.images, vector, k, region=region, exclude=exclude, text_space=text_space,
+                       appearance=(self.appearance, pixel) if self.appearance is not None else None)
+                for vector, pixel in zip(vectors, pixels)]

@@ -26,7 +26,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-Kind = Literal["image", "report"]
+# image: vectors of the image embedder; report: of the text embedder; appearance: raw pixels of the same
+# images as an image collection (named after its embedder), which the OOD check uses (see ood.py).
+Kind = Literal["image", "report", "appearance"]
 COLLECTION_PREFIX = "cases"
 HNSW = {"space": "cosine", "ef_construction": 128, "ef_search": 128, "max_neighbors": 32}
 LOCK_FILE = ".writer.lock"
@@ -194,9 +196,10 @@ class CaseStore:
                 handle.truncate()
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
-    def collection(self, kind: Kind, embedder_name: str, dim: int | None = None, create: bool = False
-                   ) -> StoreCollection | None:
-        """The collection of `kind` for this embedder; None if it does not exist and `create` is False."""
+    def collection(self, kind: Kind, embedder_name: str, dim: int | None = None, create: bool = False,
+                   vectors: str = "") -> StoreCollection | None:
+        """The collection of `kind` for this embedder; None if it does not exist and `create` is False.
+        `vectors` names what computes the vectors when it is not the embedder itself (appearance)."""
         from chromadb.errors import NotFoundError
 
         name = collection_name(kind, embedder_name)
@@ -205,7 +208,8 @@ class CaseStore:
         except (NotFoundError, ValueError):
             if not create:
                 return None
-            meta = {"kind": kind, "embedder": embedder_name, "dim": int(dim or 0), "created_by": "clinsim"}
+            meta = {"kind": kind, "embedder": embedder_name, "vectors": vectors or embedder_name, "dim": int(dim or 0),
+                    "created_by": "clinsim"}
             return StoreCollection(self.client.create_collection(
                 name, embedding_function=None, configuration={"hnsw": dict(HNSW)}, metadata=meta), self.max_batch)
         if found.embedder_name != embedder_name:

@@ -38,6 +38,8 @@ class TrainConfig:
     warmup_steps: int = 20
     seed: int = 0
     augment: bool = True  # small shifts, scalings and rotations; never flips (left/right is a finding)
+    # Outlier exposure: this many synthetic non-radiographs join each batch (see retrieval/outliers.py).
+    outliers_per_batch: int = 8
 
     @property
     def architecture(self) -> str:
@@ -110,6 +112,7 @@ def train_embedder(
     tokens = tokenizer([pair.report for pair in pairs])
     _, text_ids = np.unique([pair.report for pair in pairs], return_inverse=True)
     text_ids = torch.as_tensor(text_ids)
+    outliers = _outlier_batch_source(config, preprocess, tokenizer, int(text_ids.max()) + 1)
 
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, _warmup_cosine(config.warmup_steps, config.steps))
@@ -122,13 +125,18 @@ def train_embedder(
         if len(order) < batch_size:  # epochs of shuffled indices, drawn without replacement
             order.extend(rng.permutation(len(pairs)).tolist())
         batch, order = order[:batch_size], order[batch_size:]
-        batch_images = images[batch]
+        batch_images, batch_tokens, batch_ids = images[batch], tokens[batch], text_ids[batch]
+        if outliers is not None:
+            pick = torch.randint(len(outliers[0]), (config.outliers_per_batch,), generator=generator)
+            batch_images = torch.cat([batch_images, outliers[0][pick]])
+            batch_tokens = torch.cat([batch_tokens, outliers[1].expand(len(pick), -1)])
+            batch_ids = torch.cat([batch_ids, outliers[2].expand(len(pick))])
         if config.augment:
             batch_images = _jitter(batch_images, generator)
-        outputs = model(batch_images, tokens[batch])
+        outputs = model(batch_images, batch_tokens)
         image_features, text_features, logit_scale = outputs[:3]
         logit_bias = outputs[3] if len(outputs) > 3 else None
-        loss = contrastive_loss(image_features, text_features, logit_scale, text_ids[batch], config.loss, logit_bias)
+        loss = contrastive_loss(image_features, text_features, logit_scale, batch_ids, config.loss, logit_bias)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -158,6 +166,19 @@ def train_embedder(
     }
     sidecar_path(out).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     return TrainResult(out, config.architecture, losses, seconds, len(pairs))
+
+
+def _outlier_batch_source(config: TrainConfig, preprocess, tokenizer, text_id: int):
+    """(images, the outlier report's tokens, its text id) for outlier exposure, or None when off."""
+    import torch
+
+    from retrieval.outliers import OUTLIER_REPORT, synthetic_outliers
+
+    if config.outliers_per_batch <= 0:
+        return None
+    pool = synthetic_outliers(256, 96, seed=config.seed + 1)
+    images = torch.stack([preprocess(image.convert("RGB")) for image in pool])
+    return images, tokenizer([OUTLIER_REPORT]), torch.tensor([text_id])
 
 
 def _warmup_cosine(warmup: int, total: int) -> Callable[[int], float]:

@@ -14,7 +14,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 from sim.errors import InputError, Problem
@@ -79,6 +79,17 @@ class EncounterSettings(_Section):
     doctor_bias: str = "none"
     patient_bias: str = "none"
 
+    @field_validator("doctor_bias", "patient_bias")
+    @classmethod
+    def _known_bias(cls, name: str, info: ValidationInfo) -> str:
+        """Checked here, so a typo is a located config error rather than every episode failing."""
+        from agents.prompts import bias_names
+
+        role = info.field_name.removesuffix("_bias")
+        if name != "none" and name not in bias_names(role):
+            raise ValueError(f"unknown {role} bias '{name}'; choose from none, {', '.join(bias_names(role))}")
+        return name
+
 
 class RetrievalSettings(_Section):
     """The doctor's retrieval step and the case store (owned by retrieval/)."""
@@ -102,7 +113,7 @@ class ExperienceSettings(_Section):
     allow_same_split: bool = Field(
         False, description="allow experiences from cases of the current evaluation split (never the same case)"
     )
-    embedder: str = Field("minilm", description="text embedder of experience summaries: 'minilm' or 'hashing'")
+    embedder: Literal["minilm", "hashing"] = Field("minilm", description="text embedder of experience summaries")
     lessons: bool = Field(True, description="after a wrong answer, the doctor model writes what it missed")
 
 
@@ -185,7 +196,7 @@ def load_settings(config_file: Path | None = None, overrides: dict[str, Any] | N
     try:
         settings = _FileSettings(**_nest(overrides or {}))
     except ValidationError as error:
-        raise InputError(_config_problems(path, error)) from None
+        raise InputError(_config_problems(path, error, overrides or {})) from None
     # Return the plain class so callers can compare and serialise it like any Settings.
     return Settings.model_validate(settings.model_dump())
 
@@ -196,7 +207,13 @@ def locate_setting(config_file: Path | None, field: str, message: str) -> Proble
     path = resolve_config_path(config_file)
     line = None
     if path is not None and path.is_file():
-        line = _toml_line_of(path.read_text(encoding="utf-8", errors="replace").splitlines(), field)
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        parts = field.split(".")
+        # The key's own line; for a key the file lacks (a required base_url, say), its table's header.
+        for end in range(len(parts), 0, -1):
+            line = _toml_line_of(lines, ".".join(parts[:end]))
+            if line is not None:
+                break
     return Problem(str(path) if line is not None else "environment/flags", line, field, message)
 
 
@@ -231,15 +248,26 @@ def _line_from_message(message: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def _config_problems(path: Path | None, error: ValidationError) -> list[Problem]:
+def _config_problems(path: Path | None, error: ValidationError, overrides: dict[str, Any]) -> list[Problem]:
+    """Each problem where its value came from: a flag, an environment variable, or the file's line."""
     lines = path.read_text(encoding="utf-8").splitlines() if path is not None else []
+    environment = {name.upper() for name in os.environ}
     problems = []
     for item in error.errors():
         field = ".".join(str(part) for part in item.get("loc", ()))
         message = "unknown key" if item.get("type") == "extra_forbidden" else item.get("msg", "invalid")
+        message = message.removeprefix("Value error, ")  # our validators' own words need no prefix
+        variable = "CLINSIM_" + field.upper().replace(".", "__")
         line = _toml_line_of(lines, field) if lines else None
-        where = str(path) if line is not None or path is not None else "environment/flags"
-        problems.append(Problem(where, line, field, message))
+        if overrides.get(field) is not None:
+            where = "command-line flags"  # flags win over the environment and the file
+        elif variable in environment:
+            where = f"${variable}"
+        elif path is not None:
+            where = str(path)
+        else:
+            where, line = "environment/flags", None
+        problems.append(Problem(where, line if where == str(path) else None, field, message))
     return problems
 
 
@@ -251,7 +279,9 @@ def _toml_line_of(lines: list[str], dotted: str) -> int | None:
         text = raw.strip()
         header = re.fullmatch(r"\[\s*([^\]]+?)\s*\]", text)
         if header:
-            current = [part.strip() for part in header.group(1).split(".")]
+            current = [part.strip().strip('"') for part in header.group(1).split(".")]
+            if current == [*table, key]:  # a whole table, e.g. an unknown [roles.nurse]
+                return number
             continue
         match = re.match(r"([A-Za-z0-9_\-\.\"]+)\s*=", text)
         if not match:

@@ -7,7 +7,7 @@
 
 Modes (what a faulty request gets):
 - `timeout`: no answer until long after any client timeout (the handler waits, the client gives up);
-- `500`, `429`: that HTTP status with an OpenAI-style error body;
+- `500`, `429`, `400`: that HTTP status with an OpenAI-style error body (400 is not worth retrying);
 - `garbage`: HTTP 200 with a body that is not JSON;
 - `empty`: a well-formed completion whose message content is empty;
 - `close`: the connection is closed without any response;
@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-MODES = ("timeout", "500", "429", "garbage", "empty", "close", "ok")
+MODES = ("timeout", "500", "429", "400", "garbage", "empty", "close", "ok")
 # Longest a `timeout` request is held; stop() releases held requests at once.
 HOLD_S = 30.0
 
@@ -121,7 +121,7 @@ class FaultServer:
                     except OSError:
                         pass
                     return
-                if mode in ("500", "429"):
+                if mode in ("500", "429", "400"):
                     self._json(int(mode), {"error": {"message": f"injected HTTP {mode}", "type": "fault",
                                                      "code": int(mode)}})
                     return

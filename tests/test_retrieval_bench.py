@@ -24,13 +24,14 @@ def test_metrics_on_a_hand_made_ranking():
     assert metrics.ndcg_at_10 == pytest.approx(dcg / (1 + 1 / math.log2(3)))
 
 
-def test_metrics_average_over_queries_and_skip_queries_without_relevant_items():
+def test_metrics_average_over_queries_and_score_queries_without_relevant_items_zero():
     scores = np.array([[0.9, 0.1], [0.1, 0.9], [0.5, 0.4]])
     relevant = np.array([[True, False], [True, False], [False, False]])
     metrics = ranking_metrics(scores, relevant, ks=(1, 2))
-    assert (metrics.n_queries, metrics.n_skipped) == (2, 1)
-    assert metrics.recall_at == {1: 0.5, 2: 1.0}
-    assert metrics.mean_average_precision == pytest.approx((1 + 0.5) / 2)
+    assert (metrics.n_queries, metrics.n_without_relevant) == (3, 1)
+    assert metrics.recall_at == {1: pytest.approx(1 / 3), 2: pytest.approx(2 / 3)}
+    assert metrics.mean_average_precision == pytest.approx((1 + 0.5 + 0) / 3)
+    assert metrics.ndcg_at_10 == pytest.approx((1 + 1 / math.log2(3) + 0) / 3)
 
 
 def test_ties_count_against_the_query():

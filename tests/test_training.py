@@ -31,7 +31,7 @@ def _pairs(bank):
 @pytest.fixture(scope="module")
 def trained(bank, tmp_path_factory):
     checkpoint = tmp_path_factory.mktemp("model") / "tiny.pt"
-    config = TrainConfig(steps=STEPS, batch_size=24, learning_rate=3e-3, warmup_steps=5)
+    config = TrainConfig(steps=STEPS, batch_size=24, learning_rate=6e-3, warmup_steps=5, augment=False)
     return train_embedder(_pairs(bank), checkpoint, config, source="test bank")
 
 

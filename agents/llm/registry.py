@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from agents.llm.base import ChatModel, LLMError
 from agents.llm.scripted import ScriptedModel
@@ -28,6 +29,9 @@ def model_for_spec(settings: Settings, spec: RoleModel, role: str) -> ChatModel:
         return ScriptedModel(spec.script, name=spec.model or f"scripted-{role}", cycle=True, delay_s=spec.delay_s)
     if spec.backend == "embedded":
         from agents.llm.embedded import EMBEDDED_MODEL_NAME, shared_server
+
+        if settings.embedded.model_path and not Path(settings.embedded.model_path).is_file():
+            raise ConfigError("embedded.model_path", f"GGUF model file not found: {settings.embedded.model_path}")
 
         server = shared_server(
             model_path=settings.embedded.model_path or None,

@@ -10,6 +10,7 @@ header that was found.
 from __future__ import annotations
 
 import csv
+import io
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -78,21 +79,29 @@ def find_reports_file(source: Path) -> Path | Problem:
 
 
 def _csv_rows(path: Path, problems: list[Problem]) -> tuple[list[str], Iterator[tuple[int, dict]]]:
-    handle = path.open(newline="", encoding="utf-8-sig")
-    reader = csv.DictReader(handle, delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
+    # Decoded whole, up front: a bad byte deep in the file must be a located problem, not an exception
+    # half-way through the rows.
+    text = path.read_bytes().decode("utf-8-sig")
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
     header = list(reader.fieldnames or [])
 
     def rows() -> Iterator[tuple[int, dict]]:
-        with handle:
-            end = reader.line_num
-            for row in reader:
-                start, end = end + 1, reader.line_num
-                extra, missing = row.pop(None, None), [k for k, v in row.items() if v is None]
-                if extra or missing:
-                    got = len(header) + len(extra or []) - len(missing)
-                    problems.append(Problem(str(path), start, "-", f"row has {got} fields, the header has {len(header)}"))
-                    continue
-                yield start, row
+        end = reader.line_num
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as error:  # e.g. a field over the csv module's size limit
+                problems.append(Problem(str(path), end + 1, "-", f"cannot parse CSV: {error}"))
+                return
+            start, end = end + 1, reader.line_num
+            extra, missing = row.pop(None, None), [k for k, v in row.items() if v is None]
+            if extra or missing:
+                got = len(header) + len(extra or []) - len(missing)
+                problems.append(Problem(str(path), start, "-", f"row has {got} fields, the header has {len(header)}"))
+                continue
+            yield start, row
 
     return header, rows()
 
@@ -116,7 +125,11 @@ def read_folder(source: Path, progress: Progress = None, limit: int | None = Non
     reader = _jsonl_rows if reports.suffix.lower() == ".jsonl" else _csv_rows
     try:
         header, rows = reader(reports, read.problems)
-    except (OSError, UnicodeDecodeError, csv.Error) as error:
+    except UnicodeDecodeError as error:
+        line = error.object[: error.start].count(b"\n") + 1
+        return SourceRead(problems=[Problem(str(reports), line, "-", f"not valid UTF-8: byte "
+                                            f"0x{error.object[error.start]:02x} ({error.reason})")])
+    except (OSError, csv.Error) as error:
         return SourceRead(problems=[Problem(str(reports), None, "-", f"cannot read: {error}")])
     columns = match_columns(header)
     missing = [role for role in REQUIRED if role not in columns]

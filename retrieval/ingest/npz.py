@@ -49,11 +49,20 @@ def read_npz(source: Path, progress: Progress = None, limit: int | None = None,
              splits: tuple[str, ...] = DEFAULT_SPLITS, labels: dict[int, str] | None = None) -> SourceRead:
     where = str(source)
     try:
+        with open(source, "rb") as handle:
+            magic = handle.read(6)
+        # np.load takes anything else for a pickle and says so, which misleads: name what the file is.
+        if magic == b"\x93NUMPY":
+            return SourceRead(problems=[Problem(where, None, "-", "not a .npz archive (one bare array, as "
+                                                "np.save writes); expected arrays named {split}_images, {split}_labels")])
+        if not magic.startswith(b"PK"):
+            return SourceRead(problems=[Problem(where, None, "-", "not a .npz file (a .npz is a zip archive of "
+                                                ".npy arrays)")])
         data = np.load(source, allow_pickle=False)
-    except (OSError, ValueError, zipfile.BadZipFile) as error:
+        with data:  # arrays are read here, lazily: object (pickled) arrays fail only now
+            arrays = {name: data[name] for name in data.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
         return SourceRead(problems=[Problem(where, None, "-", f"not a readable .npz file: {error}")])
-    with data:
-        arrays = {name: data[name] for name in data.files}
     read = SourceRead()
     names = labels or KNOWN_LABELS.get(source.stem.lower(), {})
     for split in splits:
@@ -90,7 +99,7 @@ def _split_arrays(arrays: dict[str, np.ndarray], split: str, where: str, problem
     found = []
     if images.dtype != np.uint8:
         found.append(Problem(where, None, image_key, f"expected uint8 pixels, got {images.dtype}"))
-    if not (images.ndim == 3 or (images.ndim == 4 and images.shape[-1] in (1, 3))):
+    if not (images.ndim == 3 or (images.ndim == 4 and images.shape[-1] in (1, 3))) or 0 in images.shape[1:3]:
         found.append(Problem(where, None, image_key,
                              f"expected shape (N, H, W) or (N, H, W, 1|3), got {tuple(images.shape)}"))
     if targets.ndim == 2 and targets.shape[1] == 1:

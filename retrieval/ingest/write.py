@@ -1,5 +1,5 @@
 """Writing checked items: skip what the store already holds (ids are content hashes), embed the rest in
-batches, add them in batches below Chroma's limit, then recalibrate the OOD threshold."""
+batches, add them in batches below Chroma's limit, then recalibrate the OOD thresholds."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 from retrieval.embedders.base import Embedder
 from retrieval.ingest.common import Progress
 from retrieval.items import StoreItem
-from retrieval.ood import calibrate
+from retrieval.ood import appearance_embedder, calibrate
 from retrieval.store import CaseStore, StoreCollection
 
 EMBED_BATCH = 64
@@ -75,19 +75,24 @@ def _embed_reports(embedder: Embedder):
 
 def write_items(items: list[StoreItem], store: CaseStore, image_embedder: Embedder, text_embedder: Embedder | None,
                 progress: Progress = None) -> IngestSummary:
-    """Add the items' images and reports; reports are skipped when there is no text embedder."""
+    """Add the items' images (and their pixel vectors, for the OOD check) and reports; reports are skipped
+    when there is no text embedder."""
     started = time.perf_counter()
     summary = IngestSummary()
     images = {item.image_id(): item for item in items if item.has_image}
-    plan = [("image", image_embedder, images, _embed_images(image_embedder), "embedding images")]
+    pixels = appearance_embedder()
+    # (kind, collection named after, vectors computed by, records, embed, progress label)
+    plan = [("image", image_embedder, image_embedder, images, _embed_images(image_embedder), "embedding images"),
+            ("appearance", image_embedder, pixels, images, _embed_images(pixels), "pixel vectors (OOD)")]
     if text_embedder is not None:
         reports = {item.report_id(): item for item in items if item.report}
-        plan.append(("report", text_embedder, reports, _embed_reports(text_embedder), "embedding reports"))
+        plan.append(("report", text_embedder, text_embedder, reports, _embed_reports(text_embedder),
+                     "embedding reports"))
     with store.writing():
-        for kind, embedder, records, embed, stage in plan:
+        for kind, owner, embedder, records, embed, stage in plan:
             if not records:
                 continue
-            collection = store.collection(kind, embedder.name, embedder.dim, create=True)
+            collection = store.collection(kind, owner.name, embedder.dim, create=True, vectors=embedder.name)
             added = _embed_and_add(collection, records, embed, stage, progress)
             regions = sorted(set(collection.regions) | {r for item in records.values() for r in item.regions})
             if added or collection.calibration is None:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -29,6 +30,8 @@ def retrieval(
     bank_embedder: Annotated[bool, typer.Option("--bank-embedder/--no-bank-embedder", help="include the default 'bank' embedder")] = True,
     minilm: Annotated[bool, typer.Option("--minilm/--no-minilm", help="include MiniLM when installed")] = True,
     latency_samples: Annotated[int, typer.Option("--latency-samples", help="queries timed one by one per method")] = 20,
+    ood_other: Annotated[str, typer.Option("--ood-other", help="other-dataset OOD images: bank | pneumoniamnist:NPZ | none "
+                                           "(default: bank for image datasets other than the bank)")] = "",
 ) -> None:
     """Compare retrieval methods (random, raw pixels, TF-IDF, each embedder) with exact search.
 
@@ -36,6 +39,7 @@ def retrieval(
     per image method: OOD AUROC against noise, photographs and another dataset's images.
     """
     from benchmark.retrieval_bench import run_benchmark
+    from benchmark import retrieval_data as rd
     from benchmark.retrieval_data import parse_dataset
     from benchmark.retrieval_methods import build_methods
     from retrieval.embedders.open_clip_embedder import EmbedderUnavailable
@@ -50,6 +54,9 @@ def retrieval(
     with _progress() as progress:
         task = progress.add_task("loading data", total=None, loss="")
         data = _load(name, path, cfg.data_dir, bank_cases, limit, gallery_limit)
+        if data.ood is not None:
+            other = ood_other or ("none" if name == "bank" else "bank")
+            data.ood.outliers = rd.outlier_images(30, seed=1, **_other_images(other, cfg.data_dir))
 
         def train_progress(description: str, steps: int):
             bar = progress.add_task(description, total=steps, loss="")
@@ -78,33 +85,29 @@ def _load(name, path, data_dir: Path, bank_cases: int, limit, gallery_limit):
     from benchmark import retrieval_data as rd
 
     if name == "bank":
-        data = rd.load_bank(path, Path(data_dir) / "cache" / "bench", bank_cases, limit)
-        data.ood.outliers = rd.outlier_images(30, seed=1, other=_pneumoniamnist_images(), other_name="pneumoniamnist")
-    elif name == "pneumoniamnist":
-        data = rd.load_pneumoniamnist(path, limit, gallery_limit)
-        data.ood.outliers = rd.outlier_images(30, seed=1, other=_bank_images(data_dir), other_name="bank")
-    else:
-        data = rd.load_iu_xray(path, limit)
-    return data
+        return rd.load_bank(path, Path(data_dir) / "cache" / "bench", bank_cases, limit)
+    if name == "pneumoniamnist":
+        return rd.load_pneumoniamnist(path, limit, gallery_limit)
+    return rd.load_iu_xray(path, limit)
 
 
-def _pneumoniamnist_images() -> list:
-    """Other-dataset outliers for the bank: PneumoniaMNIST test images, when the reference copy is here."""
-    from retrieval.datasets import pneumoniamnist_pairs
-
-    candidate = Path(__file__).resolve().parents[3] / "shared" / "data" / "medmnist" / "pneumoniamnist.npz"
-    return [pair.image for pair in pneumoniamnist_pairs(candidate, "test")[:60]] if candidate.is_file() else []
-
-
-def _bank_images(data_dir: Path) -> list:
+def _other_images(spec: str, data_dir: Path) -> dict:
+    """Images of another dataset that must come out OOD: a generated bank's or PneumoniaMNIST's test images."""
     from benchmark.retrieval_data import DEFAULT_BANK_SEED
-    from retrieval.datasets import bank_pairs
+    from retrieval.datasets import bank_pairs, pneumoniamnist_pairs
     from sim.bank import generate_bank
 
-    folder = Path(data_dir) / "cache" / "bench" / f"bank-s{DEFAULT_BANK_SEED}-n60"
-    if not (folder / "cases.jsonl").is_file():
-        generate_bank(60, DEFAULT_BANK_SEED, folder)
-    return [pair.image for pair in bank_pairs(folder)]
+    if spec == "none":
+        return {}
+    if spec == "bank":
+        folder = Path(data_dir) / "cache" / "bench" / f"bank-s{DEFAULT_BANK_SEED}-n60"
+        if not (folder / "cases.jsonl").is_file():
+            generate_bank(60, DEFAULT_BANK_SEED, folder)
+        return {"other": [pair.image for pair in bank_pairs(folder)], "other_name": "bank"}
+    if spec.startswith("pneumoniamnist:") and Path(spec.split(":", 1)[1]).expanduser().is_file():
+        pairs = pneumoniamnist_pairs(Path(spec.split(":", 1)[1]).expanduser(), "test")[:60]
+        return {"other": [pair.image for pair in pairs], "other_name": "pneumoniamnist"}
+    fail(f"--ood-other: expected bank, none or pneumoniamnist:NPZ (an existing file), got {spec!r}")
 
 
 def _progress() -> Progress:
@@ -113,6 +116,8 @@ def _progress() -> Progress:
 
 
 def _print(report: dict) -> None:
+    # Nine numeric columns do not fit 80 characters: when the output is a file or a pipe, print wider.
+    out = console if console.is_terminal else Console(width=max(console.width, 132), highlight=False)
     for task_name, entry in report["tasks"].items():
         table = Table(title=f"{report['dataset']}: {task_name}  ({entry['n_queries']} queries, {entry['n_gallery']} "
                             f"gallery; relevant = {entry['relevance']})", title_justify="left")  # fmt: skip
@@ -122,7 +127,7 @@ def _print(report: dict) -> None:
         for method, values in entry["methods"].items():
             latency = [f"{values[key]:.1f}" if key in values else "" for key in ("latency_ms_p50", "latency_ms_p95")]
             table.add_row(method, *[f"{values[c]:.3f}" for c in METRIC_COLUMNS], *latency)
-        console.print(table)
+        out.print(table)
     ood = report.get("ood")
     if ood:
         sets = list(ood["outlier_sets"])
@@ -135,6 +140,6 @@ def _print(report: dict) -> None:
         for method, values in ood["methods"].items():
             cells = [f"{values[s]['auroc']:.3f} ({values[s]['flagged']:.0%})" for s in sets]
             table.add_row(method, *cells, f"{values['in_distribution_flagged']:.0%}")
-        console.print(table)
+        out.print(table)
     for note in report.get("notes", []):
-        console.print(f"[dim]note: {note}[/]")
+        out.print(f"[dim]note: {note}[/]")

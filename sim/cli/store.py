@@ -141,7 +141,9 @@ def info(chroma_url: ChromaUrl = None) -> None:
     for c in collections:
         cal = c.calibration
         ood = f"k={cal['k']}, p{cal['percentile']:g} = {cal['threshold']:.4f} ({cal['queries']} queries)" if cal else "-"
-        table.add_row(c.name, str(c.meta.get("kind", "")), c.embedder_name, str(c.meta.get("dim", "")),
+        vectors = str(c.meta.get("vectors", c.embedder_name))
+        embedder = c.embedder_name if vectors == c.embedder_name else f"{vectors} (for {c.embedder_name})"
+        table.add_row(c.name, str(c.meta.get("kind", "")), embedder, str(c.meta.get("dim", "")),
                       str(c.count()), str(len(c.regions)), ood)
     console.print(table)
     console.print(f"configured embedders: image '{cfg.retrieval.image_embedder}', text '{cfg.retrieval.text_embedder}'",
@@ -161,7 +163,7 @@ def query(
 ) -> None:
     """Search the store by image or by report text; every result says whether the query is out of distribution."""
     from retrieval.items import excerpt, impression
-    from retrieval.search import search
+    from retrieval.search import ImageIndex, search
     from retrieval.store import StoreError
     from retrieval.wiring import embedders_for, open_store, store_exists, store_label
 
@@ -178,31 +180,35 @@ def query(
             embedders = embedders_for(cfg)
         store = open_store(cfg, url)
         if image is not None:
-            kind, embedder, text_space = "image", embedders.image, embedders.image if embedders.shared_space else None
+            index = ImageIndex.open(store, embedders.image)
+            if index is None:
+                fail(f"the store has no images embedded with {embedders.image.name}; ingest a source first")
+            collection = index.images
+            region = _known_region(region, collection.regions) if region is not None else None
+            text_space = embedders.image if embedders.shared_space else None
+            try:
+                (result,) = index.search([image], k, region=region, exclude=exclude_case, text_space=text_space)
+            except OSError as error:
+                fail(f"{image}: unreadable image: {error}")
         else:
             if embedders.text is None:
                 fail(f"the image embedder {embedders.image.name} cannot embed text; set retrieval.text_embedder")
-            kind, embedder, text_space = "report", embedders.text, embedders.text
-        collection = store.collection(kind, embedder.name)
-        if collection is None or collection.count() == 0:
-            fail(f"the store has no {kind}s embedded with {embedder.name}; ingest a source first")
-        if region is not None:
-            region = _known_region(region, collection.regions)
-        try:
-            vector = embedder.embed_images([image])[0] if image is not None else embedder.embed_texts([text])[0]
-        except OSError as error:
-            fail(f"{image}: unreadable image: {error}")
-        result = search(collection, vector, k, region=region, exclude=exclude_case, text_space=text_space)
+            collection = store.collection("report", embedders.text.name)
+            if collection is None or collection.count() == 0:
+                fail(f"the store has no reports embedded with {embedders.text.name}; ingest a source first")
+            region = _known_region(region, collection.regions) if region is not None else None
+            result = search(collection, embedders.text.embed_texts([text])[0], k, region=region,
+                            exclude=exclude_case, text_space=embedders.text)
     except (StoreError, RuntimeError, ImportError) as error:
         fail(str(error))
     verdict = result.ood
     if as_json:
-        typer.echo(json.dumps({"collection": collection.name, "region": region, "ood": verdict.ood,
-                               "ood_score": verdict.score, "ood_threshold": verdict.threshold,
+        typer.echo(json.dumps({"collection": collection.name, "region": region, **verdict.record(),
+                               "ood_thresholds": verdict.thresholds,
                                "results": [n.record() for n in result.neighbours]}, indent=2))
         return
     flag = "-" if verdict.ood is None else ("yes" if verdict.ood else "no")
-    ood_cell = f"{flag} {verdict.score:.3f}" if verdict.score is not None else flag
+    ood_cell = f"{flag} {verdict.score:.2f}" if verdict.score is not None else flag
     table = Table(title=f"{collection.name}{f', region {region}' if region else ''}")
     table.add_column("#", no_wrap=True)
     table.add_column("case id", no_wrap=True)
@@ -216,8 +222,10 @@ def query(
                       excerpt(impression(n.report), 90))
     console.print(table)
     if verdict.ood:
-        console.print(f"[bold yellow]out of distribution:[/] k-th neighbour distance {verdict.score:.3f} > "
-                      f"threshold {verdict.threshold:.3f}; nothing in the store is like this query", highlight=False)
+        detail = ", ".join(f"{name} {verdict.distances[name]:.3f} vs threshold {verdict.thresholds[name]:.3f}"
+                           for name in verdict.distances)
+        console.print(f"[bold yellow]out of distribution[/] (score {verdict.score:.2f} > 1; k-th neighbour distance: "
+                      f"{detail}): nothing in the store is like this query", highlight=False)
     elif verdict.ood is None:
         console.print("[dim]OOD not calibrated (too few cases in this collection)[/]")
 

@@ -29,7 +29,7 @@ from agents.transcript import TerminationReason, Turn
 from benchmark.records import EpisodeRecord, RoleInfo, compute_totals, config_hash, now_iso
 from sim.case import Case
 from sim.config import ROLES, Settings
-from sim.encounter.graph import ExperienceSource, Retriever, Seats, build_graph
+from sim.encounter.graph import Encounter, ExperienceSource, Retriever, Seats, encounter_graph
 from sim.encounter.state import initial_state
 
 HumanInput = Callable[[dict], object]
@@ -63,6 +63,9 @@ class EncounterRunner:
             raise ValueError(f"a human can sit in {', '.join(HUMAN_ROLES)}, not {', '.join(sorted(unknown))}")
         self._models = dict(models or {})
         self.checkpointer = open_checkpointer(checkpoint_path)
+        # A checkpoint in memory dies with the process, so saving one after every step buys nothing:
+        # save when the run stops (at the end or at a human seat). A file checkpointer saves every step.
+        self.durability = "exit" if checkpoint_path is None else "async"
         self.retriever = retriever
         self.experience = experience
 
@@ -134,12 +137,15 @@ class EncounterRunner:
         measurement = HumanSeat("measurement", suggest=lookup) if "measurement" in self.human else lookup
         return Seats(doctor=doctor, patient=patient, measurement=measurement)
 
-    def compile(self, case: Case, case_dir: Path | None, seed: int | None):
+    def encounter(self, case: Case, case_dir: Path | None, seed: int | None) -> Encounter:
+        """What the graph's nodes need for this case (passed to each graph run as its context)."""
         enc = self.settings.encounter
         judge = self.model("judge") if enc.llm_judge else None
-        graph = build_graph(case, self.seats(case, case_dir), enc.turn_cap, enc.top_k, judge, self.retriever, seed,
-                            self.experience, LeakCheck(case.diagnosis), enc.mask_leaks)
-        return graph.compile(checkpointer=self.checkpointer)
+        return Encounter(case, self.seats(case, case_dir), enc.turn_cap, enc.top_k, judge, self.retriever, seed,
+                         self.experience, LeakCheck(case.diagnosis), enc.mask_leaks)
+
+    def compile(self):
+        return encounter_graph(self.checkpointer)
 
     def session(self, case: Case, case_dir: Path | None = None, *, run_id: str = "adhoc", trial: int = 0,
                 seed: int | None = None, thread_id: str | None = None) -> EncounterSession:
@@ -238,9 +244,11 @@ class EncounterSession:
         self.config = {"configurable": {"thread_id": self.thread_id},
                        "recursion_limit": 10 * runner.settings.encounter.turn_cap + 50}
         self._graph = None
+        self._context: Encounter | None = None
         self._compile_error: str | None = None
         try:
-            self._graph = runner.compile(case, case_dir, seed)
+            self._context = runner.encounter(case, case_dir, seed)
+            self._graph = runner.compile()
         except Exception as exc:  # noqa: BLE001 - e.g. a model that cannot start: recorded as an error
             self._compile_error = f"{type(exc).__name__}: {exc}"
 
@@ -258,7 +266,8 @@ class EncounterSession:
                 pending = Command(resume=answer)
             else:
                 pending = None if snapshot.values else initial_state()
-            for _ in self._graph.stream(pending, self.config, stream_mode="updates"):
+            for _ in self._graph.stream(pending, self.config, stream_mode="updates", context=self._context,
+                                        durability=self.runner.durability):
                 pass
             snapshot = self._graph.get_state(self.config)
         except Exception as exc:  # noqa: BLE001 - any failure becomes a recorded `error` episode

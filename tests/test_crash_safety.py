@@ -1,0 +1,106 @@
+"""Crash safety: a `clinsim bench run` killed with SIGKILL at random points, resumed each time, ends with
+exactly one record per (case, trial), every line parsing, and a Chroma experience store that opens cleanly
+and holds one experience per judged episode.
+
+The run uses scripted models that take a little time per reply (`delay_s`), two episodes at once, and the
+experience memory on (hashing embedder: no model to load), so kills land while episodes are running, while
+records are appended and while experiences are written to Chroma. Kill times come from a seeded RNG.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from benchmark.harness import plan_episodes
+from benchmark.records import read_records
+from retrieval.experience import EXPERIENCES_FILE, HashingTextEmbedder, ExperienceStore, read_experiences
+from sim.bank import generate_bank
+from sim.loaders import load_cases
+
+REPO = Path(__file__).resolve().parents[1]
+KILLS = 4
+TRIALS = 2
+CONFIG = """data_dir = "{data}"
+[roles.doctor]
+backend = "scripted"
+script = ["ASK: Where does it hurt?", "IMAGE: chest x-ray", "DIAGNOSIS: Right pneumothorax; Left pneumothorax"]
+delay_s = 0.05
+[roles.patient]
+backend = "scripted"
+script = ["Here, on the right."]
+delay_s = 0.05
+[encounter]
+llm_judge = false
+[experience]
+enabled = true
+embedder = "hashing"
+lessons = false
+"""
+
+
+def _start(command: list[str], log: Path) -> subprocess.Popen:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False", "COLUMNS": "200"}
+    with open(log, "ab") as handle:
+        return subprocess.Popen(command, cwd=REPO, env=env, stdout=handle, stderr=subprocess.STDOUT)
+
+
+def test_sigkill_at_random_points_then_resume(tmp_path):
+    bank = tmp_path / "bank"
+    generate_bank(8, 2, bank, size=96)
+    config = tmp_path / "clinsim.toml"
+    config.write_text(CONFIG.format(data=tmp_path / "data"))
+    out = tmp_path / "run"
+    log = tmp_path / "log.txt"
+    command = [sys.executable, "-m", "sim.cli.main", "--config", str(config), "bench", "run", "--cases", str(bank),
+               "--out", str(out), "--trials", str(TRIALS), "--concurrency", "2", "--no-retrieval", "--resume"]
+    rng = random.Random(20240611)
+    killed = 0
+    for _ in range(KILLS):
+        run = _start(command, log)
+        # Wait until this process is past its imports and working on episodes, then kill it at a random
+        # point within the next stretch of work (or let it finish if it gets there first).
+        before = (out / "episodes.jsonl").stat().st_size if (out / "episodes.jsonl").exists() else -1
+        deadline = time.monotonic() + 120
+        while run.poll() is None and time.monotonic() < deadline:
+            size = (out / "episodes.jsonl").stat().st_size if (out / "episodes.jsonl").exists() else -1
+            if size != before:
+                break
+            time.sleep(0.02)
+        time.sleep(rng.uniform(0.0, 0.8))
+        if run.poll() is None:
+            run.send_signal(signal.SIGKILL)
+            killed += 1
+        run.wait(timeout=60)
+    final = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300,
+                           env={**os.environ, "HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False"})
+    assert final.returncode == 0, final.stdout + final.stderr + log.read_text(errors="replace")
+    assert killed >= 2, f"only {killed} of {KILLS} runs were killed before finishing: the test lost its point"
+
+    # Every line is a complete record, and each planned (case, trial) is there exactly once.
+    episodes = out / "episodes.jsonl"
+    lines = episodes.read_bytes().split(b"\n")
+    assert lines[-1] == b"", "the file ends with a complete line"
+    for line in lines[:-1]:
+        json.loads(line)
+    records = read_records(episodes)
+    planned = sorted((e.case.id, e.trial) for e in plan_episodes(load_cases(bank), bank, TRIALS, 0))
+    assert sorted((r.case_id, r.trial) for r in records) == planned
+    assert not any(r.termination == "error" for r in records)
+
+    # The experience store opens cleanly and holds one experience per judged episode, as does its mirror.
+    store = ExperienceStore(out / "experience-store", HashingTextEmbedder(), mirror=out / EXPERIENCES_FILE)
+    stored = store.all()
+    assert store.count() == len(records) == len({e.id for e in stored})
+    assert sorted((e.case_id, e.episode_id) for e in stored) == sorted((r.case_id, r.episode_id) for r in records)
+    mirrored = read_experiences(out / EXPERIENCES_FILE)
+    assert {e.id for e in mirrored} == {e.id for e in stored}
+    assert store.search("chest pain on the right", k=3), "the reopened store answers queries"
+    print(f"\ncrash test: {killed} of {KILLS} runs killed with SIGKILL; {len(records)} records, "
+          f"{store.count()} experiences after the final resume")

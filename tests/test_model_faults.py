@@ -1,0 +1,257 @@
+"""Model faults: a local fault-injecting OpenAI-compatible server (tests/fault_server.py) that times out,
+answers 500/429/400, garbage or empty content, or drops the connection; and the embedded llama.cpp server
+killed in the middle of a run.
+
+What must hold: transient faults are retried a bounded number of times with exponential backoff (the
+server counts the attempts), a call that still fails ends its episode as `error` with the cause, the run
+goes on and finishes, summary.json counts errors apart from wrong answers, and `--resume` runs the failed
+episodes again so the finished run has exactly one record per (case, trial).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from agents.llm.base import LLMError, Message
+from agents.llm.openai_compat import OpenAICompatModel
+from benchmark.records import read_records
+from sim.bank import generate_bank
+from sim.cli.main import app
+from sim.loaders import load_cases
+from tests.fault_server import FaultServer
+
+REPO = Path(__file__).resolve().parents[1]
+HI = [Message(role="user", content="Hello?")]
+
+# mode -> what the recorded cause says (besides the endpoint and the number of attempts)
+CAUSES = {
+    "timeout": "Request timed out.",
+    "500": "(HTTP 500)",
+    "429": "(HTTP 429)",
+    "garbage": "BadResponse",
+    "empty": "empty reply (no content)",
+    "close": "Connection error.",
+}
+
+
+@pytest.fixture
+def fault_server():
+    """Starts FaultServers on 127.0.0.1 (free ports); every one is stopped when the test ends."""
+    started: list[FaultServer] = []
+
+    def start(**options) -> FaultServer:
+        server = FaultServer(**options).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+def _model(server: FaultServer, retries: int = 2, backoff_s: float = 0.05) -> OpenAICompatModel:
+    return OpenAICompatModel(base_url=server.base_url, timeout_s=0.4, max_retries=retries, backoff_s=backoff_s)
+
+
+@pytest.mark.parametrize("mode", list(CAUSES))
+def test_a_fault_that_persists_is_retried_then_reported(fault_server, mode):
+    server = fault_server(mode=mode)
+    with pytest.raises(LLMError) as caught:
+        _model(server, retries=2).complete(HI)
+    assert server.attempts == 3 and caught.value.attempts == 3
+    assert CAUSES[mode] in caught.value.cause and server.base_url in caught.value.cause
+    assert caught.value.cause.endswith("(after 3 attempts)")
+
+
+@pytest.mark.parametrize("mode", list(CAUSES))
+def test_a_fault_that_passes_is_retried_until_it_succeeds(fault_server, mode):
+    server = fault_server(mode=mode, fail_times=2)
+    result = _model(server, retries=2).complete(HI)
+    assert result.text == "DIAGNOSIS: Cardiomegaly" and result.attempts == 3 and server.attempts == 3
+
+
+def test_a_client_error_is_not_retried(fault_server):
+    server = fault_server(mode="400")
+    with pytest.raises(LLMError, match=r"\(HTTP 400\)") as caught:
+        _model(server, retries=3).complete(HI)
+    assert server.attempts == 1 and caught.value.attempts == 1
+
+
+def test_backoff_doubles_with_jitter_and_is_bounded(fault_server):
+    server = fault_server(mode="500")
+    backoff = 0.2
+    with pytest.raises(LLMError):
+        _model(server, retries=3, backoff_s=backoff).complete(HI)
+    gaps = [b - a for a, b in zip(server.times, server.times[1:])]
+    assert len(gaps) == 3
+    for attempt, gap in enumerate(gaps):  # sleep = backoff * 2^attempt * U(0.5, 1.5), plus the request itself
+        base = backoff * 2**attempt
+        assert 0.5 * base <= gap <= 1.5 * base + 0.5, (attempt, gaps)
+
+
+# --- the same faults in a real `clinsim bench run` ---------------------------------------------------------
+
+CONFIG = """data_dir = "{data}"
+[roles.doctor]
+backend = "openai"
+base_url = "{url}"
+timeout_s = 0.4
+max_retries = 1
+[roles.patient]
+backend = "openai"
+base_url = "{url}"
+timeout_s = 0.4
+max_retries = 1
+[encounter]
+llm_judge = false
+turn_cap = 3
+"""
+
+
+@pytest.fixture(scope="module")
+def bank(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("bank") / "bank"
+    generate_bank(3, 0, out, size=96)
+    return out
+
+
+def _replies(answer: str):
+    """Patient and doctor both played by the server: the doctor asks once, then answers `answer`."""
+
+    def reply(messages: list[dict]) -> str:
+        if any("About you:" in str(m.get("content")) for m in messages):
+            return "It started suddenly and it hurts when I breathe in."
+        if any(m.get("role") == "assistant" for m in messages):
+            return f"DIAGNOSIS: {answer}"
+        return "ASK: What brings you in today?"
+
+    return reply
+
+
+@pytest.mark.parametrize("mode", [*CAUSES, "400"])
+def test_a_run_records_failed_episodes_as_errors_and_resume_retries_them(fault_server, bank, tmp_path, mode):
+    cases = load_cases(bank)
+    target, answer = cases[-1], cases[0].diagnosis.name
+    # Only the patient of the last case meets the fault: one failed episode among answered ones.
+    marker = target.patient.history[:40]
+    server = fault_server(mode=mode, reply=_replies(answer), fault_when=lambda text: marker in text)
+    config = tmp_path / "clinsim.toml"
+    config.write_text(CONFIG.format(data=tmp_path / "data", url=server.base_url))
+    out = tmp_path / "run"
+    args = ["--config", str(config), "bench", "run", "--cases", str(bank), "--out", str(out), "--no-retrieval"]
+
+    result = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "errors 1/3" in result.output
+    records = {r.case_id: r for r in read_records(out / "episodes.jsonl")}
+    assert len(records) == 3
+    failed = records[target.id]
+    attempts = 1 if mode == "400" else 2
+    assert failed.termination == "error" and failed.error.startswith("patient: ")
+    assert (CAUSES.get(mode) or "(HTTP 400)") in failed.error and server.base_url in failed.error
+    assert server.faults == attempts and (attempts == 1 or failed.error.endswith(f"(after {attempts} attempts)"))
+    assert all(r.termination == "diagnosed" for cid, r in records.items() if cid != target.id)
+
+    summary = json.loads((out / "summary.json").read_text())
+    judged = [r for cid, r in records.items() if cid != target.id]
+    assert summary["errors"] == 1 and summary["error_rate"] == pytest.approx(1 / 3)
+    assert summary["terminations"] == {"diagnosed": 2, "error": 1}
+    assert summary["top1"]["n"] == 2  # the failed episode is neither right nor wrong: it is not judged
+    assert summary["top1"]["mean"] == pytest.approx(sum(r.top1_correct for r in judged) / 2)
+    assert sum(r.top1_correct for r in judged) == 1  # one right answer, one wrong: both counted as judged
+
+    # The endpoint recovers; --resume runs the failed episode again and replaces its record.
+    server.mode = "ok"
+    again = CliRunner().invoke(app, [*args, "--resume"], env={"COLUMNS": "200"})
+    assert again.exit_code == 0, again.output
+    assert "2 episode(s) already recorded" in again.output and "errors 0/3" in again.output
+    final = read_records(out / "episodes.jsonl")
+    assert sorted((r.case_id, r.trial) for r in final) == sorted((c.id, 0) for c in cases)
+    assert not any(r.termination == "error" for r in final)
+    assert {r.case_id: r.model_dump_json() for r in final if r.case_id != target.id} == {
+        cid: r.model_dump_json() for cid, r in records.items() if cid != target.id}, "recorded episodes kept as they were"
+    assert json.loads((out / "summary.json").read_text())["errors"] == 0
+    assert not (out / "episodes.jsonl.tmp").exists()
+
+
+# --- the embedded llama.cpp server killed in the middle of a run -------------------------------------------
+
+
+def _children(pid: int) -> list[tuple[int, str]]:
+    """(pid, command line) of the direct children of `pid`, from /proc (no psutil needed)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            parent = int(stat.rsplit(")", 1)[1].split()[1])
+            if parent == pid:
+                found.append((int(entry.name), (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()))
+        except (OSError, ValueError, IndexError):
+            continue  # the process ended while we looked
+    return found
+
+
+def _lines(path: Path) -> int:
+    return path.read_bytes().count(b"\n") if path.is_file() else 0
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds the server's process through /proc (Linux)")
+def test_killing_the_embedded_server_mid_run_then_resuming(tmp_path):
+    bank = tmp_path / "bank"
+    generate_bank(2, 0, bank, size=96)
+    config = tmp_path / "clinsim.toml"
+    # Short replies, a small context and one thread: on a loaded 2-core machine, llama.cpp threads that
+    # compete for cores are several times slower than one.
+    config.write_text(f'data_dir = "{tmp_path / "data"}"\n'
+                      '[roles.doctor]\nmax_tokens = 24\n'
+                      '[roles.patient]\nbackend = "scripted"\nscript = ["It hurts when I breathe."]\n'
+                      '[embedded]\nn_ctx = 1024\nn_threads = 1\n'
+                      '[encounter]\nllm_judge = false\n')
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "sim.cli.main", "--config", str(config), "bench", "run", "--cases", str(bank),
+               "--out", str(out), "--no-retrieval", "--turn-cap", "1"]
+    env = {**os.environ, "COLUMNS": "200", "HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False"}
+
+    run = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 400
+        while _lines(out / "episodes.jsonl") < 1 and run.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _lines(out / "episodes.jsonl") >= 1, "the first episode was never written"
+        servers = [pid for pid, cmdline in _children(run.pid) if "llama_cpp.server" in cmdline]
+        assert len(servers) == 1, _children(run.pid)
+        os.kill(servers[0], signal.SIGKILL)
+        output, _ = run.communicate(timeout=300)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    text = output.decode(errors="replace")
+    assert run.returncode == 0, text
+    assert "Traceback" not in text
+    records = read_records(out / "episodes.jsonl")
+    assert len(records) == 2 and records[0].termination != "error"
+    failed = [r for r in records if r.termination == "error"]
+    assert [r.case_id for r in failed] == [records[1].case_id]
+    assert "Connection error" in failed[0].error, failed[0].error
+    assert "errors 1/2" in text
+
+    # A new process starts a new server; --resume runs exactly the failed episodes again.
+    resumed = subprocess.run([*command, "--resume"], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "1 episode(s) already recorded" in resumed.stdout
+    final = read_records(out / "episodes.jsonl")
+    assert sorted(r.case_id for r in final) == sorted(r.case_id for r in records)
+    assert not any(r.termination == "error" for r in final)
