@@ -81,3 +81,37 @@ def test_structured_output_is_constrained_json_on_llama_cpp(settings):
     )
     parsed = parse_action(result.text)
     assert parsed.method == "json", result.text
+
+
+def test_server_dies_with_a_killed_parent(tmp_path):
+    """SIGKILL skips atexit: the server must still not outlive the process that started it."""
+    import os
+    import signal
+    import time
+
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "import sys, time\n"
+        "from agents.llm.embedded import shared_server\n"
+        "server = shared_server()\n"
+        "print(server.process.pid, flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
+                              cwd=str(__import__("pathlib").Path(__file__).resolve().parents[1]))
+    child_pid = int(parent.stdout.readline())
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait(timeout=30)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            os.kill(child_pid, 0)
+        except ProcessLookupError:
+            return
+        try:  # reap it if it became our zombie (it did not: it is re-parented), else wait
+            os.waitpid(child_pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+        time.sleep(0.5)
+    os.kill(child_pid, signal.SIGKILL)
+    raise AssertionError("the llama.cpp server outlived its SIGKILLed parent")

@@ -87,7 +87,8 @@ class LlamaServer:
         ]  # fmt: skip
         log = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL
         try:
-            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                            preexec_fn=_die_with_parent)
         except OSError as error:
             raise EmbeddedServerError(f"could not start the llama.cpp server: {error}") from error
         finally:
@@ -130,6 +131,19 @@ class LlamaServer:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(timeout=10)
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: on Linux, ask the kernel to end the server when its parent dies,
+    so a benchmark killed with SIGKILL (no atexit) leaves no orphaned llama.cpp server behind."""
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: atexit still stops the server on a normal exit
 
 
 _servers: dict[tuple, LlamaServer] = {}
