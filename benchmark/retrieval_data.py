@@ -166,8 +166,8 @@ def load_iu_xray(path: Path, limit: int | None) -> BenchData:
     own[np.arange(len(pair_rows)), pair_rows] = True
     tasks.append(Task("findings->impression", "text", "text", [paired[i].findings for i in pair_rows],
                       [r.impression for r in paired], own, "its own impression"))  # fmt: skip
-    corpus = findings + [r.impression for r in paired]
-    return BenchData("iu-xray", tasks, None, fit_texts=corpus)
+    # TF-IDF's idf comes from the findings (the report->report corpus), as in the reference protocol.
+    return BenchData("iu-xray", tasks, None, fit_texts=findings)
 
 
 def _without_self(relevant: np.ndarray, query_rows: list[int]) -> np.ndarray:

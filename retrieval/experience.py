@@ -134,6 +134,7 @@ class ExperienceStore:
             configuration={"hnsw": {"space": "cosine"}}, metadata={"embedder": embedder.name},
         )
         self._lock = threading.Lock()
+        self._mirrored: set[str] | None = None  # ids in the mirror, read on the first mirrored add
 
     def count(self) -> int:
         return self._collection.count()
@@ -143,6 +144,15 @@ class ExperienceStore:
         if not experiences:
             return 0
         with self._lock:
+            if mirror:
+                # The mirror first: it is what a store is rebuilt from, so a process killed between the two
+                # writes must not lose the experience there (with Chroma first it was lost: the rerun found
+                # the id in Chroma and skipped both). Ids the mirror already has are not written twice.
+                if self._mirrored is None:
+                    self._mirrored = _mirrored_ids(self.mirror)
+                unmirrored = [e for e in experiences if e.id not in self._mirrored]
+                append_lines(self.mirror, [e.model_dump_json() for e in unmirrored])
+                self._mirrored.update(e.id for e in unmirrored)
             existing = set(self._collection.get(ids=[e.id for e in experiences])["ids"])
             new = [e for e in experiences if e.id not in existing]
             if not new:
@@ -152,8 +162,6 @@ class ExperienceStore:
                 ids=[e.id for e in new], embeddings=vectors.tolist(), documents=[e.summary for e in new],
                 metadatas=[{"case_id": e.case_id, "correct": e.correct, "json": e.model_dump_json()} for e in new],
             )
-            if mirror:
-                append_lines(self.mirror, [e.model_dump_json() for e in new])
             return len(new)
 
     def search(self, text: str, k: int, exclude_cases: Iterable[str] = (), only_correct: bool = False
@@ -179,6 +187,10 @@ class ExperienceStore:
     def all(self) -> list[Experience]:
         data = self._collection.get(include=["metadatas"])
         return sorted((Experience.model_validate_json(m["json"]) for m in data["metadatas"]), key=lambda e: e.id)
+
+
+def _mirrored_ids(path: Path) -> set[str]:
+    return {e.id for e in read_experiences(path)} if path.is_file() else set()
 
 
 def read_experiences(path: Path) -> list[Experience]:

@@ -52,8 +52,9 @@ class StoreItem:
     def image_id(self) -> str:
         return "img-" + _digest(self.image_hash, self.case_id, self.diagnosis, self.report)
 
-    def report_id(self) -> str:
-        return "txt-" + _digest(self.case_id, self.diagnosis, self.report)
+    def report_id(self, duplicate: int = 0) -> str:
+        """`duplicate`: how many earlier items carried the same report and diagnosis (see ingest/write.py)."""
+        return "txt-" + _digest(self.diagnosis, self.report, str(duplicate))
 
     def metadata(self) -> dict[str, str | bool]:
         meta: dict[str, str | bool] = {
@@ -95,6 +96,15 @@ def impression(report: str) -> str:
     """The report's conclusion when it has an IMPRESSION section (what a reader scans first), else all of it."""
     head, marker, tail = report.partition("IMPRESSION:")
     return tail.strip() if marker and tail.strip() else report
+
+
+def conclusion_first(report: str) -> str:
+    """The impression, then the findings: a cut excerpt keeps the conclusion."""
+    head, marker, tail = report.partition("IMPRESSION:")
+    if not (marker and tail.strip()):
+        return report
+    findings = head.strip().removeprefix("FINDINGS:").strip()
+    return f"{tail.strip()} Findings: {findings}" if findings else tail.strip()
 
 
 def excerpt(report: str, limit: int = EXCERPT_CHARS) -> str:

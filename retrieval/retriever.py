@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from retrieval.items import excerpt
+from retrieval.items import conclusion_first, excerpt
 from retrieval.search import ImageIndex, SearchResult
 from retrieval.store import StoreError
 from retrieval.wiring import Embedders, embedders_for, open_store, store_exists, store_label
@@ -38,7 +38,7 @@ def doctor_text(result: SearchResult, label: str = "") -> str:
     lines = [f"{prefix}Similar cases from the archive (most similar first):"]
     for rank, n in enumerate(result.neighbours, start=1):
         lines.append(f"{rank}. {n.diagnosis or 'no diagnosis recorded'} (similarity {n.similarity:.2f}): "
-                     f"{excerpt(n.report, DOCTOR_EXCERPT_CHARS)}")
+                     f"{excerpt(conclusion_first(n.report), DOCTOR_EXCERPT_CHARS)}")
     return "\n".join(lines)
 
 

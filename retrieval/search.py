@@ -6,6 +6,9 @@ prominent label, and report sentences name it) moves up. When the query lives in
 region's own report sentences are embedded and compared with the query, so "a right basal opacity"
 prefers reports whose right-lower-zone sentence says so, not reports that merely mention it.
 Similarity stays the main signal; the region terms only reorder near-ties (REGION_WEIGHT).
+
+Every result carries the OOD verdict (see ood.py). `ImageIndex` bundles an image collection with its
+appearance twin, so an image query gets both detectors.
 """
 
 from __future__ import annotations

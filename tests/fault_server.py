@@ -29,7 +29,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 MODES = ("timeout", "500", "429", "400", "garbage", "empty", "close", "ok")
-# Longest a `timeout` request is held; stop() releases held requests at once.
+# Longest a `timeout` request is held (far past any client timeout a test sets); stop() releases it at once.
 HOLD_S = 30.0
 
 Reply = Callable[[list[dict]], str]

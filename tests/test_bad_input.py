@@ -488,3 +488,8 @@ def test_the_good_run_passes_every_entry_point(good_run, bank, tmp_path):
                  ["replay", run, "--rerun", "--out", tmp_path / "rerun"]):
         result = cli(*args)
         assert result.exit_code == 0, (args, result.output)
+    # Reading episodes needs no config.json: report, replay and compare accept a run without one.
+    (run / "config.json").unlink()
+    for args in (["bench", "report", run], ["replay", run, "--all"], ["bench", "compare", good_run[1], run]):
+        result = cli(*args)
+        assert result.exit_code == 0, (args, result.output)

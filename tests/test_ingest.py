@@ -7,13 +7,13 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-import pytest
 from typer.testing import CliRunner
 
-from retrieval.ingest import read_source
+from retrieval.ingest import read_source, write_items
 from retrieval.ingest.folder import match_columns
 from retrieval.ingest.npz import parse_labels
-from retrieval.store import persistent_store_exists
+from retrieval.ingest.write import MAX_IDENTICAL_REPORTS
+from retrieval.store import CaseStore, persistent_store_exists
 from sim.cli.main import app
 from tests.conftest import shared_file
 from tests.retrieval_helpers import tiny_bank, tiny_embedder  # noqa: F401
@@ -155,3 +155,15 @@ def test_cli_info_and_query_after_ingest(tmp_path, tiny_bank, tiny_embedder):
     assert unknown.exit_code == 1 and "unknown region 'left knee'" in unknown.output
     both = runner.invoke(app, [*base, "query"])
     assert both.exit_code == 1 and "exactly one of --image" in both.output
+
+
+def test_identical_template_reports_are_stored_a_few_times_only(tmp_path, tiny_embedder):
+    rng = np.random.default_rng(1)
+    path = _npz(tmp_path / "pneumoniamnist.npz", train_images=rng.integers(0, 255, (30, 28, 28), dtype=np.uint8),
+                train_labels=(np.arange(30) % 2).astype(np.uint8))
+    store = CaseStore.open(tmp_path / "chroma")
+    summary = write_items(read_source("npz", path).items, store, tiny_embedder, tiny_embedder)
+    counts = {c.name.split("-")[1]: (c.total, c.duplicates) for c in summary.collections}
+    kept = 2 * MAX_IDENTICAL_REPORTS
+    assert counts == {"image": (30, 0), "appearance": (30, 0), "report": (kept, 30 - kept)}
+    assert write_items(read_source("npz", path).items, store, tiny_embedder, tiny_embedder).added == 0

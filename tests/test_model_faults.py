@@ -59,7 +59,7 @@ def fault_server():
 
 
 def _model(server: FaultServer, retries: int = 2, backoff_s: float = 0.05) -> OpenAICompatModel:
-    return OpenAICompatModel(base_url=server.base_url, timeout_s=0.4, max_retries=retries, backoff_s=backoff_s)
+    return OpenAICompatModel(base_url=server.base_url, timeout_s=1.0, max_retries=retries, backoff_s=backoff_s)
 
 
 @pytest.mark.parametrize("mode", list(CAUSES))
@@ -104,12 +104,12 @@ CONFIG = """data_dir = "{data}"
 [roles.doctor]
 backend = "openai"
 base_url = "{url}"
-timeout_s = 0.4
+timeout_s = 2.0
 max_retries = 1
 [roles.patient]
 backend = "openai"
 base_url = "{url}"
-timeout_s = 0.4
+timeout_s = 2.0
 max_retries = 1
 [encounter]
 llm_judge = false

@@ -9,13 +9,15 @@ from typer.testing import CliRunner
 from agents.knn_doctor import UNKNOWN, KnnDoctor, vote
 from agents.protocol import View
 from agents.transcript import Turn
-from benchmark.knn_eval import evaluate_knn
+from agents.llm.scripted import ScriptedModel
+from benchmark.metrics import accuracy
 from retrieval.ingest import read_source, write_items
 from retrieval.retriever import NOTHING_SIMILAR, CaseRetriever, make_retriever
 from retrieval.wiring import open_store
 from sim.cli.main import app
 from sim.cli.model_flags import parse_model_flag
 from sim.config import load_settings
+from sim.encounter.runner import EncounterRunner
 from sim.loaders import load_cases
 from tests.retrieval_helpers import TINY_BANK_CASES, archive_bank, noise_image, tiny_bank, tiny_embedder  # noqa: F401
 
@@ -83,15 +85,19 @@ def test_knn_doctor_diagnoses_bank_cases_through_the_runner_above_chance(bank_se
                                                                          tiny_embedder):
     # The store holds the queried cases themselves (which must be excluded) plus a bank of another seed.
     write_items(read_source("bank", archive_bank).items, open_store(bank_settings), tiny_embedder, tiny_embedder)
-    result = evaluate_knn(bank_settings, load_cases(tiny_bank), tiny_bank, make_retriever(bank_settings))
-    assert result["errors"] == 0 and result["top1"]["n"] == TINY_BANK_CASES
-    for record in result["records"]:
+    knn = bank_settings.model_copy(update={"roles": bank_settings.roles.model_copy(update={
+        "doctor": bank_settings.roles.doctor.model_copy(update={"backend": "knn"})})})
+    # The knn doctor never talks to the patient; a scripted stand-in keeps the embedded server off.
+    runner = EncounterRunner(knn, models={"patient": ScriptedModel(["I don't know."])},
+                             retriever=make_retriever(knn))
+    records = [runner.run(case, tiny_bank) for case in load_cases(tiny_bank)]
+    assert all(r.termination == "diagnosed" for r in records)
+    for record in records:
         assert record.retrieved and record.case_id not in {item["case_id"] for item in record.retrieved}
-    record = result["records"][0]
-    assert [t.role for t in record.turns] == ["doctor", "measurement", "retrieval", "doctor", "judge"]
-    assert record.termination == "diagnosed" and record.models["doctor"].backend == "knn"
-    chance = 1 / 11
-    assert result["top1"]["lo"] > chance, result["top1"]  # the bootstrap 95% CI lies above chance
+    assert [t.role for t in records[0].turns] == ["doctor", "measurement", "retrieval", "doctor", "judge"]
+    assert records[0].models["doctor"].backend == "knn"
+    top1 = accuracy(records, "top1")
+    assert top1["n"] == TINY_BANK_CASES and top1["lo"] > 1 / 11, top1  # the bootstrap 95% CI lies above chance
 
 
 def test_model_flag_knn_is_for_the_doctor_only():

@@ -31,7 +31,8 @@ def _pairs(bank):
 @pytest.fixture(scope="module")
 def trained(bank, tmp_path_factory):
     checkpoint = tmp_path_factory.mktemp("model") / "tiny.pt"
-    config = TrainConfig(steps=STEPS, batch_size=24, learning_rate=6e-3, warmup_steps=5, augment=False)
+    config = TrainConfig(steps=STEPS, batch_size=24, learning_rate=6e-3, warmup_steps=5, augment=False,
+                         outliers_per_batch=0)
     return train_embedder(_pairs(bank), checkpoint, config, source="test bank")
 
 
@@ -97,7 +98,7 @@ def test_identical_reports_count_as_positives():
         assert perfect < confused
 
 
-def test_siglip_training_runs(bank, tmp_path):
+def test_siglip_training_with_outlier_exposure_runs(bank, tmp_path):
     result = train_embedder(_pairs(bank)[:16], tmp_path / "s.pt", TrainConfig(loss="siglip", steps=3, batch_size=8))
     assert result.architecture == "clinsim-tiny-sigmoid" and np.isfinite(result.losses).all()
 

@@ -9,3 +9,4 @@ app = typer.Typer(no_args_is_help=True, help="Benchmarks: runs, ablations, compa
 
 from sim.cli import bench_run  # noqa: E402,F401  (registers run, ablate, compare, report)
 from sim.cli import bench_retrieval  # noqa: E402,F401  (registers retrieval)
+from sim.cli import bench_perf  # noqa: E402,F401  (registers perf)

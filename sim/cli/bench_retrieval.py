@@ -25,7 +25,7 @@ def retrieval(
     gallery_limit: Annotated[int | None, typer.Option("--gallery-limit", help="PneumoniaMNIST: at most N gallery images")] = None,
     bank_cases: Annotated[int, typer.Option("--bank-cases", help="size of the generated evaluation bank")] = 330,
     embedder: Annotated[list[str], typer.Option("--embedder", help="extra embedder spec to compare (repeatable)")] = [],  # noqa: B006
-    train_steps: Annotated[int, typer.Option("--train-steps", help="steps of the dataset-specific open_clip model; 0 = none")] = 400,
+    train_steps: Annotated[int, typer.Option("--train-steps", help="steps of the dataset-specific open_clip model; 0 = none")] = 600,
     loss: Annotated[str, typer.Option("--loss", help="loss of the dataset-specific model: clip | siglip")] = "clip",
     bank_embedder: Annotated[bool, typer.Option("--bank-embedder/--no-bank-embedder", help="include the default 'bank' embedder")] = True,
     minilm: Annotated[bool, typer.Option("--minilm/--no-minilm", help="include MiniLM when installed")] = True,

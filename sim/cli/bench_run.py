@@ -95,6 +95,7 @@ def execute_run(cfg: Settings, params: dict, cases_path: Path, cases: list, case
     factory = make_runner_factory(cfg, models=models, retriever=make_retriever(cfg), experience=provider, wrap=wrap)
     learner = None
     outcome = None
+    stopped = False
     try:
         learner = make_learner(memory, models)
         columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -112,6 +113,7 @@ def execute_run(cfg: Settings, params: dict, cases_path: Path, cases: list, case
                                    on_progress=update, learner=learner)
     except Exception as error:  # noqa: BLE001 - the report below is still written
         console.print(f"[red]run stopped: {getattr(error, 'cause', error)}[/]")
+        stopped = True  # failed episodes are recorded and the run goes on; this is the run itself failing
     finally:
         records = read_records(out / "episodes.jsonl") if (out / "episodes.jsonl").exists() else []
         summary = summarise(records)
@@ -123,6 +125,8 @@ def execute_run(cfg: Settings, params: dict, cases_path: Path, cases: list, case
         console.print(f"[dim]{outcome.skipped} episode(s) already recorded, skipped[/]")
     console.print(f"top-1 {format_ci(summary['top1'])}   top-{summary.get('k') or 'k'} {format_ci(summary['topk'])}   "
                   f"errors {summary['errors']}/{summary['episodes']}   -> {out}/report.html")
+    if stopped:
+        raise typer.Exit(1)
     return summary
 
 
@@ -158,7 +162,7 @@ def bench_run(
     trials: int = TrialsOption,
     concurrency: int = ConcurrencyOption,
     seed: int = SeedOption,
-    resume: bool = typer.Option(False, "--resume", help="continue a run: skip recorded episodes; refuse a different config"),
+    resume: bool = typer.Option(False, "--resume", help="continue a run: skip recorded episodes, run failed (error) ones again; refuse a different config"),
     turn_cap: int = TurnCapOption,
     no_retrieval: bool = NoRetrievalOption,
     experience: bool = typer.Option(None, "--experience/--no-experience", help="remember encounters and use past ones (default from config: off)"),

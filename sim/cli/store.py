@@ -73,6 +73,7 @@ def ingest(
     """Embed a source's images and reports into the store. Re-ingesting adds only what is new."""
     from retrieval.ingest import read_source, write_items
     from retrieval.ingest.npz import parse_labels
+    from retrieval.ingest.write import MAX_IDENTICAL_REPORTS
     from retrieval.store import StoreError
     from retrieval.wiring import embedders_for, open_store, store_label
 
@@ -109,11 +110,15 @@ def ingest(
         fail(str(error))
     table = Table(title=f"store {store_label(cfg, chroma_url or '')}")
     for column in ("collection", "embedder", "in source", "added", "total", "OOD threshold"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for c in summary.collections:
         threshold = f"{c.calibration['threshold']:.4f} (k={c.calibration['k']})" if c.calibration else "-"
         table.add_row(c.name, c.embedder, str(c.offered), str(c.added), str(c.total), threshold)
     console.print(table)
+    for c in summary.collections:
+        if c.duplicates:
+            console.print(f"[dim]{c.name}: {c.duplicates} identical reports not stored again (at most "
+                          f"{MAX_IDENTICAL_REPORTS} copies of one report keep the index healthy)[/]", highlight=False)
     rate = f", {summary.added / summary.seconds:.1f} records/s" if summary.added and summary.seconds else ""
     console.print(f"{len(read.items)} items read; {summary.added} records added in {summary.seconds:.1f} s{rate}",
                   highlight=False)
@@ -137,10 +142,11 @@ def info(chroma_url: ChromaUrl = None) -> None:
         fail(str(error))
     table = Table(title=f"store {where}")
     for column in ("collection", "kind", "embedder", "dim", "records", "regions", "OOD calibration"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for c in collections:
         cal = c.calibration
-        ood = f"k={cal['k']}, p{cal['percentile']:g} = {cal['threshold']:.4f} ({cal['queries']} queries)" if cal else "-"
+        ood = (f"k={cal['k']}: threshold {cal['threshold']:.4f} (p{cal['percentile']:g} "
+               f"{cal.get('percentile_distance', cal['threshold']):.4f} + margin; {cal['queries']} queries)") if cal else "-"
         vectors = str(c.meta.get("vectors", c.embedder_name))
         embedder = c.embedder_name if vectors == c.embedder_name else f"{vectors} (for {c.embedder_name})"
         table.add_row(c.name, str(c.meta.get("kind", "")), embedder, str(c.meta.get("dim", "")),

@@ -1,0 +1,44 @@
+"""Performance benchmark: `clinsim bench perf [--quick] --json OUT`.
+
+Every figure is a ratio or a distribution measured side by side in one run (the machines are shared and
+noisy); none is a pass/fail test. One module per measurement: `harness_overhead`, `embedded_latency`,
+`store_latency` (+ `store_child`, `vectors`, `chroma_server`), `ingest_throughput`, `prompt_tokens`
+(+ `baseline_prompt`), `concurrency` (+ `scripted_server`), `memory`; `suite` runs them all and
+`scripted` holds the scripted encounter they share.
+
+JSON keys (times in seconds unless the key says `_ms`; a distribution is {n, p50, p95, mean, max}; a
+section that failed or was skipped holds only {"error": ...} or {"skipped": ...}; each section has
+`seconds`, the time it took):
+
+- `version`, `mode` (full | quick | smoke), `started_at`, `seconds` (whole run), `notes` (list of str)
+- `machine`: `nproc`, `cpu_model`, `ram_gb`, `load_avg_1m` (at the start), `load_avg_1m_end`, `python`, `platform`
+- `targets`: list of {`name`, `target` (text), `measured` (number or null), `unit`, `met` (bool, or null when
+  not measured), `note`}: the table the command prints
+- `embedded`: the embedded llama.cpp model, doctor prompt of a first turn: `model`, `startup_s`, `calls`,
+  `max_tokens`, `call_s` (distribution of per-call latency), `tokens_out_mean`
+- `harness`: scripted episodes through the real harness, one at a time, models sleeping `delay_s` per call:
+  `episodes`, `delay_s`, `turns_per_episode` (doctor turns), `calls_per_turn`, `overhead_ms_per_turn`
+  (distribution over episodes of (wall - model time) / doctor turns), `run_overhead_ms_per_turn` (the whole
+  run, record writing included), `cpu_ms_per_turn` (process CPU), `wall_s`, `model_s`, `embedded_call_s`
+  (the embedded model's median call, or null), `share_of_encounter` (overhead / (overhead + calls per turn x
+  embedded call), a fraction, or null)
+- `store`: `dim` (the default embedder's), `k` (10), `queries`, `hnsw` (the store's settings, as measured),
+  `persistent` and `server`: {kind (uniform | clustered): {size (str): {`insert_s`, `inserts_per_s`, `batch`,
+  `open_s`, `first_query_ms`, `latency_ms` (distribution), `recall_at_10` (against exact numpy search),
+  `filtered` ({`latency_ms`, `recall_at_10`} with the retriever's "not this case" filter), `peak_rss_mb` (of
+  the query process), `ef_search_sweep` (persistent only, when run: list of {`ef_search`, `latency_ms`,
+  `recall_at_10`})}}}
+- `ingest`: `embedder`, `weights` (trained checkpoint, or the same architecture with random weights), and
+  `bank` and `pneumoniamnist` (or {"skipped"}): {`source`, `images`, `records_added`, `seconds`, `cpu_s`,
+  `images_per_s`, `images_per_cpu_s`, `model_s` (inside the embedder's model), `stages_s` ({stage: seconds})}
+- `prompt_tokens`: `tokenizer`, `encounters`, `doctor_calls_per_encounter`, `ours_per_encounter`,
+  `baseline_per_encounter` (AgentClinic-style: history block + full case every turn),
+  `baseline_history_only_per_encounter`, `reduction` (1 - ours / baseline), `reduction_vs_history_only`,
+  `ours_composition` (share of our doctor's prompt tokens: `system`, `own_actions`, `replies_and_results`)
+- `concurrency`: `scripted_server` ({`latency_s`, `levels`, `peak_in_flight`, `met`}) and `embedded_server`
+  ({`turn_cap`, `levels`, `note`} or {"skipped"}); `levels`: list of {`concurrency`, `episodes`, `errors`,
+  `calls`, `wall_s`, `calls_per_s`, `episodes_per_s`, `speedup` (calls/s against C=1), `efficiency`
+  (speedup / C)}
+- `memory`: `episode_run` ({`episodes`, `rss_after_imports_mb`, `peak_rss_mb`}, a process of its own) and
+  `store_query_process` ({`vectors`, `peak_rss_mb`}: the largest clustered persistent store's query process)
+"""

@@ -1,0 +1,124 @@
+"""Prompt tokens per encounter: our doctor's prompts against the AgentClinic-style baseline
+(`baseline_prompt.py`) on the same scripted transcripts.
+
+Each case runs one real encounter (the scripted doctor of `scripted.py`: questions, tests, an image and
+a diagnosis over eight turns; a patient answering from its script; the measurement lookup; a retrieval
+step showing three archived cases of the same condition, formatted as the retriever formats them). Our
+figure is what the doctor model was actually sent, call by call; the baseline is built from the same
+transcript for each doctor turn. Tokens are counted with the embedded model's own tokenizer (SmolLM2 via
+llama.cpp, vocabulary only, each message framed as its ChatML chat template frames it), or at about four
+characters per token when that is not available; `tokenizer` says which.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from agents.llm.base import Message, approx_tokens
+from benchmark.perf.baseline_prompt import baseline_messages
+from benchmark.perf.scripted import perf_settings, scripted_models
+from sim.case import Case
+
+RETRIEVED = 3
+
+Counter = Callable[[str], int]
+
+
+def token_counter() -> tuple[Counter, str]:
+    """(count(text) -> tokens, what counts them)."""
+    try:
+        from llama_cpp import Llama
+
+        from agents.llm.embedded import default_model_path
+
+        with _quiet_stderr():  # llama.cpp prints context warnings from C even when not verbose
+            vocabulary = Llama(model_path=str(default_model_path()), vocab_only=True, verbose=False)
+    except Exception as error:  # noqa: BLE001 - no llama.cpp or no model file: fall back to the estimate
+        return approx_tokens, f"~4 characters per token (the SmolLM2 tokenizer is unavailable: {error})"
+    return (lambda text: len(vocabulary.tokenize(text.encode("utf-8"), add_bos=False, special=True)),
+            "SmolLM2-135M tokenizer (llama.cpp, vocab only), ChatML framing")
+
+
+@contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def prompt_tokens(messages: list[Message], count: Counter) -> int:
+    framed = "".join(f"<|im_start|>{m.role}\n{m.content}<|im_end|>\n" for m in messages)
+    return count(framed + "<|im_start|>assistant\n")
+
+
+def archive_retriever(cases: list[Case]):
+    """A retrieval step without a store: the other cases of the same condition, shown to the doctor exactly
+    as the real retriever shows its neighbours (same text, same length)."""
+    from retrieval.ood import OODVerdict
+    from retrieval.retriever import doctor_text
+    from retrieval.search import Neighbour, SearchResult
+
+    def retrieve(case: Case, images: list[str]) -> tuple[str, list[dict]]:
+        if not images:
+            return "", []
+        condition = case.metadata.get("condition")
+        others = [c for c in cases if c.id != case.id and c.images]
+        similar = ([c for c in others if c.metadata.get("condition") == condition] + others)[:RETRIEVED]
+        neighbours = [Neighbour(item_id=c.id, case_id=c.id, diagnosis=c.diagnosis.name, similarity=0.9 - 0.02 * rank,
+                                score=0.9 - 0.02 * rank, regions=list(c.images[0].regions), source=c.source,
+                                image=c.images[0].path or "", report=c.images[0].report)
+                      for rank, c in enumerate(similar)]
+        result = SearchResult(neighbours=neighbours, ood=OODVerdict(ood=False, score=0.5))
+        return doctor_text(result), [n.record() for n in neighbours]
+
+    return retrieve
+
+
+def measure_prompt_tokens(cases: list[Case], case_dir: Path, work_dir: Path) -> dict:
+    from sim.encounter.runner import EncounterRunner
+
+    count, tokenizer = token_counter()
+    settings = perf_settings(work_dir / "tokens-data")
+    turn_cap = settings.encounter.turn_cap
+    retriever = archive_retriever(cases)
+    ours, history_only, full, calls = [], [], [], []
+    composition = {"system": 0, "own_actions": 0, "replies_and_results": 0}
+    for case in cases:
+        models = scripted_models()
+        record = EncounterRunner(settings, models=models, retriever=retriever).run(case, case_dir, run_id="perf-tokens")
+        if record.termination == "error":
+            raise RuntimeError(f"scripted encounter of {case.id} failed: {record.error}")
+        sent = models["doctor"].calls
+        calls.append(len(sent))
+        ours.append(sum(prompt_tokens(messages, count) for messages in sent))
+        for messages in sent:
+            for message in messages:
+                part = {"system": "system", "assistant": "own_actions"}.get(message.role, "replies_and_results")
+                composition[part] += count(message.content)
+        doctor_turns = [i for i, turn in enumerate(record.turns) if turn.role == "doctor"]
+        full.append(sum(prompt_tokens(baseline_messages(case, record.turns[:i], turn_cap), count) for i in doctor_turns))
+        history_only.append(sum(prompt_tokens(baseline_messages(case, record.turns[:i], turn_cap, history_only=True), count)
+                                for i in doctor_turns))
+    total = sum(composition.values()) or 1
+    mean = lambda values: round(sum(values) / len(values), 1)  # noqa: E731
+    return {
+        "tokenizer": tokenizer,
+        "encounters": len(cases),
+        "doctor_calls_per_encounter": mean(calls),
+        "ours_per_encounter": mean(ours),
+        "baseline_per_encounter": mean(full),
+        "baseline_history_only_per_encounter": mean(history_only),
+        "reduction": round(1 - sum(ours) / sum(full), 4),
+        "reduction_vs_history_only": round(1 - sum(ours) / sum(history_only), 4),
+        "ours_composition": {part: round(tokens / total, 3) for part, tokens in composition.items()},
+    }

@@ -1,0 +1,94 @@
+"""A tiny OpenAI-compatible chat server for the concurrency measurement: it sleeps a fixed time per request,
+serves requests concurrently (one thread each) and answers as the scripted doctor or patient of
+`scripted.py`. It binds 127.0.0.1 on a free port and counts how many requests were in flight at once.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from agents.llm.base import approx_tokens
+from benchmark.perf.scripted import doctor_reply, is_doctor_request, patient_reply
+
+MODEL = "scripted-latency"
+
+
+class _Counter:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.in_flight = self.peak = self.requests = 0
+
+    def __enter__(self) -> None:
+        with self.lock:
+            self.in_flight += 1
+            self.requests += 1
+            self.peak = max(self.peak, self.in_flight)
+
+    def __exit__(self, *exc) -> None:
+        with self.lock:
+            self.in_flight -= 1
+
+
+class ScriptedServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, latency_s: float):
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.latency_s = latency_s
+        self.counter = _Counter()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/v1"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: ScriptedServer
+
+    def log_message(self, *args) -> None:  # quiet: the benchmark prints its own table
+        pass
+
+    def _send(self, status: int, body: dict) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:  # noqa: N802 - the http.server API
+        self._send(200, {"object": "list", "data": [{"id": MODEL, "object": "model", "owned_by": "clinsim"}]})
+
+    def do_POST(self) -> None:  # noqa: N802
+        length = int(self.headers.get("Content-Length") or 0)
+        request = json.loads(self.rfile.read(length) or b"{}")
+        messages = request.get("messages", [])
+        with self.server.counter:
+            time.sleep(self.server.latency_s)
+            text = doctor_reply(messages) if is_doctor_request(messages) else patient_reply(messages)
+        prompt = "\n".join(str(m.get("content", "")) for m in messages)
+        self._send(200, {
+            "id": f"chatcmpl-{self.server.counter.requests}", "object": "chat.completion", "created": int(time.time()),
+            "model": request.get("model", MODEL),
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": approx_tokens(prompt), "completion_tokens": approx_tokens(text),
+                      "total_tokens": approx_tokens(prompt) + approx_tokens(text)},
+        })
+
+
+@contextmanager
+def scripted_server(latency_s: float) -> Iterator[ScriptedServer]:
+    server = ScriptedServer(latency_s)
+    thread = threading.Thread(target=server.serve_forever, name="scripted-server", daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

@@ -1,0 +1,125 @@
+"""The store benchmark's child processes: one fills a collection, a fresh one opens it and queries it.
+
+A fresh process per query pass measures what a reader of the store pays (loading the index included) and
+its peak memory, and never has two processes holding one persistent folder at once. Run as
+`python -m benchmark.perf.store_child SPEC_JSON`; prints one JSON line.
+
+Records look like the case store's: the same metadata keys and a report-sized document, queried through
+`StoreCollection.query` (distances, metadata and documents), unfiltered and with the retriever's
+"not this case" filter.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPORT = ("FINDINGS: PA chest radiograph. Patchy airspace opacification in the right lower zone with air "
+          "bronchograms. No pleural effusion or pneumothorax. Heart size normal. Mediastinum central.\n\n"
+          "IMPRESSION: Right lower zone consolidation, in keeping with pneumonia.")
+
+
+def case_id(index: int) -> str:
+    return f"case-{index:06d}"
+
+
+def record_metadata(index: int) -> dict:
+    return {"case_id": case_id(index), "diagnosis": "Community-acquired pneumonia", "condition": "pneumonia",
+            "modality": "X-ray", "body_region": "chest", "regions": "right lower zone", "source": "perf",
+            "image": f"images/{case_id(index)}.png", "region_right_lower_zone": True}
+
+
+def _open(spec: dict):
+    from retrieval.store import CaseStore
+
+    return CaseStore.open(path=Path(spec["path"]) if spec.get("path") else None, url=spec.get("url", ""))
+
+
+def build(spec: dict) -> dict:
+    from retrieval.store import StoreCollection
+
+    data = np.load(spec["data"])
+    store = _open(spec)
+    collection = StoreCollection(store.client.create_collection(
+        spec["collection"], embedding_function=None, configuration={"hnsw": spec["hnsw"]},
+        metadata={"kind": "image", "embedder": "perf", "dim": int(data.shape[1])}), store.max_batch)
+    ids = [case_id(i) for i in range(len(data))]
+    started = time.perf_counter()
+    collection.add(ids, data, [record_metadata(i) for i in range(len(data))], [REPORT] * len(data))
+    seconds = time.perf_counter() - started
+    return {"insert_s": round(seconds, 3), "inserts_per_s": round(len(data) / seconds, 1), "batch": store.max_batch}
+
+
+def _pass(collection, queries: np.ndarray, truth: np.ndarray, k: int, exclude: list[str | None]) -> dict:
+    from benchmark.perf.stats import distribution
+    from retrieval.ood import exclude_case
+
+    latencies, recalls = [], []
+    for row, query in enumerate(queries):
+        started = time.perf_counter()
+        hits = collection.query(query[None, :], k, exclude_case(exclude[row]))[0]
+        latencies.append(1000 * (time.perf_counter() - started))
+        wanted = {case_id(int(i)) for i in truth[row]}
+        recalls.append(len(wanted & {hit.id for hit in hits}) / k)
+    return {"latency_ms": distribution(latencies), "recall_at_10": round(float(np.mean(recalls)), 4)}
+
+
+def peak_rss_mb() -> float:
+    """The process's peak resident memory so far (VmHWM; ru_maxrss where /proc is missing)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def query(spec: dict) -> dict:
+    import chromadb
+
+    from retrieval.store import StoreCollection
+
+    queries, truth = np.load(spec["queries"]), np.load(spec["truth"])
+    k = int(spec.get("k", 10))
+    started = time.perf_counter()
+    store = _open(spec)
+    collection = StoreCollection(store.client.get_collection(spec["collection"]), store.max_batch)
+    first = time.perf_counter()
+    collection.query(queries[:1], k)  # the first query loads the index
+    result = {"open_s": round(first - started, 3), "first_query_ms": round(1000 * (time.perf_counter() - first), 2)}
+    result.update(_pass(collection, queries, truth, k, [None] * len(queries)))
+    if spec.get("filtered_truth"):
+        excluded = np.load(spec["excluded"])
+        result["filtered"] = _pass(collection, queries, np.load(spec["filtered_truth"]), k,
+                                   [case_id(int(i)) for i in excluded])
+    result["peak_rss_mb"] = peak_rss_mb()
+    sweep = []
+    for ef in spec.get("ef_search", []):
+        # ef_search is read when the index is loaded: change it, then reopen the client.
+        collection.chroma.modify(configuration={"hnsw": {"ef_search": int(ef)}})
+        chromadb.api.client.SharedSystemClient.clear_system_cache()
+        store = _open(spec)
+        collection = StoreCollection(store.client.get_collection(spec["collection"]), store.max_batch)
+        collection.query(queries[:1], k)
+        sweep.append({"ef_search": int(ef), **_pass(collection, queries, truth, k, [None] * len(queries))})
+    if sweep:
+        result["ef_search_sweep"] = sweep
+    return result
+
+
+def main() -> None:
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    spec = json.loads(sys.argv[1])
+    result = build(spec) if spec["action"] == "build" else query(spec)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,241 @@
+"""Runs every performance measurement in one process, side by side, and collects one JSON document
+(its keys are documented in `benchmark/perf/__init__.py`). A measurement that fails or is skipped is
+recorded as {"error": ...} or {"skipped": ...} and the others still run.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from benchmark.perf import stats
+from sim.config import Settings
+
+VERSION = 1
+BANK_SEED = 11
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Sizes of one run: `full` is the published run, `quick` a few minutes, `smoke` seconds (tests)."""
+
+    mode: str
+    harness_episodes: int = 100
+    harness_delay_s: float = 0.01
+    embedded: str = "required"  # required | optional (skipped when it cannot start) | off
+    embedded_calls: int = 5
+    store_sizes: tuple[int, ...] = (1_000, 10_000, 100_000)
+    store_queries: int = 200
+    ef_sweep: tuple[int, ...] = (32, 64, 256, 512)
+    store_server: bool = True
+    ingest_bank_cases: int = 500
+    ingest_npz_limit: int | None = None  # PneumoniaMNIST train split: all 2,428 images
+    train_embedder: bool = True  # train the default embedder if its checkpoint is missing (else random weights)
+    token_cases: int = 30  # at most bank_cases: the first cases of the shared bank
+    bank_cases: int = 30
+    concurrency_levels: tuple[int, ...] = (1, 2, 4, 8)
+    concurrency_episodes: int = 16
+    server_latency_s: float = 0.1
+    embedded_levels: tuple[int, ...] = (1, 2, 4)
+    embedded_episodes: int = 4
+    embedded_turn_cap: int = 2
+    memory_episodes: int = 100
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+PLANS = {
+    "full": Plan("full"),
+    "quick": Plan("quick", harness_episodes=40, embedded="optional", store_sizes=(1_000, 10_000), store_queries=100,
+                  ef_sweep=(64, 256), ingest_bank_cases=100, ingest_npz_limit=500, train_embedder=False,
+                  token_cases=15, concurrency_episodes=8, server_latency_s=0.05, embedded_levels=(),
+                  notes=("quick: stores of 1k and 10k vectors only (the target is stated at 100k); "
+                         "no embedded-server concurrency",)),
+    "smoke": Plan("smoke", harness_episodes=8, harness_delay_s=0.002, embedded="off", store_sizes=(1_000,),
+                  store_queries=30, ef_sweep=(), store_server=False, ingest_bank_cases=8, ingest_npz_limit=40,
+                  train_embedder=False, token_cases=3, bank_cases=6, concurrency_levels=(1, 2),
+                  concurrency_episodes=4, server_latency_s=0.02, embedded_levels=(), memory_episodes=10,
+                  notes=("smoke: sizes far too small for the figures to mean anything; it checks the command runs",)),
+}
+
+Step = Callable[[str], None]
+
+
+def machine() -> dict:
+    cpu = ""
+    try:
+        cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                    if line.startswith("model name")), "")
+    except OSError:
+        pass
+    ram_gb = None
+    try:
+        ram_gb = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+    except (ValueError, OSError, AttributeError):
+        pass
+    return {"nproc": os.cpu_count(), "cpu_model": cpu or platform.processor(), "ram_gb": ram_gb,
+            "load_avg_1m": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
+            "python": platform.python_version(), "platform": platform.platform()}
+
+
+def _bank(data_dir: Path, n: int) -> Path:
+    """A generated bank kept in DATA_DIR/cache/perf (generation is not what is measured)."""
+    from sim.bank import generate_bank
+
+    folder = Path(data_dir) / "cache" / "perf" / f"bank-s{BANK_SEED}-n{n}"
+    if not (folder / "cases.jsonl").is_file():
+        generate_bank(n, BANK_SEED, folder)
+    return folder
+
+
+def _section(name: str, run: Callable[[], dict], step: Step) -> dict:
+    step(name)
+    started = time.perf_counter()
+    try:
+        result = run()
+    except Exception as error:  # noqa: BLE001 - one failed measurement must not lose the others
+        detail = "".join(traceback.format_exception_only(type(error), error)).strip()
+        return {"error": detail, "seconds": round(time.perf_counter() - started, 1)}
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    return result
+
+
+def run_suite(settings: Settings, plan: Plan, work_dir: Path, step: Step = lambda _: None) -> dict:
+    from benchmark.perf.concurrency import embedded_levels, scripted_server_levels
+    from benchmark.perf.embedded_latency import measure_embedded
+    from benchmark.perf.harness_overhead import measure_harness
+    from benchmark.perf.ingest_throughput import default_image_embedder, measure_ingest
+    from benchmark.perf.memory import measure_episode_memory
+    from benchmark.perf.prompt_tokens import measure_prompt_tokens
+    from benchmark.perf.store_latency import measure_store
+    from benchmark.perf.vectors import KINDS, default_dim
+    from retrieval.store import HNSW
+    from sim.loaders import load_cases
+
+    started = time.perf_counter()
+    report: dict = {"version": VERSION, "mode": plan.mode, "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                    "machine": machine(), "notes": list(plan.notes)}
+    step("generating the case bank")
+    bank = _bank(settings.data_dir, plan.bank_cases)
+    cases = load_cases(bank)
+
+    if plan.embedded == "off":
+        report["embedded"] = {"skipped": f"{plan.mode} run: the embedded model is not started"}
+    else:
+        report["embedded"] = _section("embedded model latency", lambda: measure_embedded(settings, cases[0], plan.embedded_calls), step)
+        if "error" in report["embedded"] and plan.embedded == "optional":
+            report["embedded"] = {"skipped": f"the embedded model could not start: {report['embedded']['error']}"}
+    embedded_call_s = (report["embedded"].get("call_s") or {}).get("p50")
+
+    def harness() -> dict:
+        from benchmark.perf.harness_overhead import overhead_share
+
+        result = measure_harness(cases, bank, work_dir / "harness", plan.harness_episodes, plan.harness_delay_s)
+        result["embedded_call_s"] = embedded_call_s
+        result["share_of_encounter"] = overhead_share(result, embedded_call_s)
+        return result
+
+    report["harness"] = _section("harness overhead", harness, step)
+    report["store"] = _section("store latency", lambda: measure_store(
+        work_dir / "store", list(plan.store_sizes), list(KINDS), default_dim(), plan.store_queries, HNSW,
+        list(plan.ef_sweep), plan.store_server, step), step)
+
+    def ingest() -> dict:
+        embedder, which = default_image_embedder(settings.data_dir, plan.train_embedder)
+        result: dict = {"embedder": embedder.name, "weights": which}
+        step(f"ingest: generating a {plan.ingest_bank_cases}-case bank")
+        source = _bank(settings.data_dir, plan.ingest_bank_cases)
+        step("ingest: bank")
+        result["bank"] = measure_ingest("bank", source, embedder, work_dir / "ingest-bank")
+        npz = Path(__file__).resolve().parents[3] / "shared" / "data" / "medmnist" / "pneumoniamnist.npz"
+        if npz.is_file():
+            step("ingest: PneumoniaMNIST")
+            result["pneumoniamnist"] = measure_ingest("npz", npz, embedder, work_dir / "ingest-npz", plan.ingest_npz_limit)
+        else:
+            result["pneumoniamnist"] = {"skipped": f"{npz} not present (reference data beside a developer checkout)"}
+        return result
+
+    report["ingest"] = _section("ingest throughput", ingest, step)
+    report["prompt_tokens"] = _section("prompt tokens", lambda: measure_prompt_tokens(
+        cases[: plan.token_cases], bank, work_dir / "tokens"), step)
+
+    def concurrency() -> dict:
+        result = {"scripted_server": scripted_server_levels(cases, bank, work_dir / "concurrency",
+                                                            list(plan.concurrency_levels), plan.concurrency_episodes,
+                                                            plan.server_latency_s)}
+        if not plan.embedded_levels:
+            result["embedded_server"] = {"skipped": f"{plan.mode} run"}
+        elif "skipped" in report["embedded"] or "error" in report["embedded"]:
+            result["embedded_server"] = {"skipped": "the embedded model did not start (see embedded)"}
+        else:
+            step("concurrency: embedded llama.cpp server")
+            result["embedded_server"] = embedded_levels(settings, cases, bank, work_dir / "concurrency",
+                                                        list(plan.embedded_levels), plan.embedded_episodes,
+                                                        plan.embedded_turn_cap)
+        return result
+
+    report["concurrency"] = _section("concurrency", concurrency, step)
+
+    def memory() -> dict:
+        result = {"episode_run": measure_episode_memory(bank, plan.memory_episodes, work_dir / "memory")}
+        store = report["store"].get("persistent", {}).get("clustered", {})
+        if store:
+            size = max(store, key=int)
+            result["store_query_process"] = {"vectors": int(size), "peak_rss_mb": store[size].get("peak_rss_mb")}
+        return result
+
+    report["memory"] = _section("memory", memory, step)
+    report["targets"] = targets(report)
+    report["machine"]["load_avg_1m_end"] = round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
+    report["seconds"] = round(time.perf_counter() - started, 1)
+    return report
+
+
+def _get(data: dict, *path, default=None):
+    for key in path:
+        if not isinstance(data, dict) or key not in data:
+            return default
+        data = data[key]
+    return data
+
+
+def targets(report: dict) -> list[dict]:
+    """Target against measured, one row each; `met` None when it was not measured."""
+    harness = report.get("harness", {})
+    share = harness.get("share_of_encounter")
+    clustered = _get(report, "store", "persistent", "clustered", default={}) or {}
+    size = max(clustered, key=int) if clustered else None
+    at = clustered.get(size, {}) if size else {}
+    ingest = report.get("ingest", {})
+    tokens = report.get("prompt_tokens", {})
+    scripted = _get(report, "concurrency", "scripted_server", "levels", default=[]) or []
+    worst = min((r["efficiency"] for r in scripted if r.get("efficiency") is not None), default=None)
+    store_note = f"{int(size):,} clustered vectors, persistent" if size else ""
+    if size and int(size) < 100_000:
+        store_note += " (target stated at 100,000)"
+    return [
+        stats.target("harness overhead / turn (median)", "<= 5 ms", _get(harness, "overhead_ms_per_turn", "p50"), 5.0,
+                     at_most=True, unit="ms", note=f"p95 {_get(harness, 'overhead_ms_per_turn', 'p95')} ms"),
+        stats.target("harness share of an encounter", "<= 2%",
+                     None if share is None else round(100 * share, 3), 2.0, at_most=True, unit="%",
+                     note="with the embedded model's latency" if share is not None else "needs the embedded model's latency"),
+        stats.target("store query p95, k=10", "<= 10 ms", _get(at, "latency_ms", "p95"), 10.0, at_most=True, unit="ms",
+                     note=store_note),
+        stats.target("store recall@10", ">= 0.95", at.get("recall_at_10"), 0.95, at_most=False, note=store_note),
+        stats.target("ingest, bank", ">= 200 images/s", _get(ingest, "bank", "images_per_s"), 200.0,
+                     at_most=False, unit="images/s",
+                     note=f"{_get(ingest, 'bank', 'images_per_cpu_s')} per CPU-second"),
+        stats.target("ingest, PneumoniaMNIST", ">= 200 images/s", _get(ingest, "pneumoniamnist", "images_per_s"),
+                     200.0, at_most=False, unit="images/s",
+                     note=f"{_get(ingest, 'pneumoniamnist', 'images_per_cpu_s')} per CPU-second"),
+        stats.target("prompt tokens vs AgentClinic-style", ">= 30% fewer",
+                     None if tokens.get("reduction") is None else round(100 * tokens["reduction"], 1), 30.0,
+                     at_most=False, unit="% fewer"),
+        stats.target("concurrency speed-up / C", ">= 0.7", worst, 0.7, at_most=False,
+                     note="scripted server, worst of C = " + ",".join(str(r["concurrency"]) for r in scripted)),
+    ]

@@ -1,0 +1,97 @@
+"""`clinsim bench perf`: the command runs end to end (smoke sizes) and its JSON has the documented keys with
+sane values. No timing thresholds: speed targets are printed by the command, not asserted here."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from agents.transcript import Turn
+from benchmark.perf.baseline_prompt import baseline_messages
+from benchmark.perf.vectors import default_dim, exact_top_k, sample
+from tests.helpers import small_case
+
+SECTIONS = ("machine", "targets", "embedded", "harness", "store", "ingest", "prompt_tokens", "concurrency", "memory")
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory) -> dict:
+    folder = tmp_path_factory.mktemp("perf")
+    out = folder / "perf.json"
+    done = subprocess.run([sys.executable, "-m", "sim.cli.main", "--data-dir", str(folder / "data"), "bench", "perf",
+                           "--quick", "--smoke", "--json", str(out)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "targets" in done.stdout and "wrote" in done.stdout
+    return json.loads(out.read_text(encoding="utf-8"))
+
+
+def test_report_has_every_section_and_no_failed_measurement(report):
+    assert report["version"] == 1 and report["mode"] == "smoke"
+    for section in SECTIONS:
+        assert section in report, section
+        assert "error" not in report[section], report[section]
+    assert report["machine"]["nproc"] >= 1 and report["machine"]["ram_gb"] > 0
+    assert "skipped" in report["embedded"]  # smoke runs never start the model
+
+
+def test_targets_rows(report):
+    names = [row["name"] for row in report["targets"]]
+    assert len(names) == 8 and any("harness" in n for n in names) and any("recall" in n for n in names)
+    for row in report["targets"]:
+        assert set(row) == {"name", "target", "measured", "unit", "met", "note"}
+        assert row["met"] is None if row["measured"] is None else isinstance(row["met"], bool)
+
+
+def test_harness_and_tokens_are_sane(report):
+    harness = report["harness"]
+    assert harness["turns_per_episode"] == 8 and harness["calls_per_turn"] > 1
+    overhead = harness["overhead_ms_per_turn"]
+    assert overhead["n"] == harness["episodes"] and 0 < overhead["p50"] <= overhead["p95"] <= overhead["max"]
+    assert harness["share_of_encounter"] is None  # no embedded latency in a smoke run
+    tokens = report["prompt_tokens"]
+    assert 0 < tokens["ours_per_encounter"] < tokens["baseline_per_encounter"]
+    assert 0 < tokens["reduction"] < 1 and abs(sum(tokens["ours_composition"].values()) - 1) < 0.01
+
+
+def test_store_ingest_concurrency_memory_are_sane(report):
+    store = report["store"]
+    assert store["dim"] == default_dim() and store["k"] == 10
+    for kind in ("uniform", "clustered"):
+        row = store["persistent"][kind]["1000"]
+        assert 0 <= row["recall_at_10"] <= 1 and 0 <= row["filtered"]["recall_at_10"] <= 1
+        assert 0 < row["latency_ms"]["p50"] <= row["latency_ms"]["p95"] and row["inserts_per_s"] > 0
+    for source in ("bank", "pneumoniamnist"):
+        entry = report["ingest"][source]
+        if "skipped" in entry:
+            continue
+        assert entry["images"] > 0 and entry["images_per_s"] > 0 and entry["records_added"] >= entry["images"]
+        assert "embedding images" in entry["stages_s"]
+    levels = report["concurrency"]["scripted_server"]["levels"]
+    assert [r["concurrency"] for r in levels] == [1, 2] and all(r["errors"] == 0 and r["speedup"] > 0 for r in levels)
+    memory = report["memory"]
+    assert memory["episode_run"]["peak_rss_mb"] >= memory["episode_run"]["rss_after_imports_mb"] > 0
+    assert memory["store_query_process"]["peak_rss_mb"] > 0
+
+
+def test_exact_search_and_vector_kinds():
+    data = sample("clustered", 300, 16, seed=1, draw=1)
+    queries = sample("clustered", 5, 16, seed=1, draw=2)
+    assert np.allclose(np.linalg.norm(data, axis=1), 1, atol=1e-5)
+    top = exact_top_k(data, queries, 3)
+    brute = np.argsort(-(queries @ data.T), axis=1)[:, :3]
+    assert (top == brute).all()
+    excluded = exact_top_k(data, queries, 3, exclude=top[:, 0])
+    assert (excluded[:, 0] == top[:, 1]).all()
+
+
+def test_baseline_prompt_resends_the_case_and_the_history():
+    case = small_case()
+    transcript = [Turn(index=0, role="doctor", text="ASK: Any fever?"), Turn(index=1, role="patient", text="Yes, since Monday.")]
+    system, user = baseline_messages(case, transcript, turn_cap=20)
+    assert "15,200 /uL" in user.content and "Crackles at the right base" in user.content  # every result, every turn
+    assert "Doctor: ASK: Any fever?\nPatient: Yes, since Monday." in user.content
+    assert "Crackles" not in baseline_messages(case, transcript, 20, history_only=True)[1].content
