@@ -35,10 +35,11 @@ section that failed or was skipped holds only {"error": ...} or {"skipped": ...}
   `baseline_per_encounter` (AgentClinic-style: history block + full case every turn),
   `baseline_history_only_per_encounter`, `reduction` (1 - ours / baseline), `reduction_vs_history_only`,
   `ours_composition` (share of our doctor's prompt tokens: `system`, `own_actions`, `replies_and_results`)
-- `concurrency`: `scripted_server` ({`latency_s`, `levels`, `peak_in_flight`, `met`}) and `embedded_server`
-  ({`turn_cap`, `levels`, `note`} or {"skipped"}); `levels`: list of {`concurrency`, `episodes`, `errors`,
-  `calls`, `wall_s`, `calls_per_s`, `episodes_per_s`, `speedup` (calls/s against C=1), `efficiency`
-  (speedup / C)}
+- `concurrency`: `scripted_server` ({`latency_s`, `levels`, `first_level_again_calls_per_s`, `peak_in_flight`,
+  `met`}) and `embedded_server` ({`turn_cap`, `levels`, `first_level_again_calls_per_s`, `note`} or
+  {"skipped"}); `levels`: list of {`concurrency`, `episodes`, `errors`, `calls`, `wall_s`, `calls_per_s`,
+  `episodes_per_s`, `load_avg_1m` (when the level started), `speedup` (calls/s against the mean of the C=1
+  run before and after the others), `efficiency` (speedup / C)}
 - `memory`: `episode_run` ({`episodes`, `rss_after_imports_mb`, `peak_rss_mb`}, a process of its own) and
   `store_query_process` ({`vectors`, `peak_rss_mb`}: the largest clustered persistent store's query process)
 """
