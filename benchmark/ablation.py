@@ -73,7 +73,7 @@ def write_ablation(out: Path, table: dict, arms: dict[str, Path]) -> None:
 
 def cost_benefit_plot(table: dict) -> str:
     """Accuracy (with CI) against tokens and wall time per encounter, one point per arm."""
-    from benchmark.report import _png, plt
+    from benchmark.report import figure_png, plt
 
     rows = [row for row in table["arms"] if row["top1"]["mean"] is not None]
     if not rows:
@@ -88,7 +88,7 @@ def cost_benefit_plot(table: dict) -> str:
         axis.set_xlabel(label)
     axes[0].set_ylabel("top-1 accuracy (%) with 95% CI")
     figure.suptitle("Cost and benefit per arm")
-    return "<h2>Cost and benefit</h2>" + _png(figure)
+    return "<h2>Cost and benefit</h2>" + figure_png(figure)
 
 
 def _pct(ci: dict) -> str:

@@ -19,7 +19,7 @@ from benchmark.harness import (EPISODES_FILE, Learner, make_runner_factory, plan
                                run_config)
 from benchmark.metrics import summarise
 from benchmark.records import EpisodeRecord, append_record, read_records
-from benchmark.report import _png, plt, render_report, write_report
+from benchmark.report import figure_png, plt, render_report, write_report
 from sim.case import Case
 from sim.config import Settings
 
@@ -92,7 +92,7 @@ def curve_plot(curves: dict[str, list[dict]], window: int) -> str:
     axis.set_ylim(0, 100)
     axis.set_title("Learning curve (shaded: Wilson 95% CI)")
     axis.legend()
-    return _png(figure)
+    return figure_png(figure)
 
 
 def write_learning_outputs(out: Path, arms: dict[str, list[EpisodeRecord]], window: int, order_seed: int) -> dict:

@@ -26,7 +26,7 @@ ACTION_COLOURS = {"ask": "#4C72B0", "test": "#DD8452", "image": "#55A868", "diag
 MAX_TRANSCRIPTS = 40
 
 
-def _png(figure) -> str:
+def figure_png(figure) -> str:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
     plt.close(figure)
@@ -51,7 +51,7 @@ def accuracy_plot(groups: dict[str, dict], title: str) -> str:
     axis.set_ylim(0, 100)
     axis.set_title(title)
     axis.legend()
-    return _png(figure)
+    return figure_png(figure)
 
 
 def _histogram(values: list[float], title: str, xlabel: str) -> str:
@@ -62,7 +62,7 @@ def _histogram(values: list[float], title: str, xlabel: str) -> str:
     axis.set_title(title)
     axis.set_xlabel(xlabel)
     axis.set_ylabel("episodes")
-    return _png(figure)
+    return figure_png(figure)
 
 
 def action_mix_plot(records: list[EpisodeRecord]) -> str:
@@ -84,7 +84,7 @@ def action_mix_plot(records: list[EpisodeRecord]) -> str:
     axis.set_ylabel("share of actions")
     axis.set_title("Action mix per turn")
     axis.legend(fontsize=8, ncol=4)
-    return _png(figure)
+    return figure_png(figure)
 
 
 def _episode_anchor(record: EpisodeRecord) -> str:

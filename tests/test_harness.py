@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -21,7 +19,6 @@ from sim.errors import InputError
 from sim.loaders import load_cases
 from tests.helpers import scripted_settings
 
-TIMING = {"totals": {"wall_s", "llm_latency_s", "by_role"}, "started_at": True, "finished_at": True}
 
 
 def conversation_doctor(messages) -> str:

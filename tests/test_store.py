@@ -4,16 +4,12 @@ and a round trip through a real `chroma run` server."""
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from benchmark.perf.chroma_server import chroma_executable
+from benchmark.perf.chroma_server import chroma_server as start_chroma_server
 from retrieval.ingest import read_source, write_items
 from retrieval.search import search
 from retrieval.store import CaseStore, StoreError, collection_name
@@ -116,41 +112,12 @@ def test_a_second_writer_is_refused(tmp_path):
         pass
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def chroma_server(tmp_path):
-    chroma = Path(sys.executable).parent / "chroma"
-    if not chroma.exists():
-        pytest.skip(f"{chroma} not installed")
-    port = _free_port()
-    env = {**os.environ, "ANONYMIZED_TELEMETRY": "False"}
-    log = open(tmp_path / "chroma.log", "wb")
-    process = subprocess.Popen([str(chroma), "run", "--path", str(tmp_path / "server-data"), "--host", "127.0.0.1",
-                                "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                CaseStore.open(url=url)
-                break
-            except StoreError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"chroma server did not start: {(tmp_path / 'chroma.log').read_text()[-2000:]}")
-                time.sleep(0.3)
+    if not chroma_executable().is_file():
+        pytest.skip(f"{chroma_executable()} not installed")
+    with start_chroma_server(tmp_path / "server-data", tmp_path / "chroma.log", startup_timeout_s=60) as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
 
 
 @pytest.mark.integration

@@ -22,9 +22,7 @@ AXES = {"retrieval": "retrieval.enabled", "experience": "experience.enabled", "s
 
 
 def _available_axes() -> list[str]:
-    from sim.config import Settings as S
-
-    return [name for name, key in AXES.items() if key.split(".")[0] in S.model_fields]
+    return [name for name, key in AXES.items() if key.split(".")[0] in Settings.model_fields]
 
 
 def _axis_values(axis: str, strategies: list[str]) -> list:
@@ -55,7 +53,7 @@ def _resolve_cases(cases: str | None, cfg: Settings, bank_size: int):
     return path, loaded, (path if path.is_dir() else path.parent)
 
 
-def execute_run(cfg: Settings, params: dict, cases_path: Path, cases: list, case_dir: Path, out: Path,
+def execute_run(cfg: Settings, params: dict, cases: list, case_dir: Path, out: Path,
                 resume: bool, concurrency: int, title: str, experience_from: Path | None = None,
                 models: dict | None = None) -> dict:
     """Plan, run with a progress bar, and always write summary.json and report.html."""
@@ -130,10 +128,6 @@ def execute_run(cfg: Settings, params: dict, cases_path: Path, cases: list, case
     return summary
 
 
-def _run_settings(overrides: dict) -> Settings:
-    return settings(overrides)
-
-
 def _common_overrides(doctor_model, patient_model, measurement_model, judge_model, turn_cap, no_retrieval) -> dict:
     overrides = role_overrides(doctor_model=doctor_model, patient_model=patient_model,
                                measurement_model=measurement_model, judge_model=judge_model)
@@ -181,13 +175,13 @@ def bench_run(
         overrides["strategy.name"] = strategy
     if experience is not None or experience_from is not None:
         overrides["experience.enabled"] = bool(experience) or (experience is None and experience_from is not None)
-    cfg = _run_settings(overrides)
+    cfg = settings(overrides)
     cases_path, loaded, case_dir = _resolve_cases(cases, cfg, bank_size)
     loaded = loaded[:limit] if limit else loaded
     params = {"cases": str(cases_path), "limit": limit, "trials": trials, "seed": seed, "concurrency": concurrency,
               "experience_from": str(experience_from) if experience_from else None,
               "record_responses": record_responses}
-    execute_run(cfg, params, cases_path, loaded, case_dir, out, resume, concurrency, f"run {out.name}",
+    execute_run(cfg, params, loaded, case_dir, out, resume, concurrency, f"run {out.name}",
                 experience_from=experience_from)
 
 
@@ -224,7 +218,7 @@ def bench_ablate(
     if unknown:
         fail(f"--axes: unknown or unavailable axis {', '.join(unknown)}; available: {', '.join(available)}")
     base = _common_overrides(doctor_model, patient_model, measurement_model, judge_model, turn_cap, False)
-    cfg0 = _run_settings(base)
+    cfg0 = settings(base)
     cases_path, loaded, case_dir = _resolve_cases(cases, cfg0, bank_size)
     loaded = loaded[:limit] if limit else loaded
     arms: dict[str, Path] = {}
@@ -235,7 +229,7 @@ def bench_ablate(
         params = {"cases": str(cases_path), "limit": limit, "trials": trials, "seed": seed,
                   "concurrency": concurrency, "arm": name}
         console.rule(f"arm {name}")
-        execute_run(_run_settings(overrides), params, cases_path, loaded, case_dir, out / name, resume, concurrency,
+        execute_run(settings(overrides), params, loaded, case_dir, out / name, resume, concurrency,
                     f"arm {name}")
         arms[name] = out / name
     table = ablation_table(arms)
@@ -324,7 +318,7 @@ def bench_learn(
     from benchmark.harness import make_runner_factory
     from benchmark.learning import ARMS, ordered, run_sequence, write_learning_outputs
 
-    cfg = _run_settings(_common_overrides(doctor_model, patient_model, measurement_model, judge_model, turn_cap, False))
+    cfg = settings(_common_overrides(doctor_model, patient_model, measurement_model, judge_model, turn_cap, False))
     cases_path, loaded, case_dir = _resolve_cases(cases, cfg, bank_size)
     sequence = ordered(loaded, order_seed)[: limit or None]
     models: dict = {}

@@ -61,6 +61,7 @@ class EncounterRunner:
         unknown = self.human - set(HUMAN_ROLES)
         if unknown:
             raise ValueError(f"a human can sit in {', '.join(HUMAN_ROLES)}, not {', '.join(sorted(unknown))}")
+        self._redactions: dict[str, list[dict]] = {}
         self._models = dict(models or {})
         self.checkpointer = open_checkpointer(checkpoint_path)
         # A checkpoint in memory dies with the process, so saving one after every step buys nothing:
@@ -116,7 +117,7 @@ class EncounterRunner:
         """The three seats. Patient and measurement get the case with the diagnosis redacted."""
         enc = self.settings.encounter
         if enc.redact_diagnosis:
-            case, _ = redact_case(case)
+            case, self._redactions[case.id] = redact_case(case)
         lookup = LookupMeasurementAgent(
             LookupMeasurement(case, case_dir, enc.missing_test_answer, enc.show_image_report)
         )
@@ -184,6 +185,14 @@ class EncounterRunner:
             except Exception as exc:  # noqa: BLE001 - the encounter stays resumable from its checkpoint
                 return session.finish_with_error(f"{type(exc).__name__}: {exc}").record
 
+    def _redactions_of(self, case: Case) -> list[dict]:
+        """What seats() redacted for this case (computed there once; again only if seats never ran)."""
+        if not self.settings.encounter.redact_diagnosis:
+            return []
+        if case.id not in self._redactions:
+            self._redactions[case.id] = redact_case(case)[1]
+        return self._redactions[case.id]
+
     def record(self, case: Case, state: dict, *, run_id: str, trial: int, seed: int | None, error: str | None,
                started_at: str, wall_s: float) -> EpisodeRecord:
         turns = [Turn.model_validate(t) for t in state.get("turns", [])]
@@ -205,7 +214,7 @@ class EncounterRunner:
             turns=turns,
             retrieved=state.get("retrieved", []),
             experiences=list({e["id"]: e for e in state.get("experiences", [])}.values()),
-            redactions=redact_case(case)[1] if self.settings.encounter.redact_diagnosis else [],
+            redactions=self._redactions_of(case),
             differential=state.get("differential", []),
             truth=case.diagnosis.name,
             truth_aliases=list(case.diagnosis.aliases),
