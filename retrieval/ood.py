@@ -56,10 +56,6 @@ class OODVerdict:
                 "ood_distances": {k: round(v, 4) for k, v in self.distances.items()}}
 
 
-def exclude_case(case_id: str | None) -> dict | None:
-    return {"case_id": {"$ne": case_id}} if case_id else None
-
-
 def calibrate(collection: StoreCollection, k: int = OOD_K, queries: int = CALIBRATION_QUERIES,
               percentile: float = PERCENTILE, seed: int = 0) -> dict | None:
     """Compute and store the threshold; None (and nothing stored) when there are too few cases."""
@@ -67,11 +63,9 @@ def calibrate(collection: StoreCollection, k: int = OOD_K, queries: int = CALIBR
     if len(vectors) < 2:
         return None
     k = min(k, collection.count() - 1)
-    distances = []
-    for vector, meta in zip(vectors, metadatas):
-        hits = collection.query(vector[None, :], k, exclude_case(meta.get("case_id")))[0]
-        if len(hits) >= k:
-            distances.append(hits[k - 1].distance)
+    # One batched query for every sampled item (each with its own case left out).
+    neighbours = collection.query_other_cases(vectors, k, [meta.get("case_id") for meta in metadatas])
+    distances = [hits[k - 1].distance for hits in neighbours if len(hits) >= k]
     if len(distances) < 2:
         return None
     high, median = float(np.percentile(distances, percentile)), float(np.median(distances))
@@ -99,8 +93,8 @@ def detect(collection: StoreCollection, vector: np.ndarray, exclude: str | None)
     calibration = collection.calibration
     if not calibration:
         return None, None
-    hits = collection.query(np.asarray(vector, dtype=np.float32).reshape(1, -1), calibration["k"],
-                            exclude_case(exclude))[0]
+    hits = collection.query_other_cases(np.asarray(vector, dtype=np.float32).reshape(1, -1), calibration["k"],
+                                        [exclude])[0]
     return kth_distance(hits, calibration), calibration["threshold"]
 
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from retrieval.embedders.base import Embedder, ImageInput
 from retrieval.items import excerpt, region_key, split_regions
-from retrieval.ood import OOD_K, OODVerdict, appearance_embedder, combine, detect, exclude_case, kth_distance
+from retrieval.ood import OOD_K, OODVerdict, appearance_embedder, combine, detect, kth_distance
 from retrieval.store import CaseStore, Hit, StoreCollection
 
 REGION_WEIGHT = 0.1
@@ -65,13 +65,6 @@ def _neighbour(hit: Hit, score: float | None = None) -> Neighbour:
         regions=split_regions(str(meta.get("regions", ""))), source=str(meta.get("source", "")),
         image=str(meta.get("image", "")), report=hit.document,
     )
-
-
-def _and(*clauses: dict | None) -> dict | None:
-    present = [c for c in clauses if c]
-    if not present:
-        return None
-    return present[0] if len(present) == 1 else {"$and": present}
 
 
 def region_sentences(report: str, region: str) -> list[str]:
@@ -126,15 +119,15 @@ def search(
     query = np.asarray(query, dtype=np.float32).reshape(-1)
     calibration = collection.calibration
     ood_k = calibration["k"] if calibration else OOD_K
-    unconditioned = collection.query(query[None, :], max(k, ood_k), exclude_case(exclude))[0]
+    unconditioned = collection.query_other_cases(query[None, :], max(k, ood_k), [exclude])[0]
     readings = {"embedding": (kth_distance(unconditioned, calibration), calibration["threshold"] if calibration else None)}
     if appearance is not None:
         readings["appearance"] = detect(appearance[0], appearance[1], exclude)
     verdict = combine(readings)
     if not region:
         return SearchResult([_neighbour(hit) for hit in unconditioned[:k]], verdict)
-    candidates = collection.query(query[None, :], max(k * CANDIDATES_PER_RESULT, MIN_CANDIDATES),
-                                  _and(exclude_case(exclude), {region_key(region): True}))[0]
+    candidates = collection.query_other_cases(query[None, :], max(k * CANDIDATES_PER_RESULT, MIN_CANDIDATES),
+                                              [exclude], where={region_key(region): True})[0]
     return SearchResult(rerank_by_region(query, candidates, region, text_space)[:k], verdict, region)
 
 

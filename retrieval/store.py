@@ -34,6 +34,9 @@ HNSW = {"space": "cosine", "ef_construction": 128, "ef_search": 128, "max_neighb
 LOCK_FILE = ".writer.lock"
 # Chroma's own limit is 5,461 records per call; smaller writes keep each request and its memory modest.
 WRITE_BATCH = 1000
+# How many extra neighbours a "not this case" query asks for, to drop the case's own items afterwards
+# (a case holds a few images at most). See StoreCollection.query_other_cases.
+EXCLUDE_SLACK = 8
 
 
 class StoreError(RuntimeError):
@@ -112,6 +115,28 @@ class StoreCollection:
             for ids, dists, metas, docs in zip(result["ids"], result["distances"], result["metadatas"],
                                                  result["documents"])
         ]
+
+    def query_other_cases(self, vectors: np.ndarray, n: int, exclude: list[str | None],
+                          where: dict | None = None) -> list[list[Hit]]:
+        """Nearest neighbours of each row of `vectors` outside the case `exclude[row]` (None: any case).
+
+        Chroma evaluates a metadata filter over the whole collection before the vector search, so a
+        `{"case_id": {"$ne": ...}}` filter made each query cost p95 240 ms at 100k records against 2 ms
+        unfiltered. Instead all rows go in one query for n + EXCLUDE_SLACK neighbours, and the excluded
+        case's own items are dropped here; a row that comes up short while more records exist (its case
+        fills the slack) is asked again with the filter.
+        """
+        vectors = np.asarray(vectors, dtype=np.float32).reshape(len(exclude), -1)
+        if n <= 0 or len(exclude) == 0:
+            return [[] for _ in exclude]
+        wanted = n + (EXCLUDE_SLACK if any(exclude) else 0)
+        results = []
+        for row, (hits, case) in enumerate(zip(self.query(vectors, wanted, where), exclude)):
+            kept = [hit for hit in hits if not case or hit.metadata.get("case_id") != case]
+            if len(kept) < n and len(hits) == wanted:
+                kept = self.query(vectors[row : row + 1], n, all_of(where, {"case_id": {"$ne": case}}))[0]
+            results.append(kept[:n])
+        return results
 
     def sample(self, limit: int, seed: int = 0) -> tuple[np.ndarray, list[dict]]:
         """Up to `limit` stored vectors with their metadata, drawn evenly over the collection."""
@@ -228,6 +253,14 @@ class CaseStore:
             if name.startswith(f"{COLLECTION_PREFIX}-"):
                 found.append(StoreCollection(self.client.get_collection(name), self.max_batch))
         return sorted(found, key=lambda c: c.name)
+
+
+def all_of(*clauses: dict | None) -> dict | None:
+    """One Chroma `where` from several (None when there are none)."""
+    present = [c for c in clauses if c]
+    if not present:
+        return None
+    return present[0] if len(present) == 1 else {"$and": present}
 
 
 def _parse_url(url: str) -> tuple[str, int, bool]:

@@ -14,7 +14,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 from sim.errors import InputError, Problem
@@ -49,12 +49,27 @@ class RoleModel(_Section):
     )
 
 
+# Reply budgets differ by role: the doctor answers in one line, the judge in two.
+ROLE_MAX_TOKENS = {"doctor": 96, "patient": 128, "measurement": 128, "judge": 48}
+
+
 class Roles(_Section):
-    # Reply budgets differ by role: the doctor answers in one line, the judge in two.
-    doctor: RoleModel = Field(default_factory=lambda: RoleModel(max_tokens=96))
-    patient: RoleModel = Field(default_factory=lambda: RoleModel(max_tokens=128))
-    measurement: RoleModel = Field(default_factory=lambda: RoleModel(max_tokens=128))
-    judge: RoleModel = Field(default_factory=lambda: RoleModel(max_tokens=48))
+    doctor: RoleModel = Field(default_factory=lambda: RoleModel(max_tokens=ROLE_MAX_TOKENS["doctor"]))
+    patient: RoleModel = Field(default_factory=lambda: RoleModel(max_tokens=ROLE_MAX_TOKENS["patient"]))
+    measurement: RoleModel = Field(default_factory=lambda: RoleModel(max_tokens=ROLE_MAX_TOKENS["measurement"]))
+    judge: RoleModel = Field(default_factory=lambda: RoleModel(max_tokens=ROLE_MAX_TOKENS["judge"]))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _role_budgets(cls, data: Any) -> Any:
+        """A role table that sets other fields keeps its role's reply budget, not RoleModel's generic one."""
+        if isinstance(data, dict):
+            data = dict(data)
+            for role, budget in ROLE_MAX_TOKENS.items():
+                given = data.get(role)
+                if isinstance(given, dict) and "max_tokens" not in given:
+                    data[role] = {**given, "max_tokens": budget}
+        return data
 
 
 class EmbeddedServer(_Section):

@@ -71,3 +71,37 @@ def test_scripted_backend_from_config():
     model = model_for_role(settings, "patient")
     assert isinstance(model, ScriptedModel)
     assert [model.complete([]).text for _ in range(3)] == ["Yes.", "No.", "Yes."]
+
+
+def test_config_show_prints_toml_that_loads_back_as_the_same_settings(tmp_path, monkeypatch):
+    """`clinsim config show` is the effective config as TOML: section headers included, nothing wrapped."""
+    import tomllib
+
+    from typer.testing import CliRunner
+
+    from sim.cli.main import app
+
+    monkeypatch.chdir(tmp_path)
+    source = tmp_path / "in.toml"
+    source.write_text('[roles.doctor]\ntemperature = 0.7\n[encounter]\nturn_cap = 7\n'
+                      'missing_test_answer = "' + "not done here " * 12 + '"\n', encoding="utf-8")
+    shown = CliRunner().invoke(app, ["--config", str(source), "config", "show"], env={"COLUMNS": "60"})
+    assert shown.exit_code == 0, shown.output
+    parsed = tomllib.loads(shown.output)
+    assert parsed["roles"]["doctor"]["temperature"] == 0.7
+    assert parsed["encounter"]["turn_cap"] == 7
+    assert parsed["encounter"]["missing_test_answer"] == "not done here " * 12
+    again = tmp_path / "again.toml"
+    again.write_text(shown.output, encoding="utf-8")
+    assert load_settings(again).masked() == load_settings(source).masked()
+
+
+def test_a_role_table_keeps_its_roles_reply_budget(tmp_path):
+    from sim.config import ROLE_MAX_TOKENS
+
+    config = tmp_path / "c.toml"
+    config.write_text('[roles.doctor]\ntemperature = 0.7\n[roles.judge]\nmax_tokens = 20\n', encoding="utf-8")
+    settings = load_settings(config, {"roles.patient.temperature": 0.5})
+    assert settings.roles.doctor.max_tokens == ROLE_MAX_TOKENS["doctor"] and settings.roles.doctor.temperature == 0.7
+    assert settings.roles.judge.max_tokens == 20
+    assert settings.roles.patient.max_tokens == ROLE_MAX_TOKENS["patient"]

@@ -134,3 +134,28 @@ def test_ingest_and_query_through_a_chroma_server(tmp_path, tiny_bank, tiny_embe
     answer = json.loads(query.output)
     assert answer["results"][0]["case_id"] == "bank-s7-00003" and answer["ood"] is False
     assert not (tmp_path / "data" / "chroma").exists()  # everything went to the server
+
+
+def test_leaving_a_case_out_matches_a_chroma_filter_even_when_the_case_fills_the_slack(tmp_path):
+    """`query_other_cases` drops the case's own items from an unfiltered query; a case with more near items
+    than the slack makes it ask again with the filter. Either way the answer is the filtered one."""
+    import numpy as np
+
+    from retrieval.store import EXCLUDE_SLACK, StoreCollection
+
+    store = CaseStore.open(tmp_path / "chroma")
+    collection = StoreCollection(store.client.create_collection("slack-test", embedding_function=None,
+                                                                configuration={"hnsw": {"space": "cosine"}}))
+    rng = np.random.default_rng(0)
+    centre = rng.normal(size=16)
+    big = EXCLUDE_SLACK + 5  # case "big" has more items next to the query than the slack
+    vectors = np.vstack([centre + 0.01 * rng.normal(size=(big, 16)), rng.normal(size=(40, 16))]).astype(np.float32)
+    cases = ["big"] * big + [f"c{i}" for i in range(40)]
+    collection.add([f"id{i}" for i in range(len(cases))], vectors, [{"case_id": c} for c in cases], [""] * len(cases))
+    queries = np.vstack([centre, vectors[big + 3]]).astype(np.float32)
+    got = collection.query_other_cases(queries, 5, ["big", "c3"])
+    for row, case in enumerate(["big", "c3"]):
+        expected = collection.query(queries[row : row + 1], 5, {"case_id": {"$ne": case}})[0]
+        assert [h.id for h in got[row]] == [h.id for h in expected]
+        assert len(got[row]) == 5 and all(h.metadata["case_id"] != case for h in got[row])
+    assert [h.metadata["case_id"] for h in collection.query_other_cases(queries[:1], 3, [None])[0]] == ["big"] * 3

@@ -25,7 +25,9 @@ section that failed or was skipped holds only {"error": ...} or {"skipped": ...}
 - `store`: `dim` (the default embedder's), `k` (10), `queries`, `hnsw` (the store's settings, as measured),
   `persistent` and `server`: {kind (uniform | clustered): {size (str): {`insert_s`, `inserts_per_s`, `batch`,
   `open_s`, `first_query_ms`, `latency_ms` (distribution), `recall_at_10` (against exact numpy search),
-  `filtered` ({`latency_ms`, `recall_at_10`} with the retriever's "not this case" filter), `peak_rss_mb` (of
+  `filtered` ({`latency_ms`, `recall_at_10`} leaving the nearest case out the retriever's way: one unfiltered
+  query, the case's own items dropped), `filtered_chroma_where` (the same with a Chroma `$ne` filter, the
+  earlier way, measured beside it), `peak_rss_mb` (of
   the query process), `ef_search_sweep` (persistent only, when run: list of {`ef_search`, `latency_ms`,
   `recall_at_10`})}}}
 - `ingest`: `embedder`, `weights` (trained checkpoint, or the same architecture with random weights), and

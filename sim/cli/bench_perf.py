@@ -100,7 +100,7 @@ def _print_store(store: dict) -> None:
     table = Table(title=f"store: {store['queries']} single queries at k={store['k']}, {store['dim']}-d vectors; HNSW {hnsw}",
                   title_justify="left")
     for column in ("store", "vectors", "kind", "insert/s", "p50 ms", "p95 ms", "recall@10", "filtered p95 ms",
-                   "filtered recall", "query RSS MB"):
+                   "filtered recall", "$ne filter p95 ms", "query RSS MB"):
         table.add_column(column, justify="right" if column not in ("store", "kind") else "left")
     for backend in ("persistent", "server"):
         for kind, sizes in store.get(backend, {}).items():
@@ -108,7 +108,9 @@ def _print_store(store: dict) -> None:
                 table.add_row(backend, f"{int(size):,}", kind, _fmt(row.get("inserts_per_s")),
                               _fmt(row["latency_ms"]["p50"]), _fmt(row["latency_ms"]["p95"]), _fmt(row["recall_at_10"]),
                               _fmt(row.get("filtered", {}).get("latency_ms", {}).get("p95")),
-                              _fmt(row.get("filtered", {}).get("recall_at_10")), _fmt(row.get("peak_rss_mb")))
+                              _fmt(row.get("filtered", {}).get("recall_at_10")),
+                              _fmt(row.get("filtered_chroma_where", {}).get("latency_ms", {}).get("p95")),
+                              _fmt(row.get("peak_rss_mb")))
     console.print(table)
     sweeps = [(kind, size, row["ef_search_sweep"]) for kind, sizes in store["persistent"].items()
               for size, row in sizes.items() if row.get("ef_search_sweep")]

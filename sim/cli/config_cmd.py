@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import tomlkit
 import typer
 
 from sim.cli.common import console, settings
@@ -21,14 +22,15 @@ def show(as_json: bool = typer.Option(False, "--json", help="print JSON instead 
     _print_toml(data)
 
 
-def _print_toml(data: dict, prefix: str = "") -> None:
-    scalars = {k: v for k, v in data.items() if not isinstance(v, dict)}
-    tables = {k: v for k, v in data.items() if isinstance(v, dict)}
-    if scalars:
-        if prefix:
-            console.print(f"[bold][{prefix}][/]", highlight=False)
-        for key, value in scalars.items():
-            console.print(f"{key} = {json.dumps(value)}", highlight=False, markup=False)
-        console.print()
-    for key, value in tables.items():
-        _print_toml(value, f"{prefix}.{key}" if prefix else key)
+def _print_toml(data: dict) -> None:
+    # markup off: rich would read "[roles.doctor]" as a style tag; soft_wrap: long values stay on one line
+    console.print(tomlkit.dumps(_without_none(data)), markup=False, highlight=False, soft_wrap=True)
+
+
+def _without_none(value):
+    """TOML has no null: unset optional fields are left out (loading the file back leaves them unset)."""
+    if isinstance(value, dict):
+        return {k: _without_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_none(v) for v in value]
+    return value
