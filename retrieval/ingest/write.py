@@ -1,11 +1,15 @@
 """Writing checked items: skip what the store already holds (ids are content hashes), embed the rest in
-batches, add them in batches below Chroma's limit, then recalibrate the OOD thresholds."""
+batches (each image decoded once for the image and appearance collections), add them in writes of up to
+WRITE_BATCH records, then recalibrate the OOD thresholds. Ids are content hashes, so an ingest cut short
+leaves nothing half-written that a second run would duplicate: it adds what is missing."""
 
 from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -13,7 +17,9 @@ from retrieval.embedders.base import Embedder
 from retrieval.ingest.common import Progress
 from retrieval.items import StoreItem
 from retrieval.ood import appearance_embedder, calibrate
-from retrieval.store import CaseStore, StoreCollection
+from retrieval.store import WRITE_BATCH, CaseStore, StoreCollection
+
+Embed = Callable[[list], np.ndarray]
 
 EMBED_BATCH = 64
 # Template reports repeat thousands of times (PneumoniaMNIST has two texts for 2,428 images; IU has
@@ -50,18 +56,54 @@ def _report(progress: Progress, stage: str, done: int, total: int) -> None:
         progress(stage, done, total)
 
 
-def _embed_and_add(collection: StoreCollection, records: dict[str, StoreItem], embed, stage: str,
-                   progress: Progress) -> int:
-    existing = collection.existing_ids(list(records))
-    new = [(record_id, item) for record_id, item in records.items() if record_id not in existing]
-    _report(progress, stage, 0, len(new))
-    for start in range(0, len(new), EMBED_BATCH):
-        chunk = new[start : start + EMBED_BATCH]
-        vectors = embed([item for _, item in chunk])
-        collection.add([record_id for record_id, _ in chunk], vectors, [item.metadata() for _, item in chunk],
-                       [item.report for _, item in chunk])
-        _report(progress, stage, start + len(chunk), len(new))
-    return len(new)
+class _BatchedWriter:
+    """Collects embedded records and adds them to the collection in writes of up to WRITE_BATCH records:
+    each Chroma add has a fixed cost (measured: 24 adds of 64 records took 2.3 s, 3 adds of 500 far less)."""
+
+    def __init__(self, collection: StoreCollection):
+        self.collection = collection
+        self.ids: list[str] = []
+        self.vectors: list[np.ndarray] = []
+        self.metadatas: list[dict] = []
+        self.documents: list[str] = []
+
+    def add(self, ids: list[str], vectors: np.ndarray, items: list[StoreItem]) -> None:
+        self.ids += ids
+        self.vectors.append(np.asarray(vectors, dtype=np.float32))
+        self.metadatas += [item.metadata() for item in items]
+        self.documents += [item.report for item in items]
+        if len(self.ids) >= min(WRITE_BATCH, self.collection.max_batch):
+            self.flush()
+
+    def flush(self) -> None:
+        if self.ids:
+            self.collection.add(self.ids, np.vstack(self.vectors), self.metadatas, self.documents)
+        self.ids, self.vectors, self.metadatas, self.documents = [], [], [], []
+
+
+def _embed_and_add(collections: list[StoreCollection], embeds: list[Embed], records: dict[str, StoreItem],
+                   load: Callable[[StoreItem], Any] | None, stage: str, progress: Progress) -> list[int]:
+    """Embed and add the records each collection lacks; returns how many each collection gained.
+
+    Collections that hold vectors of the same inputs (an image collection and its appearance twin) go
+    through together, so each image is decoded once (`load`) for both embedders."""
+    wanted = list(records)
+    missing = [set(wanted) - collection.existing_ids(wanted) for collection in collections]
+    todo = [(record_id, item) for record_id, item in records.items() if any(record_id in m for m in missing)]
+    writers = [_BatchedWriter(collection) for collection in collections]
+    _report(progress, stage, 0, len(todo))
+    for start in range(0, len(todo), EMBED_BATCH):
+        chunk = todo[start : start + EMBED_BATCH]
+        inputs = [load(item) if load else item for _, item in chunk]
+        for writer, embed, lacking in zip(writers, embeds, missing):
+            rows = [row for row, (record_id, _) in enumerate(chunk) if record_id in lacking]
+            if rows:
+                writer.add([chunk[row][0] for row in rows], embed([inputs[row] for row in rows]),
+                           [chunk[row][1] for row in rows])
+        _report(progress, stage, start + len(chunk), len(todo))
+    for writer in writers:
+        writer.flush()
+    return [len(m) for m in missing]
 
 
 def report_records(items: list[StoreItem]) -> tuple[dict[str, StoreItem], int]:
@@ -79,14 +121,11 @@ def report_records(items: list[StoreItem]) -> tuple[dict[str, StoreItem], int]:
     return records, left_out
 
 
-def _embed_images(embedder: Embedder):
-    def embed(items: list[StoreItem]) -> np.ndarray:
-        return embedder.embed_images([item.image_path if item.image_path else item.load_image() for item in items])
-
-    return embed
+def _embed_images(embedder: Embedder) -> Embed:
+    return embedder.embed_images  # inputs: images decoded once by StoreItem.load_image
 
 
-def _embed_reports(embedder: Embedder):
+def _embed_reports(embedder: Embedder) -> Embed:
     def embed(items: list[StoreItem]) -> np.ndarray:
         unique = list(dict.fromkeys(item.report for item in items))  # template reports repeat a lot
         vectors = embedder.embed_texts(unique)
@@ -104,26 +143,30 @@ def write_items(items: list[StoreItem], store: CaseStore, image_embedder: Embedd
     summary = IngestSummary()
     images = {item.image_id(): item for item in items if item.has_image}
     pixels = appearance_embedder()
-    # (kind, collection named after, vectors computed by, records, records left out, embed, progress label)
-    plan = [("image", image_embedder, image_embedder, images, 0, _embed_images(image_embedder), "embedding images"),
-            ("appearance", image_embedder, pixels, images, 0, _embed_images(pixels), "pixel vectors (OOD)")]
+    # (records, how an input is loaded, records left out, progress label, [(kind, named after, vectors by, embed)])
+    groups: list[tuple[dict[str, StoreItem], Callable | None, int, str, list]] = []
+    if images:
+        groups.append((images, StoreItem.load_image, 0, "embedding images",
+                       [("image", image_embedder, image_embedder, _embed_images(image_embedder)),
+                        ("appearance", image_embedder, pixels, _embed_images(pixels))]))
     if text_embedder is not None:
         reports, left_out = report_records(items)
-        plan.append(("report", text_embedder, text_embedder, reports, left_out, _embed_reports(text_embedder),
-                     "embedding reports"))
+        if reports:
+            groups.append((reports, None, left_out, "embedding reports",
+                           [("report", text_embedder, text_embedder, _embed_reports(text_embedder))]))
     with store.writing():
-        for kind, owner, embedder, records, left_out, embed, stage in plan:
-            if not records:
-                continue
-            collection = store.collection(kind, owner.name, embedder.dim, create=True, vectors=embedder.name)
-            added = _embed_and_add(collection, records, embed, stage, progress)
-            regions = sorted(set(collection.regions) | {r for item in records.values() for r in item.regions})
-            if added or collection.calibration is None:
-                collection.update_meta(regions="|".join(regions))
-                _report(progress, "calibrating OOD", 0, 1)
-                calibrate(collection)
-                _report(progress, "calibrating OOD", 1, 1)
-            summary.collections.append(CollectionSummary(collection.name, embedder.name, len(records), added,
-                                                         left_out, collection.count(), collection.calibration))
+        for records, load, left_out, stage, targets in groups:
+            collections = [store.collection(kind, owner.name, embedder.dim, create=True, vectors=embedder.name)
+                           for kind, owner, embedder, _ in targets]
+            added = _embed_and_add(collections, [embed for *_, embed in targets], records, load, stage, progress)
+            for collection, (_, _, embedder, _), gained in zip(collections, targets, added):
+                regions = sorted(set(collection.regions) | {r for item in records.values() for r in item.regions})
+                if gained or collection.calibration is None:
+                    collection.update_meta(regions="|".join(regions))
+                    _report(progress, "calibrating OOD", 0, 1)
+                    calibrate(collection)
+                    _report(progress, "calibrating OOD", 1, 1)
+                summary.collections.append(CollectionSummary(collection.name, embedder.name, len(records), gained,
+                                                             left_out, collection.count(), collection.calibration))
     summary.seconds = time.perf_counter() - started
     return summary
