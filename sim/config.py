@@ -81,6 +81,8 @@ class EmbeddedServer(_Section):
     n_ctx: int = Field(4096, ge=256)
     n_threads: int = Field(0, ge=0, description="0 = all cores")
     startup_timeout_s: float = Field(180.0, gt=0)
+    prompt_cache_mb: int = Field(1024, ge=0, le=65536, description="RAM for reusing evaluated prompt prefixes "
+                                 "across calls (each role's transcript only grows); 0 = off")
 
 
 class EncounterSettings(_Section):

@@ -115,3 +115,24 @@ def test_server_dies_with_a_killed_parent(tmp_path):
         time.sleep(0.5)
     os.kill(child_pid, signal.SIGKILL)
     raise AssertionError("the llama.cpp server outlived its SIGKILLed parent")
+
+
+def test_a_growing_transcript_reuses_its_evaluated_prefix(settings):
+    """With the prompt cache, a role's next call evaluates only what its transcript gained, even when
+    another role's call came in between (the server log says how many prompt tokens it evaluated)."""
+    import re
+
+    doctor, patient = model_for_role(settings, "doctor"), model_for_role(settings, "patient")
+    log = settings.data_dir / "logs" / "llama-server.log"
+    history = [Message(role="system", content="You are a careful doctor taking a history. " * 20),
+               Message(role="user", content="The patient says: I have had a cough for three days.")]
+    first = doctor.complete(history, max_tokens=8, temperature=0.0)
+    patient.complete([Message(role="user", content="Say hello in five words.")], max_tokens=8)
+    before = len(log.read_text(errors="replace"))
+    history += [Message(role="assistant", content=first.text),
+                Message(role="user", content="The patient says: it is worse at night.")]
+    second = doctor.complete(history, max_tokens=8, temperature=0.0)
+    evaluated = [int(n) for n in re.findall(r"prompt eval time =\s*[\d.]+ ms /\s*(\d+) tokens",
+                                            log.read_text(errors="replace")[before:])]
+    assert evaluated, "the server logged no prompt evaluation"
+    assert second.tokens_in > 200 and evaluated[-1] < second.tokens_in / 3

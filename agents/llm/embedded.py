@@ -61,6 +61,7 @@ class LlamaServer:
         n_threads: int = 0,
         log_file: Path | None = None,
         startup_timeout_s: float = 180.0,
+        prompt_cache_mb: int = 0,
     ):
         if not model_path.is_file():
             raise EmbeddedServerError(f"{model_path}: GGUF model file not found (embedded.model_path)")
@@ -71,6 +72,7 @@ class LlamaServer:
         self.n_threads = n_threads or os.cpu_count() or 1
         self.log_file = log_file
         self.startup_timeout_s = startup_timeout_s
+        self.prompt_cache_mb = prompt_cache_mb
         self.process: subprocess.Popen | None = None
 
     @property
@@ -85,6 +87,12 @@ class LlamaServer:
             "--host", self.host, "--port", str(self.port),
             "--n_ctx", str(self.n_ctx), "--n_threads", str(self.n_threads),
         ]  # fmt: skip
+        if self.prompt_cache_mb:
+            # Keeps the model state after each call, keyed by its tokens: the next call of the same role
+            # shares everything up to its last turn, so only the new turn is evaluated, though the roles
+            # alternate on this one server. Prompt evaluation is what costs on a CPU (a 1,000-token
+            # transcript is several seconds at one thread).
+            command += ["--cache", "true", "--cache_type", "ram", "--cache_size", str(self.prompt_cache_mb << 20)]
         log = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL
         try:
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -158,6 +166,7 @@ def shared_server(
     n_threads: int = 0,
     log_dir: Path | None = None,
     startup_timeout_s: float = 180.0,
+    prompt_cache_mb: int = 0,
 ) -> LlamaServer:
     """Start (once per process) or reuse the server for this model file and context size."""
     path = Path(model_path) if model_path else default_model_path()
@@ -170,7 +179,7 @@ def shared_server(
         if log_dir is not None:
             log_dir.mkdir(parents=True, exist_ok=True)
             log_file = log_dir / "llama-server.log"
-        server = LlamaServer(path, host, port, n_ctx, n_threads, log_file, startup_timeout_s).start()
+        server = LlamaServer(path, host, port, n_ctx, n_threads, log_file, startup_timeout_s, prompt_cache_mb).start()
         _servers[key] = server
         return server
 

@@ -41,6 +41,7 @@ def model_for_spec(settings: Settings, spec: RoleModel, role: str) -> ChatModel:
             n_threads=settings.embedded.n_threads,
             log_dir=settings.data_dir / "logs",
             startup_timeout_s=settings.embedded.startup_timeout_s,
+            prompt_cache_mb=settings.embedded.prompt_cache_mb,
         )
         return _openai(spec, server.base_url, EMBEDDED_MODEL_NAME, api_key=None)
     if not spec.base_url:
