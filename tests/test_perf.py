@@ -63,6 +63,7 @@ def test_store_ingest_concurrency_memory_are_sane(report):
     for kind in ("uniform", "clustered"):
         row = store["persistent"][kind]["1000"]
         assert 0 <= row["recall_at_10"] <= 1 and 0 <= row["filtered"]["recall_at_10"] <= 1
+        assert 0 <= row["filtered_chroma_where"]["recall_at_10"] <= 1
         assert 0 < row["latency_ms"]["p50"] <= row["latency_ms"]["p95"] and row["inserts_per_s"] > 0
     for source in ("bank", "pneumoniamnist"):
         entry = report["ingest"][source]
@@ -95,3 +96,17 @@ def test_baseline_prompt_resends_the_case_and_the_history():
     assert "15,200 /uL" in user.content and "Crackles at the right base" in user.content  # every result, every turn
     assert "Doctor: ASK: Any fever?\nPatient: Yes, since Monday." in user.content
     assert "Crackles" not in baseline_messages(case, transcript, 20, history_only=True)[1].content
+
+
+def test_only_runs_the_named_sections_and_rejects_unknown_ones(tmp_path):
+    out = tmp_path / "perf.json"
+    command = [sys.executable, "-m", "sim.cli.main", "--data-dir", str(tmp_path / "data"), "bench", "perf", "--smoke"]
+    done = subprocess.run([*command, "--only", "prompt_tokens", "--json", str(out)], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert report["prompt_tokens"]["reduction"] > 0
+    for section in ("harness", "store", "ingest", "concurrency", "memory"):
+        assert report[section] == {"skipped": "not selected (--only)"}, section
+    bad = subprocess.run([*command, "--only", "stores"], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 1 and "unknown section stores" in bad.stdout + bad.stderr and "Traceback" not in bad.stderr

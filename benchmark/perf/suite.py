@@ -105,7 +105,16 @@ def _section(name: str, run: Callable[[], dict], step: Step) -> dict:
     return result
 
 
-def run_suite(settings: Settings, plan: Plan, work_dir: Path, step: Step = lambda _: None) -> dict:
+# What `--only` selects: section key in the report -> its progress label.
+SECTION_KEYS = {"embedded": "embedded model latency", "harness": "harness overhead", "store": "store latency",
+                "ingest": "ingest throughput", "prompt_tokens": "prompt tokens", "concurrency": "concurrency",
+                "memory": "memory"}
+
+
+def run_suite(settings: Settings, plan: Plan, work_dir: Path, step: Step = lambda _: None,
+              only: set[str] | None = None) -> dict:
+    """Every section of the plan, or only those named in `only` (keys of SECTION_KEYS); the others are
+    recorded as skipped."""
     from benchmark.perf.concurrency import embedded_levels, scripted_server_levels
     from benchmark.perf.embedded_latency import measure_embedded
     from benchmark.perf.harness_overhead import measure_harness
@@ -124,8 +133,14 @@ def run_suite(settings: Settings, plan: Plan, work_dir: Path, step: Step = lambd
     bank = _bank(settings.data_dir, plan.bank_cases)
     cases = load_cases(bank)
 
-    if plan.embedded == "off":
-        report["embedded"] = {"skipped": f"{plan.mode} run: the embedded model is not started"}
+    def section(key: str, run: Callable[[], dict]) -> dict:
+        if only is not None and key not in only:
+            return {"skipped": "not selected (--only)"}
+        return _section(SECTION_KEYS[key], run, step)
+
+    if plan.embedded == "off" or (only is not None and "embedded" not in only):
+        report["embedded"] = {"skipped": f"{plan.mode} run: the embedded model is not started"
+                              if plan.embedded == "off" else "not selected (--only)"}
     else:
         report["embedded"] = _section("embedded model latency", lambda: measure_embedded(settings, cases[0], plan.embedded_calls), step)
         if "error" in report["embedded"] and plan.embedded == "optional":
@@ -140,10 +155,10 @@ def run_suite(settings: Settings, plan: Plan, work_dir: Path, step: Step = lambd
         result["share_of_encounter"] = overhead_share(result, embedded_call_s)
         return result
 
-    report["harness"] = _section("harness overhead", harness, step)
-    report["store"] = _section("store latency", lambda: measure_store(
+    report["harness"] = section("harness", harness)
+    report["store"] = section("store", lambda: measure_store(
         work_dir / "store", list(plan.store_sizes), list(KINDS), default_dim(), plan.store_queries, HNSW,
-        list(plan.ef_sweep), plan.store_server, step), step)
+        list(plan.ef_sweep), plan.store_server, step))
 
     def ingest() -> dict:
         embedder, which = default_image_embedder(settings.data_dir, plan.train_embedder)
@@ -160,9 +175,9 @@ def run_suite(settings: Settings, plan: Plan, work_dir: Path, step: Step = lambd
             result["pneumoniamnist"] = {"skipped": f"{npz} not present (reference data beside a developer checkout)"}
         return result
 
-    report["ingest"] = _section("ingest throughput", ingest, step)
-    report["prompt_tokens"] = _section("prompt tokens", lambda: measure_prompt_tokens(
-        cases[: plan.token_cases], bank, work_dir / "tokens"), step)
+    report["ingest"] = section("ingest", ingest)
+    report["prompt_tokens"] = section("prompt_tokens", lambda: measure_prompt_tokens(
+        cases[: plan.token_cases], bank, work_dir / "tokens"))
 
     def concurrency() -> dict:
         result = {"scripted_server": scripted_server_levels(cases, bank, work_dir / "concurrency",
@@ -179,17 +194,17 @@ def run_suite(settings: Settings, plan: Plan, work_dir: Path, step: Step = lambd
                                                         plan.embedded_turn_cap)
         return result
 
-    report["concurrency"] = _section("concurrency", concurrency, step)
+    report["concurrency"] = section("concurrency", concurrency)
 
     def memory() -> dict:
         result = {"episode_run": measure_episode_memory(bank, plan.memory_episodes, work_dir / "memory")}
-        store = report["store"].get("persistent", {}).get("clustered", {})
+        store = (report["store"].get("persistent") or {}).get("clustered", {})
         if store:
             size = max(store, key=int)
             result["store_query_process"] = {"vectors": int(size), "peak_rss_mb": store[size].get("peak_rss_mb")}
         return result
 
-    report["memory"] = _section("memory", memory, step)
+    report["memory"] = section("memory", memory)
     report["targets"] = targets(report)
     report["machine"]["load_avg_1m_end"] = round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
     report["seconds"] = round(time.perf_counter() - started, 1)

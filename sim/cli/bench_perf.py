@@ -14,7 +14,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from sim.cli.bench import app
-from sim.cli.common import console, settings
+from sim.cli.common import console, fail, settings
 
 SECTIONS = ("generating the case bank", "embedded model latency", "harness overhead", "store latency",
             "ingest throughput", "prompt tokens", "concurrency", "memory")
@@ -26,6 +26,8 @@ def perf(
     quick: Annotated[bool, typer.Option("--quick", help="a few minutes: stores up to 10k vectors, smaller runs; "
                                                         "the embedded model is skipped if it cannot start")] = False,
     smoke: Annotated[bool, typer.Option("--smoke", hidden=True, help="seconds: tiny sizes, for tests")] = False,
+    only: Annotated[str | None, typer.Option("--only", help="comma-separated sections to run (the rest are skipped): "
+                                             "embedded, harness, store, ingest, prompt_tokens, concurrency, memory")] = None,
 ) -> None:
     """Measure performance against the targets: harness overhead per turn, Chroma latency and recall at
     1k-100k vectors (persistent and server), ingest images/s, doctor prompt tokens against an
@@ -35,9 +37,15 @@ def perf(
     is pass/fail. The full run takes several minutes (filling a 100k-vector store dominates) and trains
     the default embedder first if it has never been trained.
     """
-    from benchmark.perf.suite import PLANS, run_suite
+    from benchmark.perf.suite import PLANS, SECTION_KEYS, run_suite
 
     plan = PLANS["smoke" if smoke else "quick" if quick else "full"]
+    chosen = None
+    if only is not None:
+        chosen = {name.strip() for name in only.split(",") if name.strip()}
+        unknown = sorted(chosen - set(SECTION_KEYS))
+        if unknown or not chosen:
+            fail(f"--only: unknown section {', '.join(unknown) or '(none given)'}; choose from {', '.join(SECTION_KEYS)}")
     cfg = settings()
     columns = [SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[detail]}"),
                TimeElapsedColumn()]
@@ -50,7 +58,7 @@ def perf(
             else:
                 bar.update(task, detail=message)
 
-        report = run_suite(cfg, plan, Path(work), step)
+        report = run_suite(cfg, plan, Path(work), step, chosen)
         bar.update(task, completed=len(SECTIONS), description="done", detail="")
     print_report(report)
     if json_out is not None:
