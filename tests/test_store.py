@@ -8,8 +8,8 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from benchmark.perf.chroma_server import chroma_executable
-from benchmark.perf.chroma_server import chroma_server as start_chroma_server
+from retrieval.chroma_server import chroma_executable
+from retrieval.chroma_server import chroma_server as start_chroma_server
 from retrieval.ingest import read_source, write_items
 from retrieval.search import search
 from retrieval.store import CaseStore, StoreError, collection_name

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark.perf.chroma_server import chroma_server
+from retrieval.chroma_server import chroma_server
 from benchmark.perf.vectors import exact_top_k, sample
 
 K = 10

@@ -1,5 +1,5 @@
-"""A Chroma server on loopback for the store benchmark: `chroma run` from this environment, started on a
-free port in a folder of ours and stopped when the block ends (telemetry off)."""
+"""A Chroma server on loopback (`chroma run` from this environment), started on a free port in a folder of
+ours and stopped when the block ends, telemetry off: the store benchmark and the server tests use it."""
 
 from __future__ import annotations
 
