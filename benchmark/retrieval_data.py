@@ -57,6 +57,8 @@ class BenchData:
     fit_texts: list[str] = field(default_factory=list)  # corpus TF-IDF is fitted on (never the queries' labels)
     train_pairs: list[Pair] = field(default_factory=list)  # what a dataset-specific embedder trains on
     train_key: str = ""  # identifies train_pairs for the cached dataset-specific checkpoint
+    # Texts and their label sets a supervised text embedder may train on (never the queries').
+    text_train: list[tuple[str, frozenset[str]]] = field(default_factory=list)
 
 
 def parse_dataset(spec: str) -> tuple[str, Path | None]:
@@ -145,12 +147,20 @@ def load_pneumoniamnist(path: Path, limit: int | None, gallery_limit: int | None
                      train_key=f"pneumoniamnist-{_file_digest(path)}")  # fmt: skip
 
 
+IU_SPLIT_SEED = 0
+
+
 def load_iu_xray(path: Path, limit: int | None) -> BenchData:
+    """Queries are the findings of a held-out half of the labelled reports (seeded split); the gallery is
+    every labelled report's findings but the query's own. The other half's MeSH heads are what a
+    supervised text embedder may train on; unsupervised methods never see labels."""
     reports = iu_reports(path)
     labelled = [r for r in reports if r.findings and r.mesh_heads]
     findings = [r.findings for r in labelled]
     head_sets = [r.mesh_heads for r in labelled]
-    query_rows = _subsample(list(range(len(labelled))), limit)
+    order = np.random.default_rng(IU_SPLIT_SEED).permutation(len(labelled))
+    held_out, training = sorted(order[: len(order) // 2].tolist()), sorted(order[len(order) // 2 :].tolist())
+    query_rows = _subsample(held_out, limit)
     same_set = np.array([[head_sets[q] == heads for heads in head_sets] for q in query_rows])
     shared = np.array([[bool(head_sets[q] & heads) for heads in head_sets] for q in query_rows])
     queries = [findings[q] for q in query_rows]
@@ -167,7 +177,8 @@ def load_iu_xray(path: Path, limit: int | None) -> BenchData:
     tasks.append(Task("findings->impression", "text", "text", [paired[i].findings for i in pair_rows],
                       [r.impression for r in paired], own, "its own impression"))  # fmt: skip
     # TF-IDF's idf comes from the findings (the report->report corpus), as in the reference protocol.
-    return BenchData("iu-xray", tasks, None, fit_texts=findings)
+    return BenchData("iu-xray", tasks, None, fit_texts=findings,
+                     text_train=[(findings[row], head_sets[row]) for row in training])
 
 
 def _without_self(relevant: np.ndarray, query_rows: list[int]) -> np.ndarray:

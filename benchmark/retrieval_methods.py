@@ -81,12 +81,19 @@ def build_methods(
         checkpoint = _trained_checkpoint(data, settings, train_steps, loss, train_progress)
         methods.append(Method(f"openclip-{data.name}", make_embedder(str(checkpoint), settings), BOTH,
                               f"clinsim-tiny trained on the {data.name} training split ({loss}, {train_steps} steps)"))  # fmt: skip
+    if data.text_train:
+        from retrieval.embedders.labelled_text import LabelledTextEmbedder
+
+        texts, label_sets = zip(*data.text_train)
+        methods.append(Method("labelled-text", LabelledTextEmbedder.fit(list(texts), list(label_sets)), TEXT,
+                              f"TF-IDF + one-vs-rest logistic regression trained on the labels of {len(texts)} "
+                              "reports outside the queries"))  # fmt: skip
     minilm = _minilm(settings, notes) if use_minilm else None
     if minilm is not None:
         methods.append(minilm)
     for spec in extra_specs:
         methods.append(Method(spec, make_embedder(spec, settings), _kinds_of(spec), "given with --embedder"))
-    # Hybrid text search on report-only datasets, fusing TF-IDF with the best dense text model at hand.
+    # Hybrid text search on report-only datasets, fusing TF-IDF with the best unsupervised dense text model.
     dense = minilm or next((m for m in methods if m.name.startswith("openclip")), None)
     if tfidf is not None and dense is not None and not has_images:
         methods.append(Method(f"hybrid({dense.name}+tfidf)", HybridTextEmbedder(dense.embedder, tfidf), TEXT,

@@ -106,4 +106,41 @@ def test_bench_on_pneumoniamnist_and_iu_quick_runs(quick_bank_model, tmp_path):
     assert result.exit_code == 0, result.output
     tasks = json.loads(out.read_text())["tasks"]
     assert tasks["report->report"]["n_gallery"] == 3425
-    assert tasks["report->report"]["methods"]["tfidf"]["P@10"] > tasks["report->report"]["methods"]["random"]["P@10"]
+    methods = tasks["report->report"]["methods"]
+    assert methods["tfidf"]["P@10"] > methods["random"]["P@10"]
+    assert "labelled-text" in methods  # trained on the other half's labels; queries come from the held-out half
+
+
+def test_labelled_text_embedder_ranks_by_label_where_wording_misleads():
+    """Reports whose label shows in a few synonyms among much shared filler: TF-IDF ranks by the filler,
+    the embedder trained on other reports' labels ranks by the label."""
+    import numpy as np
+
+    from retrieval.embedders.labelled_text import LabelledTextEmbedder
+    from retrieval.embedders.tfidf import TfidfEmbedder
+
+    rng = np.random.default_rng(0)
+    synonyms = {"effusion": ["effusion", "fluid", "meniscus", "blunting", "layering", "pleural"],
+                "cardiomegaly": ["cardiomegaly", "enlarged", "heart", "silhouette", "cardiac", "ctr"],
+                "normal": ["clear", "normal", "unremarkable", "expanded", "negative", "stable"]}
+    filler = [f"word{i}" for i in range(40)]
+
+    def report(label):  # one word of the label among twelve of filler
+        words = list(rng.choice(synonyms[label], 1)) + list(rng.choice(filler, 12))
+        return " ".join(rng.permutation(words))
+
+    labels = [list(synonyms)[i % 3] for i in range(240)]
+    texts = [report(label) for label in labels]
+    train, test = range(0, 120), range(120, 240)
+    trained = LabelledTextEmbedder.fit([texts[i] for i in train], [{labels[i]} for i in train])
+    assert trained.dim == 3 and sorted(trained.labels) == sorted(synonyms)
+
+    def precision_at_5(vectors):
+        scores = vectors[list(test)] @ vectors.T
+        scores[np.arange(len(test)), list(test)] = -np.inf
+        top = np.argsort(-scores, axis=1)[:, :5]
+        return float(np.mean([[labels[j] == labels[q] for j in row] for q, row in zip(test, top)]))
+
+    tfidf = precision_at_5(TfidfEmbedder.fit(texts).embed_texts(texts))
+    learned = precision_at_5(trained.embed_texts(texts))
+    assert learned > 0.9 and learned > tfidf + 0.2, (learned, tfidf)
