@@ -81,8 +81,11 @@ class EmbeddedServer(_Section):
     n_ctx: int = Field(4096, ge=256)
     n_threads: int = Field(0, ge=0, description="0 = all cores")
     startup_timeout_s: float = Field(180.0, gt=0)
-    prompt_cache_mb: int = Field(1024, ge=0, le=65536, description="RAM for reusing evaluated prompt prefixes "
-                                 "across calls (each role's transcript only grows); 0 = off")
+    # Off by default: llama-cpp-python's RAM cache counts only the model state against this budget, not
+    # the logits copy (n_batch x vocabulary floats, 100 MB for SmolLM2) each cached entry also holds, so
+    # real memory is several times the figure (measured: 1024 here grew a server to 12 GB in 30 minutes).
+    prompt_cache_mb: int = Field(0, ge=0, le=65536, description="budget for reusing evaluated prompt prefixes "
+                                 "across calls; real memory is several times this figure (see above); 0 = off")
 
 
 class EncounterSettings(_Section):

@@ -117,11 +117,12 @@ def test_server_dies_with_a_killed_parent(tmp_path):
     raise AssertionError("the llama.cpp server outlived its SIGKILLed parent")
 
 
-def test_a_growing_transcript_reuses_its_evaluated_prefix(settings):
+def test_a_growing_transcript_reuses_its_evaluated_prefix(tmp_path):
     """With the prompt cache, a role's next call evaluates only what its transcript gained, even when
     another role's call came in between (the server log says how many prompt tokens it evaluated)."""
     import re
 
+    settings = load_settings(None, {"data_dir": str(tmp_path), "embedded.prompt_cache_mb": 64})
     doctor, patient = model_for_role(settings, "doctor"), model_for_role(settings, "patient")
     log = settings.data_dir / "logs" / "llama-server.log"
     history = [Message(role="system", content="You are a careful doctor taking a history. " * 20),

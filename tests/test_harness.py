@@ -96,8 +96,11 @@ def test_resume_refuses_a_different_config_and_says_what_differs(tmp_path):
     prepare_run_dir(out, run_config(settings, {"trials": 2, "concurrency": 1}), resume=False)
     with pytest.raises(InputError, match="already holds a run"):
         prepare_run_dir(out, run_config(settings, {"trials": 2, "concurrency": 1}), resume=False)
-    # concurrency may change between a run and its resumption
+    # concurrency, and how the embedded server runs, may change between a run and its resumption
     prepare_run_dir(out, run_config(settings, {"trials": 2, "concurrency": 4}), resume=True)
+    elsewhere = settings.model_copy(deep=True)
+    elsewhere.embedded.n_threads, elsewhere.embedded.prompt_cache_mb, elsewhere.embedded.port = 1, 64, 8081
+    prepare_run_dir(out, run_config(elsewhere, {"trials": 2, "concurrency": 1}), resume=True)
     other = settings.model_copy(deep=True)
     other.encounter.turn_cap = 7
     with pytest.raises(InputError) as caught:

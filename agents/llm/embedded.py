@@ -170,7 +170,7 @@ def shared_server(
 ) -> LlamaServer:
     """Start (once per process) or reuse the server for this model file and context size."""
     path = Path(model_path) if model_path else default_model_path()
-    key = (str(path.resolve()), host, port, n_ctx)
+    key = (str(path.resolve()), host, port, n_ctx, prompt_cache_mb)
     with _servers_lock:
         server = _servers.get(key)
         if server is not None and server.alive():
