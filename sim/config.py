@@ -79,7 +79,7 @@ class EmbeddedServer(_Section):
     host: str = "127.0.0.1"
     port: int = Field(0, ge=0, le=65535, description="0 = pick a free port")
     n_ctx: int = Field(4096, ge=256)
-    n_threads: int = Field(0, ge=0, description="0 = all cores")
+    n_threads: int = Field(0, ge=0, description="0 = all cores but one (see agents/llm/embedded.py)")
     startup_timeout_s: float = Field(180.0, gt=0)
     # Off by default: llama-cpp-python's RAM cache counts only the model state against this budget, not
     # the logits copy (n_batch x vocabulary floats, 100 MB for SmolLM2) each cached entry also holds, so

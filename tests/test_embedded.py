@@ -137,3 +137,32 @@ def test_a_growing_transcript_reuses_its_evaluated_prefix(tmp_path):
                                             log.read_text(errors="replace")[before:])]
     assert evaluated, "the server logged no prompt evaluation"
     assert second.tokens_in > 200 and evaluated[-1] < second.tokens_in / 3
+
+
+@pytest.mark.parametrize("source", ["agentclinic_medqa.jsonl", "agentclinic_nejm.jsonl"])
+def test_clinsim_run_on_agentclinic_cases_with_the_embedded_model(source, tmp_path):
+    """`clinsim run` on the first case of each AgentClinic file: a live encounter, a verdict, a record."""
+    import json
+
+    from tests.conftest import shared_file
+
+    cases = shared_file("agentclinic", source)
+    out = tmp_path / "run"
+    done = subprocess.run([sys.executable, "-m", "sim.cli.main", "--data-dir", str(tmp_path / "data"), "run",
+                           "--cases", str(cases), "--turn-cap", "2", "--no-retrieval", "--out", str(out)],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-1500:] + done.stderr[-1500:]
+    (record,) = [json.loads(line) for line in (out / "episodes.jsonl").read_text().splitlines()]
+    assert record["termination"] in ("diagnosed", "turn_cap") and record["truth"]
+    assert record["totals"]["tokens_in"] > 0 and record["source"].startswith("agentclinic")
+
+
+def test_default_threads_leave_one_core_free(monkeypatch):
+    import os
+
+    from agents.llm.embedded import default_threads
+
+    for cores, expected in ((1, 1), (2, 1), (8, 7), (None, 1)):
+        monkeypatch.setattr(os, "cpu_count", lambda cores=cores: cores)
+        assert default_threads() == expected
+    assert LlamaServer(default_model_path()).n_threads == default_threads()

@@ -49,6 +49,13 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
+def default_threads() -> int:
+    """All cores but one. llama.cpp's threads wait for each other at every layer, so when another process
+    takes one of their cores a call stalls: measured on 2 cores beside other work, a 2-thread server let a
+    doctor call time out three times at 120 s while 1-thread servers answered in about 5 s."""
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
 class LlamaServer:
     """One `python -m llama_cpp.server` child process."""
 
@@ -69,7 +76,7 @@ class LlamaServer:
         self.host = host
         self.port = port or free_port(host)
         self.n_ctx = n_ctx
-        self.n_threads = n_threads or os.cpu_count() or 1
+        self.n_threads = n_threads or default_threads()
         self.log_file = log_file
         self.startup_timeout_s = startup_timeout_s
         self.prompt_cache_mb = prompt_cache_mb
