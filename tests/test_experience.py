@@ -135,3 +135,38 @@ def test_replay_prints_an_episode_with_its_turns(tmp_path):
     assert shown.exit_code == 0 and "TEST: chest examination" in shown.output and "Percussion" in shown.output
     missing = runner.invoke(app, ["replay", str(run_dir), "--episode", "nope"])
     assert missing.exit_code == 1 and "no episode 'nope'" in missing.output
+
+
+def test_experience_from_warm_starts_a_run_and_the_experience_arms_of_an_ablation(tmp_path):
+    """Past encounters of an earlier run (other cases) reach the doctor of a new run and of an ablation's
+    experience arms; the experience-off arm sees none."""
+    earlier_bank, bank = tmp_path / "earlier", tmp_path / "bank"
+    generate_bank(4, 5, earlier_bank)
+    generate_bank(3, 6, bank)
+    config = tmp_path / "clinsim.toml"
+    config.write_text(
+        f'data_dir = "{tmp_path / "data"}"\n'
+        '[roles.doctor]\nbackend = "scripted"\nscript = ["ASK: Any pain?", "DIAGNOSIS: Cardiomegaly"]\n'
+        '[roles.patient]\nbackend = "scripted"\nscript = ["Yes, on the left."]\n'
+        '[encounter]\nllm_judge = false\n[retrieval]\nenabled = false\n'
+        '[experience]\nembedder = "hashing"\nlessons = false\n'
+    )
+    runner = CliRunner()
+    earlier = tmp_path / "earlier-run"
+    made = runner.invoke(app, ["--config", str(config), "bench", "run", "--cases", str(earlier_bank), "--out",
+                               str(earlier), "--experience"])
+    assert made.exit_code == 0, made.output
+    assert len((earlier / "experiences.jsonl").read_text().splitlines()) == 4
+
+    def used(run_dir):
+        return [len(json.loads(line)["experiences"]) for line in (run_dir / "episodes.jsonl").read_text().splitlines()]
+
+    warm = runner.invoke(app, ["--config", str(config), "bench", "run", "--cases", str(bank), "--out",
+                               str(tmp_path / "warm"), "--experience-from", str(earlier)])
+    assert warm.exit_code == 0, warm.output
+    assert all(n > 0 for n in used(tmp_path / "warm"))
+    ablated = runner.invoke(app, ["--config", str(config), "bench", "ablate", "--axes", "experience", "--cases",
+                                  str(bank), "--out", str(tmp_path / "ablation"), "--experience-from", str(earlier)])
+    assert ablated.exit_code == 0, ablated.output
+    assert all(n > 0 for n in used(tmp_path / "ablation" / "experience-on"))
+    assert used(tmp_path / "ablation" / "experience-off") == [0, 0, 0]

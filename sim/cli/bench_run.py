@@ -196,6 +196,9 @@ def bench_ablate(
     concurrency: int = ConcurrencyOption,
     seed: int = SeedOption,
     resume: bool = typer.Option(False, "--resume", help="continue an ablation"),
+    experience_from: Path = typer.Option(None, "--experience-from", help="warm-start the experience arms from an "
+                                         "earlier run directory (otherwise they only see past encounters of cases "
+                                         "outside the evaluated split, and with experience.allow_same_split)"),
     turn_cap: int = TurnCapOption,
     bank_size: int = BankSizeOption,
     doctor_model: str = DoctorModel,
@@ -226,11 +229,13 @@ def bench_ablate(
         name = "+".join(_arm_label(axis, value) for axis, value in zip(chosen, values)) or "baseline"
         overrides = dict(base)
         overrides.update({AXES[axis]: value for axis, value in zip(chosen, values)})
+        arm_settings = settings(overrides)
+        warm = experience_from if arm_settings.experience.enabled else None
         params = {"cases": str(cases_path), "limit": limit, "trials": trials, "seed": seed,
-                  "concurrency": concurrency, "arm": name}
+                  "concurrency": concurrency, "arm": name, "experience_from": str(warm) if warm else None}
         console.rule(f"arm {name}")
-        execute_run(settings(overrides), params, loaded, case_dir, out / name, resume, concurrency,
-                    f"arm {name}")
+        execute_run(arm_settings, params, loaded, case_dir, out / name, resume, concurrency, f"arm {name}",
+                    experience_from=warm)
         arms[name] = out / name
     table = ablation_table(arms)
     write_ablation(out, table, arms)
