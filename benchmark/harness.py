@@ -31,9 +31,9 @@ CONFIG_FILE = "config.json"
 EPISODES_FILE = "episodes.jsonl"
 # Parameters that may change between a run and its resumption: they do not change what is measured.
 VOLATILE_PARAMS = {"concurrency", "resume"}
-# Settings of how the embedded server runs, not of what it computes: a run may resume on another port,
-# with other threads or another prompt-cache size.
-VOLATILE_SETTINGS = {"settings.embedded.host", "settings.embedded.port", "settings.embedded.n_threads",
+# Settings that do not change what is computed: where the data lives and how the embedded server runs (a
+# run may resume on another port, with other threads or another prompt-cache size).
+VOLATILE_SETTINGS = {"settings.data_dir", "settings.embedded.host", "settings.embedded.port", "settings.embedded.n_threads",
                      "settings.embedded.startup_timeout_s", "settings.embedded.prompt_cache_mb"}
 
 
@@ -72,7 +72,7 @@ def config_differences(old: dict, new: dict, prefix: str = "") -> list[str]:
         path = f"{prefix}.{key}" if prefix else key
         if prefix == "params" and key in VOLATILE_PARAMS:
             continue
-        if path == "settings.data_dir" or path in VOLATILE_SETTINGS:
+        if path in VOLATILE_SETTINGS:
             continue
         a, b = old.get(key, "<missing>"), new.get(key, "<missing>")
         if isinstance(a, dict) and isinstance(b, dict):

@@ -66,11 +66,9 @@ def _pass(collection, queries: np.ndarray, truth: np.ndarray, k: int, exclude: l
     latencies, recalls = [], []
     for row, query in enumerate(queries):
         started = time.perf_counter()
-        if exclude[row] is None:
-            hits = collection.query(query[None, :], k)[0]
-        elif chroma_filter:
+        if chroma_filter:
             hits = collection.query(query[None, :], k, {"case_id": {"$ne": exclude[row]}})[0]
-        else:
+        else:  # with no case to leave out this is a plain query for k
             hits = collection.query_other_cases(query[None, :], k, [exclude[row]])[0]
         latencies.append(1000 * (time.perf_counter() - started))
         wanted = {case_id(int(i)) for i in truth[row]}

@@ -138,11 +138,10 @@ def run_suite(settings: Settings, plan: Plan, work_dir: Path, step: Step = lambd
             return {"skipped": "not selected (--only)"}
         return _section(SECTION_KEYS[key], run, step)
 
-    if plan.embedded == "off" or (only is not None and "embedded" not in only):
-        report["embedded"] = {"skipped": f"{plan.mode} run: the embedded model is not started"
-                              if plan.embedded == "off" else "not selected (--only)"}
+    if plan.embedded == "off":
+        report["embedded"] = {"skipped": f"{plan.mode} run: the embedded model is not started"}
     else:
-        report["embedded"] = _section("embedded model latency", lambda: measure_embedded(settings, cases[0], plan.embedded_calls), step)
+        report["embedded"] = section("embedded", lambda: measure_embedded(settings, cases[0], plan.embedded_calls))
         if "error" in report["embedded"] and plan.embedded == "optional":
             report["embedded"] = {"skipped": f"the embedded model could not start: {report['embedded']['error']}"}
     embedded_call_s = (report["embedded"].get("call_s") or {}).get("p50")

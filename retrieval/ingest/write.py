@@ -72,7 +72,7 @@ class _BatchedWriter:
         self.vectors.append(np.asarray(vectors, dtype=np.float32))
         self.metadatas += [item.metadata() for item in items]
         self.documents += [item.report for item in items]
-        if len(self.ids) >= min(WRITE_BATCH, self.collection.max_batch):
+        if len(self.ids) >= WRITE_BATCH:  # StoreCollection.add splits it further if the client needs
             self.flush()
 
     def flush(self) -> None:
@@ -121,10 +121,6 @@ def report_records(items: list[StoreItem]) -> tuple[dict[str, StoreItem], int]:
     return records, left_out
 
 
-def _embed_images(embedder: Embedder) -> Embed:
-    return embedder.embed_images  # inputs: images decoded once by StoreItem.load_image
-
-
 def _embed_reports(embedder: Embedder) -> Embed:
     def embed(items: list[StoreItem]) -> np.ndarray:
         unique = list(dict.fromkeys(item.report for item in items))  # template reports repeat a lot
@@ -146,9 +142,10 @@ def write_items(items: list[StoreItem], store: CaseStore, image_embedder: Embedd
     # (records, how an input is loaded, records left out, progress label, [(kind, named after, vectors by, embed)])
     groups: list[tuple[dict[str, StoreItem], Callable | None, int, str, list]] = []
     if images:
+        # inputs: images decoded once by StoreItem.load_image, then given to both embedders
         groups.append((images, StoreItem.load_image, 0, "embedding images",
-                       [("image", image_embedder, image_embedder, _embed_images(image_embedder)),
-                        ("appearance", image_embedder, pixels, _embed_images(pixels))]))
+                       [("image", image_embedder, image_embedder, image_embedder.embed_images),
+                        ("appearance", image_embedder, pixels, pixels.embed_images)]))
     if text_embedder is not None:
         reports, left_out = report_records(items)
         if reports:
@@ -159,8 +156,9 @@ def write_items(items: list[StoreItem], store: CaseStore, image_embedder: Embedd
             collections = [store.collection(kind, owner.name, embedder.dim, create=True, vectors=embedder.name)
                            for kind, owner, embedder, _ in targets]
             added = _embed_and_add(collections, [embed for *_, embed in targets], records, load, stage, progress)
+            offered_regions = {region for item in records.values() for region in item.regions}
             for collection, (_, _, embedder, _), gained in zip(collections, targets, added):
-                regions = sorted(set(collection.regions) | {r for item in records.values() for r in item.regions})
+                regions = sorted(set(collection.regions) | offered_regions)
                 if gained or collection.calibration is None:
                     collection.update_meta(regions="|".join(regions))
                     _report(progress, "calibrating OOD", 0, 1)
