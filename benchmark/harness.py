@@ -34,7 +34,8 @@ VOLATILE_PARAMS = {"concurrency", "resume"}
 # Settings that do not change what is computed: where the data lives and how the embedded server runs (a
 # run may resume on another port, with other threads or another prompt-cache size).
 VOLATILE_SETTINGS = {"settings.data_dir", "settings.embedded.host", "settings.embedded.port", "settings.embedded.n_threads",
-                     "settings.embedded.startup_timeout_s", "settings.embedded.prompt_cache_mb"}
+                     "settings.embedded.startup_timeout_s", "settings.embedded.prompt_cache_mb",
+                     "settings.embedded.servers", "settings.embedded.lanes"}
 
 
 @dataclass(frozen=True)

@@ -33,8 +33,34 @@ def test_embedded_server_answers_a_completion(settings):
     result = model.complete([Message(role="user", content="Name one symptom of influenza.")], max_tokens=16)
     assert result.text.strip()
     assert result.tokens_in > 5 and 0 < result.tokens_out <= 16 and result.latency_s > 0
-    # every embedded role shares the one server
-    assert model_for_role(settings, "patient").base_url == model.base_url
+    # each embedded role has a server of its own (so it keeps its own evaluated transcript)...
+    patient = model_for_role(settings, "patient")
+    assert patient.base_url != model.base_url
+    # ...unless the settings ask for one shared server
+    shared = settings.model_copy(update={"embedded": settings.embedded.model_copy(update={"servers": "shared"})})
+    assert model_for_role(shared, "doctor").base_url == model_for_role(shared, "patient").base_url
+
+
+def test_each_worker_thread_keeps_to_a_lane_of_its_own(settings):
+    """Two lanes: two worker threads reach two different doctor servers, each always the same one."""
+    import threading
+
+    lanes = settings.model_copy(update={"embedded": settings.embedded.model_copy(update={"lanes": 2})})
+    model = model_for_role(lanes, "doctor")
+    reached: dict[str, set[str]] = {}
+
+    def worker(name: str) -> None:
+        for _ in range(2):
+            model.complete([Message(role="user", content="Say yes.")], max_tokens=2)
+            reached.setdefault(name, set()).add(model.base_url)
+
+    threads = [threading.Thread(target=worker, args=(f"w{i}",)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(len(urls) == 1 for urls in reached.values()), reached
+    assert reached["w0"] != reached["w1"]
 
 
 def test_missing_model_file_fails_clearly(tmp_path):
@@ -117,14 +143,18 @@ def test_server_dies_with_a_killed_parent(tmp_path):
     raise AssertionError("the llama.cpp server outlived its SIGKILLed parent")
 
 
-def test_a_growing_transcript_reuses_its_evaluated_prefix(tmp_path):
-    """With the prompt cache, a role's next call evaluates only what its transcript gained, even when
-    another role's call came in between (the server log says how many prompt tokens it evaluated)."""
+@pytest.mark.parametrize("servers,cache_mb", [("per-role", 0), ("shared", 64)])
+def test_a_growing_transcript_reuses_its_evaluated_prefix(servers, cache_mb, tmp_path):
+    """A role's next call evaluates only what its transcript gained, even when another role's call came in
+    between: by default because each role has its own server, or on one shared server with the prompt
+    cache (the server log says how many prompt tokens it evaluated)."""
     import re
 
-    settings = load_settings(None, {"data_dir": str(tmp_path), "embedded.prompt_cache_mb": 64})
+    # A context size no other test uses: servers of their own, logging into this test's directory.
+    settings = load_settings(None, {"data_dir": str(tmp_path), "embedded.servers": servers,
+                                    "embedded.prompt_cache_mb": cache_mb, "embedded.n_ctx": 2048})
     doctor, patient = model_for_role(settings, "doctor"), model_for_role(settings, "patient")
-    log = settings.data_dir / "logs" / "llama-server.log"
+    log = settings.data_dir / "logs" / f"llama-server-{'doctor' if servers == 'per-role' else 'shared'}-0.log"
     history = [Message(role="system", content="You are a careful doctor taking a history. " * 20),
                Message(role="user", content="The patient says: I have had a cough for three days.")]
     first = doctor.complete(history, max_tokens=8, temperature=0.0)

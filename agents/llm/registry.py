@@ -28,22 +28,7 @@ def model_for_spec(settings: Settings, spec: RoleModel, role: str) -> ChatModel:
     if spec.backend == "scripted":
         return ScriptedModel(spec.script, name=spec.model or f"scripted-{role}", cycle=True, delay_s=spec.delay_s)
     if spec.backend == "embedded":
-        from agents.llm.embedded import EMBEDDED_MODEL_NAME, shared_server
-
-        if settings.embedded.model_path and not Path(settings.embedded.model_path).is_file():
-            raise ConfigError("embedded.model_path", f"GGUF model file not found: {settings.embedded.model_path}")
-
-        server = shared_server(
-            model_path=settings.embedded.model_path or None,
-            host=settings.embedded.host,
-            port=settings.embedded.port,
-            n_ctx=settings.embedded.n_ctx,
-            n_threads=settings.embedded.n_threads,
-            log_dir=settings.data_dir / "logs",
-            startup_timeout_s=settings.embedded.startup_timeout_s,
-            prompt_cache_mb=settings.embedded.prompt_cache_mb,
-        )
-        return _openai(spec, server.base_url, EMBEDDED_MODEL_NAME, api_key=None)
+        return _embedded(settings, spec, role)
     if not spec.base_url:
         raise ConfigError(f"roles.{role}.base_url", "required for the openai backend")
     api_key = None
@@ -52,6 +37,33 @@ def model_for_spec(settings: Settings, spec: RoleModel, role: str) -> ChatModel:
         if not api_key:
             raise ConfigError(f"roles.{role}.api_key_env", f"environment variable {spec.api_key_env} is not set")
     return _openai(spec, spec.base_url, spec.model, api_key)
+
+
+def _embedded(settings: Settings, spec: RoleModel, role: str) -> ChatModel:
+    from agents.llm.embedded import EMBEDDED_MODEL_NAME, shared_server
+    from agents.llm.embedded_roles import EmbeddedRoleModel
+
+    embedded = settings.embedded
+    if embedded.model_path and not Path(embedded.model_path).is_file():
+        raise ConfigError("embedded.model_path", f"GGUF model file not found: {embedded.model_path}")
+    # A fixed port can be only one server, so it means the shared one.
+    per_role = embedded.servers == "per-role" and not embedded.port
+
+    def client_for(slot: str) -> ChatModel:
+        server = shared_server(
+            model_path=embedded.model_path or None,
+            host=embedded.host,
+            port=embedded.port,
+            n_ctx=embedded.n_ctx,
+            n_threads=embedded.n_threads,
+            log_dir=settings.data_dir / "logs",
+            startup_timeout_s=embedded.startup_timeout_s,
+            prompt_cache_mb=embedded.prompt_cache_mb,
+            slot=slot,
+        )
+        return _openai(spec, server.base_url, EMBEDDED_MODEL_NAME, api_key=None)
+
+    return EmbeddedRoleModel(role if per_role else "shared", embedded.lanes, client_for)
 
 
 def _openai(spec: RoleModel, base_url: str, model: str, api_key: str | None) -> ChatModel:

@@ -39,7 +39,8 @@ section that failed or was skipped holds only {"error": ...} or {"skipped": ...}
   `ours_composition` (share of our doctor's prompt tokens: `system`, `own_actions`, `replies_and_results`)
 - `concurrency`: `scripted_server` ({`latency_s`, `levels`, `first_level_again_calls_per_s`, `peak_in_flight`,
   `met`}) and `embedded_server` ({`turn_cap`, `levels`, `first_level_again_calls_per_s`, `note`} or
-  {"skipped"}); `levels`: list of {`concurrency`, `episodes`, `errors`, `calls`, `wall_s`, `calls_per_s`,
+  {"skipped"}; its levels also name `servers`: shared C=1, per-role C=1, per-role with C lanes at each higher
+  C, against shared C=1 run before and after); `levels`: list of {`concurrency`, `episodes`, `errors`, `calls`, `wall_s`, `calls_per_s`,
   `episodes_per_s`, `load_avg_1m` (when the level started), `speedup` (calls/s against the mean of the C=1
   run before and after the others), `efficiency` (speedup / C)}
 - `memory`: `episode_run` ({`episodes`, `rss_after_imports_mb`, `peak_rss_mb`}, a process of its own) and

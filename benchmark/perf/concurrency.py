@@ -1,12 +1,11 @@
-"""Concurrency: throughput of C concurrent episodes (the harness's `--concurrency`) against one model server.
+"""Concurrency: throughput of C concurrent episodes (the harness's `--concurrency`) against model servers.
 
-Two servers: the scripted OpenAI-compatible server of `scripted_server.py` (a fixed latency per request,
-requests served in parallel, so the ideal speed-up is C), reached through the real `openai` backend; and
-the embedded llama.cpp server, which computes one request at a time, so it is saturated by one episode
-and the expected speed-up is about 1 whatever C. Throughput is model calls per second (episodes of a
-real model differ in length); the speed-up is against C=1 in the same run, run before and after the
-other levels (their mean), and each level records the load average when it started.
-"""
+The scripted OpenAI-compatible server of `scripted_server.py` (a fixed latency per request, requests served
+in parallel, so the ideal speed-up is C), reached through the real `openai` backend; and the embedded
+llama.cpp servers, each of which computes one request at a time: measured as one shared server, a server
+per role, and a server per role and lane (C lanes for C episodes at once). Throughput is model calls per
+second (episodes of a real model differ in length); speed-ups are against the first row, run before and
+after the others (their mean), and each row records the load average when it started."""
 
 from __future__ import annotations
 
@@ -23,36 +22,45 @@ from sim.config import Settings
 EFFICIENCY_TARGET = 0.7
 
 
-def run_levels(settings: Settings, models: dict[str, ChatModel], cases: list[Case], case_dir: Path, work_dir: Path,
-               levels: list[int], episodes: int) -> dict:
-    """Each level in turn, then the first level again: the machine's load drifts during a run, so the
-    speed-ups are against the mean of the two first-level runs (both are reported)."""
-    planned = plan_episodes(cases, case_dir, trials=-(-episodes // len(cases)), run_seed=0)[:episodes]
+def measure_level(settings: Settings, models: dict[str, ChatModel], planned: list, run_dir: Path, level: int) -> dict:
+    """The planned episodes at concurrency `level`: calls per second and the load when it started."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    factory = make_runner_factory(settings, models=models)
+    started = time.perf_counter()
+    records = run_episodes(planned, run_dir, factory, run_id=f"perf-{run_dir.name}", concurrency=level).records
+    wall = time.perf_counter() - started
+    calls = sum(int(v["calls"]) for r in records for v in r.totals.by_role.values())
+    errors = [r.error for r in records if r.termination == "error"]
+    row = {"concurrency": level, "episodes": len(records), "errors": len(errors), "calls": calls,
+           "wall_s": round(wall, 2), "calls_per_s": round(calls / wall, 3),
+           "episodes_per_s": round(len(records) / wall, 3), "load_avg_1m": None if load is None else round(load, 2)}
+    if errors:
+        row["first_error"] = errors[0]
+    return row
 
-    def run(level: int, name: str) -> dict:
-        run_dir = work_dir / name
-        run_dir.mkdir(parents=True, exist_ok=True)
-        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-        factory = make_runner_factory(settings, models=models)
-        started = time.perf_counter()
-        records = run_episodes(planned, run_dir, factory, run_id=f"perf-{name}", concurrency=level).records
-        wall = time.perf_counter() - started
-        calls = sum(int(v["calls"]) for r in records for v in r.totals.by_role.values())
-        errors = [r.error for r in records if r.termination == "error"]
-        row = {"concurrency": level, "episodes": len(records), "errors": len(errors), "calls": calls,
-               "wall_s": round(wall, 2), "calls_per_s": round(calls / wall, 3),
-               "episodes_per_s": round(len(records) / wall, 3), "load_avg_1m": None if load is None else round(load, 2)}
-        if errors:
-            row["first_error"] = errors[0]
-        return row
 
-    rows = [run(level, f"c{level}") for level in levels]
-    repeat = run(levels[0], f"c{levels[0]}-again") if len(levels) > 1 else rows[0]
+def _plan(cases: list[Case], case_dir: Path, episodes: int) -> list:
+    return plan_episodes(cases, case_dir, trials=-(-episodes // len(cases)), run_seed=0)[:episodes]
+
+
+def with_speedups(rows: list[dict], repeat: dict) -> dict:
+    """Speed-ups against the mean of the first row and its repeat (the machine's load drifts in a run)."""
     base = (rows[0]["calls_per_s"] + repeat["calls_per_s"]) / 2
     for row in rows:
         row["speedup"] = round(row["calls_per_s"] / base, 2) if base else None
-        row["efficiency"] = round(row["speedup"] * levels[0] / row["concurrency"], 2) if row["speedup"] else None
+        row["efficiency"] = round(row["speedup"] * rows[0]["concurrency"] / row["concurrency"], 2) if row["speedup"] else None
     return {"levels": rows, "first_level_again_calls_per_s": repeat["calls_per_s"]}
+
+
+def run_levels(settings: Settings, models: dict[str, ChatModel], cases: list[Case], case_dir: Path, work_dir: Path,
+               levels: list[int], episodes: int) -> dict:
+    """Each level in turn, then the first level again; speed-ups against the mean of the two."""
+    planned = _plan(cases, case_dir, episodes)
+    rows = [measure_level(settings, models, planned, work_dir / f"c{level}", level) for level in levels]
+    repeat = measure_level(settings, models, planned, work_dir / f"c{levels[0]}-again", levels[0]) \
+        if len(levels) > 1 else rows[0]
+    return with_speedups(rows, repeat)
 
 
 def scripted_server_levels(cases: list[Case], case_dir: Path, work_dir: Path, levels: list[int], episodes: int,
@@ -74,10 +82,24 @@ def scripted_server_levels(cases: list[Case], case_dir: Path, work_dir: Path, le
 
 def embedded_levels(settings: Settings, cases: list[Case], case_dir: Path, work_dir: Path, levels: list[int],
                     episodes: int, turn_cap: int) -> dict:
-    """`settings` says how to start the embedded server; the encounters use the measured-run settings."""
+    """The same episodes on one shared server (C=1), on a server per role (C=1), and on a server per role
+    and lane at each higher level C (C lanes); then the shared C=1 again. `settings` says how to start the
+    servers; the encounters use the measured-run settings."""
     from benchmark.perf.embedded_latency import embedded_models
 
     short = perf_settings(work_dir / "data", **{"encounter.turn_cap": turn_cap})
-    result = run_levels(short, embedded_models(settings), cases, case_dir, work_dir / "embedded", levels, episodes)
-    return {"turn_cap": turn_cap, **result,
-            "note": "the llama.cpp server computes one request at a time: it is saturated at C=1, so ~1x is expected"}
+    planned = _plan(cases, case_dir, episodes)
+
+    def measure(servers: str, level: int, name: str) -> dict:
+        started = settings.model_copy(update={"embedded": settings.embedded.model_copy(
+            update={"servers": servers, "lanes": level})})
+        row = measure_level(short, embedded_models(started), planned, work_dir / "embedded" / name, level)
+        return {"servers": servers, **row}
+
+    rows = [measure("shared", 1, "shared-c1"), measure("per-role", 1, "per-role-c1")]
+    rows += [measure("per-role", level, f"per-role-c{level}") for level in levels if level > 1]
+    repeat = measure("shared", 1, "shared-c1-again")
+    return {"turn_cap": turn_cap, **with_speedups(rows, repeat),
+            "note": "a llama.cpp server computes one request at a time and keeps only its last prompt's state: "
+                    "a server per role keeps each role's transcript evaluated; lanes give concurrent episodes "
+                    "servers of their own"}

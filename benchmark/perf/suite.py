@@ -42,7 +42,7 @@ class Plan:
     concurrency_levels: tuple[int, ...] = (1, 2, 4, 8)
     concurrency_episodes: int = 16
     server_latency_s: float = 0.1
-    embedded_levels: tuple[int, ...] = (1, 2, 4)
+    embedded_levels: tuple[int, ...] = (1, 2)
     embedded_episodes: int = 4
     embedded_turn_cap: int = 2
     memory_episodes: int = 100

@@ -166,7 +166,8 @@ def _print_details(report: dict) -> None:
     for server in ("scripted_server", "embedded_server"):
         levels = c.get(server, {}).get("levels")
         if levels:
-            speedups = ", ".join(f"C={r['concurrency']}: {r['calls_per_s']} calls/s x{r['speedup']}" for r in levels)
+            speedups = ", ".join(f"{r['servers'] + ' ' if 'servers' in r else ''}C={r['concurrency']}: "
+                                 f"{r['calls_per_s']} calls/s x{r['speedup']}" for r in levels)
             extra = f"; peak in flight {c[server]['peak_in_flight']}" if "peak_in_flight" in c[server] else ""
             table.add_row(f"concurrency {server.replace('_', ' ')}", speedups + extra)
     mem = report.get("memory", {})

@@ -128,9 +128,12 @@ def execute_run(cfg: Settings, params: dict, cases: list, case_dir: Path, out: P
     return summary
 
 
-def _common_overrides(doctor_model, patient_model, measurement_model, judge_model, turn_cap, no_retrieval) -> dict:
+def _common_overrides(doctor_model, patient_model, measurement_model, judge_model, turn_cap, no_retrieval,
+                      concurrency: int = 1) -> dict:
     overrides = role_overrides(doctor_model=doctor_model, patient_model=patient_model,
                                measurement_model=measurement_model, judge_model=judge_model)
+    if concurrency > 1:
+        overrides["embedded.lanes"] = concurrency  # each concurrent episode on servers of its own
     if turn_cap is not None:
         overrides["encounter.turn_cap"] = turn_cap
     if no_retrieval:
@@ -141,7 +144,8 @@ def _common_overrides(doctor_model, patient_model, measurement_model, judge_mode
 CasesOption = typer.Option("bank", "--cases", help="case file, bank folder, or 'bank' (the data dir's bank, generated if missing)")
 LimitOption = typer.Option(None, "--limit", help="use only the first N cases")
 TrialsOption = typer.Option(1, "--trials", min=1, help="episodes per case")
-ConcurrencyOption = typer.Option(1, "--concurrency", "-j", min=1, help="episodes run at once")
+ConcurrencyOption = typer.Option(1, "--concurrency", "-j", min=1, help="episodes run at once (embedded model: "
+                                 "each on llama.cpp servers of its own; more than the cores buys nothing)")
 SeedOption = typer.Option(0, "--seed", help="run seed; each episode's seed derives from it, the case and the trial")
 TurnCapOption = typer.Option(None, "--turn-cap", help="maximum doctor turns (default from config)")
 NoRetrievalOption = typer.Option(False, "--no-retrieval", help="turn the doctor's retrieval step off")
@@ -170,7 +174,8 @@ def bench_run(
     judge_model: str = JudgeModel,
 ) -> None:
     """Run every (case, trial) as one episode; write episodes.jsonl, summary.json and report.html."""
-    overrides = _common_overrides(doctor_model, patient_model, measurement_model, judge_model, turn_cap, no_retrieval)
+    overrides = _common_overrides(doctor_model, patient_model, measurement_model, judge_model, turn_cap, no_retrieval,
+                                  concurrency)
     if strategy:
         overrides["strategy.name"] = strategy
     if experience is not None or experience_from is not None:
@@ -220,7 +225,7 @@ def bench_ablate(
     unknown = [a for a in chosen if a not in available]
     if unknown:
         fail(f"--axes: unknown or unavailable axis {', '.join(unknown)}; available: {', '.join(available)}")
-    base = _common_overrides(doctor_model, patient_model, measurement_model, judge_model, turn_cap, False)
+    base = _common_overrides(doctor_model, patient_model, measurement_model, judge_model, turn_cap, False, concurrency)
     cfg0 = settings(base)
     cases_path, loaded, case_dir = _resolve_cases(cases, cfg0, bank_size)
     loaded = loaded[:limit] if limit else loaded

@@ -1,0 +1,62 @@
+"""The embedded backend as a role's model: which llama.cpp server answers a call.
+
+llama.cpp keeps the tokens it evaluated last and, on the next request, evaluates only what follows their
+longest common prefix. An encounter's transcript grows by a turn at a time, so a role that has a server
+to itself pays only for its new turn; roles that alternate on one server evict each other's transcript
+and pay for all of it on every call (measured: four doctor-patient exchanges took 33-37 s on one shared
+server, 8-12 s with a server per role). So by default each role gets its own server ("slot").
+
+Concurrent episodes would still evict each other on a role's server, so there can be several lanes: each
+worker thread keeps to one lane for all its calls, and each lane has its own servers.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from typing import Callable
+
+from agents.llm.base import ChatModel, Completion, Message
+
+_lane_of_thread: dict[int, int] = {}
+_next_thread = itertools.count()
+_lane_lock = threading.Lock()
+
+
+def thread_index() -> int:
+    """0, 1, 2, ... in the order threads first call an embedded model (the same index for every role)."""
+    ident = threading.get_ident()
+    with _lane_lock:
+        if ident not in _lane_of_thread:
+            _lane_of_thread[ident] = next(_next_thread)
+        return _lane_of_thread[ident]
+
+
+class EmbeddedRoleModel:
+    """Sends each call to the server of its slot and the calling thread's lane; starts lane 0's server at
+    once (so a server that cannot start fails before a run begins) and other lanes' on first use."""
+
+    def __init__(self, slot: str, lanes: int, client_for: Callable[[str], ChatModel]):
+        self.slot = slot
+        self.lanes = max(1, lanes)
+        self._client_for = client_for
+        self._clients: dict[int, ChatModel] = {}
+        self._lock = threading.Lock()
+        self.name = self._client(0).name
+
+    def _client(self, lane: int) -> ChatModel:
+        with self._lock:  # one start per lane, even when two threads ask at once
+            if lane not in self._clients:
+                self._clients[lane] = self._client_for(f"{self.slot}-{lane}")
+            return self._clients[lane]
+
+    def _own_client(self) -> ChatModel:
+        return self._client(thread_index() % self.lanes)
+
+    @property
+    def base_url(self) -> str:
+        """The server this thread's calls go to."""
+        return self._own_client().base_url
+
+    def complete(self, messages: list[Message], **options) -> Completion:
+        return self._own_client().complete(messages, **options)
