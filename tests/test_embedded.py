@@ -196,3 +196,14 @@ def test_default_threads_leave_one_core_free(monkeypatch):
         monkeypatch.setattr(os, "cpu_count", lambda cores=cores: cores)
         assert default_threads() == expected
     assert LlamaServer(default_model_path()).n_threads == default_threads()
+
+
+def test_conference_panelists_on_the_embedded_doctor_get_servers_of_their_own(settings):
+    """So neither a panelist nor the lead doctor after them re-evaluates a prompt another evicted."""
+    conference = settings.model_copy(update={"strategy": settings.strategy.model_copy(update={"name": "conference"})})
+    runner = EncounterRunner(conference)
+    panel = runner.strategy().panel
+    urls = {runner.model("doctor").base_url} | {p.model.base_url for p in panel}
+    assert len(urls) == 1 + len(panel)
+    shared = conference.model_copy(update={"embedded": conference.embedded.model_copy(update={"servers": "shared"})})
+    assert all(p.model is None for p in EncounterRunner(shared).strategy().panel)

@@ -50,6 +50,10 @@ class EmbeddedRoleModel:
                 self._clients[lane] = self._client_for(f"{self.slot}-{lane}")
             return self._clients[lane]
 
+    def sibling(self, slot: str) -> EmbeddedRoleModel:
+        """The same role settings on servers of another slot (a conference panelist's, say)."""
+        return EmbeddedRoleModel(slot, self.lanes, self._client_for)
+
     def _own_client(self) -> ChatModel:
         return self._client(thread_index() % self.lanes)
 

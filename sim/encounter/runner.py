@@ -87,12 +87,14 @@ class EncounterRunner:
         if spec.name == "self-consistency":
             return SelfConsistency(spec.samples, spec.temperature)
         if spec.name == "conference":
-            return Conference([Panelist(p.name, p.instruction, self._panel_model(p.model)) for p in spec.panel], spec.rounds)
+            return Conference([Panelist(p.name, p.instruction, self._panel_model(p.model, p.name)) for p in spec.panel],
+                              spec.rounds)
         return Direct()
 
-    def _panel_model(self, spec: str) -> ChatModel | None:
+    def _panel_model(self, spec: str, name: str) -> ChatModel | None:
+        """A panelist's own model, or None for the doctor's."""
         if not spec:
-            return None
+            return self._panel_server(name)
         key = f"panel:{spec}"
         if key not in self._models:
             from agents.llm.registry import model_for_spec
@@ -101,6 +103,19 @@ class EncounterRunner:
             flat = parse_model_flag("doctor", spec)
             role = self.settings.roles.doctor.model_copy(update={k.split(".")[-1]: v for k, v in flat.items()})
             self._models[key] = model_for_spec(self.settings, role, key)
+        return self._models[key]
+
+    def _panel_server(self, name: str) -> ChatModel | None:
+        """A panelist on the embedded doctor's model with a server per role gets a server of its own: on
+        the doctor's, each panelist and then the lead would evaluate its whole prompt again."""
+        from agents.llm.embedded_roles import EmbeddedRoleModel
+
+        doctor = None if "doctor" in self.human else self.model("doctor")
+        if not isinstance(doctor, EmbeddedRoleModel) or doctor.slot == "shared":
+            return None  # another backend, one shared server, or a wrapped (recorded) model: use the doctor's
+        key = f"panel-server:{name}"
+        if key not in self._models:
+            self._models[key] = doctor.sibling(f"panel-{name}")
         return self._models[key]
 
     def roles_info(self) -> dict[str, RoleInfo]:
