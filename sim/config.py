@@ -79,7 +79,8 @@ class EmbeddedServer(_Section):
     host: str = "127.0.0.1"
     port: int = Field(0, ge=0, le=65535, description="0 = pick free ports; a fixed port means one shared server")
     n_ctx: int = Field(4096, ge=256)
-    n_threads: int = Field(0, ge=0, description="0 = all cores but one (see agents/llm/embedded.py)")
+    n_threads: int = Field(0, ge=0, description="threads generating a reply; 0 = all cores but one, shared among "
+                           "the lanes (see agents/llm/embedded.py); prompts are evaluated on the lane's share of all cores")
     startup_timeout_s: float = Field(180.0, gt=0)
     servers: Literal["per-role", "shared"] = Field(
         "per-role", description="per-role: a server process per role, so each keeps its own evaluated transcript "

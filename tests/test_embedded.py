@@ -187,23 +187,14 @@ def test_clinsim_run_on_agentclinic_cases_with_the_embedded_model(source, tmp_pa
     assert record["totals"]["tokens_in"] > 0 and record["source"].startswith("agentclinic")
 
 
-def test_default_threads_leave_one_core_free(monkeypatch):
+def test_default_threads_leave_one_core_free_and_lanes_split_the_cores(monkeypatch):
     import os
 
-    from agents.llm.embedded import default_threads
+    from agents.llm.embedded import batch_threads, default_threads
 
-    for cores, expected in ((1, 1), (2, 1), (8, 7), (None, 1)):
+    for cores, lanes, threads, batch in ((1, 1, 1, 1), (2, 1, 1, 2), (2, 2, 1, 1), (8, 1, 7, 8), (8, 2, 4, 4),
+                                         (8, 4, 2, 2), (2, 4, 1, 1), (None, 1, 1, 2)):
         monkeypatch.setattr(os, "cpu_count", lambda cores=cores: cores)
-        assert default_threads() == expected
-    assert LlamaServer(default_model_path()).n_threads == default_threads()
-
-
-def test_conference_panelists_on_the_embedded_doctor_get_servers_of_their_own(settings):
-    """So neither a panelist nor the lead doctor after them re-evaluates a prompt another evicted."""
-    conference = settings.model_copy(update={"strategy": settings.strategy.model_copy(update={"name": "conference"})})
-    runner = EncounterRunner(conference)
-    panel = runner.strategy().panel
-    urls = {runner.model("doctor").base_url} | {p.model.base_url for p in panel}
-    assert len(urls) == 1 + len(panel)
-    shared = conference.model_copy(update={"embedded": conference.embedded.model_copy(update={"servers": "shared"})})
-    assert all(p.model is None for p in EncounterRunner(shared).strategy().panel)
+        assert (default_threads(lanes), batch_threads(lanes)) == (threads, batch), (cores, lanes)
+    server = LlamaServer(default_model_path(), lanes=2)
+    assert (server.n_threads, server.n_threads_batch) == (default_threads(2), batch_threads(2))

@@ -50,11 +50,23 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
-def default_threads() -> int:
-    """All cores but one. llama.cpp's threads wait for each other at every layer, so when another process
-    takes one of their cores a call stalls: measured on 2 cores beside other work, a 2-thread server let a
-    doctor call time out three times at 120 s while 1-thread servers answered in about 5 s."""
-    return max(1, (os.cpu_count() or 2) - 1)
+def _cores() -> int:
+    return os.cpu_count() or 2
+
+
+def default_threads(lanes: int = 1) -> int:
+    """All cores but one, shared among the lanes. llama.cpp's threads wait for each other at every layer,
+    so when another process takes one of their cores a call stalls: measured on 2 cores beside other
+    work, a 2-thread server let a doctor call time out three times at 120 s while 1-thread servers
+    answered in about 5 s."""
+    return max(1, min(_cores() - 1, _cores() // max(1, lanes)))
+
+
+def batch_threads(lanes: int = 1) -> int:
+    """Threads for evaluating a prompt: the lane's share of all cores. Prompt evaluation comes in short
+    bursts, so taking every core is llama-cpp-python's own default and pays on an idle machine (measured:
+    6.0 s per encounter with 2 threads, 8.9 s with 1); concurrent lanes must split the cores instead."""
+    return max(1, _cores() // max(1, lanes))
 
 
 class LlamaServer:
@@ -70,6 +82,7 @@ class LlamaServer:
         log_file: Path | None = None,
         startup_timeout_s: float = 180.0,
         prompt_cache_mb: int = 0,
+        lanes: int = 1,
     ):
         if not model_path.is_file():
             raise EmbeddedServerError(f"{model_path}: GGUF model file not found (embedded.model_path)")
@@ -77,7 +90,8 @@ class LlamaServer:
         self.host = host
         self.port = port or free_port(host)
         self.n_ctx = n_ctx
-        self.n_threads = n_threads or default_threads()
+        self.n_threads = n_threads or default_threads(lanes)
+        self.n_threads_batch = batch_threads(lanes)
         self.log_file = log_file
         self.startup_timeout_s = startup_timeout_s
         self.prompt_cache_mb = prompt_cache_mb
@@ -94,6 +108,7 @@ class LlamaServer:
             "--model_alias", EMBEDDED_MODEL_NAME,
             "--host", self.host, "--port", str(self.port),
             "--n_ctx", str(self.n_ctx), "--n_threads", str(self.n_threads),
+            "--n_threads_batch", str(self.n_threads_batch),
         ]  # fmt: skip
         if self.prompt_cache_mb:
             # Keeps the model state after each call, keyed by its tokens: the next call of the same role
@@ -176,10 +191,11 @@ def shared_server(
     startup_timeout_s: float = 180.0,
     prompt_cache_mb: int = 0,
     slot: str = "",
+    lanes: int = 1,
 ) -> LlamaServer:
     """Start (once per process) or reuse the server for this model file, context size and slot."""
     path = Path(model_path) if model_path else default_model_path()
-    key = (str(path.resolve()), host, port, n_ctx, prompt_cache_mb, slot)
+    key = (str(path.resolve()), host, port, n_ctx, prompt_cache_mb, slot, lanes)
     with _servers_lock:
         server = _servers.get(key)
         if server is not None and server.alive():
@@ -189,7 +205,8 @@ def shared_server(
             log_dir.mkdir(parents=True, exist_ok=True)
             safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", slot)
             log_file = log_dir / (f"llama-server-{safe}.log" if slot else "llama-server.log")
-        server = LlamaServer(path, host, port, n_ctx, n_threads, log_file, startup_timeout_s, prompt_cache_mb).start()
+        server = LlamaServer(path, host, port, n_ctx, n_threads, log_file, startup_timeout_s, prompt_cache_mb,
+                             lanes).start()
         _servers[key] = server
         return server
 

@@ -60,6 +60,7 @@ def _embedded(settings: Settings, spec: RoleModel, role: str) -> ChatModel:
             startup_timeout_s=embedded.startup_timeout_s,
             prompt_cache_mb=embedded.prompt_cache_mb,
             slot=slot,
+            lanes=embedded.lanes,
         )
         return _openai(spec, server.base_url, EMBEDDED_MODEL_NAME, api_key=None)
 
