@@ -50,9 +50,23 @@ def ablation_table(arms: dict[str, Path]) -> dict:
             "topk": summary["topk"],
             "tokens_per_episode": summary["tokens"]["in_per_episode"] + summary["tokens"]["out_per_episode"],
             "wall_s_mean": summary["wall_s"]["mean"],
+            "elapsed_s": elapsed_s(records[name]),
             "diff_top1": paired_difference(base_top1, _correct(records[name], "top1_correct")),
         })
     return {"baseline": baseline, "arms": rows}
+
+
+def elapsed_s(records: list[EpisodeRecord]) -> float | None:
+    """First start to last finish of an arm: with concurrent episodes, less than the sum of their wall
+    times (an arm resumed later also counts the pause)."""
+    from datetime import datetime
+
+    stamps = [(r.started_at, r.finished_at) for r in records if r.started_at and r.finished_at]
+    if not stamps:
+        return None
+    first = min(datetime.fromisoformat(start) for start, _ in stamps)
+    last = max(datetime.fromisoformat(end) for _, end in stamps)
+    return (last - first).total_seconds()
 
 
 def write_ablation(out: Path, table: dict, arms: dict[str, Path]) -> None:
@@ -62,11 +76,13 @@ def write_ablation(out: Path, table: dict, arms: dict[str, Path]) -> None:
     rows = "".join(
         f"<tr><td>{row['name']}</td><td>{row['episodes']}</td><td>{_pct(row['top1'])}</td><td>{_pct(row['topk'])}</td>"
         f"<td>{_delta(row['diff_top1']) if row['name'] != table['baseline'] else '-'}</td>"
-        f"<td>{row['tokens_per_episode']:.0f}</td><td>{(row['wall_s_mean'] or 0):.1f}</td></tr>"
+        f"<td>{row['tokens_per_episode']:.0f}</td><td>{(row['wall_s_mean'] or 0):.1f}</td>"
+        f"<td>{_minutes(row.get('elapsed_s'))}</td></tr>"
         for row in table["arms"]
     )
     extra = (cost_benefit_plot(table) + "<h2>Ablation table</h2><table><tr><th>arm</th><th>episodes</th><th>top-1</th><th>top-k</th>"
-             f"<th>Δ top-1 vs {table['baseline']} (paired)</th><th>tokens/episode</th><th>wall s/episode</th></tr>{rows}</table>")
+             f"<th>Δ top-1 vs {table['baseline']} (paired)</th><th>tokens/episode</th><th>wall s/episode</th>"
+             f"<th>arm elapsed</th></tr>{rows}</table>")
     write_report(out / "report.html", render_report(f"ablation {out.name}", everything, summarise(everything),
                                                     arms=groups, extra_html=extra))
 
@@ -97,3 +113,7 @@ def _pct(ci: dict) -> str:
 
 def _delta(d: dict) -> str:
     return "n/a" if d["diff"] is None else f"{100 * d['diff']:+.1f} [{100 * d['lo']:+.1f}, {100 * d['hi']:+.1f}]"
+
+
+def _minutes(seconds: float | None) -> str:
+    return "n/a" if seconds is None else f"{seconds / 60:.1f} min"

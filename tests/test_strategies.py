@@ -114,4 +114,19 @@ def test_ablate_has_a_strategy_axis(tmp_path):
     arms = {a["name"]: a for a in table["arms"]}
     assert set(arms) == {"direct", "self-consistency"}
     assert arms["self-consistency"]["tokens_per_episode"] > 3 * arms["direct"]["tokens_per_episode"]
+    assert all(a["elapsed_s"] is not None and a["elapsed_s"] >= 0 for a in arms.values())
     assert "cost" in (out / "report.html").read_text().lower()
+
+
+def test_arm_elapsed_time_spans_first_start_to_last_finish():
+    """Concurrent episodes overlap: the arm took 5 minutes, though its episodes' wall times sum to 7."""
+    from benchmark.ablation import elapsed_s
+    from benchmark.records import EpisodeRecord
+
+    def record(i, start, end):
+        return EpisodeRecord(run_id="r", episode_id=f"c{i}:t0", case_id=f"c{i}", source="bank", trial=0, seed=i,
+                             truth="x", termination="diagnosed", started_at=f"2026-12-03T05:0{start}:00+00:00",
+                             finished_at=f"2026-12-03T05:0{end}:00+00:00")
+
+    assert elapsed_s([record(1, 0, 4), record(2, 1, 4), record(3, 2, 5)]) == 300.0
+    assert elapsed_s([]) is None

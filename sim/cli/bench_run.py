@@ -251,13 +251,16 @@ def _print_ablation(table: dict) -> None:
     from benchmark.metrics import format_ci
 
     view = Table(title=f"ablation (paired against {table['baseline']})")
-    for column in ("arm", "episodes", "top-1 [95% CI]", "top-k [95% CI]", "Δ top-1 vs baseline [95% CI]", "errors"):
+    for column in ("arm", "episodes", "top-1 [95% CI]", "top-k [95% CI]", "Δ top-1 vs baseline [95% CI]",
+                   "tokens / encounter", "wall s / encounter", "arm elapsed", "errors"):
         view.add_column(column)
     for arm in table["arms"]:
         diff = arm["diff_top1"]
         delta = "-" if diff["diff"] is None or arm["name"] == table["baseline"] else (
             f"{100 * diff['diff']:+.1f} [{100 * diff['lo']:+.1f}, {100 * diff['hi']:+.1f}]")
-        view.add_row(arm["name"], str(arm["episodes"]), format_ci(arm["top1"]), format_ci(arm["topk"]), delta, str(arm["errors"]))
+        elapsed = "n/a" if arm.get("elapsed_s") is None else f"{arm['elapsed_s'] / 60:.1f} min"
+        view.add_row(arm["name"], str(arm["episodes"]), format_ci(arm["top1"]), format_ci(arm["topk"]), delta,
+                     f"{arm['tokens_per_episode']:,.0f}", f"{arm['wall_s_mean'] or 0:.1f}", elapsed, str(arm["errors"]))
     console.print(view)
 
 
