@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agents.llm.base import ChatModel
+from agents.llm.embedded_roles import lane_numbering
 from benchmark.records import EpisodeRecord, append_record, drop_records, now_iso, read_records, repair_tail
 from sim.case import Case
 from sim.config import ROLES, Settings
@@ -275,7 +276,8 @@ def run_episodes(
 
     interrupted = False
     collected: set[Future] = set()
-    pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="episode")
+    # Each worker keeps to a lane of its own (embedded servers of its own; see agents/llm/embedded_roles.py).
+    pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="episode", initializer=lane_numbering())
     futures: list[Future] = [pool.submit(work, episode) for episode in todo]
     try:
         for future in as_completed(futures):

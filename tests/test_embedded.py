@@ -50,6 +50,9 @@ def test_each_worker_thread_keeps_to_a_lane_of_its_own(settings):
     reached: dict[str, set[str]] = {}
 
     def worker(name: str) -> None:
+        from agents.llm.embedded_roles import set_lane
+
+        set_lane(int(name[1:]))  # what the harness's worker threads are given
         for _ in range(2):
             model.complete([Message(role="user", content="Say yes.")], max_tokens=2)
             reached.setdefault(name, set()).add(model.base_url)
@@ -198,3 +201,19 @@ def test_default_threads_leave_one_core_free_and_lanes_split_the_cores(monkeypat
         assert (default_threads(lanes), batch_threads(lanes)) == (threads, batch), (cores, lanes)
     server = LlamaServer(default_model_path(), lanes=2)
     assert (server.n_threads, server.n_threads_batch) == (default_threads(2), batch_threads(2))
+
+
+def test_a_server_started_by_a_worker_thread_outlives_the_thread(tmp_path):
+    """The parent-death signal follows the starting thread: servers are started by one long-lived thread,
+    so a lane started inside a run's worker survives that run."""
+    import threading
+    import time
+
+    settings = load_settings(None, {"data_dir": str(tmp_path), "embedded.n_ctx": 1536})
+    started = {}
+    thread = threading.Thread(target=lambda: started.update(model=model_for_role(settings, "patient")))
+    thread.start()
+    thread.join()
+    time.sleep(1.0)
+    reply = started["model"].complete([Message(role="user", content="Say yes.")], max_tokens=2)
+    assert reply.text is not None and reply.tokens_in > 0

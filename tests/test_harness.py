@@ -184,3 +184,27 @@ def test_cli_ablate_on_retrieval_axis(bank, tmp_path):
     table = json.loads((out / "ablation.json").read_text())
     assert [a["name"] for a in table["arms"]] == ["retrieval-off", "retrieval-on"]
     assert (out / "report.html").is_file() and (out / "retrieval-on" / "episodes.jsonl").is_file()
+
+
+def test_concurrent_workers_get_distinct_lanes_in_every_run(bank, tmp_path):
+    """Each run numbers its workers' lanes afresh: with thread-id keyed lanes, a later run's workers
+    could share one (ids are reused), and two episodes would queue on one embedded server."""
+    import threading
+
+    from agents.llm.embedded_roles import current_lane
+
+    for run in range(3):
+        lanes: dict[str, int] = {}
+        barrier = threading.Barrier(2, timeout=30)
+
+        def factory(lanes=lanes, barrier=barrier):
+            barrier.wait()  # both workers are alive at once
+            lanes[threading.current_thread().name] = current_lane()
+            raise RuntimeError("lane recorded")
+
+        cases = load_cases(bank)[:2]
+        episodes = plan_episodes(cases, bank, trials=1, run_seed=0)
+        out = tmp_path / f"run{run}"
+        out.mkdir()
+        run_episodes(episodes, out, factory, run_id=f"r{run}", concurrency=2)
+        assert sorted(lanes.values()) == [0, 1], lanes

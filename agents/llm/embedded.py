@@ -18,6 +18,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from agents.llm.base import LLMError
@@ -118,8 +119,8 @@ class LlamaServer:
             command += ["--cache", "true", "--cache_type", "ram", "--cache_size", str(self.prompt_cache_mb << 20)]
         log = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL
         try:
-            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                            preexec_fn=_die_with_parent)
+            self.process = _spawner().submit(subprocess.Popen, command, stdout=log, stderr=subprocess.STDOUT,
+                                             stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent).result()
         except OSError as error:
             raise EmbeddedServerError(f"could not start the llama.cpp server: {error}") from error
         finally:
@@ -162,6 +163,21 @@ class LlamaServer:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(timeout=10)
+
+
+_spawn_thread: ThreadPoolExecutor | None = None
+_spawn_lock = threading.Lock()
+
+
+def _spawner() -> ThreadPoolExecutor:
+    """One long-lived thread starts every server. The kernel's parent-death signal (below) follows the
+    thread that started a child, not its process: a server started by an episode's worker thread was
+    stopped when that run's workers ended (measured: a second ablation arm lost its second lane)."""
+    global _spawn_thread
+    with _spawn_lock:
+        if _spawn_thread is None:
+            _spawn_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama-spawner")
+        return _spawn_thread
 
 
 def _die_with_parent() -> None:

@@ -7,7 +7,7 @@ and pay for all of it on every call (measured: four doctor-patient exchanges too
 server, 8-12 s with a server per role). So by default each role gets its own server ("slot").
 
 Concurrent episodes would still evict each other on a role's server, so there can be several lanes: each
-worker thread keeps to one lane for all its calls, and each lane has its own servers.
+worker thread of a run is given a lane for all its calls, and each lane has its own servers.
 """
 
 from __future__ import annotations
@@ -18,18 +18,31 @@ from typing import Callable
 
 from agents.llm.base import ChatModel, Completion, Message
 
-_lane_of_thread: dict[int, int] = {}
-_next_thread = itertools.count()
-_lane_lock = threading.Lock()
+_local = threading.local()
 
 
-def thread_index() -> int:
-    """0, 1, 2, ... in the order threads first call an embedded model (the same index for every role)."""
-    ident = threading.get_ident()
-    with _lane_lock:
-        if ident not in _lane_of_thread:
-            _lane_of_thread[ident] = next(_next_thread)
-        return _lane_of_thread[ident]
+def set_lane(lane: int) -> None:
+    """Called by each worker thread of a run (the harness numbers its workers 0..C-1)."""
+    _local.lane = lane
+
+
+def current_lane() -> int:
+    """The calling thread's lane; threads that were given none (the main thread, the web app) use lane 0.
+    Thread-local, not keyed by thread id: ids are reused once a thread ends, so a later run's worker
+    could inherit another worker's lane."""
+    return getattr(_local, "lane", 0)
+
+
+def lane_numbering() -> Callable[[], None]:
+    """A ThreadPoolExecutor initializer giving its workers lanes 0, 1, 2, ... in the order they start."""
+    counter = itertools.count()
+    lock = threading.Lock()
+
+    def initializer() -> None:
+        with lock:
+            set_lane(next(counter))
+
+    return initializer
 
 
 class EmbeddedRoleModel:
@@ -55,7 +68,7 @@ class EmbeddedRoleModel:
         return EmbeddedRoleModel(slot, self.lanes, self._client_for)
 
     def _own_client(self) -> ChatModel:
-        return self._client(thread_index() % self.lanes)
+        return self._client(current_lane() % self.lanes)
 
     @property
     def base_url(self) -> str:

@@ -117,7 +117,8 @@ def execute_run(cfg: Settings, params: dict, cases: list, case_dir: Path, out: P
         summary = summarise(records)
         (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
         write_report(out / "report.html", render_report(title, records, summary, config))
-    if outcome and outcome.interrupted:
+    interrupted = bool(outcome and outcome.interrupted)
+    if interrupted:
         console.print("[yellow]interrupted: in-flight episodes were written; continue with --resume[/]")
     if outcome and outcome.skipped:
         console.print(f"[dim]{outcome.skipped} episode(s) already recorded, skipped[/]")
@@ -125,6 +126,8 @@ def execute_run(cfg: Settings, params: dict, cases: list, case_dir: Path, out: P
                   f"errors {summary['errors']}/{summary['episodes']}   -> {out}/report.html")
     if stopped:
         raise typer.Exit(1)
+    if interrupted:
+        raise typer.Exit(130)  # Ctrl-C ends the command, not only this run (an ablation's next arm must not start)
     return summary
 
 
