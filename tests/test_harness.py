@@ -160,8 +160,12 @@ def test_cli_run_resume_and_report(bank, tmp_path):
     assert "top-1" in result.output and (out / "report.html").is_file()
     summary = json.loads((out / "summary.json").read_text())
     assert summary["episodes"] == 4 and summary["errors"] == 0
-    again = runner.invoke(app, args + ["--resume"])
-    assert again.exit_code == 0 and "4 episode(s) already recorded" in again.output
+    again = runner.invoke(app, args + ["--resume", "-j", "2"])  # concurrency (and the lanes it sets) may change
+    assert again.exit_code == 0 and "4 episode(s) already recorded" in again.output, again.output
+    concurrent = runner.invoke(app, args[:-4] + ["--out", str(tmp_path / "run-j2"), "--limit", "2", "-j", "2"])
+    assert concurrent.exit_code == 0, concurrent.output
+    config_j2 = json.loads((tmp_path / "run-j2" / "config.json").read_text())
+    assert config_j2["settings"]["embedded"]["lanes"] == 2  # each concurrent episode gets its own servers
     refused = runner.invoke(app, args + ["--resume", "--trials", "2"])
     assert refused.exit_code == 1 and "params.trials" in refused.output and "Traceback" not in refused.output
     report = runner.invoke(app, ["bench", "report", str(out)])
