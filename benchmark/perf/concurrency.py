@@ -93,7 +93,10 @@ def embedded_levels(settings: Settings, cases: list[Case], case_dir: Path, work_
     def measure(servers: str, level: int, name: str) -> dict:
         started = settings.model_copy(update={"embedded": settings.embedded.model_copy(
             update={"servers": servers, "lanes": level})})
-        row = measure_level(short, embedded_models(started), planned, work_dir / "embedded" / name, level)
+        models = embedded_models(started)
+        for model in models.values():
+            model.start_lanes()
+        row = measure_level(short, models, planned, work_dir / "embedded" / name, level)
         return {"servers": servers, **row}
 
     rows = [measure("shared", 1, "shared-c1"), measure("per-role", 1, "per-role-c1")]

@@ -43,8 +43,8 @@ class Plan:
     concurrency_episodes: int = 16
     server_latency_s: float = 0.1
     embedded_levels: tuple[int, ...] = (1, 2)
-    embedded_episodes: int = 4
-    embedded_turn_cap: int = 2
+    embedded_episodes: int = 6
+    embedded_turn_cap: int = 4  # long enough for a transcript worth keeping evaluated
     memory_episodes: int = 100
     notes: tuple[str, ...] = field(default_factory=tuple)
 
