@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 from benchmark.metrics import accuracy, paired_difference, per_case, summarise
@@ -59,8 +60,6 @@ def ablation_table(arms: dict[str, Path]) -> dict:
 def elapsed_s(records: list[EpisodeRecord]) -> float | None:
     """First start to last finish of an arm: with concurrent episodes, less than the sum of their wall
     times (an arm resumed later also counts the pause)."""
-    from datetime import datetime
-
     stamps = [(r.started_at, r.finished_at) for r in records if r.started_at and r.finished_at]
     if not stamps:
         return None
@@ -77,7 +76,7 @@ def write_ablation(out: Path, table: dict, arms: dict[str, Path]) -> None:
         f"<tr><td>{row['name']}</td><td>{row['episodes']}</td><td>{_pct(row['top1'])}</td><td>{_pct(row['topk'])}</td>"
         f"<td>{_delta(row['diff_top1']) if row['name'] != table['baseline'] else '-'}</td>"
         f"<td>{row['tokens_per_episode']:.0f}</td><td>{(row['wall_s_mean'] or 0):.1f}</td>"
-        f"<td>{_minutes(row.get('elapsed_s'))}</td></tr>"
+        f"<td>{minutes_text(row.get('elapsed_s'))}</td></tr>"
         for row in table["arms"]
     )
     extra = (cost_benefit_plot(table) + "<h2>Ablation table</h2><table><tr><th>arm</th><th>episodes</th><th>top-1</th><th>top-k</th>"
@@ -115,5 +114,5 @@ def _delta(d: dict) -> str:
     return "n/a" if d["diff"] is None else f"{100 * d['diff']:+.1f} [{100 * d['lo']:+.1f}, {100 * d['hi']:+.1f}]"
 
 
-def _minutes(seconds: float | None) -> str:
+def minutes_text(seconds: float | None) -> str:
     return "n/a" if seconds is None else f"{seconds / 60:.1f} min"

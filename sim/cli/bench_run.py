@@ -251,6 +251,7 @@ def bench_ablate(
 
 
 def _print_ablation(table: dict) -> None:
+    from benchmark.ablation import minutes_text
     from benchmark.metrics import format_ci
 
     view = Table(title=f"ablation (paired against {table['baseline']})")
@@ -261,9 +262,9 @@ def _print_ablation(table: dict) -> None:
         diff = arm["diff_top1"]
         delta = "-" if diff["diff"] is None or arm["name"] == table["baseline"] else (
             f"{100 * diff['diff']:+.1f} [{100 * diff['lo']:+.1f}, {100 * diff['hi']:+.1f}]")
-        elapsed = "n/a" if arm.get("elapsed_s") is None else f"{arm['elapsed_s'] / 60:.1f} min"
         view.add_row(arm["name"], str(arm["episodes"]), format_ci(arm["top1"]), format_ci(arm["topk"]), delta,
-                     f"{arm['tokens_per_episode']:,.0f}", f"{arm['wall_s_mean'] or 0:.1f}", elapsed, str(arm["errors"]))
+                     f"{arm['tokens_per_episode']:,.0f}", f"{arm['wall_s_mean'] or 0:.1f}", minutes_text(arm.get("elapsed_s")),
+                     str(arm["errors"]))
     console.print(view)
 
 

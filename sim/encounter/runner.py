@@ -113,10 +113,7 @@ class EncounterRunner:
         doctor = None if "doctor" in self.human else self.model("doctor")
         if not isinstance(doctor, EmbeddedRoleModel) or doctor.slot == "shared":
             return None  # another backend, one shared server, or a wrapped (recorded) model: use the doctor's
-        key = f"panel-server:{name}"
-        if key not in self._models:
-            self._models[key] = doctor.sibling(f"panel-{name}")
-        return self._models[key]
+        return doctor.sibling(f"panel-{name}")
 
     def roles_info(self) -> dict[str, RoleInfo]:
         info = {}
