@@ -3,16 +3,30 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 
 from agents.actions import Ask, Diagnose, DoctorAction, RequestImage, RequestTest, action_json_schema
 from agents.llm.base import ChatModel, Completion, Message
+from rapidfuzz import fuzz
+
 from agents.parsing import fallback_ask, parse_action
-from agents.prompts import bias_fragment, render
+from agents.prompts import bias_fragment, grammar, render
+from agents.synonyms import canonical
 from agents.protocol import Reply, View, call_record
 from agents.transcript import LLMCall
 
-OPENING = "A new patient has come in. Begin."
+OPENING = "A new patient has come in."
+EXAM_WORDS = ("exam", "auscultat", "percuss", "palpat", "inspect", "vital", "observation")
+JSON_MODES = ("json_object", "json_schema")
+
+
+def action_grammar(final: bool = False) -> str:
+    """The GBNF of one tagged action; on the last turn only a diagnosis is allowed."""
+    text = grammar("doctor_action")
+    if final:
+        text = "\n".join("root ::= diagnosis" if line.startswith("root ") else line for line in text.splitlines()) + "\n"
+    return text
 
 
 def action_text(action: DoctorAction) -> str:
@@ -32,8 +46,13 @@ def doctor_messages(view: View, system: str, structured: bool = False) -> list[M
     # Past encounters go with the instructions, not into the dialogue, so they are not repeated per turn.
     messages = [Message(role="system", content=f"{system.rstrip()}\n\n{view.context}" if view.context else system)]
     pending = [OPENING]
-    for turn in view.transcript:
+    turn_number = 0
+    for index, turn in enumerate(view.transcript):
         if turn.role == "doctor":
+            # Each past prompt is rebuilt exactly as it was sent (status line included), so a server that
+            # keeps the evaluated transcript evaluates only the new turn.
+            turn_number += 1
+            pending.append(workup_status(view.transcript[:index], turn_number, view.turn_cap))
             messages.append(Message(role="user", content="\n\n".join(pending)))
             pending = []
             own = json.dumps(turn.action) if structured and turn.action else turn.text
@@ -44,10 +63,87 @@ def doctor_messages(view: View, system: str, structured: bool = False) -> list[M
             pending.append(f"Result: {turn.text}")
         elif turn.role == "retrieval":
             pending.append(turn.text)
+    pending.append(workup_status(view.transcript, view.doctor_turns + 1, view.turn_cap))
     if view.final_turn:
         pending.append(render("doctor_final_turn_json" if structured else "doctor_final_turn").strip())
     messages.append(Message(role="user", content="\n\n".join(pending) or "Continue."))
     return messages
+
+
+@dataclass
+class Workup:
+    """What the doctor's actions so far covered, by step of a clinical work-up."""
+
+    questions: list[str] = field(default_factory=list)
+    exams: list[str] = field(default_factory=list)
+    tests: list[str] = field(default_factory=list)
+    images: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, transcript: list) -> Workup:
+        workup = cls()
+        for index, turn in enumerate(transcript):
+            action = turn.action or {}
+            if turn.role != "doctor":
+                continue
+            kind, name = action.get("kind"), action.get("name", "")
+            answer = transcript[index + 1] if index + 1 < len(transcript) else None
+            if kind == "test" and answer is not None and answer.images:
+                kind = "image"  # a test that named an imaging study and got the image
+            if kind == "ask":
+                workup.questions.append(action.get("text", ""))
+            elif kind == "test":
+                (workup.exams if is_examination(name) else workup.tests).append(name)
+            elif kind == "image":
+                workup.images.append(name)
+        return workup
+
+    def next_step(self, turns_left: int) -> str:
+        """The first step of history -> examination -> tests -> imaging -> diagnosis not yet done, skipping
+        the least informative ones (more history, then tests) when too few turns are left for all."""
+        steps = [("a question about the main complaint", not self.questions),
+                 ("examination of the relevant body system", not self.exams),
+                 ("tests that fit", not self.tests),
+                 ("imaging", not self.images)]
+        pending = [name for name, missing in steps if missing]
+        for dropped in ("a question about the main complaint", "tests that fit"):
+            if len(pending) >= turns_left and dropped in pending:
+                pending.remove(dropped)
+        return pending[0] if pending and turns_left > 1 else "DIAGNOSIS"
+
+    def repeats(self, action: DoctorAction) -> str:
+        """The earlier request this action repeats ("" if none): results are already in the transcript."""
+        if isinstance(action, (RequestTest, RequestImage)):
+            # "chest x-ray" then "IMAGE: chest X-ray PA": canonical names, one a subset of the other.
+            key = canonical(action.name)
+            earlier = self.exams + self.tests + self.images
+            return next((name for name in earlier if fuzz.token_set_ratio(canonical(name), key) >= SAME_REQUEST), "")
+        if isinstance(action, Ask):
+            return next((q for q in self.questions if _key(q) == _key(action.text)), "")
+        return ""
+
+
+SAME_REQUEST = 95.0
+
+
+def _key(text: str) -> str:
+    return " ".join(re.sub(r"[^a-z0-9 ]", " ", text.lower()).split())
+
+
+def is_examination(name: str) -> bool:
+    return any(word in name.lower() for word in EXAM_WORDS)
+
+
+def workup_status(transcript: list, turn_number: int, turn_cap: int) -> str:
+    """One line of what the work-up has covered so far and the step that would come next, so a small
+    model sees where it is without re-reading the whole transcript."""
+    workup = Workup.of(transcript)
+    count = len(workup.questions)
+    return render("doctor_status", turn=turn_number, turn_cap=turn_cap,
+                  questions=f"{count} question{'s' if count != 1 else ''}",
+                  exam=", ".join(workup.exams) or "not yet", tests=", ".join(workup.tests) or "none",
+                  images=", ".join(workup.images) or "none",
+                  next=workup.next_step(turn_cap - turn_number + 1)).strip()
 
 
 @dataclass
@@ -67,19 +163,23 @@ class LLMDoctor:
     role = "doctor"
 
     def __init__(self, model: ChatModel, objective: str, turn_cap: int = 20, top_k: int = 5, bias: str = "none",
-                 max_tokens: int | None = None, structured: bool = False, strategy=None):
+                 max_tokens: int | None = None, output_mode: str = "off", strategy=None):
         from agents.strategies import Direct
 
         self.model = model
-        self.structured = structured
-        self.schema = action_json_schema() if structured else None
+        # How replies are constrained (see RoleModel.structured_output): the JSON modes get the JSON prompt,
+        # grammar and off the tagged-text prompt.
+        self.output_mode = output_mode
+        self.structured = output_mode in JSON_MODES
+        self.schema = action_json_schema() if self.structured else None
         self.top_k = top_k
         self.system = render(
-            "doctor_system_json" if structured else "doctor_system",
+            "doctor_system_json" if self.structured else "doctor_system",
             objective=objective or "Find the most likely diagnosis.",
             turn_cap=turn_cap,
             top_k=top_k,
             bias=bias_fragment("doctor", bias),
+            workup=render("doctor_workup").strip(),
             context="",
         )
         self.max_tokens = max_tokens
@@ -95,9 +195,11 @@ class LLMDoctor:
     def call(self, messages: list[Message], view: View, purpose: str, *, constrained: bool = True,
              temperature: float | None = None, seed: int | None = None, max_tokens: int | None = None,
              model: ChatModel | None = None) -> tuple[Completion, LLMCall]:
+        grammar_text = action_grammar(view.final_turn) if constrained and self.output_mode == "grammar" else None
         completion = (model or self.model).complete(
             messages, seed=view.seed if seed is None else seed, temperature=temperature,
             max_tokens=max_tokens or self.max_tokens, response_schema=self.schema if constrained else None,
+            grammar=grammar_text,
         )
         record = call_record("doctor", purpose, completion)
         record.strategy = self.strategy.name
@@ -120,12 +222,33 @@ class LLMDoctor:
             action, how = parsed.action, "repaired"
             if action is None:
                 action, how = fallback_ask(first.text), "fallback"
+        if action is not None and not view.final_turn:
+            action, how, raw = self._redirect_repeat(messages, view, action, how, raw, calls)
         if view.final_turn and not isinstance(action, Diagnose):
             # Asked for the final answer and gave something else: read its words as the diagnosis.
             forced = as_diagnosis(raw if how != "fallback" else first.text, action)
             if forced is not None:
                 action, how = forced, "forced"
         return DoctorStep(action, how, raw, calls)
+
+    def _redirect_repeat(self, messages: list[Message], view: View, action: DoctorAction, how: str, raw: str,
+                         calls: list[LLMCall]) -> tuple[DoctorAction, str, str]:
+        """A request the encounter already answered costs a turn and adds nothing: ask once for another step."""
+        workup = Workup.of(view.transcript)
+        done = workup.repeats(action)
+        if not done:
+            return action, how, raw
+        next_step = workup.next_step(view.turn_cap - view.doctor_turns)
+        redirect = messages + [
+            Message(role="assistant", content=raw),
+            Message(role="user", content=render("doctor_repeat", done=done, next=next_step).strip()),
+        ]
+        second, call = self.call(redirect, view, "redirect")
+        calls.append(call)
+        again = parse_action(second.text).action
+        if again is None or workup.repeats(again):
+            return action, how, raw
+        return again, "redirected", second.text
 
     def reply(self, step: DoctorStep, meta: dict | None = None) -> Reply:
         text = action_text(step.action)

@@ -9,6 +9,7 @@ from langgraph.types import interrupt
 from agents.actions import Diagnose
 from agents.doctor import action_text
 from agents.parsing import fallback_ask, parse_action
+from agents.patient import OPENING_QUESTION
 from agents.protocol import Reply, View
 
 QUIT_WORDS = {"/quit", "/exit", "quit()", ":q"}
@@ -28,7 +29,7 @@ class HumanSeat:
     def generate_next_message(self, view: View) -> Reply:
         payload = {
             "role": self.role,
-            "message": view.message.text if view.message else "",
+            "message": view.message.text if view.message else (OPENING_QUESTION if self.role == "patient" else ""),
             "request": (view.message.action or {}) if view.message else {},
             "doctor_turns": view.doctor_turns,
             "turn_cap": view.turn_cap,

@@ -81,6 +81,16 @@ class LookupMeasurement:
         self.show_image_report = show_image_report
         self.index = ResultIndex(case)
 
+    def request(self, kind: str, name: str) -> MeasurementResult:
+        """An image request, or a test request; a test that names an imaging study the case has as an image
+        ("TEST: chest x-ray") gets the image, as a radiology desk would hand it over."""
+        if kind == "image":
+            return self.request_image(name)
+        result = self.request_test(name)
+        if not result.found and _names_modality(canonical(name)) and self._matching_images(name):
+            return self.request_image(name)
+        return result
+
     def request_test(self, name: str) -> MeasurementResult:
         nodes, method = self.index.lookup(name)
         if not nodes:

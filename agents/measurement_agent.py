@@ -15,7 +15,7 @@ class LookupMeasurementAgent:
     def generate_next_message(self, view: View) -> Reply:
         action = (view.message.action or {}) if view.message else {}
         name = action.get("name", "")
-        result = self.lookup.request_image(name) if action.get("kind") == "image" else self.lookup.request_test(name)
+        result = self.lookup.request(action.get("kind", "test"), name)
         return Reply(
             text=result.text,
             images=result.images,

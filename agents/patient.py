@@ -6,6 +6,7 @@ It never receives the diagnosis, the exam or the test results: the case slice it
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 from agents.llm.base import ChatModel, Message
@@ -14,13 +15,30 @@ from agents.protocol import Reply, View, call_record
 from sim.case import PatientScript
 
 MAX_ANSWER_CHARS = 600
+# What the patient answers when it speaks first (the encounter's opening statement).
+OPENING_QUESTION = "Please tell me about the problem that brought you here today."
+# A first name to play: small models asked "what is your name?" otherwise answer as the doctor. Chosen by
+# the script's content, so a case always has the same name.
+NAMES = {"female": ("Susan", "Maria", "Aisha", "Helen", "Mei", "Grace"),
+         "male": ("Robert", "David", "Omar", "James", "Kenji", "Samuel"),
+         "": ("Alex", "Sam", "Jordan", "Robin")}
+_FEMALE = re.compile(r"\b(woman|female|girl|lady|mother|she)\b", re.IGNORECASE)
+_MALE = re.compile(r"\b(man|male|boy|gentleman|father|he)\b", re.IGNORECASE)
+
+
+def patient_name(script: PatientScript) -> str:
+    text = f"{script.demographics} {script.history}"
+    sex = "female" if _FEMALE.search(text) else "male" if _MALE.search(text) else ""
+    digest = hashlib.sha256(text.encode("utf-8")).digest()
+    return NAMES[sex][digest[0] % len(NAMES[sex])]
 
 
 def patient_system_prompt(script: PatientScript, bias: str = "none") -> str:
     extra = "\n".join(f"{key.replace('_', ' ').capitalize()}: {value}" for key, value in script.extra.items())
     return render(
         "patient_system",
-        demographics=script.demographics or "not stated",
+        name=patient_name(script),
+        demographics=script.demographics or "an adult",
         history=script.history or "not stated",
         primary_symptom=script.symptoms.primary or "not stated",
         secondary_symptoms=", ".join(script.symptoms.secondary) or "none",
@@ -34,9 +52,11 @@ def patient_system_prompt(script: PatientScript, bias: str = "none") -> str:
 
 def patient_messages(view: View, system: str) -> list[Message]:
     messages = [Message(role="system", content=system)]
+    if not view.transcript or view.transcript[0].role == "patient":  # the patient opened the encounter
+        messages.append(Message(role="user", content=f"Doctor: {OPENING_QUESTION}"))
     for turn in view.transcript:
         if turn.role == "doctor" and (turn.action or {}).get("kind") == "ask":
-            messages.append(Message(role="user", content=turn.action["text"]))
+            messages.append(Message(role="user", content=f"Doctor: {turn.action['text']}"))
         elif turn.role == "patient":
             messages.append(Message(role="assistant", content=turn.text))
     return messages
@@ -55,8 +75,12 @@ class LLMPatient:
         return Reply(text=clean_answer(result.text), calls=[call_record("patient", "act", result)])
 
 
+_SPEAKER_LABEL = re.compile(r"^\s*(patient|me|answer|" + "|".join(n for names in NAMES.values() for n in names) + r")\s*:\s*",
+                            re.IGNORECASE)
+
+
 def clean_answer(text: str) -> str:
-    text = re.sub(r"^\s*(patient|me|answer)\s*:\s*", "", text.strip(), flags=re.IGNORECASE)
+    text = _SPEAKER_LABEL.sub("", text.strip())
     text = " ".join(text.split())
     if len(text) > MAX_ANSWER_CHARS:
         text = text[:MAX_ANSWER_CHARS].rsplit(" ", 1)[0] + " ..."

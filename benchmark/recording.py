@@ -50,6 +50,7 @@ class RecordingModel:
         self.role = role
         self.log = log
         self.name = inner.name
+        self.sha256 = getattr(inner, "sha256", "")
         self.base_url = getattr(inner, "base_url", "")
 
     def complete(self, messages: list[Message], **options) -> Completion:
@@ -96,9 +97,16 @@ def load_recordings(path: Path) -> dict[str, dict[str, deque[Completion]]]:
     return by_role
 
 
-def replay_models(path: Path, roles: list[str]) -> dict[str, ReplayModel]:
+def replay_models(path: Path, roles: list[str], names: dict[str, tuple[str, str]] | None = None) -> dict[str, ReplayModel]:
+    """Models answering from recordings; `names` gives each role the (name, sha256) of the model that ran, so a
+    rerun's records name it as the original did, also for a role that was never called."""
     recordings = load_recordings(path)
-    return {role: ReplayModel(role, recordings.get(role, {}), name=f"replay-{role}") for role in roles}
+    models = {}
+    for role in roles:
+        name, sha256 = (names or {}).get(role, (f"replay-{role}", ""))
+        models[role] = ReplayModel(role, recordings.get(role, {}), name=name)
+        models[role].sha256 = sha256
+    return models
 
 
 def wrap_for_recording(models: dict[str, ChatModel], run_dir: Path) -> dict[str, ChatModel]:

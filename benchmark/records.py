@@ -20,6 +20,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field, ValidationError
 
 from agents.transcript import Turn
+from sim.encounter.elicitation import Elicitation
 from sim.errors import InputError, Problem
 from sim.jsonlines import append_lines, complete_lines
 
@@ -28,7 +29,8 @@ RECORD_VERSION = 1
 
 class RoleInfo(BaseModel):
     backend: str
-    model: str
+    model: str  # what answered: the server's model name (embedded: GGUF general.name and hash prefix)
+    sha256: str = ""  # the embedded model file's SHA-256
     base_url: str = ""
     human: bool = False
 
@@ -42,6 +44,8 @@ class Totals(BaseModel):
     repairs: int = 0
     fallbacks: int = 0
     leaks: int = 0  # patient/measurement outputs that named the diagnosis (flagged, masked by default)
+    role_breaks: int = 0  # patient replies out of character (agents/role_breaks.py), counted once per reply
+    redirects: int = 0  # doctor requests that repeated an earlier one and were replaced after one reminder
     tokens_in: int = 0
     tokens_out: int = 0
     llm_latency_s: float = 0.0
@@ -67,6 +71,7 @@ class EpisodeRecord(BaseModel):
     truth: str = ""
     truth_aliases: list[str] = Field(default_factory=list)
     condition: str = ""  # the case's condition or category when the source has one (the bank does)
+    elicitation: Elicitation | None = None  # share of the patient script's facts the patient said
     verdict: dict | None = None
     top1_correct: bool = False
     topk_correct: bool = False
@@ -96,9 +101,11 @@ def compute_totals(turns: list[Turn], wall_s: float) -> Totals:
             totals.tests += kind == "test"
             totals.images += kind == "image"
             totals.repairs += turn.parse == "repaired"
+            totals.redirects += turn.parse == "redirected"
             totals.fallbacks += turn.parse == "fallback"
             totals.parse_failures += turn.parse in ("repaired", "fallback")
         totals.leaks += "leak" in turn.meta
+        totals.role_breaks += bool(turn.meta.get("role_breaks"))
         for call in turn.calls:
             totals.tokens_in += call.tokens_in
             totals.tokens_out += call.tokens_out

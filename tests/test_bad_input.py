@@ -122,14 +122,19 @@ CONFIGS = [
      RUN, {}, "{file}:13: roles.judge.api_key_env: environment variable CLINSIM_NO_SUCH_KEY is not set"),
     ("openai backend without base_url", JUDGED + '[roles.judge]\nbackend = "openai"\n', RUN, {},
      "{file}:10: roles.judge.base_url: required for the openai backend"),
-    ("missing GGUF file", JUDGED + '[embedded]\nmodel_path = "/nonexistent/model.gguf"\n', RUN, {},
-     "{file}:11: embedded.model_path: GGUF model file not found: /nonexistent/model.gguf"),
+    ("missing GGUF file", JUDGED + '[embedded]\nmodel = "/nonexistent/model.gguf"\n', RUN, {},
+     "{file}:11: embedded.model: '/nonexistent/model.gguf' is neither a known model "
+     "(qwen2.5-coder-1.5b, smollm2-135m) nor an existing GGUF file"),
+    ("unknown model name", JUDGED + '[embedded]\nmodel = "gpt-5"\n', RUN, {},
+     "{file}:11: embedded.model: 'gpt-5' is neither a known model "
+     "(qwen2.5-coder-1.5b, smollm2-135m) nor an existing GGUF file"),
 ]
 
 
 @pytest.mark.parametrize("text, command, env, expected", [c[1:] for c in CONFIGS], ids=[c[0] for c in CONFIGS])
 def test_bad_config(tmp_path, bank, monkeypatch, text, command, env, expected):
     monkeypatch.delenv("CLINSIM_NO_SUCH_KEY", raising=False)
+    monkeypatch.delenv("CLINSIM_EMBEDDED__MODEL", raising=False)  # the file's setting is what is tested
     config = tmp_path / "clinsim.toml"
     data = tmp_path / "data"
     if isinstance(text, str):

@@ -8,7 +8,8 @@ import sys
 import pytest
 
 from agents.llm.base import Message
-from agents.llm.embedded import EmbeddedServerError, LlamaServer, default_model_path
+from agents.llm.catalogue import resolve_model
+from agents.llm.embedded import EmbeddedServerError, LlamaServer
 from agents.llm.registry import model_for_role
 from agents.transcript import TerminationReason
 from sim.config import load_settings
@@ -23,8 +24,12 @@ def settings(tmp_path_factory):
     return load_settings(None, {"data_dir": str(tmp_path_factory.mktemp("embedded"))})
 
 
+def small_model_path():
+    return resolve_model("smollm2-135m")
+
+
 def test_model_file_ships_with_the_package():
-    path = default_model_path()
+    path = small_model_path()
     assert path.name == "SmolLM2-135M-Instruct.Q4_1.gguf" and path.stat().st_size > 50_000_000
 
 
@@ -122,7 +127,8 @@ def test_server_dies_with_a_killed_parent(tmp_path):
     script.write_text(
         "import sys, time\n"
         "from agents.llm.embedded import shared_server\n"
-        "server = shared_server()\n"
+        "from agents.llm.catalogue import resolve_model\n"
+        "server = shared_server(resolve_model('smollm2-135m'))\n"
         "print(server.process.pid, flush=True)\n"
         "time.sleep(600)\n"
     )
@@ -199,7 +205,7 @@ def test_default_threads_leave_one_core_free_and_lanes_split_the_cores(monkeypat
                                          (8, 4, 2, 2), (2, 4, 1, 1), (None, 1, 1, 2)):
         monkeypatch.setattr(os, "cpu_count", lambda cores=cores: cores)
         assert (default_threads(lanes), batch_threads(lanes)) == (threads, batch), (cores, lanes)
-    server = LlamaServer(default_model_path(), lanes=2)
+    server = LlamaServer(small_model_path(), lanes=2)
     assert (server.n_threads, server.n_threads_batch) == (default_threads(2), batch_threads(2))
 
 

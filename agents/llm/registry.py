@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from agents.llm.base import ChatModel, LLMError
 from agents.llm.scripted import ScriptedModel
@@ -40,18 +39,22 @@ def model_for_spec(settings: Settings, spec: RoleModel, role: str) -> ChatModel:
 
 
 def _embedded(settings: Settings, spec: RoleModel, role: str) -> ChatModel:
-    from agents.llm.embedded import EMBEDDED_MODEL_NAME, shared_server
+    from agents.llm.catalogue import ModelUnavailable, model_identity, resolve_model
+    from agents.llm.embedded import shared_server
     from agents.llm.embedded_roles import EmbeddedRoleModel
 
     embedded = settings.embedded
-    if embedded.model_path and not Path(embedded.model_path).is_file():
-        raise ConfigError("embedded.model_path", f"GGUF model file not found: {embedded.model_path}")
+    try:
+        path = resolve_model(embedded.model, progress=assembly_progress())
+    except ModelUnavailable as error:
+        raise ConfigError("embedded.model", error.cause) from None
+    identity = model_identity(path)
     # A fixed port can be only one server, so it means the shared one.
     per_role = embedded.servers == "per-role" and not embedded.port
 
     def client_for(slot: str) -> ChatModel:
         server = shared_server(
-            model_path=embedded.model_path or None,
+            model_path=path,
             host=embedded.host,
             port=embedded.port,
             n_ctx=embedded.n_ctx,
@@ -61,10 +64,33 @@ def _embedded(settings: Settings, spec: RoleModel, role: str) -> ChatModel:
             prompt_cache_mb=embedded.prompt_cache_mb,
             slot=slot,
             lanes=embedded.lanes,
+            alias=identity.label,
         )
-        return _openai(spec, server.base_url, EMBEDDED_MODEL_NAME, api_key=None)
+        return _openai(spec, server.base_url, identity.label, api_key=None)
 
-    return EmbeddedRoleModel(role if per_role else "shared", embedded.lanes, client_for)
+    model = EmbeddedRoleModel(role if per_role else "shared", embedded.lanes, client_for)
+    model.sha256 = identity.sha256
+    return model
+
+
+def assembly_progress():
+    """A progress bar for the one-time assembly of a chunked model (seconds for 1 GB), on stderr."""
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+    state: dict = {}
+
+    def update(done: int, total: int) -> None:
+        if "bar" not in state:
+            state["bar"] = Progress(TextColumn("assembling the embedded model (once)"), BarColumn(), DownloadColumn(),
+                                    TimeRemainingColumn(), console=Console(stderr=True), transient=False)
+            state["bar"].start()
+            state["task"] = state["bar"].add_task("assemble", total=total)
+        state["bar"].update(state["task"], completed=done)
+        if done >= total:
+            state["bar"].stop()
+
+    return update
 
 
 def _openai(spec: RoleModel, base_url: str, model: str, api_key: str | None) -> ChatModel:
@@ -78,5 +104,5 @@ def _openai(spec: RoleModel, base_url: str, model: str, api_key: str | None) -> 
         max_tokens=spec.max_tokens,
         timeout_s=spec.timeout_s,
         max_retries=spec.max_retries,
-        structured_output=spec.structured_output,
+        structured_output=spec.output_mode(),
     )

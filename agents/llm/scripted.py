@@ -26,6 +26,7 @@ class ScriptedModel:
         self._lock = threading.Lock()
         self.calls: list[list[Message]] = []
         self.schemas: list[dict | None] = []
+        self.grammars: list[str | None] = []
 
     def complete(
         self,
@@ -36,10 +37,12 @@ class ScriptedModel:
         seed: int | None = None,
         stop: list[str] | None = None,
         response_schema: dict | None = None,
+        grammar: str | None = None,
     ) -> Completion:
         with self._lock:
             self.calls.append(list(messages))
             self.schemas.append(response_schema)
+            self.grammars.append(grammar)
             if callable(self._replies):
                 text = self._replies(list(messages))
             else:

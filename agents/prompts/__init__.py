@@ -33,6 +33,14 @@ def render(template: str, /, **values: object) -> str:
     return "\n".join(compact).strip() + "\n"
 
 
+@cache
+def grammar(name: str) -> str:
+    """A llama.cpp GBNF grammar file beside the prompts (its comment lines dropped)."""
+    path = PROMPT_DIR / f"{name}.gbnf"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return "\n".join(line for line in lines if line.strip() and not line.lstrip().startswith("#")) + "\n"
+
+
 def bias_names(role: str) -> list[str]:
     return sorted(p.stem for p in (PROMPT_DIR / "biases" / role).glob("*.txt"))
 

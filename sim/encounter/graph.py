@@ -1,5 +1,6 @@
 """The encounter graph: one node one job, routing in `routing.py`.
 
+    START --> patient (opening statement, unless the doctor speaks first) --> doctor
     doctor --ask--> patient ----------------------> doctor
            --test/image--> measurement --image--> retrieve --> doctor
            --diagnose / turn cap--> judge --> END
@@ -25,6 +26,7 @@ from langgraph.runtime import Runtime
 from agents.llm.base import ChatModel, LLMError
 from agents.judge import judge_differential
 from agents.leaks import LeakCheck
+from agents.role_breaks import role_breaks
 from agents.protocol import Participant, Reply, View
 from agents.transcript import TerminationReason, Turn
 from sim.case import Case
@@ -132,11 +134,16 @@ def _answer(role: str, state: EncounterState, encounter: Encounter) -> dict:
     seat = encounter.seats.patient if role == "patient" else encounter.seats.measurement
     transcript = encounter.transcript(state)
     try:
-        reply = seat.generate_next_message(encounter.view(state, message=transcript[-1]))
+        # No message to answer: the patient's opening statement, before the doctor's first turn.
+        reply = seat.generate_next_message(encounter.view(state, message=transcript[-1] if transcript else None))
     except LLMError as error:
         return _failed(role, error)
     if reply.quit:
         return {"termination": TerminationReason.human_quit.value}
+    if role == "patient" and not reply.human:
+        breaks = role_breaks(reply.text)
+        if breaks:
+            reply = reply.model_copy(update={"meta": {**reply.meta, "role_breaks": breaks}})
     leak_check = encounter.leak_check
     leak = leak_check.check(reply.text) if leak_check is not None else None
     if leak is not None:
@@ -185,7 +192,7 @@ def build_graph() -> StateGraph:
     graph.add_node("measurement", _measurement)
     graph.add_node("retrieve", _retrieve)
     graph.add_node("judge", _judge)
-    graph.add_edge(START, "doctor")
+    graph.add_conditional_edges(START, routing.at_start, ["patient", "doctor"])
     graph.add_conditional_edges("doctor", routing.after_doctor, ["patient", "measurement", "judge", END])
     graph.add_conditional_edges("patient", routing.after_reply, ["doctor", END])
     graph.add_conditional_edges("measurement", routing.after_measurement, ["retrieve", "doctor", END])

@@ -12,6 +12,10 @@ _JUDGE = {TerminationReason.diagnosed.value, TerminationReason.turn_cap.value}
 _BY_KIND = {"ask": "patient", "test": "measurement", "image": "measurement"}
 
 
+def at_start(state: EncounterState) -> str:
+    return "patient" if state.get("opening") == "patient" and not state.get("turns") else "doctor"
+
+
 def after_doctor(state: EncounterState) -> str:
     termination = state.get("termination")
     if termination in _STOP:
@@ -29,6 +33,6 @@ def after_reply(state: EncounterState) -> str:
 def after_measurement(state: EncounterState) -> str:
     if state.get("termination") in _STOP:
         return END
-    if (state.get("last_action") or {}).get("kind") == "image" and state.get("last_images"):
+    if state.get("last_images"):  # an image came back (also for a test that named an imaging study)
         return "retrieve"
     return "doctor"

@@ -29,6 +29,7 @@ from agents.transcript import TerminationReason, Turn
 from benchmark.records import EpisodeRecord, RoleInfo, compute_totals, config_hash, now_iso
 from sim.case import Case
 from sim.config import ROLES, Settings
+from sim.encounter.elicitation import elicitation
 from sim.encounter.graph import Encounter, ExperienceSource, Retriever, Seats, encounter_graph
 from sim.encounter.state import initial_state
 
@@ -115,14 +116,34 @@ class EncounterRunner:
             return None  # another backend, one shared server, or a wrapped (recorded) model: use the doctor's
         return doctor.sibling(f"panel-{name}")
 
-    def roles_info(self) -> dict[str, RoleInfo]:
+    def opening(self) -> str:
+        """Who speaks first. The knn baseline never listens to the patient, so it gets no opening statement."""
+        knn = self.settings.roles.doctor.backend == "knn" and "doctor" not in self.human
+        return "patient" if self.settings.encounter.patient_opens and not knn else "doctor"
+
+    def roles_info(self, turns: list[Turn] = ()) -> dict[str, RoleInfo]:
+        """Who played each role. A model's name is what answered (the server's reply, which for the embedded
+        model is its GGUF name and hash), not what the settings asked for."""
+        answered: dict[str, str] = {}
+        for turn in turns:
+            for call in turn.calls:
+                answered.setdefault(call.role, call.model)
         info = {}
         for role in ROLES:
             spec = self.settings.role(role)
-            human = role in self.human
-            model = "human" if human else (spec.model or ("smollm2-135m-instruct-q4_1" if spec.backend == "embedded" else spec.backend))
-            info[role] = RoleInfo(backend="human" if human else spec.backend, model=model,
-                                  base_url="" if human or spec.backend != "openai" else spec.base_url, human=human)
+            if role in self.human:
+                info[role] = RoleInfo(backend="human", model="human", human=True)
+                continue
+            if role == "measurement":  # a deterministic lookup in the case, never a model
+                info[role] = RoleInfo(backend="lookup", model="case lookup")
+                continue
+            if role == "doctor" and spec.backend == "knn":
+                info[role] = RoleInfo(backend="knn", model="knn retrieval vote")
+                continue
+            built = self._models.get(role)
+            model = answered.get(role) or (built.name if built is not None else spec.model or spec.backend)
+            info[role] = RoleInfo(backend=spec.backend, model=model, sha256=getattr(built, "sha256", ""),
+                                  base_url=spec.base_url if spec.backend == "openai" else "")
         return info
 
     def seats(self, case: Case, case_dir: Path | None) -> Seats:
@@ -141,7 +162,7 @@ class EncounterRunner:
             doctor = LLMDoctor(
                 self.model("doctor"), case.objective, enc.turn_cap, enc.top_k, enc.doctor_bias,
                 self.settings.roles.doctor.max_tokens,
-                structured=self.settings.roles.doctor.structured_output != "off",
+                output_mode=self.settings.roles.doctor.output_mode(),
                 strategy=self.strategy(),
             )
         patient = HumanSeat("patient") if "patient" in self.human else LLMPatient(
@@ -222,7 +243,7 @@ class EncounterRunner:
             trial=trial,
             seed=seed,
             config_hash=config_hash(self.settings.model_dump(mode="json", exclude={"data_dir"})),
-            models=self.roles_info(),
+            models=self.roles_info(turns),
             turns=turns,
             retrieved=state.get("retrieved", []),
             experiences=list({e["id"]: e for e in state.get("experiences", [])}.values()),
@@ -231,6 +252,7 @@ class EncounterRunner:
             truth=case.diagnosis.name,
             truth_aliases=list(case.diagnosis.aliases),
             condition=str(case.metadata.get("condition", "")),
+            elicitation=elicitation(case.patient, [t.text for t in turns if t.role == "patient"]),
             verdict=verdict,
             top1_correct=bool(verdict and verdict["top1_correct"]),
             topk_correct=bool(verdict and verdict["topk_correct"]),
@@ -286,7 +308,7 @@ class EncounterSession:
             if waiting:
                 pending = Command(resume=answer)
             else:
-                pending = None if snapshot.values else initial_state()
+                pending = None if snapshot.values else initial_state(self.runner.opening())
             for _ in self._graph.stream(pending, self.config, stream_mode="updates", context=self._context,
                                         durability=self.runner.durability):
                 pass

@@ -21,11 +21,12 @@ class EncounterState(TypedDict, total=False):
     experience_results_seen: int
     experience_refreshes: int
     experiences: Annotated[list[dict], operator.add]
+    opening: str  # who speaks first: "patient" (states why they came) or "doctor"
 
 
-def initial_state() -> EncounterState:
+def initial_state(opening: str = "doctor") -> EncounterState:
     return EncounterState(
-        turns=[], doctor_turns=0, last_action=None, last_images=[], differential=[], verdict=None,
+        opening=opening, turns=[], doctor_turns=0, last_action=None, last_images=[], differential=[], verdict=None,
         termination=None, error=None, retrieved=[], experience_context="", experience_results_seen=0,
         experience_refreshes=0, experiences=[],
     )

@@ -1,0 +1,57 @@
+"""How much of the patient's story the doctor drew out: the share of the patient script's facts that the
+patient actually said during the encounter.
+
+A fact is one clause of the script (history, main complaint, each other symptom, past medical and social
+history, review of systems), split at sentence ends and semicolons. It counts as elicited when most of
+its content words (at least 60%, compared by their first five letters so "breathing"/"breathless" and
+plurals meet) appear in the patient's replies. Deterministic and cheap: no model judges it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import BaseModel, Field
+
+from sim.case import PatientScript
+
+RECALL_NEEDED = 0.6
+STEM = 5
+_STOP = set(
+    "a an and are as at be been but by for from had has have he her his i in is it its me my no not of on or she "
+    "so than that the their them there they this to too was were with without you your about after before over "
+    "into also very more most some any all ago".split()
+)
+_SPLIT = re.compile(r"(?<=[.!?;])\s+")
+
+
+class Elicitation(BaseModel):
+    facts: int = 0
+    elicited: int = 0
+    share: float = 0.0
+    missed: list[str] = Field(default_factory=list)
+
+
+def script_facts(script: PatientScript) -> list[str]:
+    parts = [script.history, script.symptoms.primary, *script.symptoms.secondary, script.past_medical_history,
+             script.social_history, script.review_of_systems, *script.extra.values()]
+    facts: list[str] = []
+    for part in parts:
+        for clause in _SPLIT.split(part or ""):
+            clause = clause.strip(" ;.")
+            if len(_words(clause)) >= 2 and clause not in facts:
+                facts.append(clause)
+    return facts
+
+
+def _words(text: str) -> set[str]:
+    return {w[:STEM] for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in _STOP and (len(w) > 2 or w.isdigit())}
+
+
+def elicitation(script: PatientScript, patient_replies: list[str]) -> Elicitation:
+    said = set().union(*(_words(reply) for reply in patient_replies)) if patient_replies else set()
+    facts = script_facts(script)
+    missed = [fact for fact in facts if len(_words(fact) & said) < RECALL_NEEDED * len(_words(fact))]
+    elicited = len(facts) - len(missed)
+    return Elicitation(facts=len(facts), elicited=elicited, share=round(elicited / len(facts), 4) if facts else 0.0,
+                       missed=missed)
