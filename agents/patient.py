@@ -12,6 +12,7 @@ import re
 from agents.llm.base import ChatModel, Message
 from agents.prompts import bias_fragment, render
 from agents.protocol import Reply, View, call_record
+from agents.role_breaks import role_breaks
 from sim.case import PatientScript
 
 MAX_ANSWER_CHARS = 600
@@ -38,7 +39,7 @@ def patient_system_prompt(script: PatientScript, bias: str = "none") -> str:
     return render(
         "patient_system",
         name=patient_name(script),
-        demographics=script.demographics or "an adult",
+        demographics=with_article(script.demographics.rstrip(". ") or "adult"),
         history=script.history or "not stated",
         primary_symptom=script.symptoms.primary or "not stated",
         secondary_symptoms=", ".join(script.symptoms.secondary) or "none",
@@ -48,6 +49,14 @@ def patient_system_prompt(script: PatientScript, bias: str = "none") -> str:
         extra=extra,
         bias=bias_fragment("patient", bias),
     )
+
+
+def with_article(noun_phrase: str) -> str:
+    """'64-year-old man' -> 'a 64-year-old man'; '18-year-old woman' -> 'an 18-year-old woman'."""
+    if re.match(r"(?i)(a|an|the)\s", noun_phrase):
+        return noun_phrase
+    vowel_sound = re.match(r"(?i)([aeio]|8|11\b|11-|18\b|18-|8\d\b|8\d-)", noun_phrase)
+    return f"{'an' if vowel_sound else 'a'} {noun_phrase}"
 
 
 def patient_messages(view: View, system: str) -> list[Message]:
@@ -67,12 +76,27 @@ class LLMPatient:
 
     def __init__(self, model: ChatModel, script: PatientScript, bias: str = "none", max_tokens: int | None = None):
         self.model = model
+        self.name = patient_name(script)
         self.system = patient_system_prompt(script, bias)
         self.max_tokens = max_tokens
 
     def generate_next_message(self, view: View) -> Reply:
-        result = self.model.complete(patient_messages(view, self.system), seed=view.seed, max_tokens=self.max_tokens)
-        return Reply(text=clean_answer(result.text), calls=[call_record("patient", "act", result)])
+        messages = patient_messages(view, self.system)
+        result = self.model.complete(messages, seed=view.seed, max_tokens=self.max_tokens)
+        text, calls, meta = clean_answer(result.text), [call_record("patient", "act", result)], {}
+        broken = role_breaks(text)
+        if broken:
+            # One reminder, as a standardised-patient trainer would give; the graph's checker still flags
+            # a reply that stays out of character, and the record keeps the first attempt.
+            question = messages[-1].content.removeprefix("Doctor: ")
+            retry = messages + [Message(role="assistant", content=result.text),
+                                Message(role="user", content=render("patient_repair", name=self.name,
+                                                                    question=question).strip())]
+            second = self.model.complete(retry, seed=view.seed, max_tokens=self.max_tokens)
+            calls.append(call_record("patient", "repair", second))
+            meta = {"repaired_role_break": {"first": text, "breaks": broken}}
+            text = clean_answer(second.text)
+        return Reply(text=text, calls=calls, meta=meta)
 
 
 _SPEAKER_LABEL = re.compile(r"^\s*(patient|me|answer|" + "|".join(n for names in NAMES.values() for n in names) + r")\s*:\s*",

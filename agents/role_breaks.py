@@ -16,7 +16,7 @@ import re
 
 _RULES: dict[str, list[str]] = {
     "third_person": [
-        r"\bthe patient(?:'s)?\b",
+        r"\b(?:the|this) patient(?:'s)?\b",
         r"^\s*(?:he|she|they) (?:has|have|is|are|was|were|reports?|complains?|presents?)\b",
         r"\b(?:his|her) (?:symptoms|chest|pain|cough|breathing)\b",
     ],

@@ -109,12 +109,12 @@ class EmbeddedServer(_Section):
     @model_validator(mode="before")
     @classmethod
     def _model_path_alias(cls, data: Any) -> Any:
-        """`model_path` (the setting's earlier name) still works: it names a GGUF file."""
+        """`model_path` (the setting's earlier name) still works: it names a GGUF file, and wins over `model`."""
         if isinstance(data, dict) and "model_path" in data:
             data = dict(data)
             path = data.pop("model_path")
             if path:
-                data.setdefault("model", path)
+                data["model"] = path
         return data
 
 

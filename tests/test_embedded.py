@@ -91,13 +91,53 @@ def test_one_real_encounter_reaches_a_termination_reason(settings):
     assert record.verdict is not None and record.turns[-1].role == "judge"
 
 
+def test_the_grammar_makes_even_the_small_model_reply_with_one_valid_action(settings):
+    """SmolLM2 rarely follows the tagged format on its own; constrained by the grammar, every reply parses."""
+    from agents.doctor import action_grammar
+    from agents.parsing import parse_action
+
+    model = model_for_role(settings, "doctor")
+    prompts = ["A patient with a cough has come in. Begin.", "Patient: my chest hurts when I breathe in.",
+               "Result: Chest X-ray: right lower lobe consolidation.", "Tell me a joke about doctors."]
+    for seed, prompt in enumerate(prompts):
+        for final in (False, True):
+            reply = model.complete([Message(role="system", content="You are a doctor."),
+                                    Message(role="user", content=prompt)], max_tokens=64, seed=seed,
+                                   grammar=action_grammar(final))
+            parsed = parse_action(reply.text)
+            assert parsed.method == "tag", reply.text
+            assert parsed.action.kind == "diagnose" or not final, reply.text
+            if parsed.action.kind == "diagnose":
+                assert all(len(name) <= 49 and "," not in name for name in parsed.action.differential)
+
+
+def test_the_record_names_the_model_that_was_loaded_not_the_setting(tmp_path):
+    """`embedded.model_path` (the old name of the setting) pointing at a renamed copy of a GGUF file: the
+    record names the file's own model name and hash, for every embedded role."""
+    import hashlib
+    import shutil
+
+    copy = tmp_path / "some-model.gguf"
+    shutil.copy(resolve_model("smollm2-135m"), copy)
+    cfg = load_settings(None, {"data_dir": str(tmp_path / "data"), "embedded.model_path": str(copy),
+                               "embedded.n_ctx": 1280, "encounter.turn_cap": 2})
+    assert cfg.embedded.model == str(copy)
+    record = EncounterRunner(cfg).run(small_case(), seed=1)
+    digest = hashlib.sha256(copy.read_bytes()).hexdigest()
+    for role in ("doctor", "patient"):
+        assert record.models[role].model == f"Smollm2 135M 8k Lc100K Mix1 Ep2 (sha256 {digest[:12]})", record.models
+        assert record.models[role].sha256 == digest
+    assert all(call.model == record.models["doctor"].model for t in record.turns if t.role == "doctor" for call in t.calls)
+    assert record.models["measurement"].backend == "lookup"
+
+
 def test_llm_check_command(settings):
     result = subprocess.run(
         [sys.executable, "-m", "sim.cli.main", "--data-dir", str(settings.data_dir), "llm", "check", "--role", "doctor"],
         capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stderr
-    assert "smollm2" in result.stdout and "doctor" in result.stdout
+    assert "smollm2" in result.stdout.lower() and "doctor" in result.stdout
 
 
 def test_structured_output_is_constrained_json_on_llama_cpp(settings):

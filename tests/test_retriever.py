@@ -122,3 +122,25 @@ def test_run_without_a_store_says_retrieval_is_off(tmp_path, tiny_bank, tiny_emb
                                       "scripted", "--out", str(tmp_path / "run")], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert "retrieval is off: the case store" in result.output
+
+
+def test_demo_fills_an_empty_store_from_the_bank_and_the_encounter_shows_retrieval(tmp_path, tiny_embedder):
+    """`clinsim demo` on a fresh data directory: the bank is generated, the empty store is filled from it
+    (with progress), and the encounter has its retrieval turn. Scripted models keep this a plumbing test;
+    tests/test_default_doctor.py runs the default model."""
+    config = tmp_path / "clinsim.toml"
+    config.write_text(
+        f'data_dir = "{tmp_path / "data"}"\n'
+        '[roles.doctor]\nbackend = "scripted"\nscript = ["ASK: Where is the pain?", "IMAGE: chest x-ray", '
+        '"DIAGNOSIS: Right pneumothorax"]\n'
+        '[roles.patient]\nbackend = "scripted"\nscript = ["My chest hurts on the right."]\n'
+        '[encounter]\nllm_judge = false\n'
+    )
+    result = CliRunner().invoke(app, ["--config", str(config), "demo"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "filling the empty case store with the 200 bank cases" in result.output
+    assert "Similar cases from the archive" in result.output and "PATIENT" in result.output
+    store = open_store(load_settings(config))
+    assert any(c.meta.get("kind") == "image" and c.count() == 200 for c in store.collections())
+    again = CliRunner().invoke(app, ["--config", str(config), "demo"], env={"COLUMNS": "200"})
+    assert again.exit_code == 0 and "filling the empty case store" not in again.output  # filled once

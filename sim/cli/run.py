@@ -83,6 +83,10 @@ def run(
     run_dir = out or cfg.data_dir / "runs" / f"{datetime.now():%Y%m%d-%H%M%S}-{case.id}"
     run_dir.mkdir(parents=True, exist_ok=True)
 
+    if source.resolve() == (cfg.data_dir / "bank").resolve():
+        from sim.cli.store import fill_from_bank_if_empty
+
+        fill_from_bank_if_empty(cfg, source)
     console.rule(f"case {case.id} ({case.source})")
     console.print(f"[bold]Objective:[/] {case.objective or 'find the diagnosis'}", highlight=False)
     retriever = make_retriever(cfg, notify=lambda message: console.print(f"[dim]{message}[/]", highlight=False))

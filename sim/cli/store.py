@@ -243,3 +243,21 @@ def _known_region(region: str, known: list[str]) -> str:
         return by_lower[wanted]
     shown = ", ".join(known) if known else "none (no source with labelled regions was ingested)"
     fail(f"--region: unknown region '{region}'; this collection knows: {shown}")
+
+
+def fill_from_bank_if_empty(cfg, bank: Path) -> None:
+    """`clinsim demo` and `clinsim run` on the data directory's bank: an empty store is filled from the
+    bank first, so the encounter's retrieval step has cases to show (see retrieval/bank_store.py)."""
+    from retrieval.bank_store import fill_store_from_bank
+    from retrieval.store import StoreError
+
+    try:
+        with _Bar() as bar:
+            summary = fill_store_from_bank(cfg, bank, progress=bar,
+                                           say=lambda m: console.print(f"[dim]{m}[/]", highlight=False))
+    except (StoreError, RuntimeError, OSError, ImportError) as error:
+        err_console.print(f"[yellow]could not fill the case store: {error}[/]", highlight=False)
+        return
+    if summary is not None:
+        added = sum(c.added for c in summary.collections)
+        console.print(f"[dim]case store ready: {added} records from {bank}[/]", highlight=False)

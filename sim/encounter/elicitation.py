@@ -39,7 +39,7 @@ def script_facts(script: PatientScript) -> list[str]:
     for part in parts:
         for clause in _SPLIT.split(part or ""):
             clause = clause.strip(" ;.")
-            if len(_words(clause)) >= 2 and clause not in facts:
+            if _words(clause) and clause not in facts:
                 facts.append(clause)
     return facts
 

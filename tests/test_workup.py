@@ -1,0 +1,188 @@
+"""The work-up: the doctor's action grammar, its status line and repeat redirect, the patient's opening
+statement and role-break repair, and the measures every record carries (facts elicited, role breaks)."""
+
+from __future__ import annotations
+
+import pytest
+
+from agents.actions import Diagnose, RequestImage, RequestTest
+from agents.doctor import Workup, action_grammar, doctor_messages, workup_status
+from agents.llm.scripted import ScriptedModel
+from agents.patient import OPENING_QUESTION, LLMPatient, patient_name, with_article
+from agents.protocol import View
+from agents.role_breaks import role_breaks
+from agents.transcript import Turn
+from sim.case import PatientScript, Symptoms
+from sim.encounter.elicitation import elicitation, script_facts
+from sim.encounter.runner import EncounterRunner
+from tests.helpers import scripted_settings, small_case
+
+
+def doctor_turn(index: int, text: str, action: dict) -> Turn:
+    return Turn(index=index, role="doctor", text=text, action=action)
+
+
+# --- role breaks ---------------------------------------------------------------------------------------
+
+BROKEN = [
+    ("I'm here to help you with your chest pain and breathlessness.", {"plays_doctor"}),
+    ("My name is Dr. Smith.", {"plays_doctor"}),
+    ("The patient's name is Sarah.", {"third_person"}),
+    ("The most likely diagnosis for this patient is Pneumonia.", {"third_person"}),
+    ("I'm sorry, but I don't have enough information to determine the cause of my chest pain.", {"ai_voice"}),
+    ("As an AI language model I cannot diagnose.", {"ai_voice"}),
+    ("Do you have any fever or cough?", {"plays_doctor"}),
+    ("I think I have pneumonia.", {"names_diagnosis"}),
+    ("He has had a cough for three days.", {"third_person"}),
+]
+IN_CHARACTER = [
+    "I've had a sharp pain on the right side of my chest since yesterday.",
+    "No, I don't have a fever.",
+    "My name is Robert.",
+    "I smoked for about twenty years but stopped nine years ago.",
+    "It's worse when I breathe in deeply.",
+    "I don't know, doctor, is it serious?",
+]
+
+
+@pytest.mark.parametrize("text, kinds", BROKEN)
+def test_role_breaks_are_caught_by_kind(text, kinds):
+    assert {hit["kind"] for hit in role_breaks(text)} == kinds
+
+
+@pytest.mark.parametrize("text", IN_CHARACTER)
+def test_a_patient_in_character_breaks_nothing(text):
+    assert role_breaks(text) == []
+
+
+# --- the patient ---------------------------------------------------------------------------------------
+
+def test_the_patient_opens_with_its_complaint_and_plays_a_named_person():
+    script = small_case().patient
+    model = ScriptedModel(["I've had a bad cough for four days."])
+    reply = LLMPatient(model, script).generate_next_message(View(transcript=[], message=None))
+    system, opening = model.calls[0]
+    assert opening.content == f"Doctor: {OPENING_QUESTION}"
+    assert f"You are {patient_name(script)}, a 54-year-old man." in system.content
+    assert reply.text == "I've had a bad cough for four days." and not reply.meta
+    assert patient_name(script) == patient_name(script.model_copy())  # the same case, the same name
+
+
+def test_a_reply_out_of_character_is_asked_once_more_and_the_first_attempt_kept():
+    model = ScriptedModel(["I'm here to help you with your cough.", "I've been coughing for four days."])
+    reply = LLMPatient(model, small_case().patient).generate_next_message(View(transcript=[], message=None))
+    assert reply.text == "I've been coughing for four days."
+    assert [c.purpose for c in reply.calls] == ["act", "repair"]
+    assert reply.meta["repaired_role_break"]["breaks"][0]["kind"] == "plays_doctor"
+    assert "first person" in model.calls[1][-1].content
+
+
+def test_articles_and_names():
+    assert with_article("18-year-old woman") == "an 18-year-old woman"
+    assert with_article("64-year-old man") == "a 64-year-old man"
+    woman = PatientScript(demographics="31-year-old woman")
+    assert patient_name(woman) in ("Susan", "Maria", "Aisha", "Helen", "Mei", "Grace")
+
+
+# --- the doctor's work-up ------------------------------------------------------------------------------
+
+def test_status_line_counts_the_work_up_and_suggests_the_next_step():
+    turns = [Turn(index=0, role="patient", text="I have a cough."),
+             doctor_turn(1, "ASK: Since when?", {"kind": "ask", "text": "Since when?"}),
+             Turn(index=2, role="patient", text="Four days."),
+             doctor_turn(3, "TEST: chest examination", {"kind": "test", "name": "chest examination"})]
+    status = workup_status(turns, 3, 6)
+    assert status == ("(Turn 3 of 6. Done so far: 1 question; examination: chest examination; tests: none; "
+                      "imaging: none. Suggested next step: tests that fit.)")
+    assert "Suggested next step: imaging" in workup_status(turns, 5, 6)  # too few turns left: tests skipped
+    assert "Suggested next step: DIAGNOSIS" in workup_status(turns, 6, 6)
+
+
+def test_a_test_that_returned_an_image_counts_as_imaging_and_repeats_are_recognised():
+    turns = [doctor_turn(0, "TEST: Chest X-ray", {"kind": "test", "name": "Chest X-ray"}),
+             Turn(index=1, role="measurement", text="acquired", images=["a.png"]),
+             doctor_turn(2, "TEST: CBC", {"kind": "test", "name": "CBC"})]
+    workup = Workup.of(turns)
+    assert workup.images == ["Chest X-ray"] and workup.tests == ["CBC"]
+    assert workup.repeats(RequestImage(name="chest x-ray PA")) == "Chest X-ray"
+    assert workup.repeats(RequestTest(name="complete blood count")) == "CBC"
+    assert workup.repeats(RequestTest(name="D-dimer")) == ""
+
+
+def test_every_past_prompt_is_rebuilt_exactly_as_sent():
+    """The status line of each past turn is the one it had then, so a server's evaluated prefix stays valid."""
+    turns = [Turn(index=0, role="patient", text="I have a cough."),
+             doctor_turn(1, "ASK: Since when?", {"kind": "ask", "text": "Since when?"}),
+             Turn(index=2, role="patient", text="Four days.")]
+    before = doctor_messages(View(transcript=turns[:1], doctor_turns=0, turn_cap=6), "system")
+    after = doctor_messages(View(transcript=turns, doctor_turns=1, turn_cap=6), "system")
+    assert after[: len(before)] == before
+    assert "Patient: I have a cough." in before[-1].content and "(Turn 1 of 6." in before[-1].content
+
+
+def test_a_repeated_request_is_redirected_once(tmp_path):
+    settings = scripted_settings(tmp_path, turn_cap=5)
+    doctor = ScriptedModel(["TEST: chest examination", "TEST: chest exam", "IMAGE: chest x-ray",
+                            "DIAGNOSIS: Pneumonia"])
+    runner = EncounterRunner(settings, models={"doctor": doctor, "patient": ScriptedModel(["Yes."], cycle=True)})
+    record = runner.run(small_case(), seed=0)
+    doctor_turns = [t for t in record.turns if t.role == "doctor"]
+    assert [t.text for t in doctor_turns] == ["TEST: chest examination", "IMAGE: chest x-ray", "DIAGNOSIS: Pneumonia"]
+    assert doctor_turns[1].parse == "redirected" and record.totals.redirects == 1
+    assert "You already did that (chest examination)" in doctor.calls[2][-1].content
+
+
+def test_the_grammar_compiles_in_llama_cpp_and_the_last_turn_allows_only_a_diagnosis():
+    from llama_cpp import LlamaGrammar
+
+    for final in (False, True):
+        LlamaGrammar.from_string(action_grammar(final), verbose=False)
+    assert "root ::= diagnosis" in action_grammar(True) and "root      ::= ask | test" in action_grammar(False)
+
+
+def test_the_grammar_is_sent_only_to_a_backend_that_constrains(tmp_path):
+    from agents.doctor import LLMDoctor
+
+    model = ScriptedModel(["ASK: Since when?", "DIAGNOSIS: Pneumonia"], cycle=True)
+    for mode, sent in (("grammar", True), ("off", False)):
+        doctor = LLMDoctor(model, "find it", turn_cap=4, output_mode=mode)
+        doctor.generate_next_message(View(transcript=[], turn_cap=4))
+        assert (model.grammars[-1] is not None) is sent
+    doctor = LLMDoctor(model, "find it", turn_cap=2, output_mode="grammar")
+    reply = doctor.generate_next_message(View(transcript=[], doctor_turns=1, turn_cap=2))
+    assert "root ::= diagnosis" in model.grammars[-1] and reply.action["kind"] == "diagnose"
+
+
+def test_auto_output_mode_is_grammar_on_the_embedded_backend_only(tmp_path):
+    settings = scripted_settings(tmp_path)
+    assert settings.roles.doctor.model_copy(update={"backend": "embedded"}).output_mode() == "grammar"
+    assert settings.roles.doctor.model_copy(update={"backend": "openai"}).output_mode() == "off"
+    explicit = settings.roles.doctor.model_copy(update={"backend": "embedded", "structured_output": "json_object"})
+    assert explicit.output_mode() == "json_object"
+
+
+# --- the opening in the graph, and the record's measures ----------------------------------------------------
+
+def test_the_patient_speaks_first_and_the_record_measures_the_work_up(tmp_path):
+    settings = scripted_settings(tmp_path, patient_opens=True, turn_cap=4)
+    patient = ScriptedModel(["I have had a productive cough for four days.", "Yes, a fever and chills.",
+                             "I'm here to help you.", "I'm here to help you."])
+    doctor = ScriptedModel(["ASK: Any fever?", "ASK: Anything else?", "DIAGNOSIS: Pneumonia"])
+    record = EncounterRunner(settings, models={"doctor": doctor, "patient": patient}).run(small_case(), seed=0)
+    assert [t.role for t in record.turns[:3]] == ["patient", "doctor", "patient"]
+    assert record.turns[0].text == "I have had a productive cough for four days."
+    facts = script_facts(small_case().patient)
+    assert record.elicitation.facts == len(facts)
+    said = {"Productive cough", "Fever", "Chills", "Cough and fever for four days"}
+    assert set(facts) - set(record.elicitation.missed) == said
+    assert record.totals.role_breaks == 1  # the repaired reply broke the role again: flagged
+    assert record.turns[4].meta["role_breaks"][0]["kind"] == "plays_doctor"
+    assert record.models["measurement"].backend == "lookup"
+
+
+def test_elicitation_counts_clauses_said_in_other_words():
+    script = PatientScript(history="Sharp pain on the right side of the chest. Breathless since yesterday.",
+                           symptoms=Symptoms(primary="Right-sided chest pain", secondary=["Dry cough"]))
+    result = elicitation(script, ["My chest hurts on the right side, a sharp pain.", "Just a dry cough."])
+    assert result.facts == 4 and result.elicited == 3 and result.missed == ["Breathless since yesterday"]
+    assert elicitation(script, []).share == 0.0
