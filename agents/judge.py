@@ -1,7 +1,7 @@
 """Scoring a differential against the truth: string rules first, an LLM only when they cannot decide.
 
 Rules: normalised equality with the diagnosis or an alias; rapidfuzz token-sort similarity >= 90;
-a side conflict (left vs right, upper vs lower) is always wrong. Candidates that share some words but
+a side or course conflict (left vs right, upper vs lower, acute vs chronic) is always wrong. Candidates that share some words but
 pass no rule ("pneumonia" for "right lower lobe pneumonia") are inconclusive and go to the LLM judge
 when one is configured, else they count as wrong and the reason says so.
 """
@@ -21,7 +21,7 @@ from sim.case import Diagnosis
 
 MATCH_THRESHOLD = 90.0
 RELATED_THRESHOLD = 60.0
-_SIDES = [("left", "right"), ("upper", "lower")]
+_SIDES = [("left", "right"), ("upper", "lower"), ("acute", "chronic")]
 _NOISE = {"the", "of", "a", "an", "disease", "syndrome", "acute", "chronic", "with", "and"}
 
 
@@ -56,6 +56,9 @@ def score_candidate(candidate: str, diagnosis: Diagnosis, rank: int) -> Candidat
     for name in diagnosis.all_names():
         name_words = _words(name)
         if not cand_words or not name_words:
+            continue
+        # Course words are noise for matching ("acute bronchitis" = "bronchitis") but not when they clash.
+        if _side_conflict(normalise(candidate).split(), normalise(name).split()):
             continue
         if cand_words == name_words:
             return CandidateScore(candidate=candidate, rank=rank, outcome="correct", method="alias", score=100.0, matched=name)

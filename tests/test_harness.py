@@ -179,15 +179,18 @@ def test_cli_ablate_on_retrieval_axis(bank, tmp_path):
     config.write_text(
         f'data_dir = "{tmp_path / "data"}"\n'
         '[roles.doctor]\nbackend = "scripted"\nscript = ["DIAGNOSIS: Cardiomegaly"]\n'
+        '[roles.patient]\nbackend = "scripted"\nscript = ["I am short of breath."]\n'
         '[encounter]\nllm_judge = false\n'
     )
     out = tmp_path / "ablation"
-    result = CliRunner().invoke(app, ["--config", str(config), "bench", "ablate", "--axes", "retrieval",
+    result = CliRunner().invoke(app, ["--config", str(config), "bench", "ablate", "--axes", "retrieval", "--with-knn",
                                       "--cases", str(bank), "--out", str(out), "--limit", "3"])
     assert result.exit_code == 0, result.output
     table = json.loads((out / "ablation.json").read_text())
-    assert [a["name"] for a in table["arms"]] == ["retrieval-off", "retrieval-on"]
+    assert [a["name"] for a in table["arms"]] == ["retrieval-off", "retrieval-on", "knn"]
     assert (out / "report.html").is_file() and (out / "retrieval-on" / "episodes.jsonl").is_file()
+    knn = [json.loads(line) for line in (out / "knn" / "episodes.jsonl").read_text().splitlines()]
+    assert len(knn) == 3 and all(r["models"]["doctor"]["backend"] == "knn" for r in knn)
 
 
 def test_concurrent_workers_get_distinct_lanes_in_every_run(bank, tmp_path):

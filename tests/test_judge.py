@@ -50,3 +50,11 @@ def test_clear_cases_never_call_the_llm():
     judge_differential(["RLL pneumonia", "Pulmonary embolism"], TRUTH, k=5, llm=llm)
     judge_differential(["Pulmonary embolism"], TRUTH, k=5, llm=llm)
     assert llm.calls == []
+
+
+def test_acute_and_chronic_are_different_conditions():
+    """'acute'/'chronic' are ignored when only one name has them, but a clash is wrong (a measured judge
+    error: 'Chronic bronchitis' was once scored correct for 'Acute bronchitis')."""
+    truth = Diagnosis(name="Acute bronchitis", aliases=["acute viral bronchitis"])
+    assert not judge_differential(["Chronic bronchitis"], truth, k=5).topk_correct
+    assert judge_differential(["Bronchitis"], truth, k=5).top1_correct

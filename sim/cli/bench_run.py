@@ -209,6 +209,9 @@ def bench_ablate(
                                          "outside the evaluated split, and with experience.allow_same_split)"),
     turn_cap: int = TurnCapOption,
     bank_size: int = BankSizeOption,
+    with_knn: bool = typer.Option(False, "--with-knn", help="add an arm with the knn doctor (the retrieved cases' "
+                                  "vote, no LLM) on the same cases and seeds: the floor a doctor with retrieval "
+                                  "should reach"),
     doctor_model: str = DoctorModel,
     patient_model: str = PatientModel,
     measurement_model: str = MeasurementModel,
@@ -233,10 +236,18 @@ def bench_ablate(
     cases_path, loaded, case_dir = _resolve_cases(cases, cfg0, bank_size)
     loaded = loaded[:limit] if limit else loaded
     arms: dict[str, Path] = {}
-    for values in itertools.product(*[_axis_values(axis, strategy_list) for axis in chosen]):
-        name = "+".join(_arm_label(axis, value) for axis, value in zip(chosen, values)) or "baseline"
+    combinations = [dict(zip(chosen, values))
+                    for values in itertools.product(*[_axis_values(axis, strategy_list) for axis in chosen])]
+    if with_knn:
+        combinations.append({"knn": True})
+    for combination in combinations:
         overrides = dict(base)
-        overrides.update({AXES[axis]: value for axis, value in zip(chosen, values)})
+        if "knn" in combination:  # the retrieval-only baseline doctor, everything else as the other arms
+            name = "knn"
+            overrides.update({"roles.doctor.backend": "knn", "retrieval.enabled": True})
+        else:
+            name = "+".join(_arm_label(axis, value) for axis, value in combination.items()) or "baseline"
+            overrides.update({AXES[axis]: value for axis, value in combination.items()})
         arm_settings = settings(overrides)
         warm = experience_from if arm_settings.experience.enabled else None
         params = {"cases": str(cases_path), "limit": limit, "trials": trials, "seed": seed,

@@ -3,8 +3,8 @@ patient actually said during the encounter.
 
 A fact is one clause of the script (history, main complaint, each other symptom, past medical and social
 history, review of systems), split at sentence ends and semicolons. It counts as elicited when most of
-its content words (at least 60%, compared by their first five letters so "breathing"/"breathless" and
-plurals meet) appear in the patient's replies. Deterministic and cheap: no model judges it.
+its content words (at least half, compared by their first four letters so "feels"/"feeling",
+"breathing"/"breath" and plurals meet) appear in the patient's replies. Deterministic and cheap: no model judges it.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from pydantic import BaseModel, Field
 
 from sim.case import PatientScript
 
-RECALL_NEEDED = 0.6
-STEM = 5
+RECALL_NEEDED = 0.5
+STEM = 4
 _STOP = set(
     "a an and are as at be been but by for from had has have he her his i in is it its me my no not of on or she "
     "so than that the their them there they this to too was were with without you your about after before over "
