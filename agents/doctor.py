@@ -19,6 +19,7 @@ from agents.transcript import LLMCall
 OPENING = "A new patient has come in."
 EXAM_WORDS = ("exam", "auscultat", "percuss", "palpat", "inspect", "vital", "observation")
 JSON_MODES = ("json_object", "json_schema")
+REASONING_TOKENS = 120
 
 
 def action_grammar(final: bool = False) -> str:
@@ -154,6 +155,7 @@ class DoctorStep:
     how: str
     raw: str
     calls: list[LLMCall] = field(default_factory=list)
+    notes: str = ""  # private reasoning before a diagnosis (meta.reasoning in the record)
 
 
 class LLMDoctor:
@@ -163,7 +165,7 @@ class LLMDoctor:
     role = "doctor"
 
     def __init__(self, model: ChatModel, objective: str, turn_cap: int = 20, top_k: int = 5, bias: str = "none",
-                 max_tokens: int | None = None, output_mode: str = "off", strategy=None):
+                 max_tokens: int | None = None, output_mode: str = "off", strategy=None, deliberate: bool = False):
         from agents.strategies import Direct
 
         self.model = model
@@ -184,18 +186,18 @@ class LLMDoctor:
         )
         self.max_tokens = max_tokens
         self.strategy = strategy or Direct()
+        # Reason in free text before the diagnosis line (not when the strategy reasons before every turn):
+        # measured, a small model constrained straight to the answer line names worse conditions.
+        self.deliberate = deliberate and self.strategy.name != "cot"
 
     def messages(self, view: View, extra: str = "") -> list[Message]:
-        messages = doctor_messages(view, self.system, self.structured)
-        if extra:
-            last = messages[-1]
-            messages[-1] = Message(role=last.role, content=f"{last.content}\n\n{extra.strip()}")
-        return messages
+        return with_extra(doctor_messages(view, self.system, self.structured), extra)
 
     def call(self, messages: list[Message], view: View, purpose: str, *, constrained: bool = True,
              temperature: float | None = None, seed: int | None = None, max_tokens: int | None = None,
-             model: ChatModel | None = None) -> tuple[Completion, LLMCall]:
-        grammar_text = action_grammar(view.final_turn) if constrained and self.output_mode == "grammar" else None
+             model: ChatModel | None = None, diagnosis_only: bool = False) -> tuple[Completion, LLMCall]:
+        final = view.final_turn or diagnosis_only
+        grammar_text = action_grammar(final) if constrained and self.output_mode == "grammar" else None
         completion = (model or self.model).complete(
             messages, seed=view.seed if seed is None else seed, temperature=temperature,
             max_tokens=max_tokens or self.max_tokens, response_schema=self.schema if constrained else None,
@@ -224,12 +226,31 @@ class LLMDoctor:
                 action, how = fallback_ask(first.text), "fallback"
         if action is not None and not view.final_turn:
             action, how, raw = self._redirect_repeat(messages, view, action, how, raw, calls)
+        notes = ""
+        if self.deliberate and (isinstance(action, Diagnose) or view.final_turn):
+            action, how, raw, notes = self._deliberate(messages, view, action, how, raw, calls)
         if view.final_turn and not isinstance(action, Diagnose):
             # Asked for the final answer and gave something else: read its words as the diagnosis.
             forced = as_diagnosis(raw if how != "fallback" else first.text, action)
             if forced is not None:
                 action, how = forced, "forced"
-        return DoctorStep(action, how, raw, calls)
+        return DoctorStep(action, how, raw, calls, notes)
+
+    def _deliberate(self, messages: list[Message], view: View, action: DoctorAction, how: str, raw: str,
+                    calls: list[LLMCall]) -> tuple[DoctorAction, str, str, str]:
+        """Private reasoning, then the diagnosis line with the notes in view; the notes go to the turn's record
+        (`meta.reasoning`), never to another agent."""
+        thought, call = self.call(with_extra(messages, render("diagnosis_reasoning")), view, "reasoning",
+                                  constrained=False, max_tokens=REASONING_TOKENS)
+        calls.append(call)
+        notes = " ".join(thought.text.split())
+        final, call = self.call(with_extra(messages, render("diagnosis_commit", reasoning=notes or "(none)")), view,
+                                "diagnose", diagnosis_only=True)
+        calls.append(call)
+        decided = parse_action(final.text).action
+        if isinstance(decided, Diagnose):
+            return decided, "deliberated", final.text, notes
+        return action, how, raw, notes
 
     def _redirect_repeat(self, messages: list[Message], view: View, action: DoctorAction, how: str, raw: str,
                          calls: list[LLMCall]) -> tuple[DoctorAction, str, str]:
@@ -252,11 +273,21 @@ class LLMDoctor:
 
     def reply(self, step: DoctorStep, meta: dict | None = None) -> Reply:
         text = action_text(step.action)
+        if step.notes:
+            meta = {**(meta or {}), "reasoning": step.notes}
         return Reply(text=text, action=step.action.model_dump(), calls=step.calls, parse=step.how,
                      raw=step.raw if step.raw.strip() != text else "", meta=meta or {})
 
     def generate_next_message(self, view: View) -> Reply:
         return self.strategy.next_action(self, view)
+
+
+def with_extra(messages: list[Message], extra: str) -> list[Message]:
+    """The messages with `extra` appended to the last one (an instruction for this call only)."""
+    if not extra:
+        return messages
+    last = messages[-1]
+    return [*messages[:-1], Message(role=last.role, content=f"{last.content}\n\n{extra.strip()}")]
 
 
 def as_diagnosis(raw: str, action: DoctorAction | None = None) -> Diagnose | None:

@@ -183,6 +183,8 @@ class StrategySettings(_Section):
     """How the model doctor reaches its actions (agents/strategies)."""
 
     name: Literal["direct", "cot", "self-consistency", "conference"] = "direct"
+    deliberate: bool = Field(True, description="private free-text reasoning before the diagnosis line (one call more "
+                             "at the diagnosis; the cot strategy reasons before every turn anyway)")
     samples: int = Field(5, ge=1, le=50, description="self-consistency: differentials sampled at the diagnosis")
     temperature: float = Field(0.7, ge=0.0, le=2.0, description="self-consistency: sampling temperature")
     rounds: int = Field(2, ge=1, le=10, description="conference: discussion rounds")

@@ -28,8 +28,9 @@ def small_case(image_path: str | None = None) -> Case:
 
 
 def scripted_settings(tmp_path, **encounter) -> Settings:
-    """Scripted-model settings. The doctor speaks first unless a test asks for the patient's opening, so
-    scripts list the doctor's and patient's replies in the order the graph asks for them."""
-    overrides = {"data_dir": str(tmp_path / "data"), "encounter.llm_judge": False, "encounter.patient_opens": False}
+    """Scripted-model settings. The doctor speaks first and diagnoses without a reasoning call unless a test
+    asks for them, so scripts list the doctor's and patient's replies in the order the graph asks for them."""
+    overrides = {"data_dir": str(tmp_path / "data"), "encounter.llm_judge": False, "encounter.patient_opens": False,
+                 "strategy.deliberate": False}
     overrides.update({f"encounter.{k}": v for k, v in encounter.items()})
     return load_settings(None, overrides)

@@ -105,7 +105,8 @@ def test_ablate_has_a_strategy_axis(tmp_path):
     generate_bank(3, 1, bank)
     config = tmp_path / "clinsim.toml"
     config.write_text(f'data_dir = "{tmp_path / "data"}"\n[roles.doctor]\nbackend = "scripted"\n'
-                      'script = ["DIAGNOSIS: Cardiomegaly"]\n[encounter]\nllm_judge = false\n')
+                      'script = ["DIAGNOSIS: Cardiomegaly"]\n[encounter]\nllm_judge = false\npatient_opens = false\n'
+                      '[strategy]\ndeliberate = false\n')
     out = tmp_path / "ablation"
     result = CliRunner().invoke(app, ["--config", str(config), "bench", "ablate", "--axes", "strategy",
                                       "--strategies", "direct,self-consistency", "--cases", str(bank), "--out", str(out)])

@@ -186,3 +186,17 @@ def test_elicitation_counts_clauses_said_in_other_words():
     result = elicitation(script, ["My chest hurts on the right side, a sharp pain.", "Just a dry cough."])
     assert result.facts == 4 and result.elicited == 3 and result.missed == ["Breathless since yesterday"]
     assert elicitation(script, []).share == 0.0
+
+
+def test_the_doctor_reasons_privately_before_its_diagnosis(tmp_path):
+    settings = scripted_settings(tmp_path, turn_cap=3)
+    settings.strategy.deliberate = True
+    doctor = ScriptedModel(["IMAGE: chest x-ray", "DIAGNOSIS: Bronchitis",
+                            "Fever, crackles and a right lower zone opacity: pneumonia.", "DIAGNOSIS: Pneumonia; Bronchitis"])
+    record = EncounterRunner(settings, models={"doctor": doctor, "patient": ScriptedModel(["Yes."])}).run(small_case())
+    final = [t for t in record.turns if t.role == "doctor"][-1]
+    assert final.text == "DIAGNOSIS: Pneumonia; Bronchitis" and final.parse == "deliberated"
+    assert [c.purpose for c in final.calls] == ["act", "reasoning", "diagnose"]
+    assert final.meta["reasoning"] == "Fever, crackles and a right lower zone opacity: pneumonia."
+    assert "Your private notes: Fever, crackles" in doctor.calls[3][-1].content
+    assert record.top1_correct and "crackles" not in " ".join(t.text for t in record.turns if t.role == "patient")

@@ -163,6 +163,7 @@ class EncounterRunner:
                 self.model("doctor"), case.objective, enc.turn_cap, enc.top_k, enc.doctor_bias,
                 self.settings.roles.doctor.max_tokens,
                 output_mode=self.settings.roles.doctor.output_mode(),
+                deliberate=self.settings.strategy.deliberate,
                 strategy=self.strategy(),
             )
         patient = HumanSeat("patient") if "patient" in self.human else LLMPatient(
