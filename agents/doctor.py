@@ -6,7 +6,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from agents.actions import Ask, Diagnose, DoctorAction, RequestImage, RequestTest, action_json_schema
+from sim.core.actions import Ask, Diagnose, DoctorAction, RequestImage, RequestTest, action_json_schema
 from agents.llm.base import ChatModel, Completion, Message
 from rapidfuzz import fuzz
 
@@ -14,7 +14,7 @@ from agents.parsing import fallback_ask, parse_action
 from agents.prompts import bias_fragment, grammar, render
 from agents.synonyms import canonical
 from agents.protocol import Reply, View, call_record
-from agents.transcript import LLMCall
+from sim.core.transcript import LLMCall
 
 OPENING = "A new patient has come in."
 EXAM_WORDS = ("exam", "auscultat", "percuss", "palpat", "inspect", "vital", "observation")
@@ -47,13 +47,8 @@ def doctor_messages(view: View, system: str, structured: bool = False) -> list[M
     # Past encounters go with the instructions, not into the dialogue, so they are not repeated per turn.
     messages = [Message(role="system", content=f"{system.rstrip()}\n\n{view.context}" if view.context else system)]
     pending = [OPENING]
-    turn_number = 0
-    for index, turn in enumerate(view.transcript):
+    for turn in view.transcript:
         if turn.role == "doctor":
-            # Each past prompt is rebuilt exactly as it was sent (status line included), so a server that
-            # keeps the evaluated transcript evaluates only the new turn.
-            turn_number += 1
-            pending.append(workup_status(view.transcript[:index], turn_number, view.turn_cap))
             messages.append(Message(role="user", content="\n\n".join(pending)))
             pending = []
             own = json.dumps(turn.action) if structured and turn.action else turn.text
@@ -64,6 +59,8 @@ def doctor_messages(view: View, system: str, structured: bool = False) -> list[M
             pending.append(f"Result: {turn.text}")
         elif turn.role == "retrieval":
             pending.append(turn.text)
+    # The work-up status goes on the newest message only: resent with every past turn, it would grow the
+    # prompt by a line per turn (a server then re-evaluates only that message's tail, a few tokens).
     pending.append(workup_status(view.transcript, view.doctor_turns + 1, view.turn_cap))
     if view.final_turn:
         pending.append(render("doctor_final_turn_json" if structured else "doctor_final_turn").strip())
@@ -166,7 +163,7 @@ class LLMDoctor:
 
     def __init__(self, model: ChatModel, objective: str, turn_cap: int = 20, top_k: int = 5, bias: str = "none",
                  max_tokens: int | None = None, output_mode: str = "off", strategy=None, deliberate: bool = False):
-        from agents.strategies import Direct
+        from agents.strategies.direct import Direct
 
         self.model = model
         # How replies are constrained (see RoleModel.structured_output): the JSON modes get the JSON prompt,

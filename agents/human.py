@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from langgraph.types import interrupt
 
-from agents.actions import Diagnose
+from sim.core.actions import Diagnose
 from agents.doctor import action_text
 from agents.parsing import fallback_ask, parse_action
 from agents.patient import OPENING_QUESTION
@@ -54,7 +54,7 @@ class HumanSeat:
 
 def _doctor_reply(answer: object) -> Reply:
     if isinstance(answer, dict) and answer.get("kind"):
-        from agents.actions import ACTION_ADAPTER
+        from sim.core.actions import ACTION_ADAPTER
 
         action = ACTION_ADAPTER.validate_python(answer)
         how = "human"

@@ -16,8 +16,8 @@ from rapidfuzz import fuzz
 from agents.llm.base import ChatModel, LLMError, Message
 from agents.prompts import render
 from agents.synonyms import normalise
-from agents.transcript import LLMCall
-from sim.case import Diagnosis
+from sim.core.transcript import LLMCall
+from sim.core.case import Diagnosis
 
 MATCH_THRESHOLD = 90.0
 RELATED_THRESHOLD = 60.0

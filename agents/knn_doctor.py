@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agents.actions import Diagnose, RequestImage
+from sim.core.actions import Diagnose, RequestImage
 from agents.doctor import action_text
 from agents.protocol import Reply, View
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from rapidfuzz import fuzz, process
 
 from agents.synonyms import canonical
-from sim.case import Case, CaseImage
+from sim.core.case import Case, CaseImage
 
 FUZZY_CUTOFF = 86.0
 IMAGE_CUTOFF = 75.0

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from agents.actions import ACTION_ADAPTER, Ask, Diagnose, DoctorAction, RequestImage, RequestTest
+from sim.core.actions import ACTION_ADAPTER, Ask, Diagnose, DoctorAction, RequestImage, RequestTest
 
 _TAG_WORDS = {
     "ask": r"ask|question",

@@ -13,7 +13,7 @@ from agents.llm.base import ChatModel, Message
 from agents.prompts import bias_fragment, render
 from agents.protocol import Reply, View, call_record
 from agents.role_breaks import role_breaks
-from sim.case import PatientScript
+from sim.core.case import PatientScript
 
 MAX_ANSWER_CHARS = 600
 # What the patient answers when it speaks first (the encounter's opening statement).

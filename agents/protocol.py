@@ -11,7 +11,7 @@ from typing import Protocol
 
 from pydantic import BaseModel, Field
 
-from agents.transcript import LLMCall, Turn
+from sim.core.transcript import LLMCall, Turn
 
 
 @dataclass

@@ -7,9 +7,9 @@ from datetime import datetime
 from pathlib import Path
 
 from benchmark.metrics import accuracy, paired_difference, per_case, summarise
-from benchmark.records import EpisodeRecord, read_records
+from sim.core.records import EpisodeRecord, read_records
 from benchmark.report import render_report, write_report
-from sim.errors import InputError, Problem
+from sim.core.errors import InputError, Problem
 
 
 def _records(run_dir: Path) -> list[EpisodeRecord]:

@@ -22,11 +22,12 @@ from pathlib import Path
 
 from agents.llm.base import ChatModel
 from agents.llm.embedded_roles import lane_numbering
-from benchmark.records import EpisodeRecord, append_record, drop_records, now_iso, read_records, repair_tail
-from sim.case import Case
-from sim.config import ROLES, Settings
+from sim.core.records import EpisodeRecord, append_record, drop_records, now_iso, read_records, repair_tail
+from sim.core.case import Case
+from sim.core.config import Settings
+from sim.encounter.build import Parts
 from sim.encounter.runner import EncounterRunner
-from sim.errors import InputError, Problem
+from sim.core.errors import InputError, Problem
 
 CONFIG_FILE = "config.json"
 EPISODES_FILE = "episodes.jsonl"
@@ -170,54 +171,14 @@ class Progress:
 RunnerFactory = Callable[[], EncounterRunner]
 
 
-class Learner:
-    """Turns judged episodes into experiences (it may call the doctor model for a lesson) and stores them.
-    The store serialises writes (one writer at a time, in this one process)."""
-
-    def __init__(self, store, lesson_model: ChatModel | None = None):
-        self.store = store
-        self.lesson_model = lesson_model
-
-    def experience_for(self, case: Case, record: EpisodeRecord):
-        from retrieval.experience import Experience, encounter_summary, experience_id, write_lesson
-
-        if record.termination == "error" or record.verdict is None:
-            return None
-        summary = encounter_summary(case, record.turns)
-        lesson = ""
-        if not record.top1_correct and self.lesson_model is not None:
-            lesson = write_lesson(self.lesson_model, summary, record.differential, record.truth)
-        return Experience(id=experience_id(record.run_id, record.episode_id), run_id=record.run_id,
-                          episode_id=record.episode_id, case_id=record.case_id, source=record.source,
-                          summary=summary, differential=record.differential, correct=record.top1_correct,
-                          truth=record.truth, lesson=lesson)
-
-    def remember(self, experience) -> None:
-        self.store.add([experience])
-
-
 def make_runner_factory(settings: Settings, models: dict[str, ChatModel] | None = None, retriever=None,
                         experience=None, wrap: Callable[[str, ChatModel], ChatModel] | None = None) -> RunnerFactory:
-    """Models are created once (the embedded server starts once) and shared by every episode's runner;
-    each episode gets its own runner and in-memory checkpointer, so concurrent episodes never share
-    graph state."""
-    shared = models if models is not None else {}
-    lock = threading.Lock()
-    # The measurement lookup and the knn doctor need no model; the judge only when it may be asked.
-    needed = [r for r in ROLES if r != "measurement" and (r != "judge" or settings.encounter.llm_judge)
-              and settings.role(r).backend != "knn"]
-
-    def factory() -> EncounterRunner:
-        with lock:  # create missing models once, not once per thread
-            missing = [role for role in needed if role not in shared]
-            if missing:
-                probe = EncounterRunner(settings, models=shared)
-                for role in missing:
-                    model = probe.model(role)
-                    shared[role] = wrap(role, model) if wrap else model
-        return EncounterRunner(settings, models=shared, retriever=retriever, experience=experience)
-
-    return factory
+    """The run's parts (sim/encounter/build.py) are built once: models are made (the embedded servers start)
+    once and shared by every episode's runner; each episode gets its own runner and in-memory checkpointer,
+    so concurrent episodes never share graph state."""
+    parts = Parts(settings, models if models is not None else {}, retriever, experience)
+    parts.start_models(wrap=wrap)
+    return lambda: EncounterRunner(parts)
 
 
 @dataclass
@@ -236,7 +197,7 @@ def run_episodes(
     concurrency: int = 1,
     done: set[tuple[str, int, int]] | None = None,
     on_progress: Callable[[Progress, EpisodeRecord], None] | None = None,
-    learner: Learner | None = None,
+    learner=None,
 ) -> RunOutcome:
     """Run what is not done yet; append each record as it finishes (one writer: this thread).
     With a learner, each judged episode also becomes an experience (written by this thread too)."""

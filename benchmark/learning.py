@@ -15,13 +15,12 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import binomtest
 
-from benchmark.harness import (EPISODES_FILE, Learner, make_runner_factory, plan_episodes, prepare_run_dir,
-                               run_config)
+from benchmark.api import run
 from benchmark.metrics import summarise
-from benchmark.records import EpisodeRecord, append_record, read_records
+from sim.core.records import EpisodeRecord
 from benchmark.report import figure_png, plt, render_report, write_report
-from sim.case import Case
-from sim.config import Settings
+from sim.core.case import Case
+from sim.core.config import Settings
 
 ARMS = ("experience-on", "experience-off")
 
@@ -46,35 +45,19 @@ def moving_window(correct: list[bool], window: int) -> list[dict]:
 def run_sequence(cfg: Settings, arm: str, cases: list[Case], case_dir: Path | None, out: Path, order_seed: int,
                  models: dict, resume: bool, on_step: Callable[[str, int, EpisodeRecord], None] | None = None
                  ) -> list[EpisodeRecord]:
-    """One arm: strictly one case after the other, so each sees every earlier experience."""
-    from retrieval.experience import EXPERIENCES_FILE, ExperienceProvider, ExperienceStore, experience_embedder
-
+    """One arm: strictly one case after the other (one worker), so each sees every earlier experience.
+    Built like any run (benchmark/api.py), retrieval step included."""
     arm_dir = out / arm
-    use_experience = arm == "experience-on"
     arm_cfg = cfg.model_copy(deep=True)
-    arm_cfg.experience.enabled = use_experience
-    arm_cfg.experience.allow_same_split = True
-    done = prepare_run_dir(arm_dir, run_config(arm_cfg, {"order_seed": order_seed, "cases": len(cases), "arm": arm}), resume)
-    provider = learner = None
-    if use_experience:
-        store = ExperienceStore(arm_dir / "experience-store", experience_embedder(cfg.experience.embedder),
-                                mirror=arm_dir / EXPERIENCES_FILE)
-        provider = ExperienceProvider(store, cfg.experience.k, cfg.experience.only_correct)
-    factory = make_runner_factory(arm_cfg, models=models, experience=provider)
-    if use_experience:
-        learner = Learner(store, models.get("doctor") if cfg.experience.lessons else None)
-    for index, episode in enumerate(plan_episodes(cases, case_dir, 1, order_seed)):
-        if episode.key in done:
-            continue
-        record = factory().run(episode.case, episode.case_dir, run_id=arm_dir.name, trial=0, seed=episode.seed)
-        append_record(arm_dir / EPISODES_FILE, record)
-        if learner is not None:
-            experience = learner.experience_for(episode.case, record)
-            if experience is not None:
-                learner.remember(experience)
-        if on_step:
-            on_step(arm, index, record)
-    by_case = {r.case_id: r for r in read_records(arm_dir / EPISODES_FILE)}
+    arm_cfg.experience.enabled = arm == "experience-on"
+    arm_cfg.experience.allow_same_split = True  # earlier cases of the sequence are the point; the same case never
+    step = (lambda progress, record: on_step(arm, progress.done - 1, record)) if on_step else None
+    result = run(arm_cfg, cases, arm_dir, case_dir=case_dir, trials=1, seed=order_seed, concurrency=1, resume=resume,
+                 params={"order_seed": order_seed, "cases": len(cases), "arm": arm}, models=models,
+                 title=f"learning curve, {arm}", on_progress=step)
+    if result.failure:
+        raise RuntimeError(result.failure)
+    by_case = {r.case_id: r for r in result.records}
     return [by_case[c.id] for c in cases if c.id in by_case]
 
 

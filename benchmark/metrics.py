@@ -24,8 +24,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from agents.judge import score_candidate
-from benchmark.records import EpisodeRecord
-from sim.case import Diagnosis
+from sim.core.records import EpisodeRecord
+from sim.core.case import Diagnosis
 
 BOOTSTRAP_SAMPLES = 2000
 BOOTSTRAP_SEED = 12345

@@ -16,7 +16,7 @@ from collections import defaultdict, deque
 from pathlib import Path
 
 from agents.llm.base import ChatModel, Completion, LLMError, Message
-from sim.jsonlines import append_lines
+from sim.core.jsonlines import append_lines
 
 RESPONSES_FILE = "responses.jsonl"
 WALL_CLOCK_FIELDS = ("started_at", "finished_at")

@@ -8,12 +8,13 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from benchmark.components import make_experience, make_learner, make_retriever
+from benchmark.learner import make_learner
 from benchmark.harness import CONFIG_FILE, EPISODES_FILE, make_runner_factory, prepare_run_dir, read_run_config
 from benchmark.recording import RESPONSES_FILE, WALL_CLOCK_FIELDS, replay_models
-from benchmark.records import EpisodeRecord, append_record, read_records
-from sim.config import ROLES, Settings
-from sim.errors import InputError, Problem, pydantic_problems
+from sim.core.records import EpisodeRecord, append_record, read_records
+from sim.core.config import ROLES, Settings
+from sim.core.errors import InputError, Problem, pydantic_problems
+from sim.encounter import build
 from sim.loaders import load_cases
 
 
@@ -61,9 +62,9 @@ def rerun(run_dir: Path, out: Path) -> RerunResult:
     experience_from = Path(params["experience_from"]) if params.get("experience_from") else None
     # The original split: every case of the run, as the harness excluded them.
     split = sorted({r.case_id for r in originals})
-    provider, memory = make_experience(settings, out, split, experience_from, notify=lambda m: None)
-    factory = make_runner_factory(settings, models=models, retriever=make_retriever(settings), experience=provider)
-    learner = make_learner(memory, models)
+    provider, store = build.experience(settings, out, split, experience_from, notify=lambda m: None)
+    factory = make_runner_factory(settings, models=models, retriever=build.retriever(settings), experience=provider)
+    learner = make_learner(store, settings.experience.lessons, models)
     result = RerunResult(total=len(originals), identical=0, out=out)
     for original in originals:  # in the order they finished, so experiences accumulate as they did
         case = by_id.get(original.case_id)

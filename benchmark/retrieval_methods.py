@@ -17,7 +17,7 @@ from benchmark.retrieval_bench import Method
 from benchmark.retrieval_data import BenchData
 from retrieval.embedders.base import Embedder, ImageInput, l2_normalise
 from retrieval.embedders.open_clip_embedder import EmbedderUnavailable
-from sim.config import Settings
+from sim.core.config import Settings
 
 TEXT = frozenset({"text"})
 IMAGE = frozenset({"image"})

@@ -15,7 +15,7 @@ from retrieval.ingest.common import Progress
 from retrieval.ingest.write import IngestSummary
 from retrieval.search import ImageIndex
 from retrieval.wiring import embedders_for, open_store, store_exists
-from sim.config import Settings
+from sim.core.config import Settings
 
 
 def store_needs_bank(settings: Settings) -> bool:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from agents.llm.embedded import free_port
+from sim.core.net import free_port
 
 HOST = "127.0.0.1"
 

@@ -21,18 +21,19 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, Field
 
-from agents.llm.base import ChatModel, LLMError, Message
-from agents.prompts import render
-from agents.transcript import Turn
+from sim.core.transcript import Turn
 from retrieval.embedders.base import Embedder, l2_normalise
-from sim.case import Case
-from sim.errors import InputError, Problem
-from sim.jsonlines import append_lines, complete_lines
+from sim.core.case import Case
+from sim.core.errors import InputError, Problem
+from sim.core.jsonlines import append_lines, complete_lines
 
 EXPERIENCES_FILE = "experiences.jsonl"
 COLLECTION = "clinsim-experiences"
 MAX_SUMMARY_CHARS = 1200
 
+
+# What the doctor reads before the recalled encounters (they go into its instructions, see agents/doctor.py).
+EXPERIENCE_HEADER = "Past encounters similar to this one (yours, with what the answer turned out to be):"
 
 class Experience(BaseModel):
     id: str
@@ -53,7 +54,7 @@ class Experience(BaseModel):
         return line + (f" Lesson: {self.lesson}" if self.lesson else "")
 
 
-def encounter_summary(case: Case, turns: Iterable[Turn]) -> str:
+def experience_summary(case: Case, turns: Iterable[Turn]) -> str:
     """What the encounter revealed, in the doctor's own terms (never the case file's hidden parts)."""
     said, results, images = [], [], []
     for turn in turns:
@@ -73,15 +74,6 @@ def encounter_summary(case: Case, turns: Iterable[Turn]) -> str:
     if images:
         parts.append("Images seen: " + ", ".join(images))
     return " ".join(p for p in parts if p)[:MAX_SUMMARY_CHARS]
-
-
-def write_lesson(model: ChatModel, summary: str, differential: list[str], truth: str) -> str:
-    prompt = render("lesson", differential="; ".join(differential) or "no diagnosis", truth=truth, summary=summary)
-    try:
-        result = model.complete([Message(role="user", content=prompt)], max_tokens=60, temperature=0.0)
-    except LLMError:
-        return ""
-    return " ".join(result.text.split())[:300]
 
 
 def experience_id(run_id: str, episode_id: str) -> str:
@@ -227,11 +219,11 @@ class ExperienceProvider:
         self.split = set(split_case_ids)
 
     def __call__(self, case: Case, turns: list[Turn]) -> tuple[str, list[dict]]:
-        hits = self.store.search(encounter_summary(case, turns), self.k, exclude_cases={case.id} | self.split,
+        hits = self.store.search(experience_summary(case, turns), self.k, exclude_cases={case.id} | self.split,
                                  only_correct=self.only_correct)
         if not hits:
             return "", []
-        text = render("experience_context", items="\n".join(e.as_context(i) for i, (e, _) in enumerate(hits, 1)))
+        text = EXPERIENCE_HEADER + "\n" + "\n".join(e.as_context(i) for i, (e, _) in enumerate(hits, 1))
         items = [{"id": e.id, "case_id": e.case_id, "truth": e.truth, "correct": e.correct, "score": score}
                  for e, score in hits]
         return text.strip(), items

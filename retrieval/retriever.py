@@ -16,8 +16,8 @@ from retrieval.items import conclusion_first, excerpt
 from retrieval.search import ImageIndex, SearchResult
 from retrieval.store import StoreError
 from retrieval.wiring import Embedders, embedders_for, open_store, store_exists, store_label
-from sim.case import Case
-from sim.config import Settings
+from sim.core.case import Case
+from sim.core.config import Settings
 
 DOCTOR_EXCERPT_CHARS = 200
 NOTHING_SIMILAR = "No similar case in the archive: this image is unlike anything stored."

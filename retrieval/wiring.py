@@ -7,7 +7,7 @@ from pathlib import Path
 
 from retrieval.embedders.base import Embedder
 from retrieval.store import CaseStore, persistent_store_exists
-from sim.config import Settings
+from sim.core.config import Settings
 
 STORE_DIR = "chroma"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from agents.llm.scripted import ScriptedModel
 from sim.bank import generate_bank
-from sim.case import Case
+from sim.core.case import Case
 from sim.encounter.runner import EncounterRunner
 from sim.loaders import load_cases
 from tests.helpers import scripted_settings

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from sim.case import Case, CaseImage, Diagnosis, PatientScript, Symptoms
-from sim.config import Settings, load_settings
+from sim.core.case import Case, CaseImage, Diagnosis, PatientScript, Symptoms
+from sim.core.config import Settings, load_settings
 
 
 def small_case(image_path: str | None = None) -> Case:

@@ -16,7 +16,7 @@ from PIL import Image
 from tests.app_support import PATIENT_SAYS, launch, make_bank, named
 
 START_ARGS = ("bank", None)  # case source, uploaded file
-MODELS = ("embedded",) * 4  # ignored by the scripted runner factory
+MODELS = ("embedded",) * 3  # doctor, patient, judge: ignored by the scripted runner factory
 DOCTOR_SCRIPT = ["ASK: Where is the pain?", "IMAGE: chest x-ray", "DIAGNOSIS: Pneumonia"]  # when no human doctor
 
 

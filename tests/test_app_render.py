@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PIL import Image
 
-from agents.transcript import Turn
+from sim.core.transcript import Turn
 from sim.app import render
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from sim.audit import audit_cases, rule_totals
-from sim.case import Case, CaseImage, Diagnosis, PatientScript
+from sim.loaders.audit import audit_cases, rule_totals
+from sim.core.case import Case, CaseImage, Diagnosis, PatientScript
 from sim.cli.main import app
 from sim.loaders import load_cases
 

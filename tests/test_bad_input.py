@@ -90,7 +90,7 @@ CONFIGS = [
     ("integer out of range", '[encounter]\nturn_cap = 0\n', SHOW, {},
      "{file}:2: encounter.turn_cap: Input should be greater than or equal to 1"),
     ("unknown backend", '[roles.judge]\nbackend = "magic"\n', SHOW, {},
-     "{file}:2: roles.judge.backend: Input should be 'embedded', 'openai', 'scripted' or 'knn'"),
+     "{file}:2: roles.judge.backend: Input should be 'embedded', 'openai' or 'scripted'"),
     ("list for a string", '[roles.doctor]\nmodel = ["a", "b"]\n', SHOW, {},
      "{file}:2: roles.doctor.model: Input should be a valid string"),
     ("string for a list", '[roles.doctor]\nbackend = "scripted"\nscript = "hello"\n', SHOW, {},

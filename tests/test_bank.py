@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from sim.bank import CONDITIONS, NOMINAL_BOXES, REGIONS, build_case, generate_bank
-from sim.case import Case
+from sim.core.case import Case
 
 PER_CONDITION = 10
 N = PER_CONDITION * len(CONDITIONS)  # every block of len(CONDITIONS) cases holds each condition once

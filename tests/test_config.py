@@ -2,15 +2,15 @@ import pytest
 
 from agents.llm.registry import ConfigError, model_for_role
 from agents.llm.scripted import ScriptedModel
-from sim.config import load_settings
-from sim.errors import InputError
+from sim.core.config import load_settings
+from sim.core.errors import InputError
 
 
 def test_defaults_are_embedded_and_offline(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("CLINSIM_CONFIG", raising=False)
     settings = load_settings()
-    assert {settings.role(r).backend for r in ("doctor", "patient", "measurement", "judge")} == {"embedded"}
+    assert {settings.role(r).backend for r in ("doctor", "patient", "judge")} == {"embedded"}
     assert settings.embedded.host == "127.0.0.1"
     assert settings.encounter.turn_cap == 20
 
@@ -31,7 +31,7 @@ def test_file_then_env_then_flags(monkeypatch, tmp_path):
     [
         ('[roles.doctor]\nbackend = "openai"\nbackendd = "x"\n', ":3: roles.doctor.backendd: unknown key"),
         ('[encounter]\n\nturn_cap = "many"\n', ":3: encounter.turn_cap: Input should be a valid integer"),
-        ('[roles.judge]\nbackend = "magic"\n', ":2: roles.judge.backend: Input should be 'embedded', 'openai', 'scripted' or 'knn'"),
+        ('[roles.judge]\nbackend = "magic"\n', ":2: roles.judge.backend: Input should be 'embedded', 'openai' or 'scripted'"),
         ('colour = "blue"\n', ":1: colour: unknown key"),
         ('[encounter\nturn_cap = 3\n', ":1: -: invalid TOML"),
     ],
@@ -97,7 +97,7 @@ def test_config_show_prints_toml_that_loads_back_as_the_same_settings(tmp_path, 
 
 
 def test_a_role_table_keeps_its_roles_reply_budget(tmp_path):
-    from sim.config import ROLE_MAX_TOKENS
+    from sim.core.config import ROLE_MAX_TOKENS
 
     config = tmp_path / "c.toml"
     config.write_text('[roles.doctor]\ntemperature = 0.7\n[roles.judge]\nmax_tokens = 20\n', encoding="utf-8")

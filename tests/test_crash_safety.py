@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from benchmark.harness import plan_episodes
-from benchmark.records import read_records
+from sim.core.records import read_records
 from retrieval.experience import EXPERIENCES_FILE, HashingTextEmbedder, ExperienceStore, read_experiences
 from sim.bank import generate_bank
 from sim.loaders import load_cases

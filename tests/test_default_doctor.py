@@ -9,7 +9,7 @@ from agents.llm.catalogue import DEFAULT_MODEL
 from retrieval.ingest import read_source, write_items
 from retrieval.retriever import make_retriever
 from retrieval.wiring import open_store
-from sim.config import load_settings
+from sim.core.config import load_settings
 from sim.encounter.runner import EncounterRunner
 from sim.loaders import load_cases
 from tests.retrieval_helpers import archive_bank, tiny_bank, tiny_embedder  # noqa: F401

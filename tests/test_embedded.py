@@ -11,8 +11,8 @@ from agents.llm.base import Message
 from agents.llm.catalogue import resolve_model
 from agents.llm.embedded import EmbeddedServerError, LlamaServer
 from agents.llm.registry import model_for_role
-from agents.transcript import TerminationReason
-from sim.config import load_settings
+from sim.core.transcript import TerminationReason
+from sim.core.config import load_settings
 from sim.encounter.runner import EncounterRunner
 from tests.helpers import small_case
 
@@ -141,13 +141,13 @@ def test_llm_check_command(settings):
 
 
 def test_structured_output_is_constrained_json_on_llama_cpp(settings):
-    from agents.actions import action_json_schema
+    from sim.core.actions import action_json_schema
     from agents.parsing import parse_action
-    from agents.llm.registry import _openai
+    from agents.llm.openai_compat import client
 
     spec = settings.roles.doctor.model_copy(update={"structured_output": "json_object"})
     base = model_for_role(settings, "doctor").base_url
-    model = _openai(spec, base, "smollm2", api_key=None)
+    model = client(spec, base, "smollm2", api_key=None)
     result = model.complete(
         [Message(role="system", content='Reply with one JSON object such as {"kind": "ask", "text": "..."}.'),
          Message(role="user", content="A patient with a cough has come in. Begin.")],

@@ -11,11 +11,11 @@ from typer.testing import CliRunner
 from agents.llm.scripted import ScriptedModel
 from benchmark.harness import make_runner_factory, plan_episodes, prepare_run_dir, run_config, run_episodes
 from benchmark.metrics import bootstrap_ci, paired_difference, summarise
-from benchmark.records import read_records
+from sim.core.records import read_records
 from benchmark.report import render_report
 from sim.bank import generate_bank
 from sim.cli.main import app
-from sim.errors import InputError
+from sim.core.errors import InputError
 from sim.loaders import load_cases
 from tests.helpers import scripted_settings
 

@@ -2,7 +2,7 @@ import pytest
 
 from agents.judge import judge_differential
 from agents.llm.scripted import ScriptedModel
-from sim.case import Diagnosis
+from sim.core.case import Diagnosis
 
 TRUTH = Diagnosis(name="Right lower lobe pneumonia", aliases=["RLL pneumonia"])
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from agents.leaks import MASK, LeakCheck, redact_case
 from agents.llm.scripted import ScriptedModel
 from agents.protocol import Reply
-from sim.audit import audit_cases
+from sim.loaders.audit import audit_cases
 from sim.encounter.runner import EncounterRunner
 from sim.loaders import load_cases
 from tests.helpers import scripted_settings, small_case
@@ -66,8 +66,9 @@ def test_every_attempt_to_say_the_diagnosis_is_flagged_on_all_medqa_cases(medqa_
             "doctor": ScriptedModel(["ASK: What is wrong with you?", "TEST: anything", "DIAGNOSIS: unsure"]),
             "patient": ScriptedModel([_attempt(index, name)]),
         })
-        seats = runner.seats
-        runner.seats = lambda c, d, seats=seats, text=_attempt(index + 1, name): _with_measurement(seats(c, d), text)
+        seats = runner.parts.seats
+        runner.parts.seats = lambda c, d, human=(), seats=seats, text=_attempt(index + 1, name): \
+            _with_measurement(seats(c, d, human), text)
         record = runner.run(case)
         for turn in record.turns:
             if turn.role in ("patient", "measurement"):
@@ -79,9 +80,10 @@ def test_every_attempt_to_say_the_diagnosis_is_flagged_on_all_medqa_cases(medqa_
     assert attempts == 2 * len(cases) == flagged
 
 
-def _with_measurement(seats, text):
+def _with_measurement(built, text):
+    seats, redactions = built
     seats.measurement = LeakyMeasurement(text)
-    return seats
+    return seats, redactions
 
 
 def test_clean_outputs_are_not_flagged(medqa_path):

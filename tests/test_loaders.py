@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.case import AnswerOption, Case, CaseImage, Diagnosis, PatientScript, Symptoms
+from sim.core.case import AnswerOption, Case, CaseImage, Diagnosis, PatientScript, Symptoms
 from sim.loaders import detect_format, load_cases, read_cases
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"

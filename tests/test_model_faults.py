@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 
 from agents.llm.base import LLMError, Message
 from agents.llm.openai_compat import OpenAICompatModel
-from benchmark.records import read_records
+from sim.core.records import read_records
 from sim.bank import generate_bank
 from sim.cli.main import app
 from sim.loaders import load_cases

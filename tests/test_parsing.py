@@ -1,6 +1,6 @@
 import pytest
 
-from agents.actions import Ask, Diagnose, RequestImage, RequestTest
+from sim.core.actions import Ask, Diagnose, RequestImage, RequestTest
 from agents.parsing import fallback_ask, parse_action
 
 

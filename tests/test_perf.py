@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from agents.transcript import Turn
+from sim.core.transcript import Turn
 from benchmark.perf.baseline_prompt import baseline_messages
 from benchmark.perf.vectors import default_dim, exact_top_k, sample
 from tests.helpers import small_case

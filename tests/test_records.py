@@ -1,7 +1,7 @@
 import pytest
 
-from benchmark.records import EpisodeRecord, append_record, read_records, repair_tail
-from sim.errors import InputError
+from sim.core.records import EpisodeRecord, append_record, read_records, repair_tail
+from sim.core.errors import InputError
 
 
 def _record(i: int) -> EpisodeRecord:

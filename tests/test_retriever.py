@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from agents.knn_doctor import UNKNOWN, KnnDoctor, vote
 from agents.protocol import View
-from agents.transcript import Turn
+from sim.core.transcript import Turn
 from agents.llm.scripted import ScriptedModel
 from benchmark.metrics import accuracy
 from retrieval.ingest import read_source, write_items
@@ -16,7 +16,7 @@ from retrieval.retriever import NOTHING_SIMILAR, CaseRetriever, make_retriever
 from retrieval.wiring import open_store
 from sim.cli.main import app
 from sim.cli.model_flags import parse_model_flag
-from sim.config import load_settings
+from sim.core.config import load_settings
 from sim.encounter.runner import EncounterRunner
 from sim.loaders import load_cases
 from tests.retrieval_helpers import TINY_BANK_CASES, archive_bank, noise_image, tiny_bank, tiny_embedder  # noqa: F401
@@ -85,8 +85,7 @@ def test_knn_doctor_diagnoses_bank_cases_through_the_runner_above_chance(bank_se
                                                                          tiny_embedder):
     # The store holds the queried cases themselves (which must be excluded) plus a bank of another seed.
     write_items(read_source("bank", archive_bank).items, open_store(bank_settings), tiny_embedder, tiny_embedder)
-    knn = bank_settings.model_copy(update={"roles": bank_settings.roles.model_copy(update={
-        "doctor": bank_settings.roles.doctor.model_copy(update={"backend": "knn"})})})
+    knn = bank_settings.model_copy(update={"encounter": bank_settings.encounter.model_copy(update={"doctor": "knn"})})
     # The knn doctor never talks to the patient; a scripted stand-in keeps the embedded server off.
     runner = EncounterRunner(knn, models={"patient": ScriptedModel(["I don't know."])},
                              retriever=make_retriever(knn))
@@ -101,7 +100,7 @@ def test_knn_doctor_diagnoses_bank_cases_through_the_runner_above_chance(bank_se
 
 
 def test_model_flag_knn_is_for_the_doctor_only():
-    assert parse_model_flag("doctor", "knn") == {"roles.doctor.backend": "knn"}
+    assert parse_model_flag("doctor", "knn") == {"encounter.doctor": "knn"}
     with pytest.raises(typer.BadParameter, match="doctor only"):
         parse_model_flag("patient", "knn")
 

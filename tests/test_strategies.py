@@ -122,7 +122,7 @@ def test_ablate_has_a_strategy_axis(tmp_path):
 def test_arm_elapsed_time_spans_first_start_to_last_finish():
     """Concurrent episodes overlap: the arm took 5 minutes, though its episodes' wall times sum to 7."""
     from benchmark.ablation import elapsed_s
-    from benchmark.records import EpisodeRecord
+    from sim.core.records import EpisodeRecord
 
     def record(i, start, end):
         return EpisodeRecord(run_id="r", episode_id=f"c{i}:t0", case_id=f"c{i}", source="bank", trial=0, seed=i,

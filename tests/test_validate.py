@@ -9,9 +9,9 @@ import pytest
 from typer.testing import CliRunner
 
 from sim.cli.main import app
-from sim.errors import InputError
+from sim.core.errors import InputError
 from sim.loaders import detect_format, load_cases, read_cases
-from sim.validate import validate_files
+from sim.loaders.validate import validate_files
 
 CORPUS = Path(__file__).resolve().parent / "data" / "bad_cases"
 

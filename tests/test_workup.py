@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from agents.actions import Diagnose, RequestImage, RequestTest
+from sim.core.actions import Diagnose, RequestImage, RequestTest
 from agents.doctor import Workup, action_grammar, doctor_messages, workup_status
 from agents.llm.scripted import ScriptedModel
 from agents.patient import OPENING_QUESTION, LLMPatient, patient_name, with_article
 from agents.protocol import View
 from agents.role_breaks import role_breaks
-from agents.transcript import Turn
-from sim.case import PatientScript, Symptoms
+from sim.core.transcript import Turn
+from sim.core.case import PatientScript, Symptoms
 from sim.encounter.elicitation import elicitation, script_facts
 from sim.encounter.runner import EncounterRunner
 from tests.helpers import scripted_settings, small_case
@@ -109,15 +109,16 @@ def test_a_test_that_returned_an_image_counts_as_imaging_and_repeats_are_recogni
     assert workup.repeats(RequestTest(name="D-dimer")) == ""
 
 
-def test_every_past_prompt_is_rebuilt_exactly_as_sent():
-    """The status line of each past turn is the one it had then, so a server's evaluated prefix stays valid."""
+def test_the_status_line_is_on_the_newest_message_only():
+    """Past messages are resent without it (a line per turn would grow every prompt); they are otherwise as sent."""
     turns = [Turn(index=0, role="patient", text="I have a cough."),
              doctor_turn(1, "ASK: Since when?", {"kind": "ask", "text": "Since when?"}),
              Turn(index=2, role="patient", text="Four days.")]
     before = doctor_messages(View(transcript=turns[:1], doctor_turns=0, turn_cap=6), "system")
     after = doctor_messages(View(transcript=turns, doctor_turns=1, turn_cap=6), "system")
-    assert after[: len(before)] == before
     assert "Patient: I have a cough." in before[-1].content and "(Turn 1 of 6." in before[-1].content
+    assert after[1].content == "A new patient has come in.\n\nPatient: I have a cough."
+    assert "(Turn 2 of 6." in after[-1].content and sum("(Turn" in m.content for m in after) == 1
 
 
 def test_a_repeated_request_is_redirected_once(tmp_path):

@@ -11,7 +11,6 @@ from __future__ import annotations
 import atexit
 import os
 import re
-import socket
 import subprocess
 import sys
 import threading
@@ -22,15 +21,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from agents.llm.base import LLMError
+from sim.core.net import free_port
 
 class EmbeddedServerError(LLMError):
     pass
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
 
 
 def _cores() -> int:

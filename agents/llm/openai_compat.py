@@ -8,6 +8,7 @@ cause. A reply that stays empty is a failure, not an answer: no role can use it.
 
 from __future__ import annotations
 
+import os
 import random
 import time
 
@@ -16,6 +17,8 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langchain_openai import ChatOpenAI
 
 from agents.llm.base import Completion, LLMError, Message, approx_tokens
+from agents.llm.errors import ConfigError
+from sim.core.config import RoleModel, Settings
 
 _TRANSIENT = (
     openai.APITimeoutError,
@@ -154,3 +157,29 @@ def _response_format(mode: str, schema: dict) -> dict:
     if mode == "json_object":
         return {"type": "json_object", "schema": schema}
     return {"type": "json_schema", "json_schema": {"name": "doctor_action", "schema": schema, "strict": False}}
+
+
+def openai_model(settings: Settings, spec: RoleModel, role: str) -> OpenAICompatModel:
+    """The `openai` backend: any OpenAI-compatible endpoint; the key is read from the named variable."""
+    if not spec.base_url:
+        raise ConfigError(f"roles.{role}.base_url", "required for the openai backend")
+    api_key = None
+    if spec.api_key_env:
+        api_key = os.environ.get(spec.api_key_env)
+        if not api_key:
+            raise ConfigError(f"roles.{role}.api_key_env", f"environment variable {spec.api_key_env} is not set")
+    return client(spec, spec.base_url, spec.model, api_key)
+
+
+def client(spec: RoleModel, base_url: str, model: str, api_key: str | None) -> OpenAICompatModel:
+    """A client for one role's settings at `base_url` (the embedded backend's servers use it too)."""
+    return OpenAICompatModel(
+        base_url=base_url,
+        model=model,
+        api_key=api_key,
+        temperature=spec.temperature,
+        max_tokens=spec.max_tokens,
+        timeout_s=spec.timeout_s,
+        max_retries=spec.max_retries,
+        structured_output=spec.output_mode(),
+    )

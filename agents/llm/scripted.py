@@ -59,3 +59,8 @@ class ScriptedModel:
             text=text, model=self.name, tokens_in=approx_tokens(prompt), tokens_out=approx_tokens(text),
             latency_s=self.delay_s,
         )
+
+
+def scripted_model(settings, spec, role: str) -> ScriptedModel:
+    """The `scripted` backend: the replies listed in the role's settings, in turn (tests and plumbing)."""
+    return ScriptedModel(spec.script, name=spec.model or f"scripted-{role}", cycle=True, delay_s=spec.delay_s)

@@ -9,6 +9,4 @@ from agents.strategies.conference import Conference, Panelist
 from agents.strategies.direct import Direct
 from agents.strategies.self_consistency import SelfConsistency, vote
 
-STRATEGIES = ("direct", "cot", "self-consistency", "conference")
-
-__all__ = ["STRATEGIES", "ChainOfThought", "Conference", "Direct", "Panelist", "SelfConsistency", "Strategy", "vote"]
+__all__ = ["ChainOfThought", "Conference", "Direct", "Panelist", "SelfConsistency", "Strategy", "vote"]

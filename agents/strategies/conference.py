@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agents.actions import Diagnose
+from sim.core.actions import Diagnose
 from agents.llm.base import ChatModel, Message
 from agents.parsing import parse_action
 from agents.prompts import PROMPT_DIR, render
 from agents.protocol import Reply, View
-from agents.transcript import Turn
+from agents.strategies.base import DoctorTools
+from sim.core.transcript import Turn
 
 PANEL_TOKENS = 120
 
@@ -30,7 +31,7 @@ class Panelist:
         return path.read_text(encoding="utf-8").strip() if path.is_file() else ""
 
 
-def encounter_summary(transcript: list[Turn]) -> str:
+def case_so_far(transcript: list[Turn]) -> str:
     lines = []
     for turn in transcript:
         if turn.role == "doctor":
@@ -43,15 +44,21 @@ def encounter_summary(transcript: list[Turn]) -> str:
 class Conference:
     name = "conference"
 
+    @classmethod
+    def from_settings(cls, spec, panel_model=None) -> Conference:
+        """`panel_model(panelist settings)` gives a panelist its own model, or None for the doctor's."""
+        return cls([Panelist(p.name, p.instruction, panel_model(p) if panel_model else None) for p in spec.panel],
+                   spec.rounds)
+
     def __init__(self, panel: list[Panelist], rounds: int = 2):
         self.panel = panel
         self.rounds = max(1, rounds)
 
-    def next_action(self, doctor, view: View) -> Reply:
+    def next_action(self, doctor: DoctorTools, view: View) -> Reply:
         step = doctor.step(doctor.messages(view), view)
         if not isinstance(step.action, Diagnose) or not self.panel:
             return doctor.reply(step)
-        summary = encounter_summary(view.transcript)
+        summary = case_so_far(view.transcript)
         proposal = "; ".join(step.action.differential)
         discussion: list[dict] = []
         for round_number in range(1, self.rounds + 1):

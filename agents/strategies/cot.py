@@ -6,14 +6,19 @@ from __future__ import annotations
 
 from agents.prompts import render
 from agents.protocol import Reply, View
+from agents.strategies.base import DoctorTools
 
 REASONING_TOKENS = 160
 
 
 class ChainOfThought:
+    @classmethod
+    def from_settings(cls, spec, panel_model=None) -> ChainOfThought:
+        return cls()
+
     name = "cot"
 
-    def next_action(self, doctor, view: View) -> Reply:
+    def next_action(self, doctor: DoctorTools, view: View) -> Reply:
         thought, call = doctor.call(doctor.messages(view, extra=render("cot_reasoning")), view, "reasoning",
                                     constrained=False, max_tokens=REASONING_TOKENS)
         reasoning = " ".join(thought.text.split())

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from agents.protocol import Reply, View
+from agents.strategies.base import DoctorTools
 
 
 class Direct:
+    @classmethod
+    def from_settings(cls, spec, panel_model=None) -> Direct:
+        return cls()
+
     name = "direct"
 
-    def next_action(self, doctor, view: View) -> Reply:
+    def next_action(self, doctor: DoctorTools, view: View) -> Reply:
         return doctor.reply(doctor.step(doctor.messages(view), view))

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from rapidfuzz import fuzz
 
-from agents.actions import MAX_DIFFERENTIAL, Diagnose
+from sim.core.actions import MAX_DIFFERENTIAL, Diagnose
 from agents.parsing import parse_action
 from agents.prompts import render
 from agents.protocol import Reply, View
+from agents.strategies.base import DoctorTools
 from agents.synonyms import normalise
 
 SAME_DIAGNOSIS = 90.0  # token-sort similarity at which two names count as one diagnosis
@@ -40,11 +41,15 @@ def vote(differentials: list[list[str]], top_k: int = MAX_DIFFERENTIAL) -> tuple
 class SelfConsistency:
     name = "self-consistency"
 
+    @classmethod
+    def from_settings(cls, spec, panel_model=None) -> SelfConsistency:
+        return cls(spec.samples, spec.temperature)
+
     def __init__(self, samples: int = 5, temperature: float = 0.7):
         self.samples = max(1, samples)
         self.temperature = temperature
 
-    def next_action(self, doctor, view: View) -> Reply:
+    def next_action(self, doctor: DoctorTools, view: View) -> Reply:
         step = doctor.step(doctor.messages(view), view)
         if not isinstance(step.action, Diagnose):
             return doctor.reply(step)

@@ -16,8 +16,8 @@ from pathlib import Path
 from agents.llm.base import ChatModel
 from benchmark.harness import make_runner_factory, plan_episodes, run_episodes
 from benchmark.perf.scripted import perf_settings
-from sim.case import Case
-from sim.config import Settings
+from sim.core.case import Case
+from sim.core.config import Settings
 
 EFFICIENCY_TARGET = 0.7
 

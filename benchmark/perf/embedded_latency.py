@@ -10,8 +10,8 @@ from agents.doctor import LLMDoctor, doctor_messages
 from agents.llm.base import ChatModel
 from agents.protocol import View
 from benchmark.perf.stats import distribution
-from sim.case import Case
-from sim.config import Settings
+from sim.core.case import Case
+from sim.core.config import Settings
 
 
 def embedded_models(settings: Settings) -> dict[str, ChatModel]:

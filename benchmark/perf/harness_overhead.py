@@ -22,7 +22,7 @@ from agents.llm.base import ChatModel, Completion
 from benchmark.harness import make_runner_factory, plan_episodes, run_episodes
 from benchmark.perf.scripted import perf_settings, scripted_models
 from benchmark.perf.stats import distribution
-from sim.case import Case
+from sim.core.case import Case
 
 
 class TimedModel:

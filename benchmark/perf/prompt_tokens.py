@@ -5,7 +5,7 @@ Each case runs one real encounter (the scripted doctor of `scripted.py`: questio
 a diagnosis over eight turns; a patient answering from its script; the measurement lookup; a retrieval
 step showing three archived cases of the same condition, formatted as the retriever formats them). Our
 figure is what the doctor model was actually sent, call by call; the baseline is built from the same
-transcript for each doctor turn. Tokens are counted with the embedded model's own tokenizer (SmolLM2 via
+transcript for each doctor turn. Tokens are counted with the default embedded model's own tokenizer (via
 llama.cpp, vocabulary only, each message framed as its ChatML chat template frames it), or at about four
 characters per token when that is not available; `tokenizer` says which.
 """
@@ -21,7 +21,7 @@ from pathlib import Path
 from agents.llm.base import Message, approx_tokens
 from benchmark.perf.baseline_prompt import baseline_messages
 from benchmark.perf.scripted import perf_settings, scripted_models
-from sim.case import Case
+from sim.core.case import Case
 
 RETRIEVED = 3
 
@@ -33,14 +33,14 @@ def token_counter() -> tuple[Counter, str]:
     try:
         from llama_cpp import Llama
 
-        from agents.llm.embedded import default_model_path
+        from agents.llm.catalogue import DEFAULT_MODEL, resolve_model
 
         with _quiet_stderr():  # llama.cpp prints context warnings from C even when not verbose
-            vocabulary = Llama(model_path=str(default_model_path()), vocab_only=True, verbose=False)
+            vocabulary = Llama(model_path=str(resolve_model(DEFAULT_MODEL)), vocab_only=True, verbose=False)
     except Exception as error:  # noqa: BLE001 - no llama.cpp or no model file: fall back to the estimate
-        return approx_tokens, f"~4 characters per token (the SmolLM2 tokenizer is unavailable: {error})"
+        return approx_tokens, f"~4 characters per token (the default model's tokenizer is unavailable: {error})"
     return (lambda text: len(vocabulary.tokenize(text.encode("utf-8"), add_bos=False, special=True)),
-            "SmolLM2-135M tokenizer (llama.cpp, vocab only), ChatML framing")
+            f"{DEFAULT_MODEL} tokenizer (llama.cpp, vocab only), ChatML framing")
 
 
 @contextmanager

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.llm.scripted import ScriptedModel
-from sim.config import Settings, load_settings
+from sim.core.config import Settings, load_settings
 
 DOCTOR_SCRIPT = (
     "ASK: What brought you in today, and when did it start?",

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from benchmark.perf import stats
-from sim.config import Settings
+from sim.core.config import Settings
 
 VERSION = 1
 BANK_SEED = 11

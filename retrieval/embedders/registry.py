@@ -27,7 +27,7 @@ from retrieval.embedders.base import Embedder
 from retrieval.embedders.cache import CACHE_FILE, CachedEmbedder, EmbeddingCache
 from retrieval.embedders.open_clip_embedder import EmbedderUnavailable, OpenClipEmbedder
 from retrieval.embedders.pixels import RawPixelEmbedder
-from sim.config import Settings
+from sim.core.config import Settings
 
 log = logging.getLogger(__name__)
 

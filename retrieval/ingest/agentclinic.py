@@ -12,8 +12,8 @@ from pathlib import Path
 
 from retrieval.ingest.common import Progress, SourceRead, tick
 from retrieval.items import StoreItem
-from sim.case import Case
-from sim.errors import Problem
+from sim.core.case import Case
+from sim.core.errors import Problem
 from sim.loaders import read_cases
 
 _IMAGING = re.compile(

@@ -10,7 +10,7 @@ from pathlib import Path
 from PIL import Image, UnidentifiedImageError
 
 from retrieval.items import StoreItem, content_hash
-from sim.errors import Problem
+from sim.core.errors import Problem
 
 # progress(stage, done, total): the CLI draws it as a rich progress bar; None = silent.
 Progress = Callable[[str, int, int], None] | None

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from retrieval.ingest.common import Progress, SourceRead, check_image, tick
 from retrieval.items import StoreItem, split_regions
-from sim.errors import Problem
+from sim.core.errors import Problem
 from sim.loaders._jsonl import read_jsonl
 
 REPORT_SUFFIXES = (".csv", ".tsv", ".jsonl")

@@ -14,7 +14,7 @@ import numpy as np
 
 from retrieval.ingest.common import Progress, SourceRead, tick
 from retrieval.items import StoreItem, content_hash
-from sim.errors import Problem
+from sim.core.errors import Problem
 
 DEFAULT_SPLITS = ("train",)
 KNOWN_LABELS = {"pneumoniamnist": {0: "normal", 1: "pneumonia"}}

@@ -14,13 +14,14 @@ from pathlib import Path
 
 import gradio as gr
 
-from agents.actions import ACTION_ADAPTER
+from sim.core.actions import ACTION_ADAPTER
 from sim.app import render
-from sim.app.encounters import AGENT_ROLES, EncounterBook, LiveEncounter
+from sim.app.encounters import EncounterBook, LiveEncounter
+from sim.core.config import MODEL_ROLES
 from sim.app.paths import AppPaths
 from sim.app.safety import UploadRejected, check_image_upload, publish
 from sim.app.sources import BANK, UPLOAD, CaseSources, SourceError
-from sim.config import RoleModel, Settings
+from sim.core.config import RoleModel, Settings
 from sim.encounter.runner import HUMAN_ROLES
 
 RANDOM = "(random case)"
@@ -65,9 +66,10 @@ class EncounterTab:
                                               elem_id="seats")
                 with gr.Accordion("Models of the other seats", open=False):
                     gr.Markdown("`embedded` (the built-in llama.cpp model) or `MODEL@URL` of an "
-                                "OpenAI-compatible server. Ignored for the seats you play.")
+                                "OpenAI-compatible server; the doctor can also be `knn` (the retrieved cases' "
+                                "vote). Ignored for the seats you play; the measurement desk is a case lookup.")
                     self.models = [gr.Textbox(describe_model(self.settings.role(role)), label=f"{role} model",
-                                              elem_id=f"{role}-model") for role in AGENT_ROLES]
+                                              elem_id=f"{role}-model") for role in MODEL_ROLES]
                 self.start_button = gr.Button("Start encounter", variant="primary", elem_id="start")
             with gr.Column(scale=2, min_width=420):
                 self.status = gr.Markdown(IDLE, elem_id="status")
@@ -218,8 +220,7 @@ class EncounterTab:
         label = f"{len(cases)} cases." + (f" ({note})" if note else "")
         return gr.update(choices=[RANDOM] + [c.id for c in cases], value=RANDOM), label, show_upload
 
-    def start(self, source, upload, case_choice, seats, doctor_model, patient_model, measurement_model,
-              judge_model, thread):
+    def start(self, source, upload, case_choice, seats, doctor_model, patient_model, judge_model, thread):
         try:
             path, note = self.sources.resolve(source, upload)
             cases = self.sources.cases(path, Path(upload).name if source == UPLOAD and upload else None)
@@ -229,7 +230,7 @@ class EncounterTab:
                 case = next((c for c in cases if c.id == case_choice), None)
                 if case is None:
                     raise SourceError(f"no case '{case_choice}' in this source")
-            models = dict(zip(AGENT_ROLES, (doctor_model, patient_model, measurement_model, judge_model)))
+            models = dict(zip(MODEL_ROLES, (doctor_model, patient_model, judge_model)))
             encounter = self.book.start(path, case, list(seats or []), models)
         except (SourceError, ValueError) as error:
             raise gr.Error(str(error)) from None

@@ -19,20 +19,20 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from agents.transcript import Turn
-from benchmark.records import EpisodeRecord, append_record, now_iso, read_records
+from sim.core.transcript import Turn
+from sim.core.records import EpisodeRecord, append_record, now_iso, read_records
 from sim.app.paths import AppPaths
 from sim.app.sources import CaseSources, SourceError
-from sim.case import Case
-from sim.config import Settings
+from sim.core.case import Case
+from sim.core.config import MODEL_ROLES, Settings, parse_model_spec
+from sim.encounter import build
 from sim.encounter.runner import HUMAN_ROLES, EncounterRunner, EncounterSession, Step
-from sim.errors import InputError
+from sim.core.errors import InputError
 
 log = logging.getLogger(__name__)
 
 # Thread ids come back from browsers: they must match this before they touch a path.
 THREAD_ID = re.compile(r"^\d{8}-\d{6}-[0-9a-f]{8}$")
-AGENT_ROLES = ("doctor", "patient", "measurement", "judge")
 
 RunnerFactory = Callable[[Settings, list[str], Path], EncounterRunner]
 
@@ -57,18 +57,20 @@ def new_thread_id() -> str:
 
 
 def settings_with_models(base: Settings, models: dict[str, str]) -> Settings:
-    """The base settings with each role's model flag applied ('embedded', 'scripted' or MODEL@URL)."""
-    from sim.cli.model_flags import parse_model_flag
-
+    """The base settings with each role's model spec applied ('embedded', 'scripted', MODEL@URL, or knn for
+    the doctor); raises ValueError naming the role."""
     data = base.model_dump()
     for role, value in models.items():
         try:
-            overrides = parse_model_flag(role, value.strip())
-        except Exception as error:  # typer.BadParameter: its message is meant for the user
-            raise ValueError(getattr(error, "message", str(error)).replace(f"--{role}-model", f"{role} model")) from None
+            overrides = parse_model_spec(role, value.strip())
+        except ValueError as error:
+            raise ValueError(f"{role} model: {error}") from None
         for dotted, setting in overrides.items():
-            _, role_name, key = dotted.split(".")
-            data["roles"][role_name][key] = setting
+            *parents, key = dotted.split(".")
+            node = data
+            for part in parents:
+                node = node[part]
+            node[key] = setting
     return Settings.model_validate(data)
 
 
@@ -85,9 +87,7 @@ def default_retriever(settings: Settings):
     with _retriever_lock:
         if key not in _retrievers:
             try:
-                from retrieval.retriever import make_retriever
-
-                _retrievers[key] = make_retriever(settings, notify=log.warning)
+                _retrievers[key] = build.retriever(settings, notify=log.warning)
             except Exception as error:  # noqa: BLE001 - missing module or store: retrieval is simply off
                 log.info("retrieval off: %s", error)
                 _retrievers[key] = None
@@ -208,7 +208,7 @@ class EncounterBook:
         if unknown:
             raise ValueError(f"a human can sit in {', '.join(HUMAN_ROLES)}, not {', '.join(sorted(unknown))}")
         agent_models = {role: value for role, value in models.items()
-                        if value and value.strip() and role not in human and role in AGENT_ROLES}
+                        if value and value.strip() and role not in human and role in MODEL_ROLES}
         spec = EncounterSpec(thread_id=new_thread_id(), source=str(source), case_id=case.id, human=sorted(human),
                              models=agent_models, seed=seed, started_at=now_iso())
         encounter = self._build(spec, case)  # validates the models before anything is written

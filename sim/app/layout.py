@@ -9,7 +9,7 @@ from sim.app.encounters import EncounterBook
 from sim.app.paths import AppPaths
 from sim.app.replay_tab import ReplayTab
 from sim.app.sources import CaseSources
-from sim.config import Settings
+from sim.core.config import Settings
 
 CSS = """
 #encounter-chat img, #replay-chat img { max-width: 320px; }

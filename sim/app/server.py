@@ -11,7 +11,7 @@ from sim.app.encounters import EncounterBook, RunnerFactory
 from sim.app.paths import AppPaths
 from sim.app.safety import DEFAULT_MAX_UPLOAD_MB, FileGuard, prepare_environment
 from sim.app.sources import CaseSources
-from sim.config import Settings
+from sim.core.config import Settings
 
 LOOPBACK = "127.0.0.1"
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from sim.app.paths import AppPaths
 from sim.app.safety import UploadRejected, check_case_upload
-from sim.case import Case
-from sim.errors import InputError
+from sim.core.case import Case
+from sim.core.errors import InputError
 
 BANK = "bank"
 UPLOAD = "upload"

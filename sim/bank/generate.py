@@ -20,7 +20,7 @@ from sim.bank.conditions import CONDITIONS, Condition, regions_for
 from sim.bank.draw import DEFAULT_SIZE, render_chest, save_png
 from sim.bank.reports import write_report
 from sim.bank.sampling import block_permutation, case_generators
-from sim.case import AnswerOption, Case, CaseImage, Diagnosis
+from sim.core.case import AnswerOption, Case, CaseImage, Diagnosis
 
 SOURCE = "bank"
 GENERATOR_VERSION = 1

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from sim.cli.common import console, fail, settings
-from sim.cli.model_flags import DoctorModel, JudgeModel, MeasurementModel, PatientModel, role_overrides
+from sim.cli.model_flags import DoctorModel, JudgeModel, PatientModel, role_overrides
 
 
 def app(
@@ -19,14 +19,13 @@ def app(
     max_upload_mb: float = typer.Option(20.0, "--max-upload-mb", min=0.1, help="largest accepted upload, in MB"),
     doctor_model: str = DoctorModel,
     patient_model: str = PatientModel,
-    measurement_model: str = MeasurementModel,
     judge_model: str = JudgeModel,
 ) -> None:
     """Serve the web app: play any seat of an encounter, see images and similar cases, replay runs."""
     from sim.app.server import launch_app, parse_auth
 
     cfg = settings(role_overrides(doctor_model=doctor_model, patient_model=patient_model,
-                                  measurement_model=measurement_model, judge_model=judge_model))
+                                  judge_model=judge_model))
     try:
         credentials = parse_auth(auth)
     except ValueError as error:

@@ -12,9 +12,9 @@ from rich.table import Table
 
 from sim.cli.bench import app
 from sim.cli.common import console, fail, fail_model, fail_problems, settings
-from sim.cli.model_flags import DoctorModel, JudgeModel, MeasurementModel, PatientModel, role_overrides
-from sim.config import Settings
-from sim.errors import InputError
+from sim.cli.model_flags import DoctorModel, JudgeModel, PatientModel, role_overrides
+from sim.core.config import Settings
+from sim.core.errors import InputError
 
 DEFAULT_BANK_SIZE = 30
 # Ablation axes: name -> the setting each arm turns off/on (strategy: one arm per listed strategy).
@@ -56,85 +56,57 @@ def _resolve_cases(cases: str | None, cfg: Settings, bank_size: int):
 def execute_run(cfg: Settings, params: dict, cases: list, case_dir: Path, out: Path,
                 resume: bool, concurrency: int, title: str, experience_from: Path | None = None,
                 models: dict | None = None) -> dict:
-    """Plan, run with a progress bar, and always write summary.json and report.html."""
-    from benchmark.components import make_experience, make_learner, make_retriever
-    from benchmark.harness import (check_run_dir, make_runner_factory, plan_episodes, prepare_run_dir, run_config,
-                                   run_episodes)
-    from benchmark.metrics import format_ci, summarise
-    from benchmark.records import read_records
-    from benchmark.report import render_report, write_report
+    """The Python run API (benchmark/api.py) with a progress bar; exits 1 when the run failed, 130 on Ctrl-C."""
+    from benchmark.api import ModelStartError, run
+    from benchmark.metrics import format_ci
 
-    config = run_config(cfg, params)
-    models = {} if models is None else models
-    wrap = None
-    if params.get("record_responses"):
-        from benchmark.recording import ResponseLog, RecordingModel, RESPONSES_FILE
+    columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("acc {task.fields[acc]}"), TextColumn("{task.fields[rate]} ep/min"),
+               TextColumn("{task.fields[tokens]} tok"), TextColumn("err {task.fields[errors]}"), TimeElapsedColumn()]
+    bar = Progress(*columns, console=console)
+    task = None
 
-        log = ResponseLog(out / RESPONSES_FILE)
-        wrap = lambda role, model: RecordingModel(model, role, log)  # noqa: E731
-    # Check the run directory, then start the models, and only then write anything: a refused directory
-    # costs no server start, and a model that cannot start leaves no half-made run behind.
+    def start(total: int) -> None:
+        nonlocal task
+        bar.start()
+        task = bar.add_task(title, total=total, acc="-", rate="-", tokens=0, errors=0)
+
+    def update(progress, record) -> None:
+        bar.update(task, advance=1, acc=f"{100 * progress.accuracy:.0f}%", rate=f"{progress.per_minute:.1f}",
+                   tokens=progress.tokens, errors=progress.errors)
+
+    extra = {k: v for k, v in params.items() if k not in ("trials", "seed", "concurrency")}
     try:
-        check_run_dir(out, config, resume)
+        result = run(cfg, cases, out, case_dir=case_dir, trials=params["trials"], seed=params["seed"],
+                     concurrency=concurrency, resume=resume, experience_from=experience_from,
+                     record_responses=bool(params.get("record_responses")), params=extra, models=models, title=title,
+                     on_start=start, on_progress=update, notify=lambda m: console.print(f"[dim]{m}[/]", highlight=False))
     except InputError as error:
         fail_problems(error)
-    try:
-        with console.status("starting models..."):
-            make_runner_factory(cfg, models=models, wrap=wrap)()
-    except Exception as error:  # noqa: BLE001 - a settings problem or a server that will not start
-        fail_model(next((r for r in ("doctor", "patient", "judge") if r not in models), "a"), error)
-    try:
-        done = prepare_run_dir(out, config, resume)
-        provider, memory = make_experience(cfg, out, [c.id for c in cases], experience_from,
-                                           notify=lambda m: console.print(f"[dim]{m}[/]"))
-    except InputError as error:
-        fail_problems(error)
-    episodes = plan_episodes(cases, case_dir, params["trials"], params["seed"])
-    factory = make_runner_factory(cfg, models=models, retriever=make_retriever(cfg), experience=provider, wrap=wrap)
-    learner = None
-    outcome = None
-    stopped = False
-    try:
-        learner = make_learner(memory, models)
-        columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TextColumn("acc {task.fields[acc]}"), TextColumn("{task.fields[rate]} ep/min"),
-                   TextColumn("{task.fields[tokens]} tok"), TextColumn("err {task.fields[errors]}"), TimeElapsedColumn()]
-        with Progress(*columns, console=console) as bar:
-            task = bar.add_task(title, total=len(episodes) - len(done & {e.key for e in episodes}),
-                                acc="-", rate="-", tokens=0, errors=0)
-
-            def update(progress, record):
-                bar.update(task, advance=1, acc=f"{100 * progress.accuracy:.0f}%", rate=f"{progress.per_minute:.1f}",
-                           tokens=progress.tokens, errors=progress.errors)
-
-            outcome = run_episodes(episodes, out, factory, run_id=out.name, concurrency=concurrency, done=done,
-                                   on_progress=update, learner=learner)
-    except Exception as error:  # noqa: BLE001 - the report below is still written
-        console.print(f"[red]run stopped: {getattr(error, 'cause', error)}[/]")
-        stopped = True  # failed episodes are recorded and the run goes on; this is the run itself failing
+    except ModelStartError as error:
+        fail_model(error.role, error.error)
     finally:
-        records = read_records(out / "episodes.jsonl") if (out / "episodes.jsonl").exists() else []
-        summary = summarise(records)
-        (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
-        write_report(out / "report.html", render_report(title, records, summary, config))
-    interrupted = bool(outcome and outcome.interrupted)
-    if interrupted:
+        bar.stop()
+    summary = result.summary
+    if result.failure:
+        console.print(f"[red]run stopped: {result.failure}[/]")
+    if result.interrupted:
         console.print("[yellow]interrupted: in-flight episodes were written; continue with --resume[/]")
-    if outcome and outcome.skipped:
-        console.print(f"[dim]{outcome.skipped} episode(s) already recorded, skipped[/]")
+    if result.outcome and result.outcome.skipped:
+        console.print(f"[dim]{result.outcome.skipped} episode(s) already recorded, skipped[/]")
     console.print(f"top-1 {format_ci(summary['top1'])}   top-{summary.get('k') or 'k'} {format_ci(summary['topk'])}   "
                   f"errors {summary['errors']}/{summary['episodes']}   -> {out}/report.html")
-    if stopped:
+    if result.failure:
         raise typer.Exit(1)
-    if interrupted:
+    if result.interrupted:
         raise typer.Exit(130)  # Ctrl-C ends the command, not only this run (an ablation's next arm must not start)
     return summary
 
 
-def _common_overrides(doctor_model, patient_model, measurement_model, judge_model, turn_cap, no_retrieval,
+def _common_overrides(doctor_model, patient_model, judge_model, turn_cap, no_retrieval,
                       concurrency: int = 1) -> dict:
     overrides = role_overrides(doctor_model=doctor_model, patient_model=patient_model,
-                               measurement_model=measurement_model, judge_model=judge_model)
+                               judge_model=judge_model)
     if concurrency > 1:
         overrides["embedded.lanes"] = concurrency  # each concurrent episode on servers of its own
     if turn_cap is not None:
@@ -173,11 +145,10 @@ def bench_run(
     bank_size: int = BankSizeOption,
     doctor_model: str = DoctorModel,
     patient_model: str = PatientModel,
-    measurement_model: str = MeasurementModel,
     judge_model: str = JudgeModel,
 ) -> None:
     """Run every (case, trial) as one episode; write episodes.jsonl, summary.json and report.html."""
-    overrides = _common_overrides(doctor_model, patient_model, measurement_model, judge_model, turn_cap, no_retrieval,
+    overrides = _common_overrides(doctor_model, patient_model, judge_model, turn_cap, no_retrieval,
                                   concurrency)
     if strategy:
         overrides["strategy.name"] = strategy
@@ -214,7 +185,6 @@ def bench_ablate(
                                   "should reach"),
     doctor_model: str = DoctorModel,
     patient_model: str = PatientModel,
-    measurement_model: str = MeasurementModel,
     judge_model: str = JudgeModel,
 ) -> None:
     """Run the same cases and seeds in every on/off combination of the axes; table of paired differences."""
@@ -223,15 +193,15 @@ def bench_ablate(
     available = _available_axes()
     chosen = [a.strip() for a in axes.split(",")] if axes else [a for a in available if a != "strategy"]
     strategy_list = [s.strip() for s in strategies.split(",") if s.strip()]
-    from agents.strategies import STRATEGIES
+    from sim.core.plugins import STRATEGIES
 
-    bad = [s for s in strategy_list if s not in STRATEGIES]
+    bad = [s for s in strategy_list if s not in STRATEGIES.names()]
     if bad:
-        fail(f"--strategies: unknown strategy {', '.join(bad)}; choose from {', '.join(STRATEGIES)}")
+        fail(f"--strategies: unknown strategy {', '.join(bad)}; choose from {', '.join(STRATEGIES.names())}")
     unknown = [a for a in chosen if a not in available]
     if unknown:
         fail(f"--axes: unknown or unavailable axis {', '.join(unknown)}; available: {', '.join(available)}")
-    base = _common_overrides(doctor_model, patient_model, measurement_model, judge_model, turn_cap, False, concurrency)
+    base = _common_overrides(doctor_model, patient_model, judge_model, turn_cap, False, concurrency)
     cfg0 = settings(base)
     cases_path, loaded, case_dir = _resolve_cases(cases, cfg0, bank_size)
     loaded = loaded[:limit] if limit else loaded
@@ -244,7 +214,7 @@ def bench_ablate(
         overrides = dict(base)
         if "knn" in combination:  # the retrieval-only baseline doctor, everything else as the other arms
             name = "knn"
-            overrides.update({"roles.doctor.backend": "knn", "retrieval.enabled": True})
+            overrides.update({"encounter.doctor": "knn", "retrieval.enabled": True})
         else:
             name = "+".join(_arm_label(axis, value) for axis, value in combination.items()) or "baseline"
             overrides.update({AXES[axis]: value for axis, value in combination.items()})
@@ -307,7 +277,7 @@ def bench_report(run_dir: Path = typer.Argument(..., help="run directory with ep
     """(Re)write summary.json and report.html for a run directory."""
     from benchmark.harness import read_run_config
     from benchmark.metrics import format_ci, summarise
-    from benchmark.records import read_records
+    from sim.core.records import read_records
     from benchmark.report import render_report, write_report
 
     episodes = run_dir / "episodes.jsonl"
@@ -338,21 +308,21 @@ def bench_learn(
     bank_size: int = BankSizeOption,
     doctor_model: str = DoctorModel,
     patient_model: str = PatientModel,
-    measurement_model: str = MeasurementModel,
     judge_model: str = JudgeModel,
 ) -> None:
     """Learning curve: cases in sequence with the experience store growing, against the same sequence
     with experience off; accuracy vs encounters seen with a moving-window CI."""
+    from benchmark.api import ModelStartError
     from benchmark.harness import make_runner_factory
     from benchmark.learning import ARMS, ordered, run_sequence, write_learning_outputs
 
-    cfg = settings(_common_overrides(doctor_model, patient_model, measurement_model, judge_model, turn_cap, False))
+    cfg = settings(_common_overrides(doctor_model, patient_model, judge_model, turn_cap, False))
     cases_path, loaded, case_dir = _resolve_cases(cases, cfg, bank_size)
     sequence = ordered(loaded, order_seed)[: limit or None]
     models: dict = {}
     try:
         with console.status("starting models..."):
-            make_runner_factory(cfg, models=models)()
+            make_runner_factory(cfg, models=models)
     except Exception as error:  # noqa: BLE001 - a settings problem or a server that will not start
         fail_model(next((r for r in ("doctor", "patient", "judge") if r not in models), "a"), error)
     arms = {}
@@ -371,6 +341,8 @@ def bench_learn(
                 arms[arm] = run_sequence(cfg, arm, sequence, case_dir, out, order_seed, models, resume, step)
     except InputError as error:
         fail_problems(error)
+    except ModelStartError as error:
+        fail_model(error.role, error.error)
     result = write_learning_outputs(out, arms, window, order_seed)
     view = Table(title=f"learning curve ({len(sequence)} cases, order seed {order_seed})")
     for column in ("arm", "top-1 first half", "top-1 second half", "experiences shown / encounter"):

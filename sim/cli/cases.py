@@ -18,7 +18,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from sim.errors import InputError, Problem
+from sim.core.errors import InputError, Problem
 
 app = typer.Typer(no_args_is_help=True, help="Generate, validate, audit and describe case files.")
 
@@ -58,7 +58,7 @@ def validate(
 
     Exit code 1 if any problem was found, 0 otherwise.
     """
-    from sim.validate import validate_files
+    from sim.loaders.validate import validate_files
 
     try:
         report = validate_files(files, format.value if format else None)
@@ -86,7 +86,7 @@ def audit(
     Findings are information, not errors: exit code 0. Unreadable input is reported as located problems
     (the readable cases are still audited); exit code 1 only if no case could be read at all.
     """
-    from sim.audit import audit_cases, rule_totals
+    from sim.loaders.audit import audit_cases, rule_totals
 
     cases, problems = _read_all(files, format)
     _print_problems(problems)
@@ -127,7 +127,7 @@ def schema(
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the schema here instead of stdout.")] = None,
 ) -> None:
     """Print the JSON Schema of one line of the native case format."""
-    from sim.case import case_json_schema
+    from sim.core.case import case_json_schema
 
     text = json.dumps(case_json_schema(), indent=2, ensure_ascii=False) + "\n"
     if out is None:

@@ -8,8 +8,8 @@ from typing import Any, NoReturn
 import typer
 from rich.console import Console
 
-from sim.config import Settings, load_settings, locate_setting
-from sim.errors import InputError
+from sim.core.config import Settings, load_settings, locate_setting
+from sim.core.errors import InputError
 
 console = Console()
 err_console = Console(stderr=True)

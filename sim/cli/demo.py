@@ -33,4 +33,4 @@ def demo(
                   highlight=False)
     run(cases=bank, case_id=case_id, pick_random=False, out=None, human=[], seed=DEMO_SEED, turn_cap=turn_cap,
         fetch_images=False, no_retrieval=False, strategy=None, doctor_model=None, patient_model=None,
-        measurement_model=None, judge_model=None)
+        judge_model=None)

@@ -9,7 +9,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from sim.cli.common import console, fail, fail_problems, settings
-from sim.errors import InputError
+from sim.core.errors import InputError
 
 app = typer.Typer(no_args_is_help=True, help="Train the project's open_clip image-report embedders.")
 

@@ -6,7 +6,7 @@ import typer
 from rich.table import Table
 
 from sim.cli.common import console, fail, settings
-from sim.config import ROLES
+from sim.core.config import ROLES
 
 app = typer.Typer(no_args_is_help=True)
 

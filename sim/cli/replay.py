@@ -10,7 +10,7 @@ from rich.table import Table
 
 from sim.cli.common import console, fail, fail_problems
 from sim.cli.transcript_view import print_turn, print_verdict
-from sim.errors import InputError
+from sim.core.errors import InputError
 
 
 def replay(
@@ -23,7 +23,7 @@ def replay(
 ) -> None:
     """Show a stored encounter turn by turn (Enter: next, a: all, q: quit), with the retrieved cases and
     experiences at each step; or re-execute a recorded run with --rerun."""
-    from benchmark.records import read_records
+    from sim.core.records import read_records
 
     if rerun:
         _rerun(run_dir, out or run_dir.with_name(run_dir.name + "-rerun"))

@@ -11,9 +11,9 @@ import typer
 from rich.prompt import Prompt
 
 from sim.cli.common import console, fail, fail_model, fail_problems, settings
-from sim.cli.model_flags import DoctorModel, JudgeModel, MeasurementModel, PatientModel, role_overrides
+from sim.cli.model_flags import DoctorModel, JudgeModel, PatientModel, role_overrides
 from sim.cli.transcript_view import print_turn, print_verdict
-from sim.errors import InputError
+from sim.core.errors import InputError
 
 HUMAN_HINTS = {
     "doctor": "Your move: a question, or TEST: name, IMAGE: name, DIAGNOSIS: a; b; c  (/quit to stop)",
@@ -44,17 +44,16 @@ def run(
     no_retrieval: bool = typer.Option(False, "--no-retrieval", help="do not show the doctor similar cases from the store"),
     doctor_model: str = DoctorModel,
     patient_model: str = PatientModel,
-    measurement_model: str = MeasurementModel,
     judge_model: str = JudgeModel,
 ) -> None:
     """Run one encounter: the transcript streams live, then the verdict; the record goes to episodes.jsonl."""
-    from benchmark.records import append_record
-    from retrieval.retriever import make_retriever
+    from sim.core.records import append_record
+    from sim.encounter import build
     from sim.encounter.runner import HUMAN_ROLES, EncounterRunner
     from sim.loaders import load_cases
 
     overrides = role_overrides(doctor_model=doctor_model, patient_model=patient_model,
-                               measurement_model=measurement_model, judge_model=judge_model)
+                               judge_model=judge_model)
     if turn_cap is not None:
         overrides["encounter.turn_cap"] = turn_cap
     if no_retrieval:
@@ -89,15 +88,14 @@ def run(
         fill_from_bank_if_empty(cfg, source)
     console.rule(f"case {case.id} ({case.source})")
     console.print(f"[bold]Objective:[/] {case.objective or 'find the diagnosis'}", highlight=False)
-    retriever = make_retriever(cfg, notify=lambda message: console.print(f"[dim]{message}[/]", highlight=False))
+    retriever = build.retriever(cfg, notify=lambda message: console.print(f"[dim]{message}[/]", highlight=False))
     runner = EncounterRunner(cfg, human=human, checkpoint_path=run_dir / "checkpoints.sqlite", retriever=retriever)
     with console.status("starting models...") if not human else nullcontext():
-        for role in ("doctor", "patient", "judge"):
-            if role not in human and cfg.role(role).backend != "knn":  # the knn doctor has no model
-                try:
-                    runner.model(role)
-                except Exception as error:  # noqa: BLE001 - shown as a clean message
-                    fail_model(role, error)
+        for role in runner.parts.needed_roles(human):
+            try:
+                runner.model(role)
+            except Exception as error:  # noqa: BLE001 - shown as a clean message
+                fail_model(role, error)
     record = runner.run(case, case_dir, run_id=run_dir.name, seed=seed, on_turn=print_turn, ask_human=ask_in_terminal)
     append_record(run_dir / "episodes.jsonl", record)
     print_verdict(record)

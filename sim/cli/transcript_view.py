@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from rich.panel import Panel
 
-from agents.transcript import Turn
-from benchmark.records import EpisodeRecord
+from sim.core.transcript import Turn
+from sim.core.records import EpisodeRecord
 from sim.cli.common import console
 
 STYLES = {"doctor": "bold cyan", "patient": "green", "measurement": "yellow", "retrieval": "magenta", "judge": "bold"}

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import re
 
-from pydantic import BaseModel, Field
-
-from sim.case import PatientScript
+from sim.core.case import PatientScript
+from sim.core.records import Elicitation
 
 RECALL_NEEDED = 0.5
 STEM = 4
@@ -23,13 +22,6 @@ _STOP = set(
     "into also very more most some any all ago".split()
 )
 _SPLIT = re.compile(r"(?<=[.!?;])\s+")
-
-
-class Elicitation(BaseModel):
-    facts: int = 0
-    elicited: int = 0
-    share: float = 0.0
-    missed: list[str] = Field(default_factory=list)
 
 
 def script_facts(script: PatientScript) -> list[str]:

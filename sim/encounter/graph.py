@@ -28,8 +28,8 @@ from agents.judge import judge_differential
 from agents.leaks import LeakCheck
 from agents.role_breaks import role_breaks
 from agents.protocol import Participant, Reply, View
-from agents.transcript import TerminationReason, Turn
-from sim.case import Case
+from sim.core.transcript import TerminationReason, Turn
+from sim.core.case import Case
 from sim.encounter import routing
 from sim.encounter.state import EncounterState
 

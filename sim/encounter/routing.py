@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from langgraph.graph import END
 
-from agents.transcript import TerminationReason
+from sim.core.transcript import TerminationReason
 from sim.encounter.state import EncounterState
 
 _STOP = {TerminationReason.error.value, TerminationReason.human_quit.value}

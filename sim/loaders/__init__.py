@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from sim.case import Case
-from sim.errors import InputError, Problem
+from sim.core.case import Case
+from sim.core.errors import InputError, Problem
 from sim.loaders import agentclinic, native, nejm
 from sim.loaders._jsonl import ParsedFile, convert_records, read_jsonl
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from sim.case import Case
-from sim.errors import Problem
+from sim.core.case import Case
+from sim.core.errors import Problem
 
 # One string longer than this would flood an agent's context window; it is almost certainly a broken
 # export (a base64 image pasted into a field, a whole document in one cell), not a case.

@@ -13,8 +13,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from sim.case import Case, Diagnosis
-from sim.errors import Problem, pydantic_problems
+from sim.core.case import Case, Diagnosis
+from sim.core.errors import Problem, pydantic_problems
 from sim.loaders._jsonl import RowContext, RowError, json_type
 
 _MISSING = object()

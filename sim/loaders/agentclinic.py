@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sim.case import Case, PatientScript, Symptoms, stable_id
+from sim.core.case import Case, PatientScript, Symptoms, stable_id
 from sim.loaders._jsonl import RowContext
 from sim.loaders._rows import SourceRow, as_text, diagnosis_from_text, source_for, source_slug
 

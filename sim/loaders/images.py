@@ -14,7 +14,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from sim.case import CaseImage
+from sim.core.case import CaseImage
 
 DEFAULT_TIMEOUT_S = 10.0
 MAX_IMAGE_BYTES = 20_000_000

@@ -14,8 +14,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from sim.case import Case, CaseImage
-from sim.errors import Problem, pydantic_problems
+from sim.core.case import Case, CaseImage
+from sim.core.errors import Problem, pydantic_problems
 from sim.loaders._jsonl import RowContext, RowError
 
 OPTIONS: frozenset[str] = frozenset()

@@ -20,7 +20,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from sim.case import AnswerOption, Case, CaseImage, stable_id
+from sim.core.case import AnswerOption, Case, CaseImage, stable_id
 from sim.loaders._jsonl import RowContext, json_type
 from sim.loaders._rows import SourceRow, diagnosis_from_text, source_for, source_slug
 from sim.loaders.images import DEFAULT_TIMEOUT_S, remote_image

@@ -19,7 +19,7 @@ from sim.bank.clinical.common import (
 )
 from sim.bank.regions import Side, Zone
 from sim.bank.sampling import chance, pick, pick_some
-from sim.case import Findings, PatientScript, Symptoms
+from sim.core.case import Findings, PatientScript, Symptoms
 
 _CAUSES = {
     "ischaemic": "Heart attack eight years ago treated with two stents. High blood pressure and raised cholesterol.",

@@ -13,7 +13,7 @@ from typing import Literal
 import numpy as np
 
 from sim.bank.sampling import chance, pick
-from sim.case import Findings, PatientScript
+from sim.core.case import Findings, PatientScript
 
 Sex = Literal["male", "female"]
 

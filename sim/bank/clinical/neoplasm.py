@@ -17,7 +17,7 @@ from sim.bank.clinical.common import (
 )
 from sim.bank.regions import Side, Zone
 from sim.bank.sampling import chance, pick, pick_some
-from sim.case import Findings, PatientScript, Symptoms
+from sim.core.case import Findings, PatientScript, Symptoms
 
 
 def nodule(rng: np.random.Generator, side: Side | None, level: Zone | None) -> Clinical:

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sim.errors import Problem
+from sim.core.errors import Problem
 from sim.loaders import Format, read_cases
 
 

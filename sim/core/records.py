@@ -19,10 +19,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, ValidationError
 
-from agents.transcript import Turn
-from sim.encounter.elicitation import Elicitation
-from sim.errors import InputError, Problem
-from sim.jsonlines import append_lines, complete_lines
+from sim.core.transcript import Turn
+from sim.core.errors import InputError, Problem
+from sim.core.jsonlines import append_lines, complete_lines
 
 RECORD_VERSION = 1
 
@@ -51,6 +50,15 @@ class Totals(BaseModel):
     llm_latency_s: float = 0.0
     wall_s: float = 0.0
     by_role: dict[str, dict[str, float]] = Field(default_factory=dict)
+
+
+class Elicitation(BaseModel):
+    """How much of the patient script the patient said (sim/encounter/elicitation.py computes it)."""
+
+    facts: int = 0
+    elicited: int = 0
+    share: float = 0.0
+    missed: list[str] = Field(default_factory=list)
 
 
 class EpisodeRecord(BaseModel):

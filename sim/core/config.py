@@ -1,6 +1,6 @@
 """Configuration: one TOML file, then environment variables, then command-line flags (last wins).
 
-Every role (doctor, patient, measurement, judge) has its own model settings, so a user can point the
+Every model role (doctor, patient, judge) has its own model settings, so a user can point the
 doctor at a remote OpenAI-compatible server and keep the patient on the embedded llama.cpp model.
 Environment variables use the prefix `CLINSIM_` and `__` between levels, e.g.
 `CLINSIM_ROLES__DOCTOR__BASE_URL=http://127.0.0.1:8000/v1`.
@@ -17,9 +17,19 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
-from sim.errors import InputError, Problem
+from sim.core.errors import InputError, Problem
+from sim.core.plugins import BACKENDS, DOCTORS, STRATEGIES, TEXT_EMBEDDERS
 
-ROLES = ("doctor", "patient", "measurement", "judge")
+ROLES = ("doctor", "patient", "measurement", "judge")  # who speaks in an encounter (the measurement desk included)
+MODEL_ROLES = ("doctor", "patient", "judge")  # who may be played by a model (measurement is a case lookup)
+SEATS = ("doctor", "patient", "measurement")  # the seats a person can take
+# The cognitive biases a doctor or patient can be given; each has a prompt file
+# agents/prompts/biases/<role>/<name>.txt (a test checks the two agree).
+BIASES = {
+    "doctor": ("confirmation", "cultural", "education", "false_consensus", "frequency", "race", "recency", "religion",
+               "socioeconomic", "status_quo"),
+    "patient": ("cultural", "education", "race", "recency", "religion", "self_diagnosis", "socioeconomic"),
+}
 DEFAULT_CONFIG_FILE = "clinsim.toml"
 
 
@@ -30,7 +40,7 @@ class _Section(BaseModel):
 class RoleModel(_Section):
     """Which model plays a role and how it is called."""
 
-    backend: Literal["embedded", "openai", "scripted", "knn"] = "embedded"  # knn: doctor only, no LLM
+    backend: Literal[BACKENDS.names()] = "embedded"  # type: ignore[valid-type]  # sim/core/plugins.py
     model: str = Field("", description="model name sent to the server; empty = the server's default")
     base_url: str = Field("", description="OpenAI-compatible endpoint (openai backend)")
     api_key_env: str = Field(
@@ -57,13 +67,12 @@ class RoleModel(_Section):
 
 
 # Reply budgets differ by role: the doctor answers in one line, the judge in two.
-ROLE_MAX_TOKENS = {"doctor": 96, "patient": 128, "measurement": 128, "judge": 48}
+ROLE_MAX_TOKENS = {"doctor": 96, "patient": 128, "judge": 48}
 
 
 class Roles(_Section):
     doctor: RoleModel = Field(default_factory=lambda: RoleModel(max_tokens=ROLE_MAX_TOKENS["doctor"]))
     patient: RoleModel = Field(default_factory=lambda: RoleModel(max_tokens=ROLE_MAX_TOKENS["patient"]))
-    measurement: RoleModel = Field(default_factory=lambda: RoleModel(max_tokens=ROLE_MAX_TOKENS["measurement"]))
     judge: RoleModel = Field(default_factory=lambda: RoleModel(max_tokens=ROLE_MAX_TOKENS["judge"]))
 
     @model_validator(mode="before")
@@ -119,6 +128,9 @@ class EmbeddedServer(_Section):
 
 
 class EncounterSettings(_Section):
+    doctor: Literal[tuple(n for n in DOCTORS.names() if n != "human")] = Field(  # type: ignore[valid-type]
+        "llm", description="who diagnoses: llm (the doctor model, roles.doctor) or knn (the retrieved cases' "
+        "similarity-weighted vote, no model: the floor retrieval alone gives); a person takes the seat with --human")
     turn_cap: int = Field(20, ge=1, le=200)
     patient_opens: bool = Field(True, description="the patient states why they came before the doctor's first turn "
                                 "(as in a clinic); off: the doctor speaks first")
@@ -135,11 +147,9 @@ class EncounterSettings(_Section):
     @classmethod
     def _known_bias(cls, name: str, info: ValidationInfo) -> str:
         """Checked here, so a typo is a located config error rather than every episode failing."""
-        from agents.prompts import bias_names
-
         role = info.field_name.removesuffix("_bias")
-        if name != "none" and name not in bias_names(role):
-            raise ValueError(f"unknown {role} bias '{name}'; choose from none, {', '.join(bias_names(role))}")
+        if name != "none" and name not in BIASES[role]:
+            raise ValueError(f"unknown {role} bias '{name}'; choose from none, {', '.join(BIASES[role])}")
         return name
 
 
@@ -153,7 +163,8 @@ class RetrievalSettings(_Section):
         "bank", description="'bank' (the project's checkpoint trained on the bank), an open_clip model name, "
         "'hf-hub:org/name' (needs the network), or a local checkpoint path"
     )
-    text_embedder: str = Field("same", description="'same' (the image embedder's text tower), 'minilm', or 'tfidf'")
+    text_embedder: Literal[TEXT_EMBEDDERS.names()] = Field(  # type: ignore[valid-type]
+        "same", description="'same' (the image embedder's text tower), 'minilm', or 'tfidf'")
 
 
 class ExperienceSettings(_Section):
@@ -182,7 +193,7 @@ def _default_panel() -> list[PanelistSettings]:
 class StrategySettings(_Section):
     """How the model doctor reaches its actions (agents/strategies)."""
 
-    name: Literal["direct", "cot", "self-consistency", "conference"] = "direct"
+    name: Literal[STRATEGIES.names()] = "direct"  # type: ignore[valid-type]
     deliberate: bool = Field(True, description="private free-text reasoning before the diagnosis line (one call more "
                              "at the diagnosis; the cot strategy reasons before every turn anyway)")
     samples: int = Field(5, ge=1, le=50, description="self-consistency: differentials sampled at the diagnosis")
@@ -208,11 +219,37 @@ class Settings(BaseSettings):
     def masked(self) -> dict[str, Any]:
         """The effective config as a dict with secrets masked (only key *names* are stored, never keys)."""
         data = self.model_dump(mode="json")
-        for role in ROLES:
+        for role in MODEL_ROLES:
             env_name = data["roles"][role]["api_key_env"]
             if env_name:
                 data["roles"][role]["api_key"] = "***set***" if os.environ.get(env_name) else "(not set)"
         return data
+
+
+MODEL_SPEC_HELP = "embedded | scripted | MODEL@BASE_URL (OpenAI-compatible)"
+
+
+def parse_model_spec(role: str, value: str | None) -> dict[str, Any]:
+    """A role's model in one word, as flags and the web app take it: `embedded` (the llama.cpp default),
+    `scripted`, `MODEL@BASE_URL` for any OpenAI-compatible endpoint (`@BASE_URL` alone: the server's
+    default model), or, for the doctor only, `knn` (the retrieval vote; no model). Returns the settings it
+    means as dotted overrides; raises ValueError saying what is wrong."""
+    if not value:
+        return {}
+    if role not in MODEL_ROLES:
+        raise ValueError(f"the {role} is not played by a model (choose a role of {', '.join(MODEL_ROLES)})")
+    if value in ("embedded", "scripted"):
+        return {f"roles.{role}.backend": value}
+    if value == "knn":  # the retrieval-only baseline can only sit in the doctor's chair
+        if role != "doctor":
+            raise ValueError(f"'knn' is a doctor only, not a {role} model")
+        return {"encounter.doctor": "knn"}
+    if "@" not in value:
+        raise ValueError(f"expected 'embedded', 'scripted' or MODEL@BASE_URL, got '{value}'")
+    model, url = value.rsplit("@", 1)
+    if not url.startswith(("http://", "https://")):
+        raise ValueError(f"base URL must start with http:// or https://, got '{url}'")
+    return {f"roles.{role}.backend": "openai", f"roles.{role}.model": model, f"roles.{role}.base_url": url}
 
 
 def resolve_config_path(explicit: Path | None) -> Path | None:

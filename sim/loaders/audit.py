@@ -26,7 +26,7 @@ from typing import Any
 
 from rapidfuzz import fuzz
 
-from sim.case import Case
+from sim.core.case import Case
 
 RULES = ("exact", "all-tokens", "fuzzy")
 FUZZY_THRESHOLD = 92.0

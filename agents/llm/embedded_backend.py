@@ -1,0 +1,65 @@
+"""The `embedded` model backend: the named GGUF model (agents/llm/catalogue.py) served by llama.cpp servers
+that clinsim starts itself, a server per role and lane by default (agents/llm/embedded_roles.py)."""
+
+from __future__ import annotations
+
+from agents.llm.base import ChatModel
+from agents.llm.errors import ConfigError
+from agents.llm.openai_compat import client
+from sim.core.config import RoleModel, Settings
+
+
+def embedded_model(settings: Settings, spec: RoleModel, role: str) -> ChatModel:
+    """The `embedded` backend: llama.cpp servers clinsim starts itself (one per role and lane by default)."""
+    from agents.llm.catalogue import ModelUnavailable, model_identity, resolve_model
+    from agents.llm.embedded import shared_server
+    from agents.llm.embedded_roles import EmbeddedRoleModel
+
+    embedded = settings.embedded
+    try:
+        path = resolve_model(embedded.model, progress=assembly_progress())
+    except ModelUnavailable as error:
+        raise ConfigError("embedded.model", error.cause) from None
+    identity = model_identity(path)
+    # A fixed port can be only one server, so it means the shared one.
+    per_role = embedded.servers == "per-role" and not embedded.port
+
+    def client_for(slot: str) -> ChatModel:
+        server = shared_server(
+            model_path=path,
+            host=embedded.host,
+            port=embedded.port,
+            n_ctx=embedded.n_ctx,
+            n_threads=embedded.n_threads,
+            log_dir=settings.data_dir / "logs",
+            startup_timeout_s=embedded.startup_timeout_s,
+            prompt_cache_mb=embedded.prompt_cache_mb,
+            slot=slot,
+            lanes=embedded.lanes,
+            alias=identity.label,
+        )
+        return client(spec, server.base_url, identity.label, api_key=None)
+
+    model = EmbeddedRoleModel(role if per_role else "shared", embedded.lanes, client_for)
+    model.sha256 = identity.sha256
+    return model
+
+
+def assembly_progress():
+    """A progress bar for the one-time assembly of a chunked model (seconds for 1 GB), on stderr."""
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+    state: dict = {}
+
+    def update(done: int, total: int) -> None:
+        if "bar" not in state:
+            state["bar"] = Progress(TextColumn("assembling the embedded model (once)"), BarColumn(), DownloadColumn(),
+                                    TimeRemainingColumn(), console=Console(stderr=True), transient=False)
+            state["bar"].start()
+            state["task"] = state["bar"].add_task("assemble", total=total)
+        state["bar"].update(state["task"], completed=done)
+        if done >= total:
+            state["bar"].stop()
+
+    return update
