@@ -24,7 +24,7 @@ class Vote:
     best_rank: int  # 0-based rank of its most similar item
 
 
-def vote(items: list[dict]) -> list[Vote]:
+def similarity_vote(items: list[dict]) -> list[Vote]:
     """Diagnoses ranked by summed similarity; ties go to the one retrieved first, then alphabetical order,
     so the same retrieval always gives the same differential."""
     tally: dict[str, Vote] = {}
@@ -55,7 +55,7 @@ class KnnDoctor:
         if not (items or asked or view.final_turn):
             action = RequestImage(name=self.image_name)
             return Reply(text=action_text(action), action=action.model_dump(), parse="knn")
-        votes = vote(items)
+        votes = similarity_vote(items)
         action = Diagnose(differential=[v.diagnosis for v in votes[: self.top_k]] or [UNKNOWN])
         return Reply(text=action_text(action), action=action.model_dump(), parse="knn",
                      meta={"votes": [{"diagnosis": v.diagnosis, "weight": round(v.weight, 4)} for v in votes]})

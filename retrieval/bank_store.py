@@ -14,6 +14,7 @@ from retrieval.ingest import read_source, write_items
 from retrieval.ingest.common import Progress
 from retrieval.ingest.write import IngestSummary
 from retrieval.search import ImageIndex
+from retrieval import wiring
 from retrieval.wiring import embedders_for, open_store, store_exists
 from sim.core.config import Settings
 
@@ -38,7 +39,8 @@ def fill_store_from_bank(settings: Settings, bank: Path, progress: Progress = No
         say(f"the case store stays empty: {bank} has {len(read.problems)} problem(s) and {len(read.items)} item(s)")
         return None
     say(f"filling the empty case store with the {len(read.items)} bank cases in {bank} (once)")
-    embedders = embedders_for(settings)  # trains the default 'bank' embedder on first use (progress shown)
+    wiring.prepare_embedders(settings)  # trains the default 'bank' embedder on first use (with progress)
+    embedders = embedders_for(settings)
     store = open_store(settings)
     if ImageIndex.open(store, embedders.image) is not None:
         return None

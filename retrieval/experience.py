@@ -24,8 +24,7 @@ from pydantic import BaseModel, Field
 from sim.core.transcript import Turn
 from retrieval.embedders.base import Embedder, l2_normalise
 from sim.core.case import Case
-from sim.core.errors import InputError, Problem
-from sim.core.jsonlines import append_lines, complete_lines
+from sim.core.jsonlines import append_lines, read_models
 
 EXPERIENCES_FILE = "experiences.jsonl"
 COLLECTION = "clinsim-experiences"
@@ -187,17 +186,7 @@ def _mirrored_ids(path: Path) -> set[str]:
 
 def read_experiences(path: Path) -> list[Experience]:
     """Experiences from a JSONL mirror; a bad complete line is a located error, a partial last line ignored."""
-    if not path.is_file():
-        raise InputError([Problem(str(path), None, "-", "experiences file not found")])
-    found, problems = [], []
-    for number, raw in complete_lines(path):
-        try:
-            found.append(Experience.model_validate_json(raw))
-        except ValueError as error:
-            problems.append(Problem(str(path), number, "-", f"not an experience record: {str(error).splitlines()[0]}"))
-    if problems:
-        raise InputError(problems)
-    return found
+    return read_models(path, Experience, "experiences")
 
 
 def rebuild_store(mirror: Path, folder: Path, embedder: Embedder) -> ExperienceStore:

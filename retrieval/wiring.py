@@ -32,13 +32,21 @@ def open_store(settings: Settings, url: str = "") -> CaseStore:
 
 def build_embedder(spec: str, settings: Settings) -> Embedder:
     """The embedder registry's factory (imported here so tests can replace this one function)."""
-    from retrieval.embedders.registry import make_embedder
+    from retrieval.embedder_registry import make_embedder
 
     return make_embedder(spec, settings)
 
 
+def prepare_embedders(settings: Settings, console=None) -> None:
+    """Train the configured embedder's weights if they are the project's own and missing (see
+    retrieval/embedder_registry.py `prepare_weights`); ingest and the demo call this before embedding."""
+    from retrieval.embedder_registry import prepare_weights
+
+    prepare_weights(settings, console)
+
+
 def build_text_embedder(spec: str, settings: Settings) -> Embedder:
-    from retrieval.embedders.registry import make_text_embedder
+    from retrieval.embedder_registry import make_text_embedder
 
     return make_text_embedder(spec, settings)
 

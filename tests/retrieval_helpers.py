@@ -62,6 +62,7 @@ def tiny_embedder(monkeypatch) -> TinyEmbedder:
     """The tiny embedder, also installed as what any embedder spec in the settings builds."""
     embedder = TinyEmbedder()
     monkeypatch.setattr("retrieval.wiring.build_embedder", lambda spec, settings: embedder)
+    monkeypatch.setattr("retrieval.wiring.prepare_embedders", lambda settings, console=None: None)
     return embedder
 
 

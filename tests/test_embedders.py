@@ -10,7 +10,7 @@ from retrieval.embedders.base import Embedder
 from retrieval.embedders.cache import CachedEmbedder, EmbeddingCache
 from retrieval.embedders.open_clip_embedder import EmbedderUnavailable, OpenClipEmbedder
 from retrieval.embedders.pixels import RawPixelEmbedder
-from retrieval.embedders.registry import make_embedder
+from retrieval.embedder_registry import make_embedder
 from retrieval.embedders.tfidf import TfidfEmbedder
 from tests.helpers import scripted_settings
 

@@ -155,13 +155,13 @@ def test_human_patient_and_measurement_with_lookup_suggestion(tmp_path):
 
 
 def test_human_quit_ends_the_encounter(tmp_path):
-    runner = EncounterRunner(scripted_settings(tmp_path), models={}, human=["doctor"])
+    runner = EncounterRunner(scripted_settings(tmp_path), models={"patient": ScriptedModel(["Yes."])}, human=["doctor"])
     record = runner.run(small_case(), ask_human=lambda payload: "/quit")
     assert record.termination == "human_quit" and record.turns == []
 
 
 def test_human_seat_without_input_is_an_error_not_a_hang(tmp_path):
-    runner = EncounterRunner(scripted_settings(tmp_path), models={}, human=["doctor"])
+    runner = EncounterRunner(scripted_settings(tmp_path), models={"patient": ScriptedModel(["Yes."])}, human=["doctor"])
     record = runner.run(small_case())
     assert record.termination == "error" and "no input" in record.error
 
@@ -207,7 +207,7 @@ def test_structured_doctor_sends_the_schema_and_reads_json(tmp_path):
     settings = scripted_settings(tmp_path).model_copy(deep=True)
     settings.roles.doctor.structured_output = "json_object"
     doctor = ScriptedModel(['{"kind": "test", "name": "CBC"}', '{"kind": "diagnose", "differential": ["CAP"]}'])
-    record = EncounterRunner(settings, models={"doctor": doctor}).run(small_case())
+    record = EncounterRunner(settings, models={"doctor": doctor, "patient": ScriptedModel(["Yes."])}).run(small_case())
     assert [t.parse for t in record.turns if t.role == "doctor"] == ["json", "json"]
     assert doctor.schemas[0]["anyOf"][0]["properties"]["kind"] == {"const": "ask"}
     assert '"kind": "test"' in doctor.calls[1][2].content  # its own past turn, shown as JSON

@@ -125,7 +125,9 @@ def test_replay_prints_an_episode_with_its_turns(tmp_path):
     generate_bank(2, 2, bank)
     config = tmp_path / "clinsim.toml"
     config.write_text(f'data_dir = "{tmp_path / "data"}"\n[roles.doctor]\nbackend = "scripted"\n'
-                      'script = ["TEST: chest examination", "DIAGNOSIS: Cardiomegaly"]\n[encounter]\nllm_judge = false\n')
+                      'script = ["TEST: chest examination", "DIAGNOSIS: Cardiomegaly"]\n'
+                      '[roles.patient]\nbackend = "scripted"\nscript = ["My chest feels heavy."]\n'
+                      '[encounter]\nllm_judge = false\n')
     run_dir = tmp_path / "run"
     runner = CliRunner()
     assert runner.invoke(app, ["--config", str(config), "bench", "run", "--cases", str(bank), "--out", str(run_dir)]).exit_code == 0

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from benchmark.retrieval_metrics import auroc, kth_neighbour_distance, ranked_relevance, ranking_metrics
+from benchmark.retrieval.metrics import auroc, kth_neighbour_distance, ranked_relevance, ranking_metrics
 from tests.conftest import shared_file
 
 
@@ -53,7 +53,7 @@ def test_auroc_and_kth_neighbour_distance():
 @pytest.fixture(scope="module")
 def quick_bank_model(tmp_path_factory):
     """A data dir whose default 'bank' embedder is a few-step model (the real one trains for minutes)."""
-    from retrieval.embedders.registry import ensure_bank_checkpoint
+    from retrieval.embedder_registry import ensure_bank_checkpoint
 
     data_dir = tmp_path_factory.mktemp("bench-data")
     ensure_bank_checkpoint(data_dir, steps=3, n_cases=22)

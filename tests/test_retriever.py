@@ -6,7 +6,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from agents.knn_doctor import UNKNOWN, KnnDoctor, vote
+from agents.knn_doctor import UNKNOWN, KnnDoctor, similarity_vote
 from agents.protocol import View
 from sim.core.transcript import Turn
 from agents.llm.scripted import ScriptedModel
@@ -63,7 +63,7 @@ def test_no_store_means_no_retriever_and_one_line_saying_why(tmp_path, tiny_embe
 def test_vote_weighs_similarity_and_breaks_ties_by_rank_then_name():
     items = [{"diagnosis": "B", "similarity": 0.5}, {"diagnosis": "a", "similarity": 0.5},
              {"diagnosis": "C", "similarity": 0.3}, {"diagnosis": "c", "similarity": 0.3}, {"diagnosis": ""}]
-    assert [(v.diagnosis, round(v.weight, 2)) for v in vote(items)] == [("C", 0.6), ("B", 0.5), ("a", 0.5)]
+    assert [(v.diagnosis, round(v.weight, 2)) for v in similarity_vote(items)] == [("C", 0.6), ("B", 0.5), ("a", 0.5)]
 
 
 def test_knn_doctor_asks_for_the_image_then_votes():

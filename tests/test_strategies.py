@@ -7,7 +7,7 @@ import json
 from typer.testing import CliRunner
 
 from agents.llm.scripted import ScriptedModel
-from agents.strategies import vote
+from agents.strategies import rank_vote
 from sim.bank import generate_bank
 from sim.cli.main import app
 from sim.encounter.runner import EncounterRunner
@@ -22,16 +22,16 @@ def _settings(tmp_path, **strategy):
 
 
 def test_vote_picks_the_majority_and_merges_spellings():
-    merged, tally = vote([["Pneumonia", "Bronchitis"], ["pneumonia.", "Asthma"], ["Bronchitis", "Pneumonia"]])
+    merged, tally = rank_vote([["Pneumonia", "Bronchitis"], ["pneumonia.", "Asthma"], ["Bronchitis", "Pneumonia"]])
     assert merged[:3] == ["Pneumonia", "Bronchitis", "Asthma"]
     assert tally[0] == {"diagnosis": "Pneumonia", "score": 2.5, "votes": 3, "first_places": 2}
 
 
 def test_vote_breaks_ties_deterministically():
     # equal scores and first places: the earliest appearance wins, whatever the input order of equals
-    assert vote([["A", "B"], ["B", "A"]])[0] == ["A", "B"]
-    assert vote([["B", "A"], ["A", "B"]])[0] == ["B", "A"]
-    assert vote([["A"], ["B"]])[0] == vote([["A"], ["B"]])[0] == ["A", "B"]
+    assert rank_vote([["A", "B"], ["B", "A"]])[0] == ["A", "B"]
+    assert rank_vote([["B", "A"], ["A", "B"]])[0] == ["B", "A"]
+    assert rank_vote([["A"], ["B"]])[0] == rank_vote([["A"], ["B"]])[0] == ["A", "B"]
 
 
 def test_direct_makes_one_call_per_turn(tmp_path):
@@ -59,11 +59,11 @@ def test_self_consistency_samples_votes_and_records(tmp_path):
     doctor = ScriptedModel(["DIAGNOSIS: Bronchitis; Pneumonia", "DIAGNOSIS: Pneumonia; Bronchitis",
                             "DIAGNOSIS: Community-acquired pneumonia", "DIAGNOSIS: Pneumonia", "nonsense"])
     record = EncounterRunner(_settings(tmp_path, name="self-consistency", samples=5, temperature=0.9),
-                             models={"doctor": doctor}).run(small_case())
+                             models={"doctor": doctor, "patient": ScriptedModel(["Yes."])}).run(small_case())
     turn = record.turns[0]
     assert len(doctor.calls) == 5 and [c.purpose for c in turn.calls] == ["act"] + ["sample"] * 4
     assert turn.action["differential"][0] == "Pneumonia" and record.top1_correct
-    assert turn.meta["votes"][0]["diagnosis"] == "Pneumonia" and len(turn.meta["samples"]) == 4  # "nonsense" casts no vote
+    assert turn.meta["votes"][0]["diagnosis"] == "Pneumonia" and len(turn.meta["samples"]) == 4  # "nonsense" casts no rank_vote
 
 
 def test_conference_makes_exactly_k_times_r_plus_one_calls_and_records_them(tmp_path):
@@ -78,7 +78,7 @@ def test_conference_makes_exactly_k_times_r_plus_one_calls_and_records_them(tmp_
         return "DIAGNOSIS: Bronchitis"
 
     doctor = ScriptedModel(doctor_and_panel)
-    record = EncounterRunner(_settings(tmp_path, name="conference", rounds=r), models={"doctor": doctor}).run(small_case())
+    record = EncounterRunner(_settings(tmp_path, name="conference", rounds=r), models={"doctor": doctor, "patient": ScriptedModel(["Yes."])}).run(small_case())
     turn = record.turns[0]
     purposes = [c.purpose for c in turn.calls]
     assert purposes == ["act"] + ["panel:radiologist", "panel:internist", "panel:devil's advocate"] * r + ["lead"]
@@ -95,7 +95,7 @@ def test_panelists_can_have_their_own_model(tmp_path):
     settings.strategy.panel[0].model = "scripted"
     settings.roles.doctor.script = ["Radiology view: DIAGNOSIS: Pneumonia"]
     doctor = ScriptedModel(["DIAGNOSIS: Bronchitis", "DIAGNOSIS: Pneumonia"])
-    record = EncounterRunner(settings, models={"doctor": doctor}).run(small_case())
+    record = EncounterRunner(settings, models={"doctor": doctor, "patient": ScriptedModel(["Yes."])}).run(small_case())
     assert len(doctor.calls) == 2  # act + lead; the panelist used its own (scripted) model
     assert record.turns[0].meta["conference"][0]["text"] == "Radiology view: DIAGNOSIS: Pneumonia"
 
@@ -105,7 +105,8 @@ def test_ablate_has_a_strategy_axis(tmp_path):
     generate_bank(3, 1, bank)
     config = tmp_path / "clinsim.toml"
     config.write_text(f'data_dir = "{tmp_path / "data"}"\n[roles.doctor]\nbackend = "scripted"\n'
-                      'script = ["DIAGNOSIS: Cardiomegaly"]\n[encounter]\nllm_judge = false\npatient_opens = false\n'
+                      'script = ["DIAGNOSIS: Cardiomegaly"]\n[roles.patient]\nbackend = "scripted"\nscript = ["Yes."]\n'
+                      '[encounter]\nllm_judge = false\npatient_opens = false\n'
                       '[strategy]\ndeliberate = false\n')
     out = tmp_path / "ablation"
     result = CliRunner().invoke(app, ["--config", str(config), "bench", "ablate", "--axes", "strategy",

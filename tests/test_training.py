@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from benchmark.retrieval_metrics import ranking_metrics
+from benchmark.retrieval.metrics import ranking_metrics
 from retrieval.datasets import bank_pairs
 from retrieval.training import TrainConfig, contrastive_loss, read_sidecar, train_embedder
 from sim.bank import generate_bank
@@ -104,7 +104,8 @@ def test_siglip_training_with_outlier_exposure_runs(bank, tmp_path):
 
 
 def test_cli_trains_and_the_bank_spec_reuses_the_checkpoint(bank, tmp_path):
-    from retrieval.embedders.registry import bank_checkpoint_path, ensure_bank_checkpoint, make_embedder
+    from retrieval.embedders.open_clip_embedder import EmbedderUnavailable
+    from retrieval.embedder_registry import bank_checkpoint_path, ensure_bank_checkpoint, make_embedder
     from sim.cli.main import app
     from tests.helpers import scripted_settings
 
@@ -117,6 +118,8 @@ def test_cli_trains_and_the_bank_spec_reuses_the_checkpoint(bank, tmp_path):
     embedder = make_embedder(str(out), settings)
     assert embedder.embed_images([bank_pairs(bank)[0].image]).shape == (1, 128)
 
+    with pytest.raises(EmbedderUnavailable, match="not trained yet"):  # building an embedder never trains
+        make_embedder("bank", settings)
     checkpoint = ensure_bank_checkpoint(settings.data_dir, steps=2, n_cases=11)
     assert checkpoint == bank_checkpoint_path(settings.data_dir)
     stamp = checkpoint.stat().st_mtime_ns

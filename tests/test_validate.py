@@ -52,8 +52,8 @@ BAD_FILES = [
             (
                 1,
                 "-",
-                "cannot tell the case format from the keys (label, patient); expected native (id, source, diagnosis), "
-                "AgentClinic OSCE (OSCE_Examination) or NEJM (question, answers, patient_info)",
+                "cannot tell the case format from the keys (label, patient); expected AgentClinic OSCE "
+                "(OSCE_Examination), NEJM (question, answers, patient_info) or native (id, source, diagnosis)",
             )
         ],
         0,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from sim.core.actions import Diagnose, RequestImage, RequestTest
+from sim.core.actions import RequestImage, RequestTest
 from agents.doctor import Workup, action_grammar, doctor_messages, workup_status
 from agents.llm.scripted import ScriptedModel
 from agents.patient import OPENING_QUESTION, LLMPatient, patient_name, with_article

@@ -7,6 +7,6 @@ from agents.strategies.base import Strategy
 from agents.strategies.cot import ChainOfThought
 from agents.strategies.conference import Conference, Panelist
 from agents.strategies.direct import Direct
-from agents.strategies.self_consistency import SelfConsistency, vote
+from agents.strategies.self_consistency import SelfConsistency, rank_vote
 
-__all__ = ["ChainOfThought", "Conference", "Direct", "Panelist", "SelfConsistency", "Strategy", "vote"]
+__all__ = ["ChainOfThought", "Conference", "Direct", "Panelist", "SelfConsistency", "Strategy", "rank_vote"]

@@ -16,7 +16,7 @@ from agents.synonyms import normalise
 SAME_DIAGNOSIS = 90.0  # token-sort similarity at which two names count as one diagnosis
 
 
-def vote(differentials: list[list[str]], top_k: int = MAX_DIFFERENTIAL) -> tuple[list[str], list[dict]]:
+def rank_vote(differentials: list[list[str]], top_k: int = MAX_DIFFERENTIAL) -> tuple[list[str], list[dict]]:
     """Merge ranked lists: rank r scores 1/r. Ties: more first places, then the earliest appearance
     (sample, rank), so the result is deterministic. Returns the differential and the tally."""
     groups: list[dict] = []
@@ -62,6 +62,6 @@ class SelfConsistency:
             parsed = parse_action(completion.text).action
             if isinstance(parsed, Diagnose):
                 differentials.append(parsed.differential)
-        merged, tally = vote(differentials, doctor.top_k)
+        merged, tally = rank_vote(differentials, doctor.top_k)
         step.action = Diagnose(differential=merged)
         return doctor.reply(step, meta={"votes": tally, "samples": differentials})

@@ -46,7 +46,7 @@ def default_image_embedder(data_dir: Path, train: bool) -> tuple[Embedder, str]:
     """The default 'bank' embedder without its cache: its trained checkpoint when there is one (or when
     `train`), else the same architecture with random weights, which costs exactly as much to run."""
     from retrieval.embedders.open_clip_embedder import OpenClipEmbedder
-    from retrieval.embedders.registry import bank_checkpoint_path, ensure_bank_checkpoint
+    from retrieval.embedder_registry import bank_checkpoint_path, ensure_bank_checkpoint
     from retrieval.training import ARCHITECTURES, read_sidecar
 
     checkpoint = bank_checkpoint_path(data_dir)

@@ -40,13 +40,13 @@ COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 REQUIRED = ("id", "image")
 
 
-def normalise(name: str) -> str:
+def column_key(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", str(name).strip().lower()).strip("_")
 
 
 def match_columns(header: list[str]) -> dict[str, str]:
     """role -> the original column name; exact synonyms first, then names containing a role's word."""
-    by_norm = {normalise(h): h for h in header if h is not None}
+    by_norm = {column_key(h): h for h in header if h is not None}
     chosen: dict[str, str] = {}
     for role, (exact, _) in COLUMNS.items():
         hit = next((by_norm[n] for n in exact if n in by_norm and by_norm[n] not in chosen.values()), None)

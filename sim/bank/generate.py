@@ -18,7 +18,7 @@ import numpy as np
 from sim.bank.clinical import build_clinical
 from sim.bank.conditions import CONDITIONS, Condition, regions_for
 from sim.bank.draw import DEFAULT_SIZE, render_chest, save_png
-from sim.bank.reports import write_report
+from sim.bank.reports import radiology_report
 from sim.bank.sampling import block_permutation, case_generators
 from sim.core.case import AnswerOption, Case, CaseImage, Diagnosis
 
@@ -68,7 +68,7 @@ def build_case(seed: int, index: int, size: int = DEFAULT_SIZE) -> BankCase:
     side, level = chosen.sample_site(streams["clinical"])
     clinical = build_clinical(chosen.family, streams["clinical"], side, level)
     radiograph = render_chest(chosen.lesion_spec(side, level), streams["image"], size)
-    report = write_report(streams["report"], radiograph.lesion, side, level, radiograph.cardiothoracic_ratio)
+    report = radiology_report(streams["report"], radiograph.lesion, side, level, radiograph.cardiothoracic_ratio)
     identifier = case_id(seed, index)
     image = CaseImage(
         path=f"{IMAGES_DIR}/{identifier}.png",

@@ -186,7 +186,7 @@ def _mass(rng: np.random.Generator, side: Side, level: Zone, diameter_mm: float)
     return _format(findings, impression)
 
 
-def write_report(
+def radiology_report(
     rng: np.random.Generator, lesion: LesionInfo, side: Side | None, level: Zone | None, cardiothoracic_ratio: float
 ) -> str:
     extra = lesion.extra

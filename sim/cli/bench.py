@@ -1,12 +1,16 @@
-"""`clinsim bench ...`: the benchmark command group. Each command lives in its own module and registers
-itself on `app` (imported at the bottom so the modules can import `app` from here)."""
+"""`clinsim bench ...`: the benchmark command group. Each command is a function in its own module; this
+module only names them (the command modules never import it)."""
 
 from __future__ import annotations
 
 import typer
 
+from sim.cli import bench_perf, bench_retrieval, bench_run
+
 app = typer.Typer(no_args_is_help=True, help="Benchmarks: runs, ablations, comparisons, reports, retrieval, performance.")
 
-from sim.cli import bench_run  # noqa: E402,F401  (registers run, ablate, compare, report)
-from sim.cli import bench_retrieval  # noqa: E402,F401  (registers retrieval)
-from sim.cli import bench_perf  # noqa: E402,F401  (registers perf)
+for name, command in (("run", bench_run.bench_run), ("ablate", bench_run.bench_ablate),
+                      ("compare", bench_run.bench_compare), ("report", bench_run.bench_report),
+                      ("learn", bench_run.bench_learn), ("retrieval", bench_retrieval.retrieval),
+                      ("perf", bench_perf.perf)):
+    app.command(name)(command)

@@ -13,14 +13,12 @@ import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from sim.cli.bench import app
 from sim.cli.common import console, fail, settings
 
 SECTIONS = ("generating the case bank", "embedded model latency", "harness overhead", "store latency",
             "ingest throughput", "prompt tokens", "concurrency", "memory")
 
 
-@app.command("perf")
 def perf(
     json_out: Annotated[Path | None, typer.Option("--json", help="write every figure to this JSON file")] = None,
     quick: Annotated[bool, typer.Option("--quick", help="a few minutes: stores up to 10k vectors, smaller runs; "

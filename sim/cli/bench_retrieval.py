@@ -11,13 +11,11 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from sim.cli.bench import app
 from sim.cli.common import console, fail, settings
 
 METRIC_COLUMNS = ("R@1", "R@5", "R@10", "P@10", "mAP", "nDCG@10")
 
 
-@app.command("retrieval")
 def retrieval(
     dataset: Annotated[str, typer.Option("--dataset", help="bank[:DIR] | pneumoniamnist:NPZ | iu-xray:TGZ")] = "bank",
     json_out: Annotated[Path | None, typer.Option("--json", help="write all figures to this JSON file")] = None,
@@ -38,10 +36,10 @@ def retrieval(
     Per task and method: R@1/5/10 (hit rate), P@10, mAP, nDCG@10 and single-query latency p50/p95;
     per image method: OOD AUROC against noise, photographs and another dataset's images.
     """
-    from benchmark.retrieval_bench import run_benchmark
-    from benchmark import retrieval_data as rd
-    from benchmark.retrieval_data import parse_dataset
-    from benchmark.retrieval_methods import build_methods
+    from benchmark.retrieval.bench import run_benchmark
+    from benchmark.retrieval import data as rd
+    from benchmark.retrieval.data import parse_dataset
+    from benchmark.retrieval.methods import build_methods
     from retrieval.embedders.open_clip_embedder import EmbedderUnavailable
 
     if loss not in ("clip", "siglip"):
@@ -82,7 +80,7 @@ def retrieval(
 
 
 def _load(name, path, data_dir: Path, bank_cases: int, limit, gallery_limit):
-    from benchmark import retrieval_data as rd
+    from benchmark.retrieval import data as rd
 
     if name == "bank":
         return rd.load_bank(path, Path(data_dir) / "cache" / "bench", bank_cases, limit)
@@ -93,7 +91,7 @@ def _load(name, path, data_dir: Path, bank_cases: int, limit, gallery_limit):
 
 def _other_images(spec: str, data_dir: Path) -> dict:
     """Images of another dataset that must come out OOD: a generated bank's or PneumoniaMNIST's test images."""
-    from benchmark.retrieval_data import DEFAULT_BANK_SEED
+    from benchmark.retrieval.data import DEFAULT_BANK_SEED
     from retrieval.datasets import bank_pairs, pneumoniamnist_pairs
     from sim.bank import generate_bank
 

@@ -10,7 +10,6 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from sim.cli.bench import app
 from sim.cli.common import console, fail, fail_model, fail_problems, settings
 from sim.cli.model_flags import DoctorModel, JudgeModel, PatientModel, role_overrides
 from sim.core.config import Settings
@@ -127,7 +126,6 @@ NoRetrievalOption = typer.Option(False, "--no-retrieval", help="turn the doctor'
 BankSizeOption = typer.Option(DEFAULT_BANK_SIZE, "--bank-size", help="cases to generate when the bank is missing")
 
 
-@app.command("run")
 def bench_run(
     out: Path = typer.Option(..., "--out", help="run directory (config.json, episodes.jsonl, summary.json, report.html)"),
     cases: str = CasesOption,
@@ -164,7 +162,6 @@ def bench_run(
                 experience_from=experience_from)
 
 
-@app.command("ablate")
 def bench_ablate(
     out: Path = typer.Option(..., "--out", help="ablation directory: one run directory per arm, plus ablation.json and report.html"),
     axes: str = typer.Option(None, "--axes", help="comma-separated axes (default: retrieval,experience); 'strategy' adds one arm per --strategies"),
@@ -249,7 +246,6 @@ def _print_ablation(table: dict) -> None:
     console.print(view)
 
 
-@app.command("compare")
 def bench_compare(
     run_a: Path = typer.Argument(..., help="first run directory (the reference)"),
     run_b: Path = typer.Argument(..., help="second run directory"),
@@ -272,7 +268,6 @@ def bench_compare(
     console.print(view)
 
 
-@app.command("report")
 def bench_report(run_dir: Path = typer.Argument(..., help="run directory with episodes.jsonl")) -> None:
     """(Re)write summary.json and report.html for a run directory."""
     from benchmark.harness import read_run_config
@@ -296,7 +291,6 @@ def bench_report(run_dir: Path = typer.Argument(..., help="run directory with ep
     console.print(f"{len(records)} episodes: top-1 {format_ci(summary['top1'])}; wrote {run_dir / 'report.html'}")
 
 
-@app.command("learn")
 def bench_learn(
     out: Path = typer.Option(..., "--out", help="directory for both arms, curve.json and report.html"),
     cases: str = CasesOption,

@@ -75,7 +75,7 @@ def ingest(
     from retrieval.ingest.npz import parse_labels
     from retrieval.ingest.write import MAX_IDENTICAL_REPORTS
     from retrieval.store import StoreError
-    from retrieval.wiring import embedders_for, open_store, store_label
+    from retrieval.wiring import embedders_for, open_store, prepare_embedders, store_label
 
     cfg = settings()
     options: dict = {}
@@ -101,6 +101,7 @@ def ingest(
     if not read.items:
         fail(f"{source}: nothing to ingest")
     try:
+        prepare_embedders(cfg, console=err_console)  # the default embedder is trained on first use (minutes)
         with console.status("loading the embedder..."):
             embedders = embedders_for(cfg)
         store = open_store(cfg, chroma_url or "")

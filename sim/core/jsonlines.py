@@ -4,9 +4,17 @@ line without its newline, which is all a crash in the middle of a write can leav
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from sim.core.errors import InputError, Problem
+
+Model = TypeVar("Model", bound=BaseModel)
 
 _lock = threading.Lock()
 
@@ -36,3 +44,38 @@ def complete_lines(path: Path) -> Iterator[tuple[int, bytes]]:
     for number, raw in enumerate(lines, start=1):
         if raw.strip():
             yield number, raw
+
+
+def read_models(path: Path, model: type[Model], what: str) -> list[Model]:
+    """Every complete line of a JSONL file as `model`. Problems are located (FILE:LINE: field: message) and
+    raised together as InputError; a partial last line (a crash mid-write) is not a record yet."""
+    if not path.is_file():
+        raise InputError([Problem(str(path), None, "-", f"{what} file not found")])
+    found, problems = [], []
+    for number, raw in complete_lines(path):
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            problems.append(Problem(str(path), number, "-", f"not valid UTF-8: byte 0x{raw[error.start]:02x} "
+                                    f"at byte {error.start} of the line"))
+            continue
+        try:
+            found.append(model.model_validate_json(raw))
+        except ValidationError as error:
+            first = error.errors()[0]
+            field = ".".join(str(p) for p in first.get("loc", ())) or "-"
+            problems.append(Problem(str(path), number, field, _readable(first)))
+    if problems:
+        raise InputError(problems)
+    return found
+
+
+def _readable(error: dict) -> str:
+    """pydantic's message, with the position inside the line for JSON errors ("at line 1 column 9" would
+    contradict the file line the problem is reported at)."""
+    message = error.get("msg", "invalid record")
+    if error.get("type") == "json_invalid":
+        message = re.sub(r"^Invalid JSON: (.*) at line \d+ column (\d+)$", r"invalid JSON: \1 (column \2)", message)
+    elif error.get("type") == "missing":
+        message = "required field is missing"
+    return message

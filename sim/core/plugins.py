@@ -61,9 +61,9 @@ BACKENDS = Registry("model backend", {
 
 # Text embedders for reports (retrieval.text_embedder); "same" is the image embedder's own text tower.
 TEXT_EMBEDDERS = Registry("text embedder", {
-    "same": "retrieval.embedders.registry:same_text_embedder",
-    "minilm": "retrieval.embedders.registry:minilm_text_embedder",
-    "tfidf": "retrieval.embedders.registry:tfidf_text_embedder",
+    "same": "retrieval.embedder_registry:same_text_embedder",
+    "minilm": "retrieval.embedder_registry:minilm_text_embedder",
+    "tfidf": "retrieval.embedder_registry:tfidf_text_embedder",
 })
 
 ALL = (STRATEGIES, DOCTORS, BACKENDS, TEXT_EMBEDDERS)

@@ -12,16 +12,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 from datetime import UTC, datetime
 from collections.abc import Callable
 from pathlib import Path
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from sim.core.transcript import Turn
-from sim.core.errors import InputError, Problem
-from sim.core.jsonlines import append_lines, complete_lines
+from sim.core.jsonlines import append_lines, complete_lines, read_models
 
 RECORD_VERSION = 1
 
@@ -167,33 +165,4 @@ def drop_records(path: Path, drop: Callable[[EpisodeRecord], bool]) -> list[Epis
 
 def read_records(path: Path) -> list[EpisodeRecord]:
     """All complete records; a bad complete line is a located error, a partial last line is ignored."""
-    if not path.is_file():
-        raise InputError([Problem(str(path), None, "-", "episodes file not found")])
-    records, problems = [], []
-    for number, raw in complete_lines(path):
-        try:
-            raw.decode("utf-8")
-        except UnicodeDecodeError as error:
-            problems.append(Problem(str(path), number, "-", f"not valid UTF-8: byte 0x{raw[error.start]:02x} "
-                                    f"at byte {error.start} of the line"))
-            continue
-        try:
-            records.append(EpisodeRecord.model_validate_json(raw))
-        except ValidationError as error:
-            first = error.errors()[0]
-            field = ".".join(str(p) for p in first.get("loc", ())) or "-"
-            problems.append(Problem(str(path), number, field, _readable(first)))
-    if problems:
-        raise InputError(problems)
-    return records
-
-
-def _readable(error: dict) -> str:
-    """pydantic's message, with the position inside the line for JSON errors ("at line 1 column 9" would
-    contradict the file line the problem is reported at)."""
-    message = error.get("msg", "invalid record")
-    if error.get("type") == "json_invalid":
-        message = re.sub(r"^Invalid JSON: (.*) at line \d+ column (\d+)$", r"invalid JSON: \1 (column \2)", message)
-    elif error.get("type") == "missing":
-        message = "required field is missing"
-    return message
+    return read_models(path, EpisodeRecord, "episodes")

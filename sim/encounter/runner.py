@@ -20,7 +20,7 @@ from langgraph.types import Command
 from agents.leaks import redact_case
 from agents.llm.base import ChatModel
 from sim.core.transcript import TerminationReason, Turn
-from sim.core.records import EpisodeRecord, RoleInfo, compute_totals, config_hash, now_iso
+from sim.core.records import EpisodeRecord, compute_totals, config_hash, now_iso
 from sim.core.case import Case
 from sim.core.config import SEATS, Settings
 from sim.encounter.build import Parts, check_seats

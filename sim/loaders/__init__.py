@@ -21,7 +21,9 @@ from sim.loaders import agentclinic, native, nejm
 from sim.loaders._jsonl import ParsedFile, convert_records, read_jsonl
 
 Format = Literal["native", "agentclinic", "nejm"]
-FORMATS: dict[str, Any] = {"native": native, "agentclinic": agentclinic, "nejm": nejm}
+# The case-format registry: each module has detects(keys), make_converter(path, **options), OPTIONS, LABEL
+# and EXPECTED_KEYS. Detection asks them in this order (the most specific keys first).
+FORMATS: dict[str, Any] = {"agentclinic": agentclinic, "nejm": nejm, "native": native}
 BANK_FILE_NAME = "cases.jsonl"
 
 __all__ = ["FORMATS", "Format", "LoadResult", "detect_format", "load_cases", "read_cases"]
@@ -113,22 +115,16 @@ def _sniff(parsed: ParsedFile) -> Format | Problem | None:
             continue
         first_object = first_object or record
         keys = set(record.value)
-        if "OSCE_Examination" in keys:
-            return "agentclinic"
-        if "patient_info" in keys or {"question", "answers"} <= keys:
-            return "nejm"
-        if keys & {"schema_version", "diagnosis"} or {"id", "source"} <= keys:
-            return "native"
+        detected = next((name for name, loader in FORMATS.items() if loader.detects(keys)), None)
+        if detected is not None:
+            return detected
     if first_object is None:
         return None
     shown = ", ".join(sorted(first_object.value)[:6]) or "none"
-    return Problem(
-        parsed.label,
-        first_object.line,
-        "",
-        f"cannot tell the case format from the keys ({shown}); expected native (id, source, diagnosis), "
-        "AgentClinic OSCE (OSCE_Examination) or NEJM (question, answers, patient_info)",
-    )
+    labels = [f"{loader.LABEL} ({loader.EXPECTED_KEYS})" for loader in FORMATS.values()]
+    expected = ", ".join(labels[:-1]) + f" or {labels[-1]}"
+    return Problem(parsed.label, first_object.line, "",
+                   f"cannot tell the case format from the keys ({shown}); expected {expected}")
 
 
 def _check_options(opts: dict[str, Any]) -> None:

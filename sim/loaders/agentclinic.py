@@ -35,6 +35,11 @@ _KNOWN_OSCE_KEYS = {
 }
 
 OPTIONS = frozenset({"source"})
+LABEL, EXPECTED_KEYS = "AgentClinic OSCE", "OSCE_Examination"
+
+
+def detects(keys: set[str]) -> bool:
+    return "OSCE_Examination" in keys
 
 
 def make_converter(path: Path, source: str | None = None):

@@ -120,7 +120,7 @@ def _nested_texts(path: str, value: Any) -> Iterator[tuple[str, str]]:
         yield path, str(value)
 
 
-def normalise(text: str) -> str:
+def ascii_words(text: str) -> str:
     """Lowercase ASCII words separated by single spaces; possessives dropped ("Hirschsprung's" ->
     "hirschsprung") because sources write eponyms both ways."""
     text = unicodedata.normalize("NFKD", text)
@@ -140,7 +140,7 @@ class DiagnosisMatcher:
 
     def __init__(self, names: list[str]):
         self.acronyms = [n.strip() for n in names if _ACRONYM.match(n.strip())]
-        self.phrases = [(n, normalise(n)) for n in names if n.strip() not in self.acronyms and normalise(n)]
+        self.phrases = [(n, ascii_words(n)) for n in names if n.strip() not in self.acronyms and ascii_words(n)]
         self.token_sets = []
         for name, norm in self.phrases:
             tokens = [t for t in norm.split() if t not in _STOPWORDS and t not in _POPULATION_WORDS]
@@ -150,7 +150,7 @@ class DiagnosisMatcher:
     def find_in(self, text: str) -> tuple[str, str, str, float] | None:
         if not text.strip():
             return None
-        norm = normalise(text)
+        norm = ascii_words(text)
         padded = f" {norm} "
         for name, phrase in self.phrases:
             at = padded.find(f" {phrase} ")

@@ -19,6 +19,12 @@ from sim.core.errors import Problem, pydantic_problems
 from sim.loaders._jsonl import RowContext, RowError
 
 OPTIONS: frozenset[str] = frozenset()
+LABEL, EXPECTED_KEYS = "native", "id, source, diagnosis"
+
+
+def detects(keys: set[str]) -> bool:
+    """Whether a JSON object with these keys is a case of this format."""
+    return bool(keys & {"schema_version", "diagnosis"}) or {"id", "source"} <= keys
 
 
 def make_converter(path: Path):

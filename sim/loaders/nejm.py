@@ -26,6 +26,11 @@ from sim.loaders._rows import SourceRow, diagnosis_from_text, source_for, source
 from sim.loaders.images import DEFAULT_TIMEOUT_S, remote_image
 
 OPTIONS = frozenset({"source", "fetch_images", "image_cache", "image_timeout"})
+LABEL, EXPECTED_KEYS = "NEJM", "question, answers, patient_info"
+
+
+def detects(keys: set[str]) -> bool:
+    return "patient_info" in keys or {"question", "answers"} <= keys
 
 FINDINGS_KEY = "Reported_Findings"
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9])")

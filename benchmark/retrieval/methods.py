@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark.retrieval_bench import Method
-from benchmark.retrieval_data import BenchData
+from benchmark.retrieval.bench import Method
+from benchmark.retrieval.data import BenchData
 from retrieval.embedders.base import Embedder, ImageInput, l2_normalise
 from retrieval.embedders.open_clip_embedder import EmbedderUnavailable
 from sim.core.config import Settings
@@ -61,7 +61,7 @@ def build_methods(
 ) -> tuple[list[Method], list[str]]:
     """Methods for `data`, and notes on the ones left out (and why)."""
     from retrieval.embedders.pixels import RawPixelEmbedder
-    from retrieval.embedders.registry import make_embedder
+    from retrieval.embedder_registry import ensure_bank_checkpoint, make_embedder
     from retrieval.embedders.tfidf import TfidfEmbedder
 
     has_images = any("image" in (task.query_kind, task.gallery_kind) for task in data.tasks)
@@ -75,6 +75,7 @@ def build_methods(
     if tfidf is not None:
         methods.append(Method("tfidf", tfidf, TEXT, "fitted on the dataset's gallery texts"))
     if use_bank_embedder:
+        ensure_bank_checkpoint(settings.data_dir)  # trained on first use (minutes, with progress)
         methods.append(Method("openclip-bank", make_embedder("bank", settings), BOTH,
                               "the default embedder, trained on a generated bank (seed held out)"))  # fmt: skip
     if has_images and train_steps > 0 and data.train_pairs and data.name != "bank":
@@ -102,7 +103,7 @@ def build_methods(
 
 
 def _minilm(settings: Settings, notes: list[str]) -> Method | None:
-    from retrieval.embedders.registry import make_text_embedder
+    from retrieval.embedder_registry import make_text_embedder
 
     try:
         embedder = make_text_embedder("minilm", settings)

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.retrieval_data import BenchData, Kind, Task
-from benchmark.retrieval_metrics import auroc, kth_neighbour_distance, percentile_ms, ranking_metrics
+from benchmark.retrieval.data import BenchData, Kind, Task
+from benchmark.retrieval.metrics import auroc, kth_neighbour_distance, percentile_ms, ranking_metrics
 from retrieval.embedders.base import Embedder
 
 REGION_SUFFIX = " +region"

@@ -1,14 +1,14 @@
 """`make_embedder(spec, settings)`: the one place that turns a config string into an embedder.
 
 Image embedder specs (`settings.retrieval.image_embedder`):
-- `bank`: the project's own open_clip checkpoint, trained on a generated bank the first time it is asked
-  for and kept in `DATA_DIR/models/` (a few minutes on 2 cores; later calls load it at once);
+- `bank`: the project's own open_clip checkpoint, trained on a generated bank by `prepare_weights` (which
+  ingest and the demo call first) and kept in `DATA_DIR/models/`; building it never trains;
 - `hf-hub:org/name`: an open_clip model from the Hugging Face hub (needs the network);
 - `ARCH@PATH` or `ARCH@TAG`: an open_clip architecture with a local checkpoint file or a pretrained tag;
 - `PATH`: a checkpoint file written by `clinsim embedder train` (its sidecar names the architecture);
 - `ARCH`: an open_clip architecture with random weights (an untrained baseline);
 - `pixels` / `pixels-centred`: the raw-pixel baseline (images only).
-Text embedder specs (`settings.retrieval.text_embedder`): `same`, `minilm`, `tfidf`.
+Text embedder specs (`settings.retrieval.text_embedder`): the TEXT_EMBEDDERS registry, `same`, `minilm`, `tfidf`.
 
 Every embedder with fixed weights is wrapped in the content-hash cache in `DATA_DIR/cache/embeddings/`.
 """
@@ -28,6 +28,7 @@ from retrieval.embedders.cache import CACHE_FILE, CachedEmbedder, EmbeddingCache
 from retrieval.embedders.open_clip_embedder import EmbedderUnavailable, OpenClipEmbedder
 from retrieval.embedders.pixels import RawPixelEmbedder
 from sim.core.config import Settings
+from sim.core.plugins import TEXT_EMBEDDERS, UnknownPlugin
 
 log = logging.getLogger(__name__)
 
@@ -49,22 +50,41 @@ def make_embedder(spec: str, settings: Settings, *, cache: bool = True) -> Embed
 
 
 def make_text_embedder(spec: str, settings: Settings, image_embedder: Embedder | None = None) -> Embedder:
-    """`same` (the image embedder's text tower), `minilm`, or `tfidf` (fitted on the bank's reports)."""
-    if spec == "same":
-        return image_embedder or make_embedder(settings.retrieval.image_embedder, settings)
-    if spec == "minilm":
-        from retrieval.embedders.minilm import MiniLMEmbedder
+    """A report embedder from the TEXT_EMBEDDERS registry (sim/core/plugins.py): same, minilm or tfidf."""
+    try:
+        factory = TEXT_EMBEDDERS.load(spec)
+    except UnknownPlugin as error:
+        raise EmbedderUnavailable(str(error)) from None
+    return factory(settings, image_embedder)
 
-        return CachedEmbedder(MiniLMEmbedder(), embedding_cache(settings.data_dir))
-    if spec == "tfidf":
-        from retrieval.datasets import bank_pairs
-        from retrieval.embedders.tfidf import TfidfEmbedder
 
-        bank = settings.data_dir / "bank"
-        if not (bank / "cases.jsonl").is_file():
-            raise EmbedderUnavailable(f"the tfidf text embedder is fitted on the bank's reports; no bank in {bank}")
-        return TfidfEmbedder.fit([pair.report for pair in bank_pairs(bank)], name="tfidf-bank")
-    raise EmbedderUnavailable(f"unknown text embedder {spec!r}: use 'same', 'minilm' or 'tfidf'")
+def same_text_embedder(settings: Settings, image_embedder: Embedder | None = None) -> Embedder:
+    """The image embedder's own text tower (a CLIP model embeds reports in the images' space)."""
+    return image_embedder or make_embedder(settings.retrieval.image_embedder, settings)
+
+
+def minilm_text_embedder(settings: Settings, image_embedder: Embedder | None = None) -> Embedder:
+    from retrieval.embedders.minilm import MiniLMEmbedder
+
+    return CachedEmbedder(MiniLMEmbedder(), embedding_cache(settings.data_dir))
+
+
+def tfidf_text_embedder(settings: Settings, image_embedder: Embedder | None = None) -> Embedder:
+    """TF-IDF fitted on the bank's reports."""
+    from retrieval.datasets import bank_pairs
+    from retrieval.embedders.tfidf import TfidfEmbedder
+
+    bank = settings.data_dir / "bank"
+    if not (bank / "cases.jsonl").is_file():
+        raise EmbedderUnavailable(f"the tfidf text embedder is fitted on the bank's reports; no bank in {bank}")
+    return TfidfEmbedder.fit([pair.report for pair in bank_pairs(bank)], name="tfidf-bank")
+
+
+def prepare_weights(settings: Settings, console: Console | None = None) -> None:
+    """Train the default 'bank' embedder now if it is configured and has no checkpoint yet (a few minutes,
+    with progress): what ingest and the demo call before they embed. Building an embedder never trains."""
+    if settings.retrieval.image_embedder.strip() == "bank":
+        ensure_bank_checkpoint(settings.data_dir, console=console)
 
 
 def embedding_cache(data_dir: Path) -> EmbeddingCache:
@@ -73,7 +93,10 @@ def embedding_cache(data_dir: Path) -> EmbeddingCache:
 
 def _build(spec: str, settings: Settings) -> Embedder:
     if spec == "bank":
-        checkpoint = ensure_bank_checkpoint(settings.data_dir)
+        checkpoint = bank_checkpoint_path(settings.data_dir)
+        if not _current_bank_checkpoint(checkpoint):
+            raise EmbedderUnavailable(f"the default 'bank' embedder is not trained yet ({checkpoint}): `clinsim store "
+                                      "ingest` and `clinsim demo` train it on first use, or `clinsim embedder train`")
         return OpenClipEmbedder.load(_architecture_of(checkpoint), checkpoint)
     if spec in ("pixels", "pixels-centred"):
         return RawPixelEmbedder(size=32, centre=spec.endswith("centred"))
@@ -131,16 +154,21 @@ def ensure_bank_checkpoint(
     Tests may call it first with small `steps`/`n_cases` to get a quick model at the same path.
     A file lock keeps two processes from training it at the same time.
     """
-    from retrieval.training import read_sidecar
 
     checkpoint = bank_checkpoint_path(data_dir)
     checkpoint.parent.mkdir(parents=True, exist_ok=True)
     with open(checkpoint.parent / ".bank-embedder.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if checkpoint.is_file() and read_sidecar(checkpoint).get("recipe_version") == BANK_RECIPE_VERSION:
+        if _current_bank_checkpoint(checkpoint):
             return checkpoint
         _train_bank_embedder(checkpoint, steps, n_cases, console or Console(stderr=True))
     return checkpoint
+
+
+def _current_bank_checkpoint(checkpoint: Path) -> bool:
+    from retrieval.training import read_sidecar
+
+    return checkpoint.is_file() and read_sidecar(checkpoint).get("recipe_version") == BANK_RECIPE_VERSION
 
 
 def _train_bank_embedder(checkpoint: Path, steps: int, n_cases: int, console: Console) -> None:
