@@ -1,6 +1,7 @@
 """Scoring a differential against the truth: string rules first, an LLM only when they cannot decide.
 
-Rules: normalised equality with the diagnosis or an alias; rapidfuzz token-sort similarity >= 90;
+Rules: normalised equality with the diagnosis or an alias; every word of it plus at most two qualifier words
+("moderate right pleural effusion"); rapidfuzz token-sort similarity >= 90;
 a side or course conflict (left vs right, upper vs lower, acute vs chronic) is always wrong. Candidates that share some words but
 pass no rule ("pneumonia" for "right lower lobe pneumonia") are inconclusive and go to the LLM judge
 when one is configured, else they count as wrong and the reason says so.
@@ -20,6 +21,7 @@ from sim.core.transcript import LLMCall
 from sim.core.case import Diagnosis
 
 MATCH_THRESHOLD = 90.0
+MAX_QUALIFIER_WORDS = 2  # words a candidate may add to the truth's and still name it ("small", "right side")
 RELATED_THRESHOLD = 60.0
 _SIDES = [("left", "right"), ("upper", "lower"), ("acute", "chronic")]
 _NOISE = {"the", "of", "a", "an", "disease", "syndrome", "acute", "chronic", "with", "and"}
@@ -29,7 +31,7 @@ class CandidateScore(BaseModel):
     candidate: str
     rank: int
     outcome: str  # "correct" | "incorrect" | "inconclusive"
-    method: str  # "alias" | "fuzzy" | "side" | "llm" | "none"
+    method: str  # "alias" | "contains" | "fuzzy" | "llm" | "none"
     score: float
     matched: str = ""
 
@@ -64,6 +66,12 @@ def score_candidate(candidate: str, diagnosis: Diagnosis, rank: int) -> Candidat
             return CandidateScore(candidate=candidate, rank=rank, outcome="correct", method="alias", score=100.0, matched=name)
         if _side_conflict(cand_words, name_words):
             continue
+        extra = [w for w in cand_words if w not in name_words]
+        if set(name_words) <= set(cand_words) and len(extra) <= MAX_QUALIFIER_WORDS:
+            # Every word of the truth, plus a qualifier: "Moderate right pleural effusion", "Pleural effusion
+            # (right side)" name the same condition, more specifically.
+            return CandidateScore(candidate=candidate, rank=rank, outcome="correct", method="contains", score=100.0,
+                                  matched=name)
         sort_score = fuzz.token_sort_ratio(" ".join(cand_words), " ".join(name_words))
         set_score = fuzz.token_set_ratio(" ".join(cand_words), " ".join(name_words))
         if sort_score >= MATCH_THRESHOLD:

@@ -18,6 +18,10 @@ TRUTH = Diagnosis(name="Right lower lobe pneumonia", aliases=["RLL pneumonia"])
         (["Left lower lobe pneumonia"], False, False, None),  # side conflict is never a match
         (["Right upper lobe pneumonia"], False, False, None),
         (["Pulmonary embolism", "Heart failure"], False, False, None),
+        (["Severe right lower lobe pneumonia"], True, True, 1),  # the truth plus a qualifier: more specific
+        (["Pneumonia (right lower lobe, severe)"], True, True, 1),
+        (["Right lower lobe pneumonia complicated by empyema formation"], False, False, None),  # too much added: LLM
+        (["Severe left lower lobe pneumonia"], False, False, None),
         ([], False, False, None),
     ],
 )
@@ -58,3 +62,36 @@ def test_acute_and_chronic_are_different_conditions():
     truth = Diagnosis(name="Acute bronchitis", aliases=["acute viral bronchitis"])
     assert not judge_differential(["Chronic bronchitis"], truth, k=5).topk_correct
     assert judge_differential(["Bronchitis"], truth, k=5).top1_correct
+
+
+def test_rejudge_scores_recorded_episodes_again_without_touching_them(tmp_path):
+    """A run judged by older rules: `bench rejudge` rescores it into a new directory; the source stays."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from benchmark.harness import run_config
+    from sim.cli.main import app
+    from sim.core.records import EpisodeRecord, append_record
+    from sim.core.transcript import Turn
+    from tests.helpers import scripted_settings
+
+    run = tmp_path / "run"
+    run.mkdir()
+    settings = scripted_settings(tmp_path)
+    (run / "config.json").write_text(json.dumps(run_config(settings, {"trials": 1, "seed": 0})))
+    old = {"top1_correct": False, "topk_correct": False, "k": 5, "reason": "old rules"}
+    for index, answer in enumerate(["Moderate right pleural effusion", "Left pleural effusion"]):
+        append_record(run / "episodes.jsonl", EpisodeRecord(
+            run_id="run", episode_id=f"c{index}:t0", case_id=f"c{index}", source="bank", truth="Right pleural effusion",
+            differential=[answer], verdict=old, termination="diagnosed",
+            turns=[Turn(index=0, role="judge", text="incorrect: old rules")]))
+    before = (run / "episodes.jsonl").read_bytes()
+    result = CliRunner().invoke(app, ["--data-dir", str(tmp_path / "data"), "bench", "rejudge", str(run),
+                                      "--out", str(tmp_path / "again")], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    again = [json.loads(line) for line in (tmp_path / "again" / "episodes.jsonl").read_text().splitlines()]
+    assert [r["top1_correct"] for r in again] == [True, False]
+    assert again[0]["turns"][0]["text"].startswith("correct: 'Moderate right pleural effusion' (rank 1)")
+    assert (run / "episodes.jsonl").read_bytes() == before and (tmp_path / "again" / "report.html").is_file()
+    assert "50.0%" in result.output  # top-1 after

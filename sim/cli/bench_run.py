@@ -346,3 +346,43 @@ def bench_learn(
         view.add_row(arm, fmt(half["first_half"]), fmt(half["second_half"]), f"{half['experiences_used_per_episode']:.2f}")
     console.print(view)
     console.print(f"curve: {out / 'curve.json'}; plot in {out / 'report.html'}")
+
+
+def bench_rejudge(
+    source: Path = typer.Argument(..., help="run directory, or ablation directory (every arm is judged)"),
+    out: Path = typer.Option(..., "--out", help="where the judged-again run (or ablation) goes; the source is not changed"),
+) -> None:
+    """Score recorded episodes again with the current judge (string rules, then the run's judge model when
+    they cannot decide), without running the encounters again; writes a complete run (or ablation) to --out."""
+    from agents.llm.registry import model_for_role
+    from benchmark.harness import CONFIG_FILE, read_run_config
+    from benchmark.rejudge import ABLATION_FILE, rejudge
+    from benchmark.rerun import settings_from_config
+
+    first = source
+    if (source / ABLATION_FILE).is_file():
+        rows = json.loads((source / ABLATION_FILE).read_text(encoding="utf-8"))["arms"]
+        first = source / rows[0]["name"]
+    try:
+        run_settings = settings_from_config(read_run_config(first / CONFIG_FILE), str(first / CONFIG_FILE))
+    except InputError as error:
+        fail_problems(error)
+    run_settings = run_settings.model_copy(update={"data_dir": settings().data_dir})
+    judge = None
+    if run_settings.encounter.llm_judge:
+        try:
+            with console.status("starting the judge model..."):
+                judge = model_for_role(run_settings, "judge")
+        except Exception as error:  # noqa: BLE001 - a settings problem or a server that will not start
+            fail_model("judge", error)
+    try:
+        results = rejudge(source, out, judge)
+    except InputError as error:
+        fail_problems(error)
+    view = Table(title=f"judged again -> {out}")
+    for column in ("run", "episodes", "verdicts changed", "top-1 before", "top-1 after"):
+        view.add_column(column)
+    for r in results:
+        pct = lambda v: "n/a" if v is None else f"{100 * v:.1f}%"  # noqa: E731
+        view.add_row(Path(r.run).name, str(r.episodes), str(r.changed), pct(r.top1_before), pct(r.top1_after))
+    console.print(view)
