@@ -35,7 +35,8 @@ def test_retrieval_panel_reads_the_store_items(tmp_path):
     assert render.retrieval_gallery(turns, lambda p: p if p == str(image) else None) == [
         (str(image), "Left pneumothorax · similarity 0.83")]
     table = render.retrieval_markdown(turns)
-    assert "| #1 | bank-1 | Left pneumothorax | 0.83 | Lucent rim. |" in table
+    assert "| 1 | 1 | bank-1 | Left pneumothorax | 0.83 | Lucent rim. |" in table
+    assert "| 1 | 2 | mnist-7 | Pneumonia |" in table  # each row its rank, not the image's number
     assert "0.41 ⚠ **out of distribution**" in table and "x \\| y" in table
     assert render.chat_message(turns[0], lambda p: None)["metadata"]["title"].startswith("Retrieval: 2 similar")
 

@@ -88,6 +88,10 @@ class LlamaServer:
             "--host", self.host, "--port", str(self.port),
             "--n_ctx", str(self.n_ctx), "--n_threads", str(self.n_threads),
             "--n_threads_batch", str(self.n_threads_batch),
+            # llama-cpp-python's server keeps the logits of every prompt token by default (an n_ctx x vocabulary
+            # float array, 2.5 GB for Qwen's 152k vocabulary at 4k context) and computes them all; only the last
+            # is sampled from. Measured side by side: 1 GB less RSS per server, prompts evaluated 1.2-1.5x faster.
+            "--logits_all", "false",
         ]  # fmt: skip
         if self.prompt_cache_mb:
             # Keeps the model state after each call, keyed by its tokens: the next call of the same role

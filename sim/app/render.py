@@ -58,11 +58,12 @@ def chat_messages(turns: list[Turn], publish: Publish) -> list[dict]:
     return [chat_message(turn, publish) for turn in turns]
 
 
-def retrieval_items(turns: list[Turn]) -> list[tuple[int, dict]]:
-    """(index of the retrieval among those of the encounter, item) for every retrieved case so far."""
+def retrieval_items(turns: list[Turn]) -> list[tuple[int, int, dict]]:
+    """(which image of the encounter, rank among that image's neighbours, item) for every retrieved case."""
     found = []
     for number, turn in enumerate([t for t in turns if t.role == "retrieval"], start=1):
-        found += [(number, item) for item in turn.meta.get("items", []) or [] if isinstance(item, dict)]
+        items = [item for item in turn.meta.get("items", []) or [] if isinstance(item, dict)]
+        found += [(number, rank, item) for rank, item in enumerate(items, start=1)]
     return found
 
 
@@ -85,7 +86,7 @@ def _similarity(item: dict) -> str:
 
 def retrieval_gallery(turns: list[Turn], publish: Publish) -> list[tuple[str, str]]:
     gallery = []
-    for _, item in retrieval_items(turns):
+    for _, _, item in retrieval_items(turns):
         shown = publish(str(_field(item, "image", "image_path", "path", default="")))
         if shown:
             warning = "  ⚠ out of distribution" if item.get("ood") else ""
@@ -98,13 +99,13 @@ def retrieval_markdown(turns: list[Turn]) -> str:
     items = retrieval_items(turns)
     if not items:
         return "*No similar cases retrieved yet: they appear here for each image the doctor sees.*"
-    lines = ["| # | case | diagnosis | similarity | report excerpt |", "|---|---|---|---|---|"]
-    for number, item in items:
+    lines = ["| image | rank | case | diagnosis | similarity | report excerpt |", "|---|---|---|---|---|---|"]
+    for number, rank, item in items:
         ood = " ⚠ **out of distribution**" if item.get("ood") else ""
         report = _excerpt(_field(item, "report", "excerpt", "report_excerpt", default="")).replace("|", "\\|")
-        lines.append(f"| #{number} | {_field(item, 'case_id', default='?')} | {_field(item, 'diagnosis', default='?')} "
+        lines.append(f"| {number} | {rank} | {_field(item, 'case_id', default='?')} | {_field(item, 'diagnosis', default='?')} "
                      f"| {_similarity(item)}{ood} | {report} |")
-    if any(item.get("ood") for _, item in items):
+    if any(item.get("ood") for _, _, item in items):
         lines.append("\n⚠ An out-of-distribution flag means the image looks unlike the store's cases: "
                      "treat those neighbours with caution.")
     return "\n".join(lines)
