@@ -51,7 +51,7 @@ def doctor_messages(view: View, system: str, structured: bool = False) -> list[M
         if turn.role == "doctor":
             messages.append(Message(role="user", content="\n\n".join(pending)))
             pending = []
-            own = json.dumps(turn.action) if structured and turn.action else turn.text
+            own = json.dumps(turn.action.model_dump()) if structured and turn.action else turn.text
             messages.append(Message(role="assistant", content=own))
         elif turn.role == "patient":
             pending.append(f"Patient: {turn.text}")
@@ -81,15 +81,15 @@ class Workup:
     def of(cls, transcript: list) -> Workup:
         workup = cls()
         for index, turn in enumerate(transcript):
-            action = turn.action or {}
-            if turn.role != "doctor":
+            action = turn.action
+            if turn.role != "doctor" or action is None:
                 continue
-            kind, name = action.get("kind"), action.get("name", "")
+            kind, name = action.kind, getattr(action, "name", "")
             answer = transcript[index + 1] if index + 1 < len(transcript) else None
             if kind == "test" and answer is not None and answer.images:
                 kind = "image"  # a test that named an imaging study and got the image
             if kind == "ask":
-                workup.questions.append(action.get("text", ""))
+                workup.questions.append(action.text)
             elif kind == "test":
                 (workup.exams if is_examination(name) else workup.tests).append(name)
             elif kind == "image":
@@ -272,7 +272,7 @@ class LLMDoctor:
         text = action_text(step.action)
         if step.notes:
             meta = {**(meta or {}), "reasoning": step.notes}
-        return Reply(text=text, action=step.action.model_dump(), calls=step.calls, parse=step.how,
+        return Reply(text=text, action=step.action, calls=step.calls, parse=step.how,
                      raw=step.raw if step.raw.strip() != text else "", meta=meta or {})
 
     def generate_next_message(self, view: View) -> Reply:

@@ -30,7 +30,7 @@ class HumanSeat:
         payload = {
             "role": self.role,
             "message": view.message.text if view.message else (OPENING_QUESTION if self.role == "patient" else ""),
-            "request": (view.message.action or {}) if view.message else {},
+            "request": view.message.action.model_dump() if view.message and view.message.action else {},
             "doctor_turns": view.doctor_turns,
             "turn_cap": view.turn_cap,
             "final_turn": view.final_turn,
@@ -64,4 +64,4 @@ def _doctor_reply(answer: object) -> Reply:
         action, how = (parsed.action, "human") if parsed.action else (fallback_ask(str(answer)), "human")
     if isinstance(action, Diagnose):
         action = Diagnose(differential=action.differential)
-    return Reply(text=action_text(action), action=action.model_dump(), parse=how, human=True)
+    return Reply(text=action_text(action), action=action, parse=how, human=True)

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import re
 
-from pydantic import BaseModel, Field
 from rapidfuzz import fuzz
 
 from agents.llm.base import ChatModel, LLMError, Message
 from agents.prompts import render
 from agents.synonyms import normalise
 from sim.core.transcript import LLMCall
+from sim.core.verdict import CandidateScore, Verdict
 from sim.core.case import Diagnosis
 
 MATCH_THRESHOLD = 90.0
@@ -25,27 +25,6 @@ MAX_QUALIFIER_WORDS = 2  # words a candidate may add to the truth's and still na
 RELATED_THRESHOLD = 60.0
 _SIDES = [("left", "right"), ("upper", "lower"), ("acute", "chronic")]
 _NOISE = {"the", "of", "a", "an", "disease", "syndrome", "acute", "chronic", "with", "and"}
-
-
-class CandidateScore(BaseModel):
-    candidate: str
-    rank: int
-    outcome: str  # "correct" | "incorrect" | "inconclusive"
-    method: str  # "alias" | "contains" | "fuzzy" | "llm" | "none"
-    score: float
-    matched: str = ""
-
-
-class Verdict(BaseModel):
-    top1_correct: bool
-    topk_correct: bool
-    k: int
-    matched_rank: int | None = None
-    method: str = "none"
-    reason: str = ""
-    truth: str = ""
-    candidates: list[CandidateScore] = Field(default_factory=list)
-    calls: list[LLMCall] = Field(default_factory=list)
 
 
 def _words(text: str) -> list[str]:

@@ -51,11 +51,11 @@ class KnnDoctor:
 
     def generate_next_message(self, view: View) -> Reply:
         items = [item for turn in view.transcript if turn.role == "retrieval" for item in turn.meta.get("items", [])]
-        asked = any(turn.role == "doctor" and (turn.action or {}).get("kind") == "image" for turn in view.transcript)
+        asked = any(turn.role == "doctor" and isinstance(turn.action, RequestImage) for turn in view.transcript)
         if not (items or asked or view.final_turn):
             action = RequestImage(name=self.image_name)
-            return Reply(text=action_text(action), action=action.model_dump(), parse="knn")
+            return Reply(text=action_text(action), action=action, parse="knn")
         votes = similarity_vote(items)
         action = Diagnose(differential=[v.diagnosis for v in votes[: self.top_k]] or [UNKNOWN])
-        return Reply(text=action_text(action), action=action.model_dump(), parse="knn",
+        return Reply(text=action_text(action), action=action, parse="knn",
                      meta={"votes": [{"diagnosis": v.diagnosis, "weight": round(v.weight, 4)} for v in votes]})

@@ -13,9 +13,9 @@ class LookupMeasurementAgent:
         self.lookup = lookup
 
     def generate_next_message(self, view: View) -> Reply:
-        action = (view.message.action or {}) if view.message else {}
-        name = action.get("name", "")
-        result = self.lookup.request(action.get("kind", "test"), name)
+        action = view.message.action if view.message else None
+        name = getattr(action, "name", "")
+        result = self.lookup.request(action.kind if action is not None else "test", name)
         return Reply(
             text=result.text,
             images=result.images,

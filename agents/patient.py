@@ -10,6 +10,7 @@ import hashlib
 import re
 
 from agents.llm.base import ChatModel, Message
+from sim.core.actions import Ask
 from agents.prompts import bias_fragment, render
 from agents.protocol import Reply, View, call_record
 from agents.role_breaks import role_breaks
@@ -64,8 +65,8 @@ def patient_messages(view: View, system: str) -> list[Message]:
     if not view.transcript or view.transcript[0].role == "patient":  # the patient opened the encounter
         messages.append(Message(role="user", content=f"Doctor: {OPENING_QUESTION}"))
     for turn in view.transcript:
-        if turn.role == "doctor" and (turn.action or {}).get("kind") == "ask":
-            messages.append(Message(role="user", content=f"Doctor: {turn.action['text']}"))
+        if turn.role == "doctor" and isinstance(turn.action, Ask):
+            messages.append(Message(role="user", content=f"Doctor: {turn.action.text}"))
         elif turn.role == "patient":
             messages.append(Message(role="assistant", content=turn.text))
     return messages

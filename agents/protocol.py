@@ -11,6 +11,7 @@ from typing import Protocol
 
 from pydantic import BaseModel, Field
 
+from sim.core.actions import DoctorAction
 from sim.core.transcript import LLMCall, Turn
 
 
@@ -31,7 +32,7 @@ class View:
 
 class Reply(BaseModel):
     text: str
-    action: dict | None = None
+    action: DoctorAction | None = None
     images: list[str] = Field(default_factory=list)
     calls: list[LLMCall] = Field(default_factory=list)
     parse: str = ""

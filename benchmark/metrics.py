@@ -113,7 +113,7 @@ def summarise(records: list[EpisodeRecord]) -> dict:
         "errors": errors,
         "error_rate": errors / len(records) if records else 0.0,
         "terminations": dict(Counter(r.termination for r in records)),
-        "k": next((r.verdict.get("k") for r in judged if r.verdict), None),
+        "k": next((r.verdict.k for r in judged if r.verdict), None),
         "top1": accuracy(records, "top1"),
         "topk": accuracy(records, "topk"),
     }

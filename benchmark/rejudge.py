@@ -45,7 +45,7 @@ def rejudge_record(record: EpisodeRecord, llm: ChatModel | None, k: int) -> Epis
     outcome = "correct" if verdict.top1_correct else (f"correct in top-{k}" if verdict.topk_correct else "incorrect")
     turns = [t if t.role != "judge" else Turn(index=t.index, role="judge", text=f"{outcome}: {verdict.reason}",
                                                calls=verdict.calls) for t in record.turns]
-    return record.model_copy(update={"verdict": verdict.model_dump(), "top1_correct": verdict.top1_correct,
+    return record.model_copy(update={"verdict": verdict, "top1_correct": verdict.top1_correct,
                                      "topk_correct": verdict.topk_correct, "turns": turns})
 
 

@@ -70,7 +70,7 @@ def action_mix_plot(records: list[EpisodeRecord]) -> str:
     for record in records:
         doctor_turns = [t for t in record.turns if t.role == "doctor"]
         for index, turn in enumerate(doctor_turns, start=1):
-            counts[index][(turn.action or {}).get("kind", "?")] += 1
+            counts[index][turn.action.kind if turn.action else "?"] += 1
     if not counts:
         return "<p>No doctor turns.</p>"
     turns = sorted(counts)
@@ -109,13 +109,13 @@ def _transcript(record: EpisodeRecord) -> str:
     for turn in record.turns:
         extra = f" <em>[{html.escape(turn.parse)}]</em>" if turn.parse in ("repaired", "fallback", "forced") else ""
         lines.append(f"<p><b>{html.escape(turn.role)}</b>{extra}: {html.escape(turn.text)}</p>")
-    verdict = record.verdict or {}
+    reason = record.verdict.reason if record.verdict else ""
     return (
         f'<details id="{_episode_anchor(record)}"><summary>{html.escape(record.episode_id)} '
         f"— {html.escape(record.termination)}, truth: {html.escape(record.truth)}, "
         f"differential: {html.escape('; '.join(record.differential) or '(none)')}</summary>"
         + "".join(lines)
-        + f"<p><i>judge: {html.escape(str(verdict.get('reason', '')))}</i></p>"
+        + f"<p><i>judge: {html.escape(reason)}</i></p>"
         + (f"<p class=err>error: {html.escape(record.error)}</p>" if record.error else "")
         + "</details>"
     )

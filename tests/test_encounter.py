@@ -62,7 +62,7 @@ def test_repair_then_fallback_asks_the_raw_text(tmp_path):
     runner, models = _runner(tmp_path, ["Tell me about your cough", "still no tag", "DIAGNOSIS: pneumonia"])
     record = runner.run(small_case())
     assert record.turns[0].parse == "fallback"
-    assert record.turns[0].action == {"kind": "ask", "text": "Tell me about your cough"}
+    assert record.turns[0].action.model_dump() == {"kind": "ask", "text": "Tell me about your cough"}
     assert record.turns[1].role == "patient"
     assert record.totals.fallbacks == 1 and record.totals.parse_failures == 1
 
@@ -103,9 +103,9 @@ def test_model_failure_ends_with_error_and_cause(tmp_path):
 
 def test_inconclusive_candidate_goes_to_the_llm_judge(tmp_path):
     judge = ScriptedModel(["VERDICT: correct\nREASON: same disease"])
-    runner, _ = _runner(tmp_path, ["DIAGNOSIS: lobar pneumonia of the lung"], judge=judge, llm_judge=True)
+    runner, _ = _runner(tmp_path, ["DIAGNOSIS: lobar pneumonia of the lung, right base"], judge=judge, llm_judge=True)
     record = runner.run(small_case())
-    assert record.verdict["method"] == "llm" and record.top1_correct
+    assert record.verdict.method == "llm" and record.top1_correct
     assert record.totals.by_role["judge"]["calls"] == 1
 
 
@@ -129,7 +129,7 @@ def test_human_doctor_is_resumed_through_command(tmp_path):
 
     record = runner.run(small_case(), ask_human=ask)
     assert [p["role"] for p in seen] == ["doctor"] * 3
-    assert record.turns[0].human and record.turns[0].action["kind"] == "ask"
+    assert record.turns[0].human and record.turns[0].action.kind == "ask"
     assert "WBC" in record.turns[3].text
     assert record.termination == "diagnosed" and record.top1_correct
     assert record.models["doctor"].human

@@ -69,16 +69,16 @@ def test_vote_weighs_similarity_and_breaks_ties_by_rank_then_name():
 def test_knn_doctor_asks_for_the_image_then_votes():
     doctor = KnnDoctor()
     first = doctor.generate_next_message(View(transcript=[]))
-    assert first.action == {"kind": "image", "name": "chest x-ray"} and first.text == "IMAGE: chest x-ray"
+    assert first.action.model_dump() == {"kind": "image", "name": "chest x-ray"} and first.text == "IMAGE: chest x-ray"
     asked = Turn(index=0, role="doctor", text=first.text, action=first.action)
     retrieved = Turn(index=2, role="retrieval", text="...", meta={"items": [
         {"diagnosis": "Cardiomegaly", "similarity": 0.9}, {"diagnosis": "Left pneumothorax", "similarity": 0.8},
         {"diagnosis": "Left pneumothorax", "similarity": 0.7}]})
     measured = Turn(index=1, role="measurement", text="acquired")
     answer = doctor.generate_next_message(View(transcript=[asked, measured, retrieved]))
-    assert answer.action["differential"] == ["Left pneumothorax", "Cardiomegaly"]
+    assert answer.action.differential == ["Left pneumothorax", "Cardiomegaly"]
     no_image = doctor.generate_next_message(View(transcript=[asked, measured]))
-    assert no_image.action["differential"] == [UNKNOWN]
+    assert no_image.action.differential == [UNKNOWN]
 
 
 def test_knn_doctor_diagnoses_bank_cases_through_the_runner_above_chance(bank_settings, tiny_bank, archive_bank,

@@ -62,7 +62,7 @@ def test_self_consistency_samples_votes_and_records(tmp_path):
                              models={"doctor": doctor, "patient": ScriptedModel(["Yes."])}).run(small_case())
     turn = record.turns[0]
     assert len(doctor.calls) == 5 and [c.purpose for c in turn.calls] == ["act"] + ["sample"] * 4
-    assert turn.action["differential"][0] == "Pneumonia" and record.top1_correct
+    assert turn.action.differential[0] == "Pneumonia" and record.top1_correct
     assert turn.meta["votes"][0]["diagnosis"] == "Pneumonia" and len(turn.meta["samples"]) == 4  # "nonsense" casts no rank_vote
 
 
@@ -86,7 +86,7 @@ def test_conference_makes_exactly_k_times_r_plus_one_calls_and_records_them(tmp_
     assert len(turn.meta["conference"]) == k * r and turn.meta["proposal"] == "Bronchitis"
     assert [d["round"] for d in turn.meta["conference"]] == [1, 1, 1, 2, 2, 2]
     assert "devil's advocate (round 1)" in doctor.calls[k + 1][0].content  # round 2 sees round 1
-    assert turn.action["differential"] == ["Pneumonia", "Bronchitis"] and record.top1_correct
+    assert turn.action.differential == ["Pneumonia", "Bronchitis"] and record.top1_correct
 
 
 def test_panelists_can_have_their_own_model(tmp_path):

@@ -151,7 +151,7 @@ def test_the_grammar_is_sent_only_to_a_backend_that_constrains(tmp_path):
         assert (model.grammars[-1] is not None) is sent
     doctor = LLMDoctor(model, "find it", turn_cap=2, output_mode="grammar")
     reply = doctor.generate_next_message(View(transcript=[], doctor_turns=1, turn_cap=2))
-    assert "root ::= diagnosis" in model.grammars[-1] and reply.action["kind"] == "diagnose"
+    assert "root ::= diagnosis" in model.grammars[-1] and reply.action.kind == "diagnose"
 
 
 def test_auto_output_mode_is_grammar_on_the_embedded_backend_only(tmp_path):

@@ -23,16 +23,16 @@ def _label(turn: Turn) -> str:
 
 
 def _doctor_text(turn: Turn) -> str:
-    action = turn.action or {}
-    kind = action.get("kind")
+    action = turn.action
+    kind = action.kind if action else None
     if kind == "ask":
-        return action.get("text", turn.text)
+        return action.text
     if kind == "test":
-        return f"*requests test:* {action.get('name', '')}"
+        return f"*requests test:* {action.name}"
     if kind == "image":
-        return f"*requests image:* {action.get('name', '')}"
+        return f"*requests image:* {action.name}"
     if kind == "diagnose":
-        ranked = "  ".join(f"{i}. {d}" for i, d in enumerate(action.get("differential", []), start=1))
+        ranked = "  ".join(f"{i}. {d}" for i, d in enumerate(action.differential, start=1))
         return f"*diagnosis:* {ranked}"
     return turn.text
 
@@ -135,13 +135,12 @@ def headline(record: EpisodeRecord) -> str:
     if record.top1_correct:
         return "Correct"
     if record.topk_correct:
-        return f"Correct in the top {(record.verdict or {}).get('k', '?')}"
+        return f"Correct in the top {record.verdict.k if record.verdict else '?'}"
     return "Incorrect"
 
 
 def result_markdown(record: EpisodeRecord, saved_to: str = "") -> str:
-    verdict = record.verdict or {}
-    k = verdict.get("k", "k")
+    k = record.verdict.k if record.verdict else "k"
     yes = {True: "yes", False: "no"}
     ranked = " · ".join(f"{i}. {d}" for i, d in enumerate(record.differential, start=1)) or "(none)"
     t = record.totals
@@ -150,7 +149,7 @@ def result_markdown(record: EpisodeRecord, saved_to: str = "") -> str:
         ("True diagnosis", record.truth),
         ("Top-1 correct", yes[record.top1_correct]),
         (f"Top-{k} correct", yes[record.topk_correct]),
-        ("Judge", f"{verdict.get('reason', '')} ({verdict.get('method', '-')})" if verdict else "-"),
+        ("Judge", f"{record.verdict.reason} ({record.verdict.method})" if record.verdict else "-"),
         ("Termination", record.termination),
         ("Error", record.error or ""),
         ("Doctor turns", f"{t.doctor_turns} (questions {t.questions}, tests {t.tests}, images {t.images})"),

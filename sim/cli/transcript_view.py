@@ -30,11 +30,11 @@ def print_turn(turn: Turn) -> None:
 
 
 def print_verdict(record: EpisodeRecord) -> None:
-    verdict = record.verdict or {}
+    verdict = record.verdict
     if record.top1_correct:
         headline = "[bold green]CORRECT[/]"
     elif record.topk_correct:
-        headline = f"[bold yellow]CORRECT IN TOP-{verdict.get('k', '?')}[/]"
+        headline = f"[bold yellow]CORRECT IN TOP-{verdict.k if verdict else '?'}[/]"
     elif record.termination == "error":
         headline = "[bold red]ERROR[/]"
     else:
@@ -44,8 +44,8 @@ def print_verdict(record: EpisodeRecord) -> None:
         f"differential: {'; '.join(record.differential) or '(none)'}",
         f"true diagnosis: {record.truth}",
     ]
-    if verdict.get("reason"):
-        lines.append(f"judge: {verdict['reason']}")
+    if verdict is not None and verdict.reason:
+        lines.append(f"judge: {verdict.reason}")
     if record.error:
         lines.append(f"[red]error: {record.error}[/]")
     t = record.totals

@@ -19,6 +19,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from sim.core.transcript import Turn
+from sim.core.verdict import Verdict
 from sim.core.jsonlines import append_lines, complete_lines, read_models
 
 RECORD_VERSION = 1
@@ -78,7 +79,7 @@ class EpisodeRecord(BaseModel):
     truth_aliases: list[str] = Field(default_factory=list)
     condition: str = ""  # the case's condition or category when the source has one (the bank does)
     elicitation: Elicitation | None = None  # share of the patient script's facts the patient said
-    verdict: dict | None = None
+    verdict: Verdict | None = None
     top1_correct: bool = False
     topk_correct: bool = False
     termination: str
@@ -102,7 +103,7 @@ def compute_totals(turns: list[Turn], wall_s: float) -> Totals:
     for turn in turns:
         if turn.role == "doctor":
             totals.doctor_turns += 1
-            kind = (turn.action or {}).get("kind")
+            kind = turn.action.kind if turn.action else None
             totals.questions += kind == "ask"
             totals.tests += kind == "test"
             totals.images += kind == "image"

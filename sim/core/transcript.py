@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from sim.core.actions import DoctorAction
+
 Role = Literal["doctor", "patient", "measurement", "retrieval", "judge"]
 
 
@@ -32,7 +34,7 @@ class Turn(BaseModel):
     index: int
     role: Role
     text: str
-    action: dict | None = None  # the doctor's parsed action (kind + fields)
+    action: DoctorAction | None = None  # the doctor's parsed action
     images: list[str] = Field(default_factory=list)
     calls: list[LLMCall] = Field(default_factory=list)
     parse: str = ""  # doctor only: "json" | "tag" | "repaired" | "fallback" | "human"

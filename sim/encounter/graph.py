@@ -113,7 +113,7 @@ def _doctor(state: EncounterState, runtime: Runtime[Encounter]) -> dict:
         return _failed("doctor", error)
     if reply.quit:
         return {"termination": TerminationReason.human_quit.value}
-    action = reply.action or {}
+    action = reply.action.model_dump() if reply.action else {}
     update: dict = {
         **memory,
         "turns": [_turn("doctor", len(current.transcript), reply)],

@@ -23,6 +23,7 @@ from sim.core.transcript import TerminationReason, Turn
 from sim.core.records import EpisodeRecord, compute_totals, config_hash, now_iso
 from sim.core.case import Case
 from sim.core.config import SEATS, Settings
+from sim.core.verdict import Verdict
 from sim.encounter.build import Parts, check_seats
 from sim.encounter.elicitation import elicitation
 from sim.encounter.graph import Encounter, ExperienceSource, Retriever, encounter_graph
@@ -114,7 +115,7 @@ class EncounterRunner:
             error = state["error"]
         if error is not None:
             termination = TerminationReason.error.value
-        verdict = state.get("verdict") or None
+        verdict = Verdict.model_validate(state["verdict"]) if state.get("verdict") else None
         return EpisodeRecord(
             run_id=run_id,
             episode_id=f"{case.id}:t{trial}",
@@ -134,8 +135,8 @@ class EncounterRunner:
             condition=str(case.metadata.get("condition", "")),
             elicitation=elicitation(case.patient, [t.text for t in turns if t.role == "patient"]),
             verdict=verdict,
-            top1_correct=bool(verdict and verdict["top1_correct"]),
-            topk_correct=bool(verdict and verdict["topk_correct"]),
+            top1_correct=bool(verdict and verdict.top1_correct),
+            topk_correct=bool(verdict and verdict.topk_correct),
             termination=termination,
             error=error,
             totals=compute_totals(turns, wall_s),
