@@ -7,9 +7,10 @@ from pathlib import Path
 import typer
 
 from sim.cli.common import console, fail, settings
-from sim.cli.model_flags import DoctorModel, JudgeModel, PatientModel, role_overrides
+from sim.cli.options import ModelFlags, with_groups
 
 
+@with_groups
 def app(
     host: str = typer.Option("127.0.0.1", "--host", help="address to bind; anything but loopback exposes the app"),
     port: int = typer.Option(7860, "--port", help="port to listen on"),
@@ -17,15 +18,12 @@ def app(
                              help="USER:PASS required to use the app (or set $CLINSIM_APP_AUTH)"),
     cases: list[Path] = typer.Option([], "--cases", help="case file or bank folder offered as a source (repeatable)"),
     max_upload_mb: float = typer.Option(20.0, "--max-upload-mb", min=0.1, help="largest accepted upload, in MB"),
-    doctor_model: str = DoctorModel,
-    patient_model: str = PatientModel,
-    judge_model: str = JudgeModel,
+    models: ModelFlags = ...,
 ) -> None:
     """Serve the web app: play any seat of an encounter, see images and similar cases, replay runs."""
     from sim.app.server import launch_app, parse_auth
 
-    cfg = settings(role_overrides(doctor_model=doctor_model, patient_model=patient_model,
-                                  judge_model=judge_model))
+    cfg = settings(models.overrides())
     try:
         credentials = parse_auth(auth)
     except ValueError as error:

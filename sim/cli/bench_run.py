@@ -11,11 +11,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from sim.cli.common import console, fail, fail_model, fail_problems, settings
-from sim.cli.model_flags import DoctorModel, JudgeModel, PatientModel, role_overrides
+from sim.cli.options import CaseFlags, ModelFlags, TrialFlags, resolve_cases, with_groups
 from sim.core.config import Settings
 from sim.core.errors import InputError
 
-DEFAULT_BANK_SIZE = 30
 # Ablation axes: name -> the setting each arm turns off/on (strategy: one arm per listed strategy).
 AXES = {"retrieval": "retrieval.enabled", "experience": "experience.enabled", "strategy": "strategy.name"}
 
@@ -30,26 +29,6 @@ def _axis_values(axis: str, strategies: list[str]) -> list:
 
 def _arm_label(axis: str, value) -> str:
     return str(value) if axis == "strategy" else f"{axis}-{'on' if value else 'off'}"
-
-
-def _resolve_cases(cases: str | None, cfg: Settings, bank_size: int):
-    """Load the cases; `bank` (or nothing) means the bank in the data dir, generated if missing."""
-    from sim.loaders import load_cases
-
-    if cases in (None, "bank"):
-        path = cfg.data_dir / "bank"
-        if not (path / "cases.jsonl").is_file():
-            from sim.bank import generate_bank
-
-            with console.status(f"generating a {bank_size}-case bank in {path} ..."):
-                generate_bank(bank_size, 0, path)
-    else:
-        path = Path(cases)
-    try:
-        loaded = load_cases(path)
-    except InputError as error:
-        fail_problems(error)
-    return path, loaded, (path if path.is_dir() else path.parent)
 
 
 def execute_run(cfg: Settings, params: dict, cases: list, case_dir: Path, out: Path,
@@ -102,87 +81,51 @@ def execute_run(cfg: Settings, params: dict, cases: list, case_dir: Path, out: P
     return summary
 
 
-def _common_overrides(doctor_model, patient_model, judge_model, turn_cap, no_retrieval,
-                      concurrency: int = 1) -> dict:
-    overrides = role_overrides(doctor_model=doctor_model, patient_model=patient_model,
-                               judge_model=judge_model)
-    if concurrency > 1:
-        overrides["embedded.lanes"] = concurrency  # each concurrent episode on servers of its own
-    if turn_cap is not None:
-        overrides["encounter.turn_cap"] = turn_cap
-    if no_retrieval:
-        overrides["retrieval.enabled"] = False
-    return overrides
-
-
-CasesOption = typer.Option("bank", "--cases", help="case file, bank folder, or 'bank' (the data dir's bank, generated if missing)")
-LimitOption = typer.Option(None, "--limit", help="use only the first N cases")
-TrialsOption = typer.Option(1, "--trials", min=1, help="episodes per case")
-ConcurrencyOption = typer.Option(1, "--concurrency", "-j", min=1, help="episodes run at once (embedded model: "
-                                 "each on llama.cpp servers of its own; more than the cores buys nothing)")
-SeedOption = typer.Option(0, "--seed", help="run seed; each episode's seed derives from it, the case and the trial")
-TurnCapOption = typer.Option(None, "--turn-cap", help="maximum doctor turns (default from config)")
-NoRetrievalOption = typer.Option(False, "--no-retrieval", help="turn the doctor's retrieval step off")
-BankSizeOption = typer.Option(DEFAULT_BANK_SIZE, "--bank-size", help="cases to generate when the bank is missing")
-
-
+@with_groups
 def bench_run(
     out: Path = typer.Option(..., "--out", help="run directory (config.json, episodes.jsonl, summary.json, report.html)"),
-    cases: str = CasesOption,
-    limit: int = LimitOption,
-    trials: int = TrialsOption,
-    concurrency: int = ConcurrencyOption,
-    seed: int = SeedOption,
+    source: CaseFlags = ...,
+    shape: TrialFlags = ...,
+    models: ModelFlags = ...,
     resume: bool = typer.Option(False, "--resume", help="continue a run: skip recorded episodes, run failed (error) ones again; refuse a different config"),
-    turn_cap: int = TurnCapOption,
-    no_retrieval: bool = NoRetrievalOption,
+    no_retrieval: bool = typer.Option(False, "--no-retrieval", help="turn the doctor's retrieval step off"),
     experience: bool = typer.Option(None, "--experience/--no-experience", help="remember encounters and use past ones (default from config: off)"),
     experience_from: Path = typer.Option(None, "--experience-from", help="warm-start the experience store from an earlier run directory"),
     record_responses: bool = typer.Option(False, "--record-responses", help="save every model request and response (for `clinsim replay --rerun`)"),
     strategy: str = typer.Option(None, "--strategy", help="doctor strategy: direct, cot, self-consistency, conference (default from config: direct)"),
-    bank_size: int = BankSizeOption,
-    doctor_model: str = DoctorModel,
-    patient_model: str = PatientModel,
-    judge_model: str = JudgeModel,
 ) -> None:
     """Run every (case, trial) as one episode; write episodes.jsonl, summary.json and report.html."""
-    overrides = _common_overrides(doctor_model, patient_model, judge_model, turn_cap, no_retrieval,
-                                  concurrency)
+    overrides = {**models.overrides(), **shape.overrides()}
+    if no_retrieval:
+        overrides["retrieval.enabled"] = False
     if strategy:
         overrides["strategy.name"] = strategy
     if experience is not None or experience_from is not None:
         overrides["experience.enabled"] = bool(experience) or (experience is None and experience_from is not None)
     cfg = settings(overrides)
-    cases_path, loaded, case_dir = _resolve_cases(cases, cfg, bank_size)
-    loaded = loaded[:limit] if limit else loaded
-    params = {"cases": str(cases_path), "limit": limit, "trials": trials, "seed": seed, "concurrency": concurrency,
+    cases_path, loaded, case_dir = resolve_cases(source, cfg.data_dir)
+    params = {"cases": str(cases_path), "limit": source.limit, **shape.params(),
               "experience_from": str(experience_from) if experience_from else None,
               "record_responses": record_responses}
-    execute_run(cfg, params, loaded, case_dir, out, resume, concurrency, f"run {out.name}",
+    execute_run(cfg, params, loaded, case_dir, out, resume, shape.concurrency, f"run {out.name}",
                 experience_from=experience_from)
 
 
+@with_groups
 def bench_ablate(
     out: Path = typer.Option(..., "--out", help="ablation directory: one run directory per arm, plus ablation.json and report.html"),
     axes: str = typer.Option(None, "--axes", help="comma-separated axes (default: retrieval,experience); 'strategy' adds one arm per --strategies"),
     strategies: str = typer.Option("direct,cot,self-consistency,conference", "--strategies", help="strategy axis: the strategies to compare"),
-    cases: str = CasesOption,
-    limit: int = LimitOption,
-    trials: int = TrialsOption,
-    concurrency: int = ConcurrencyOption,
-    seed: int = SeedOption,
+    source: CaseFlags = ...,
+    shape: TrialFlags = ...,
+    models: ModelFlags = ...,
     resume: bool = typer.Option(False, "--resume", help="continue an ablation"),
     experience_from: Path = typer.Option(None, "--experience-from", help="warm-start the experience arms from an "
                                          "earlier run directory (otherwise they only see past encounters of cases "
                                          "outside the evaluated split, and with experience.allow_same_split)"),
-    turn_cap: int = TurnCapOption,
-    bank_size: int = BankSizeOption,
     with_knn: bool = typer.Option(False, "--with-knn", help="add an arm with the knn doctor (the retrieved cases' "
                                   "vote, no LLM) on the same cases and seeds: the floor a doctor with retrieval "
                                   "should reach"),
-    doctor_model: str = DoctorModel,
-    patient_model: str = PatientModel,
-    judge_model: str = JudgeModel,
 ) -> None:
     """Run the same cases and seeds in every on/off combination of the axes; table of paired differences."""
     from benchmark.ablation import ablation_table, write_ablation
@@ -198,10 +141,8 @@ def bench_ablate(
     unknown = [a for a in chosen if a not in available]
     if unknown:
         fail(f"--axes: unknown or unavailable axis {', '.join(unknown)}; available: {', '.join(available)}")
-    base = _common_overrides(doctor_model, patient_model, judge_model, turn_cap, False, concurrency)
-    cfg0 = settings(base)
-    cases_path, loaded, case_dir = _resolve_cases(cases, cfg0, bank_size)
-    loaded = loaded[:limit] if limit else loaded
+    base = {**models.overrides(), **shape.overrides()}
+    cases_path, loaded, case_dir = resolve_cases(source, settings(base).data_dir)
     arms: dict[str, Path] = {}
     combinations = [dict(zip(chosen, values))
                     for values in itertools.product(*[_axis_values(axis, strategy_list) for axis in chosen])]
@@ -217,10 +158,10 @@ def bench_ablate(
             overrides.update({AXES[axis]: value for axis, value in combination.items()})
         arm_settings = settings(overrides)
         warm = experience_from if arm_settings.experience.enabled else None
-        params = {"cases": str(cases_path), "limit": limit, "trials": trials, "seed": seed,
-                  "concurrency": concurrency, "arm": name, "experience_from": str(warm) if warm else None}
+        params = {"cases": str(cases_path), "limit": source.limit, **shape.params(), "arm": name,
+                  "experience_from": str(warm) if warm else None}
         console.rule(f"arm {name}")
-        execute_run(arm_settings, params, loaded, case_dir, out / name, resume, concurrency, f"arm {name}",
+        execute_run(arm_settings, params, loaded, case_dir, out / name, resume, shape.concurrency, f"arm {name}",
                     experience_from=warm)
         arms[name] = out / name
     table = ablation_table(arms)
@@ -291,18 +232,14 @@ def bench_report(run_dir: Path = typer.Argument(..., help="run directory with ep
     console.print(f"{len(records)} episodes: top-1 {format_ci(summary['top1'])}; wrote {run_dir / 'report.html'}")
 
 
+@with_groups
 def bench_learn(
     out: Path = typer.Option(..., "--out", help="directory for both arms, curve.json and report.html"),
-    cases: str = CasesOption,
+    source: CaseFlags = ...,
+    models: ModelFlags = ...,
     order_seed: int = typer.Option(0, "--order-seed", help="seed of the order the cases are seen in"),
-    limit: int = LimitOption,
     window: int = typer.Option(10, "--window", min=2, help="moving-window size of the accuracy curve"),
     resume: bool = typer.Option(False, "--resume", help="continue both arms where they stopped"),
-    turn_cap: int = TurnCapOption,
-    bank_size: int = BankSizeOption,
-    doctor_model: str = DoctorModel,
-    patient_model: str = PatientModel,
-    judge_model: str = JudgeModel,
 ) -> None:
     """Learning curve: cases in sequence with the experience store growing, against the same sequence
     with experience off; accuracy vs encounters seen with a moving-window CI."""
@@ -310,9 +247,9 @@ def bench_learn(
     from benchmark.harness import make_runner_factory
     from benchmark.learning import ARMS, ordered, run_sequence, write_learning_outputs
 
-    cfg = settings(_common_overrides(doctor_model, patient_model, judge_model, turn_cap, False))
-    cases_path, loaded, case_dir = _resolve_cases(cases, cfg, bank_size)
-    sequence = ordered(loaded, order_seed)[: limit or None]
+    cfg = settings(models.overrides())
+    cases_path, loaded, case_dir = resolve_cases(source, cfg.data_dir, apply_limit=False)
+    sequence = ordered(loaded, order_seed)[: source.limit or None]
     models: dict = {}
     try:
         with console.status("starting models..."):

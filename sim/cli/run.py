@@ -11,7 +11,7 @@ import typer
 from rich.prompt import Prompt
 
 from sim.cli.common import console, fail, fail_model, fail_problems, settings
-from sim.cli.model_flags import DoctorModel, JudgeModel, PatientModel, role_overrides
+from sim.cli.options import ModelFlags, with_groups
 from sim.cli.transcript_view import print_turn, print_verdict
 from sim.core.errors import InputError
 
@@ -31,6 +31,7 @@ def ask_in_terminal(payload: dict) -> str:
     return Prompt.ask(f"[bold]{HUMAN_HINTS.get(role, role)}[/]\n>", default="" if role == "measurement" else ...)
 
 
+@with_groups
 def run(
     cases: Path = typer.Option(None, "--cases", help="case file or bank folder (default: the bank in the data dir)"),
     case_id: str = typer.Option(None, "--case-id", help="id of the case to run (default: the first)"),
@@ -38,13 +39,10 @@ def run(
     out: Path = typer.Option(None, "--out", help="run directory for episodes.jsonl (default: DATA_DIR/runs/...)"),
     human: list[str] = typer.Option([], "--human", help="seat(s) you play: doctor, patient, measurement"),
     seed: int = typer.Option(0, "--seed", help="seed sent to the models and used by --random"),
-    turn_cap: int = typer.Option(None, "--turn-cap", help="maximum doctor turns (default from config: 20)"),
     fetch_images: bool = typer.Option(False, "--fetch-images", help="download remote case images (NEJM) when online"),
     strategy: str = typer.Option(None, "--strategy", help="doctor strategy: direct, cot, self-consistency, conference"),
     no_retrieval: bool = typer.Option(False, "--no-retrieval", help="do not show the doctor similar cases from the store"),
-    doctor_model: str = DoctorModel,
-    patient_model: str = PatientModel,
-    judge_model: str = JudgeModel,
+    models: ModelFlags = ...,
 ) -> None:
     """Run one encounter: the transcript streams live, then the verdict; the record goes to episodes.jsonl."""
     from sim.core.records import append_record
@@ -52,10 +50,7 @@ def run(
     from sim.encounter.runner import HUMAN_ROLES, EncounterRunner
     from sim.loaders import load_cases
 
-    overrides = role_overrides(doctor_model=doctor_model, patient_model=patient_model,
-                               judge_model=judge_model)
-    if turn_cap is not None:
-        overrides["encounter.turn_cap"] = turn_cap
+    overrides = models.overrides()
     if no_retrieval:
         overrides["retrieval.enabled"] = False
     if strategy:

@@ -1,0 +1,125 @@
+"""Option groups shared by the commands that run encounters (`run`, `bench run`, `bench ablate`,
+`bench learn`, `app`): declared once here as dataclasses, expanded into each command's options by
+`@with_groups`, and handed to the command as one object.
+
+    @with_groups
+    def bench_run(out: Path = typer.Option(...), models: ModelFlags = ..., cases: CaseFlags = ...): ...
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import inspect
+import typing
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from sim.cli.model_flags import DoctorModel, JudgeModel, PatientModel, role_overrides
+
+DEFAULT_BANK_SIZE = 200
+
+
+@dataclasses.dataclass
+class ModelFlags:
+    """Which model plays each role, and the encounter's length."""
+
+    doctor_model: str = DoctorModel
+    patient_model: str = PatientModel
+    judge_model: str = JudgeModel
+    turn_cap: int = typer.Option(None, "--turn-cap", help="maximum doctor turns (default from config)")
+
+    def overrides(self) -> dict[str, Any]:
+        overrides = role_overrides(doctor_model=self.doctor_model, patient_model=self.patient_model,
+                                   judge_model=self.judge_model)
+        if self.turn_cap is not None:
+            overrides["encounter.turn_cap"] = self.turn_cap
+        return overrides
+
+
+@dataclasses.dataclass
+class CaseFlags:
+    """Which cases."""
+
+    cases: str = typer.Option("bank", "--cases", help="case file, bank folder, or 'bank' (the data dir's bank, "
+                              "generated if missing)")
+    limit: int = typer.Option(None, "--limit", help="use only the first N cases")
+    bank_size: int = typer.Option(DEFAULT_BANK_SIZE, "--bank-size", help="cases to generate when the bank is missing")
+
+
+@dataclasses.dataclass
+class TrialFlags:
+    """How many times, with which seeds, how many at once."""
+
+    trials: int = typer.Option(1, "--trials", min=1, help="episodes per case")
+    concurrency: int = typer.Option(1, "--concurrency", "-j", min=1, help="episodes run at once (embedded model: "
+                                    "each on llama.cpp servers of its own; more than the cores buys nothing)")
+    seed: int = typer.Option(0, "--seed", help="run seed; each episode's seed derives from it, the case and the trial")
+
+    def overrides(self) -> dict[str, Any]:
+        # Each concurrent episode on embedded servers of its own.
+        return {"embedded.lanes": self.concurrency} if self.concurrency > 1 else {}
+
+    def params(self) -> dict[str, Any]:
+        return {"trials": self.trials, "seed": self.seed, "concurrency": self.concurrency}
+
+
+GROUPS = (ModelFlags, CaseFlags, TrialFlags)
+
+
+def with_groups(command):
+    """Replace each parameter annotated with an option group by the group's options (same names, defaults
+    and help everywhere), and call the command with the group built from them."""
+    hints = typing.get_type_hints(command)
+    signature = inspect.signature(command)
+    parameters: list[inspect.Parameter] = []
+    groups: dict[str, tuple[type, list[str]]] = {}
+    for parameter in signature.parameters.values():
+        group = hints.get(parameter.name)
+        if group in GROUPS:
+            fields = dataclasses.fields(group)
+            field_types = typing.get_type_hints(group)
+            groups[parameter.name] = (group, [f.name for f in fields])
+            parameters += [inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default,
+                                             annotation=field_types[f.name]) for f in fields]
+        else:
+            parameters.append(parameter.replace(kind=inspect.Parameter.KEYWORD_ONLY,
+                                                annotation=hints.get(parameter.name, parameter.annotation)))
+
+    @functools.wraps(command)
+    def wrapper(**values):
+        for name, (group, names) in groups.items():
+            values[name] = group(**{n: values.pop(n) for n in names})
+        return command(**values)
+
+    wrapper.__signature__ = signature.replace(parameters=parameters)
+    wrapper.__annotations__ = {p.name: p.annotation for p in parameters}
+    return wrapper
+
+
+def resolve_cases(flags: CaseFlags, data_dir: Path, apply_limit: bool = True):
+    """The cases of `--cases` (the data directory's bank is generated when missing), cut to `--limit` unless
+    the caller orders them first: (source path, cases, folder image paths are relative to). Exits with the
+    located problems when the file is bad."""
+    from sim.cli.common import console, fail_problems
+    from sim.core.errors import InputError
+    from sim.loaders import load_cases
+
+    if flags.cases in (None, "bank"):
+        path = data_dir / "bank"
+        if not (path / "cases.jsonl").is_file():
+            from sim.bank import generate_bank
+
+            with console.status(f"generating a {flags.bank_size}-case bank in {path} ..."):
+                generate_bank(flags.bank_size, 0, path)
+    else:
+        path = Path(flags.cases)
+    try:
+        loaded = load_cases(path)
+    except InputError as error:
+        fail_problems(error)
+    if apply_limit and flags.limit:
+        loaded = loaded[: flags.limit]
+    return path, loaded, (path if path.is_dir() else path.parent)
