@@ -32,6 +32,17 @@ def _words(text: str) -> list[str]:
 
 
 def score_candidate(candidate: str, diagnosis: Diagnosis, rank: int) -> CandidateScore:
+    """The candidate's best outcome against the truth and its aliases. A parenthesised remark qualifies the
+    name before it ("Solitary pulmonary nodule (right lower zone)"), so the name without it is tried first."""
+    bare = re.sub(r"\([^)]*\)?", " ", candidate).strip()
+    if bare and bare != candidate.strip():
+        scored = _score(bare, diagnosis, rank)
+        if scored.outcome == "correct":
+            return scored.model_copy(update={"candidate": candidate})
+    return _score(candidate, diagnosis, rank)
+
+
+def _score(candidate: str, diagnosis: Diagnosis, rank: int) -> CandidateScore:
     cand_words = _words(candidate)
     best = CandidateScore(candidate=candidate, rank=rank, outcome="incorrect", method="none", score=0.0)
     for name in diagnosis.all_names():

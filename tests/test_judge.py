@@ -22,6 +22,8 @@ TRUTH = Diagnosis(name="Right lower lobe pneumonia", aliases=["RLL pneumonia"])
         (["Pneumonia (right lower lobe, severe)"], True, True, 1),
         (["Right lower lobe pneumonia complicated by empyema formation"], False, False, None),  # too much added: LLM
         (["Severe left lower lobe pneumonia"], False, False, None),
+        (["Right lower lobe pneumonia (consolidation with air bronchograms)"], True, True, 1),  # a remark
+        (["Pneumonia (left lower lobe)"], False, False, None),  # the remark still counts for the side
         ([], False, False, None),
     ],
 )
