@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,7 +11,7 @@ from benchmark.learner import make_learner
 from benchmark.harness import CONFIG_FILE, EPISODES_FILE, make_runner_factory, prepare_run_dir, read_run_config
 from benchmark.recording import RESPONSES_FILE, WALL_CLOCK_FIELDS, replay_models
 from sim.core.records import EpisodeRecord, append_record, read_records
-from sim.core.config import ROLES, Settings
+from sim.core.config import ROLES, Settings, upgrade_recorded_settings
 from sim.core.errors import InputError, Problem, pydantic_problems
 from sim.encounter import build
 from sim.loaders import load_cases
@@ -28,7 +27,7 @@ class RerunResult:
 
 def settings_from_config(config: dict, where: str = "config.json") -> Settings:
     """The run's settings as stored in config.json (the masked key markers are not settings)."""
-    data = json.loads(json.dumps(config["settings"]))
+    data = upgrade_recorded_settings(config["settings"])
     for role in (data.get("roles") or {}).values():
         if isinstance(role, dict):
             role.pop("api_key", None)

@@ -105,3 +105,21 @@ def test_a_role_table_keeps_its_roles_reply_budget(tmp_path):
     assert settings.roles.doctor.max_tokens == ROLE_MAX_TOKENS["doctor"] and settings.roles.doctor.temperature == 0.7
     assert settings.roles.judge.max_tokens == 20
     assert settings.roles.patient.max_tokens == ROLE_MAX_TOKENS["patient"]
+
+
+def test_settings_recorded_by_an_older_clinsim_still_load():
+    """Runs recorded before the measurement model setting was dropped and knn became a doctor kind can still
+    be judged again and replayed: their config.json is brought to today's shape, nothing else changes."""
+    from benchmark.rerun import settings_from_config
+    from sim.core.config import Settings
+
+    old = Settings().model_dump(mode="json")
+    old["roles"]["measurement"] = dict(old["roles"]["patient"])
+    old["roles"]["doctor"]["backend"] = "knn"
+    old["encounter"].pop("doctor")
+    old["encounter"]["turn_cap"] = 4
+    settings = settings_from_config({"settings": old, "params": {}})
+    assert settings.encounter.doctor == "knn" and settings.encounter.turn_cap == 4
+    assert settings.roles.doctor.backend == "embedded"
+    current = Settings().model_dump(mode="json")
+    assert settings_from_config({"settings": current, "params": {}}) == Settings.model_validate(current)

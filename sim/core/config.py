@@ -8,6 +8,7 @@ Environment variables use the prefix `CLINSIM_` and `__` between levels, e.g.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tomllib
@@ -224,6 +225,22 @@ class Settings(BaseSettings):
             if env_name:
                 data["roles"][role]["api_key"] = "***set***" if os.environ.get(env_name) else "(not set)"
         return data
+
+
+def upgrade_recorded_settings(data: dict[str, Any]) -> dict[str, Any]:
+    """Settings as an older clinsim recorded them in a run's config.json, in today's shape, so recorded runs
+    can still be judged again, reported and replayed: `roles.measurement` is gone (the measurement desk is a
+    lookup, never a model) and the knn doctor moved from `roles.doctor.backend = "knn"` to
+    `encounter.doctor = "knn"`. Returns a new dict; today's settings pass through unchanged."""
+    data = json.loads(json.dumps(data))
+    roles = data.get("roles")
+    if isinstance(roles, dict):
+        roles.pop("measurement", None)
+        doctor = roles.get("doctor")
+        if isinstance(doctor, dict) and doctor.get("backend") == "knn":
+            doctor["backend"] = "embedded"
+            data.setdefault("encounter", {})["doctor"] = "knn"
+    return data
 
 
 MODEL_SPEC_HELP = "embedded | scripted | MODEL@BASE_URL (OpenAI-compatible)"
