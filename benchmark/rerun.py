@@ -7,12 +7,18 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from benchmark.harness import (
+    CONFIG_FILE,
+    EPISODES_FILE,
+    make_runner_factory,
+    prepare_run_dir,
+    read_run_config,
+)
 from benchmark.learner import make_learner
-from benchmark.harness import CONFIG_FILE, EPISODES_FILE, make_runner_factory, prepare_run_dir, read_run_config
 from benchmark.recording import RESPONSES_FILE, WALL_CLOCK_FIELDS, replay_models
-from sim.core.records import EpisodeRecord, append_record, read_records
 from sim.core.config import ROLES, Settings, upgrade_recorded_settings
 from sim.core.errors import InputError, Problem, pydantic_problems
+from sim.core.records import EpisodeRecord, append_record, read_records
 from sim.encounter import build
 from sim.loaders import load_cases
 
