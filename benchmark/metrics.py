@@ -11,7 +11,11 @@ summary.json keys (all rates in [0, 1]):
 - `turns`, `questions`, `tests`, `images`: {"mean", "median", "p95"} per episode (doctor turns)
 - `turns_to_diagnosis`: the same over episodes that ended `diagnosed`
 - `parse`: {"repairs_per_episode", "fallbacks_per_episode", "repaired_turn_rate", "fallback_turn_rate"}
-- `retrieval`: {"episodes_with_retrieval", "hit_rate"} (hit = a retrieved case shares the true diagnosis)
+- `retrieval`: {"episodes_with_retrieval", "hit_rate", "top1_when_hit", "top1_when_miss"} (hit = a retrieved
+  case shares the true diagnosis; top-1 with its CI over the episodes with and without a hit: what the
+  doctor adds beyond copying a neighbour)
+- `workup`: {"elicited_share" (share of the patient script's facts the doctor drew out, with CI),
+  "role_breaks_per_episode", "episodes_with_role_break", "redirects_per_episode"}
 - `tokens`: {"in_per_episode", "out_per_episode"}; `by_role`: {role: {"calls", "tokens_in", "tokens_out",
   "latency_s_mean" per call}}; `wall_s`: per episode {"mean", "median", "p95"}
 """
@@ -103,6 +107,25 @@ def retrieval_hit(record: EpisodeRecord) -> bool | None:
     return any(score_candidate(str(i["diagnosis"]), truth, 1).outcome == "correct" for i in items)
 
 
+def _retrieval_summary(judged: list[EpisodeRecord]) -> dict:
+    hit_of = {id(r): retrieval_hit(r) for r in judged}
+    hits = [h for h in hit_of.values() if h is not None]
+    return {"episodes_with_retrieval": len(hits), "hit_rate": (sum(hits) / len(hits)) if hits else None,
+            "top1_when_hit": accuracy([r for r in judged if hit_of[id(r)] is True]),
+            "top1_when_miss": accuracy([r for r in judged if hit_of[id(r)] is False])}
+
+
+def _workup_summary(judged: list[EpisodeRecord]) -> dict:
+    with_script = [r for r in judged if r.elicitation is not None and r.elicitation.facts]
+    episodes = max(1, len(judged))
+    return {
+        "elicited_share": bootstrap_ci(list(per_case(with_script, lambda r: r.elicitation.share).values())),
+        "role_breaks_per_episode": sum(r.totals.role_breaks for r in judged) / episodes,
+        "episodes_with_role_break": sum(1 for r in judged if r.totals.role_breaks),
+        "redirects_per_episode": sum(r.totals.redirects for r in judged) / episodes,
+    }
+
+
 def summarise(records: list[EpisodeRecord]) -> dict:
     judged = _judged(records)
     errors = len(records) - len(judged)
@@ -135,7 +158,8 @@ def summarise(records: list[EpisodeRecord]) -> dict:
         "fallback_turn_rate": sum(r.totals.fallbacks for r in records) / doctor_turns,
     }
     hits = [h for h in (retrieval_hit(r) for r in records) if h is not None]
-    summary["retrieval"] = {"episodes_with_retrieval": len(hits), "hit_rate": (sum(hits) / len(hits)) if hits else None}
+    summary["retrieval"] = _retrieval_summary(judged)
+    summary["workup"] = _workup_summary(judged)
     summary["tokens"] = {
         "in_per_episode": float(np.mean([r.totals.tokens_in for r in records])) if records else 0.0,
         "out_per_episode": float(np.mean([r.totals.tokens_out for r in records])) if records else 0.0,

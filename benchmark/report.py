@@ -157,9 +157,18 @@ def render_report(title: str, records: list[EpisodeRecord], summary: dict, confi
     retrieval = summary.get("retrieval", {})
     if retrieval.get("episodes_with_retrieval"):
         sections.append(f"<p>Retrieval hit rate (a retrieved case shares the true diagnosis): "
-                        f"{100 * retrieval['hit_rate']:.1f}% of {retrieval['episodes_with_retrieval']} episodes with retrieval.</p>")
+                        f"{100 * retrieval['hit_rate']:.1f}% of {retrieval['episodes_with_retrieval']} episodes with retrieval. "
+                        f"Top-1 when a retrieved case shared the diagnosis: {format_ci(retrieval['top1_when_hit'])} "
+                        f"({retrieval['top1_when_hit']['n']} episodes); when none did: "
+                        f"{format_ci(retrieval['top1_when_miss'])} ({retrieval['top1_when_miss']['n']} episodes).</p>")
     else:
         sections.append("<p>No retrieval in this run.</p>")
+    workup = summary.get("workup", {})
+    if workup.get("elicited_share", {}).get("n"):
+        sections.append(f"<p>Work-up: the doctor drew out {format_ci(workup['elicited_share'])} of the patient "
+                        f"script's facts; patient role breaks {workup['role_breaks_per_episode']:.2f} per episode "
+                        f"({workup['episodes_with_role_break']} episodes with one); repeated requests redirected "
+                        f"{workup['redirects_per_episode']:.2f} per episode.</p>")
     parse = summary.get("parse", {})
     sections.append(f"<p>Doctor output needing repair: {100 * parse.get('repaired_turn_rate', 0):.1f}% of turns; "
                     f"unparseable after repair (asked as-is): {100 * parse.get('fallback_turn_rate', 0):.1f}%.</p>")

@@ -215,3 +215,30 @@ def test_concurrent_workers_get_distinct_lanes_in_every_run(bank, tmp_path):
         out.mkdir()
         run_episodes(episodes, out, factory, run_id=f"r{run}", concurrency=2)
         assert sorted(lanes.values()) == [0, 1], lanes
+
+
+def test_summary_splits_accuracy_by_retrieval_hit_and_reports_the_workup():
+    """Top-1 when a retrieved case shared the diagnosis vs when none did, the share of the patient script
+    drawn out and role breaks, from the records alone; the report page says them."""
+    from sim.core.records import Elicitation, EpisodeRecord, Totals
+
+    def record(case, hit, correct, share, breaks):
+        neighbour = "Left pneumothorax" if hit else "Cardiomegaly"
+        return EpisodeRecord(
+            run_id="r", episode_id=f"{case}:t0", case_id=case, source="bank", truth="Left pneumothorax",
+            differential=["Left pneumothorax" if correct else "Asthma"], termination="diagnosed",
+            top1_correct=correct, topk_correct=correct, retrieved=[{"diagnosis": neighbour, "rank": 1}],
+            elicitation=Elicitation(facts=10, elicited=int(share * 10), share=share),
+            totals=Totals(role_breaks=breaks))
+
+    records = [record("a", True, True, 0.4, 0), record("b", True, True, 0.2, 1), record("c", True, False, 0.3, 0),
+               record("d", False, False, 0.1, 0)]
+    summary = summarise(records)
+    retrieval, workup = summary["retrieval"], summary["workup"]
+    assert retrieval["hit_rate"] == pytest.approx(0.75)
+    assert retrieval["top1_when_hit"]["mean"] == pytest.approx(2 / 3) and retrieval["top1_when_hit"]["n"] == 3
+    assert retrieval["top1_when_miss"]["mean"] == 0.0 and retrieval["top1_when_miss"]["n"] == 1
+    assert workup["elicited_share"]["mean"] == pytest.approx(0.25)
+    assert workup["role_breaks_per_episode"] == pytest.approx(0.25) and workup["episodes_with_role_break"] == 1
+    page = render_report("run", records, summary)
+    assert "when none did: 0.0%" in page and "25.0% [" in page and "0.25 per episode" in page
