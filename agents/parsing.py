@@ -42,13 +42,41 @@ def parse_action(text: str) -> ParseResult:
     text = (text or "").strip()
     if not text:
         return ParseResult(None, "none", "empty reply")
-    parsed = _from_json(text)
-    if parsed is not None:
-        return ParseResult(parsed, "json")
-    parsed = _from_tags(text)
-    if parsed is not None:
-        return ParseResult(parsed, "tag")
+    for how, parse in (("json", _from_json), ("tag", _from_tags)):
+        parsed = parse(text)
+        if parsed is not None:
+            return ParseResult(_fold_sites(parsed), how)
     return ParseResult(None, "none", "no ASK/TEST/IMAGE/DIAGNOSIS line found")
+
+
+# A differential item made only of these words names a place, not a condition: small models asked for the side
+# and lobe list them as items of their own ("Pulmonary nodule; Left mid zone; Lobe").
+_POSITION_WORDS = {"left", "right", "bilateral", "upper", "lower", "middle", "mid", "medial", "lateral", "anterior",
+                   "posterior", "apical", "basal", "proximal", "distal", "superior", "inferior", "central"}
+_REGION_WORDS = {"lobe", "lobes", "zone", "zones", "lung", "lungs", "chest", "side", "breast", "retina", "eye",
+                 "hemithorax", "base", "bases", "apex", "field", "fields", "region", "quadrant", "area", "lingula",
+                 "the", "of", "and"}
+
+
+def is_site(item: str) -> bool:
+    words = re.findall(r"[a-z]+", item.lower())
+    return bool(words) and all(w in _POSITION_WORDS | _REGION_WORDS for w in words)
+
+
+def _fold_sites(action: DoctorAction) -> DoctorAction:
+    """A site listed as an item of its own qualifies the condition before it ("Pulmonary nodule (left mid
+    zone)"); a site with no condition before it is dropped. The differential keeps only conditions."""
+    if not isinstance(action, Diagnose) or not any(is_site(item) for item in action.differential):
+        return action
+    conditions: list[str] = []
+    for item in action.differential:
+        if not is_site(item):
+            conditions.append(item)
+        elif conditions:
+            last = conditions[-1]
+            site = item.lower()
+            conditions[-1] = f"{last[:-1]}, {site})" if last.endswith(")") else f"{last} ({site})"
+    return Diagnose(differential=conditions) if conditions else action
 
 
 def fallback_ask(text: str) -> Ask:

@@ -41,3 +41,20 @@ def test_unparseable_replies_report_no_action(text):
 def test_fallback_is_an_ask_with_the_raw_text():
     assert fallback_ask("  What   brings you in  ") == Ask(text="What brings you in")
     assert fallback_ask("").text
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        # seen from the 1.5B default on MedQA and bank cases: sites listed as items of their own
+        ("DIAGNOSIS: Breast cancer; Left breast; Medial lobe", ["Breast cancer (left breast, medial lobe)"]),
+        ("DIAGNOSIS: Pulmonary nodule; Right mid zone; Left chest", ["Pulmonary nodule (right mid zone, left chest)"]),
+        ("DIAGNOSIS: Retinitis pigmentosa; Right retina; Lateral", ["Retinitis pigmentosa (right retina, lateral)"]),
+        ("DIAGNOSIS: Left lobe; Pneumonia; Asthma", ["Pneumonia", "Asthma"]),  # a site with nothing before it
+        ("DIAGNOSIS: Left pneumothorax; Pulmonary embolism", ["Left pneumothorax", "Pulmonary embolism"]),
+        ('{"kind": "diagnose", "differential": ["Cardiomegaly", "Left side"]}', ["Cardiomegaly (left side)"]),
+        ("DIAGNOSIS: Right lung", ["Right lung"]),  # nothing but a site: kept rather than left empty
+    ],
+)
+def test_a_site_listed_as_an_item_qualifies_the_condition_before_it(text, expected):
+    assert parse_action(text).action.differential == expected
