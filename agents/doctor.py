@@ -109,6 +109,12 @@ class Workup:
                 pending.remove(dropped)
         return pending[0] if pending and turns_left > 1 else "DIAGNOSIS"
 
+    def requested(self, name: str) -> bool:
+        """Is this name (a differential item, say) all words of an examination, test or image already requested?
+        ("Chest X-ray" for "chest x-ray PA"; not "Lung cancer" for "Lung function tests")."""
+        words = set(canonical(name).split())
+        return bool(words) and any(words <= set(canonical(done).split()) for done in self.exams + self.tests + self.images)
+
     def repeats(self, action: DoctorAction) -> str:
         """The earlier request this action repeats ("" if none): results are already in the transcript."""
         if isinstance(action, (RequestTest, RequestImage)):
@@ -122,6 +128,13 @@ class Workup:
 
 
 SAME_REQUEST = 95.0
+
+
+def without_requests(action: Diagnose, workup: Workup) -> Diagnose:
+    """The differential without the examinations, tests and images the doctor ordered ("Right pneumothorax;
+    Chest X-ray" from a small model): a study is never a diagnosis. Kept whole if nothing else is left."""
+    conditions = [item for item in action.differential if not workup.requested(item)]
+    return Diagnose(differential=conditions) if conditions and conditions != action.differential else action
 
 
 def _key(text: str) -> str:
@@ -231,6 +244,8 @@ class LLMDoctor:
             forced = as_diagnosis(raw if how != "fallback" else first.text, action)
             if forced is not None:
                 action, how = forced, "forced"
+        if isinstance(action, Diagnose):
+            action = without_requests(action, Workup.of(view.transcript))
         return DoctorStep(action, how, raw, calls, notes)
 
     def _deliberate(self, messages: list[Message], view: View, action: DoctorAction, how: str, raw: str,

@@ -201,3 +201,15 @@ def test_the_doctor_reasons_privately_before_its_diagnosis(tmp_path):
     assert final.meta["reasoning"] == "Fever, crackles and a right lower zone opacity: pneumonia."
     assert "Your private notes: Fever, crackles" in doctor.calls[3][-1].content
     assert record.top1_correct and "crackles" not in " ".join(t.text for t in record.turns if t.role == "patient")
+
+
+def test_a_study_the_doctor_ordered_is_dropped_from_its_differential(tmp_path):
+    """Seen in the demo with the default model: 'DIAGNOSIS: Right pneumothorax; Dry cough; Chest X-ray'."""
+    settings = scripted_settings(tmp_path, turn_cap=4)
+    doctor = ScriptedModel(["TEST: chest examination", "IMAGE: chest x-ray PA",
+                            "DIAGNOSIS: Pneumonia; Chest X-ray; Respiratory examination; Lung cancer"])
+    record = EncounterRunner(settings, models={"doctor": doctor, "patient": ScriptedModel(["Yes."], cycle=True)}
+                             ).run(small_case(), seed=0)
+    assert record.differential == ["Pneumonia", "Lung cancer"]
+    workup = Workup.of([doctor_turn(0, "TEST: Lung function tests", {"kind": "test", "name": "Lung function tests"})])
+    assert not workup.requested("Lung cancer") and workup.requested("lung function tests")
