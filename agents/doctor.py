@@ -237,8 +237,12 @@ class LLMDoctor:
         if action is not None and not view.final_turn:
             action, how, raw = self._redirect_repeat(messages, view, action, how, raw, calls)
         notes = ""
-        if self.deliberate and (isinstance(action, Diagnose) or view.final_turn):
+        if self.deliberate and (isinstance(action, Diagnose) or view.final_turn or how == "repeated"):
+            repeated = how == "repeated"
             action, how, raw, notes = self._deliberate(messages, view, action, how, raw, calls)
+            how = "repeated" if repeated else how  # the record says why it diagnosed early
+        elif how == "repeated":
+            action, how, raw = self._diagnose_now(messages, view, action, how, raw, calls)
         if view.final_turn and not isinstance(action, Diagnose):
             # Asked for the final answer and gave something else: read its words as the diagnosis.
             forced = as_diagnosis(raw if how != "fallback" else first.text, action)
@@ -280,8 +284,17 @@ class LLMDoctor:
         calls.append(call)
         again = parse_action(second.text).action
         if again is None or workup.repeats(again):
-            return action, how, raw
+            return action, "repeated", raw  # nothing new left to do: the doctor diagnoses now (see step)
         return again, "redirected", second.text
+
+    def _diagnose_now(self, messages: list[Message], view: View, action: DoctorAction, how: str, raw: str,
+                      calls: list[LLMCall]) -> tuple[DoctorAction, str, str]:
+        """The diagnosis line, asked as on the last turn (without private reasoning)."""
+        prompt = render("doctor_final_turn_json" if self.structured else "doctor_final_turn")
+        final, call = self.call(with_extra(messages, prompt), view, "diagnose", diagnosis_only=True)
+        calls.append(call)
+        decided = parse_action(final.text).action
+        return (decided, how, final.text) if isinstance(decided, Diagnose) else (action, how, raw)
 
     def reply(self, step: DoctorStep, meta: dict | None = None) -> Reply:
         text = action_text(step.action)

@@ -213,3 +213,21 @@ def test_a_study_the_doctor_ordered_is_dropped_from_its_differential(tmp_path):
     assert record.differential == ["Pneumonia", "Lung cancer"]
     workup = Workup.of([doctor_turn(0, "TEST: Lung function tests", {"kind": "test", "name": "Lung function tests"})])
     assert not workup.requested("Lung cancer") and workup.requested("lung function tests")
+
+
+@pytest.mark.parametrize("deliberate", [False, True])
+def test_a_doctor_that_repeats_itself_after_the_reminder_diagnoses_then(tmp_path, deliberate):
+    """Seen in the demo: the same chest x-ray ordered twice and the same question asked twice, each a wasted
+    turn and a second retrieval. Reminded once and still repeating, the doctor has nothing new: it diagnoses."""
+    settings = scripted_settings(tmp_path, turn_cap=6)
+    settings.strategy.deliberate = deliberate
+    script = ["TEST: chest examination", "TEST: chest exam", "TEST: Chest examination"]
+    script += ["Crackles on the right: pneumonia."] if deliberate else []
+    doctor = ScriptedModel(script + ["DIAGNOSIS: Pneumonia"])
+    record = EncounterRunner(settings, models={"doctor": doctor, "patient": ScriptedModel(["Yes."], cycle=True)}
+                             ).run(small_case(), seed=0)
+    doctor_turns = [t for t in record.turns if t.role == "doctor"]
+    assert [t.text for t in doctor_turns] == ["TEST: chest examination", "DIAGNOSIS: Pneumonia"]
+    assert [c.purpose for c in doctor_turns[1].calls][:2] == ["act", "redirect"]
+    assert doctor_turns[1].calls[-1].purpose == "diagnose" and record.termination == "diagnosed"
+    assert record.top1_correct and record.totals.redirects == 1 and doctor_turns[1].parse == "repeated"

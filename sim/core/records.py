@@ -43,7 +43,7 @@ class Totals(BaseModel):
     fallbacks: int = 0
     leaks: int = 0  # patient/measurement outputs that named the diagnosis (flagged, masked by default)
     role_breaks: int = 0  # patient replies out of character (agents/role_breaks.py), counted once per reply
-    redirects: int = 0  # doctor requests that repeated an earlier one and were replaced after one reminder
+    redirects: int = 0  # doctor requests that repeated an earlier one: replaced after one reminder, or a diagnosis
     tokens_in: int = 0
     tokens_out: int = 0
     llm_latency_s: float = 0.0
@@ -108,7 +108,7 @@ def compute_totals(turns: list[Turn], wall_s: float) -> Totals:
             totals.tests += kind == "test"
             totals.images += kind == "image"
             totals.repairs += turn.parse == "repaired"
-            totals.redirects += turn.parse == "redirected"
+            totals.redirects += turn.parse in ("redirected", "repeated")
             totals.fallbacks += turn.parse == "fallback"
             totals.parse_failures += turn.parse in ("repaired", "fallback")
         totals.leaks += "leak" in turn.meta

@@ -37,7 +37,8 @@ class Turn(BaseModel):
     action: DoctorAction | None = None  # the doctor's parsed action
     images: list[str] = Field(default_factory=list)
     calls: list[LLMCall] = Field(default_factory=list)
-    parse: str = ""  # doctor only: "json" | "tag" | "repaired" | "fallback" | "human"
+    parse: str = ""  # doctor only: "json" | "tag" | "repaired" | "fallback" | "redirected" | "repeated" |
+    # "deliberated" | "forced" | "human"
     human: bool = False
     raw: str = ""  # the doctor's raw reply when it differs from `text`
     meta: dict = Field(default_factory=dict)
