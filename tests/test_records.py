@@ -35,3 +35,16 @@ def test_corrupt_complete_line_is_a_located_error(tmp_path):
     with pytest.raises(InputError) as caught:
         read_records(path)
     assert str(caught.value.problems[0]).startswith(f"{path}:2: ")
+
+
+def test_totals_count_a_test_that_returned_an_image_as_imaging():
+    """'TEST: Chest X-ray' answered with the radiograph is imaging, as the work-up status already counts it."""
+    from sim.core.records import compute_totals
+    from sim.core.transcript import Turn
+
+    turns = [Turn(index=0, role="doctor", text="TEST: Chest X-ray", action={"kind": "test", "name": "Chest X-ray"}),
+             Turn(index=1, role="measurement", text="acquired", images=["a.png"]),
+             Turn(index=2, role="doctor", text="TEST: CBC", action={"kind": "test", "name": "CBC"}),
+             Turn(index=3, role="measurement", text="WBC 12")]
+    totals = compute_totals(turns, 1.0)
+    assert (totals.tests, totals.images, totals.doctor_turns) == (1, 1, 2)

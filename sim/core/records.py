@@ -100,10 +100,13 @@ def config_hash(config: dict) -> str:
 
 def compute_totals(turns: list[Turn], wall_s: float) -> Totals:
     totals = Totals(wall_s=round(wall_s, 4))
-    for turn in turns:
+    for index, turn in enumerate(turns):
         if turn.role == "doctor":
             totals.doctor_turns += 1
             kind = turn.action.kind if turn.action else None
+            answer = turns[index + 1] if index + 1 < len(turns) else None
+            if kind == "test" and answer is not None and answer.images:
+                kind = "image"  # a test that named an imaging study and got the image
             totals.questions += kind == "ask"
             totals.tests += kind == "test"
             totals.images += kind == "image"
