@@ -84,8 +84,10 @@ def test_learning_curve_rises_when_the_doctor_uses_experience(tmp_path, monkeypa
     monkeypatch.setattr(registry, "model_for_role", scripted)
     out = tmp_path / "learn"
     result = CliRunner().invoke(app, ["--config", str(config), "bench", "learn", "--cases", str(bank),
-                                      "--out", str(out), "--window", "11"])
+                                      "--out", str(out), "--window", "11", "--no-retrieval"])
     assert result.exit_code == 0, result.output
+    for arm in ("experience-on", "experience-off"):  # past encounters are the doctor's only memory
+        assert json.loads((out / arm / "config.json").read_text())["settings"]["retrieval"]["enabled"] is False
     curve = json.loads((out / "curve.json").read_text())
     on, off = curve["halves"]["experience-on"], curve["halves"]["experience-off"]
     assert off["first_half"] == off["second_half"] == 0.0  # without experience it never knows

@@ -240,6 +240,8 @@ def bench_learn(
     order_seed: int = typer.Option(0, "--order-seed", help="seed of the order the cases are seen in"),
     window: int = typer.Option(10, "--window", min=2, help="moving-window size of the accuracy curve"),
     resume: bool = typer.Option(False, "--resume", help="continue both arms where they stopped"),
+    no_retrieval: bool = typer.Option(False, "--no-retrieval", help="turn the doctor's retrieval step off (past "
+                                      "encounters are then its only memory)"),
 ) -> None:
     """Learning curve: cases in sequence with the experience store growing, against the same sequence
     with experience off; accuracy vs encounters seen with a moving-window CI."""
@@ -247,7 +249,7 @@ def bench_learn(
     from benchmark.harness import make_runner_factory
     from benchmark.learning import ARMS, ordered, run_sequence, write_learning_outputs
 
-    cfg = settings(models.overrides())
+    cfg = settings({**models.overrides(), **({"retrieval.enabled": False} if no_retrieval else {})})
     cases_path, loaded, case_dir = resolve_cases(source, cfg.data_dir, apply_limit=False)
     sequence = ordered(loaded, order_seed)[: source.limit or None]
     models: dict = {}
