@@ -49,7 +49,8 @@ class Experience(BaseModel):
     def as_context(self, rank: int) -> str:
         said = "; ".join(self.differential[:3]) or "no diagnosis"
         outcome = "right" if self.correct else "wrong"
-        line = f"{rank}. {self.summary[:400]} You said: {said} ({outcome}). The answer was: {self.truth}."
+        # The outcome goes before the old answers: after them, a small model copied "Asthma (wrong)" as a diagnosis.
+        line = f"{rank}. {self.summary[:400]} The answer was: {self.truth}. Your answer then ({outcome}): {said}."
         return line + (f" Lesson: {self.lesson}" if self.lesson else "")
 
 
