@@ -14,7 +14,7 @@ from agents.parsing import fallback_ask, parse_action
 from agents.prompts import bias_fragment, grammar, render
 from agents.synonyms import canonical
 from agents.protocol import Reply, View, call_record
-from sim.core.transcript import LLMCall
+from sim.core.transcript import LLMCall, request_kind
 
 OPENING = "A new patient has come in."
 EXAM_WORDS = ("exam", "auscultat", "percuss", "palpat", "inspect", "vital", "observation")
@@ -84,10 +84,7 @@ class Workup:
             action = turn.action
             if turn.role != "doctor" or action is None:
                 continue
-            kind, name = action.kind, getattr(action, "name", "")
-            answer = transcript[index + 1] if index + 1 < len(transcript) else None
-            if kind == "test" and answer is not None and answer.images:
-                kind = "image"  # a test that named an imaging study and got the image
+            kind, name = request_kind(transcript, index), getattr(action, "name", "")
             if kind == "ask":
                 workup.questions.append(action.text)
             elif kind == "test":
@@ -109,19 +106,22 @@ class Workup:
                 pending.remove(dropped)
         return pending[0] if pending and turns_left > 1 else "DIAGNOSIS"
 
+    @property
+    def requests(self) -> list[str]:
+        return self.exams + self.tests + self.images
+
     def requested(self, name: str) -> bool:
         """Is this name (a differential item, say) all words of an examination, test or image already requested?
         ("Chest X-ray" for "chest x-ray PA"; not "Lung cancer" for "Lung function tests")."""
         words = set(canonical(name).split())
-        return bool(words) and any(words <= set(canonical(done).split()) for done in self.exams + self.tests + self.images)
+        return bool(words) and any(words <= set(canonical(done).split()) for done in self.requests)
 
     def repeats(self, action: DoctorAction) -> str:
         """The earlier request this action repeats ("" if none): results are already in the transcript."""
         if isinstance(action, (RequestTest, RequestImage)):
             # "chest x-ray" then "IMAGE: chest X-ray PA": canonical names, one a subset of the other.
             key = canonical(action.name)
-            earlier = self.exams + self.tests + self.images
-            return next((name for name in earlier if fuzz.token_set_ratio(canonical(name), key) >= SAME_REQUEST), "")
+            return next((name for name in self.requests if fuzz.token_set_ratio(canonical(name), key) >= SAME_REQUEST), "")
         if isinstance(action, Ask):
             return next((q for q in self.questions if _key(q) == _key(action.text)), "")
         return ""
@@ -242,7 +242,9 @@ class LLMDoctor:
             action, how, raw, notes = self._deliberate(messages, view, action, how, raw, calls)
             how = "repeated" if repeated else how  # the record says why it diagnosed early
         elif how == "repeated":
-            action, how, raw = self._diagnose_now(messages, view, action, how, raw, calls)
+            decided, text = self._diagnose_now(messages, view, calls)
+            if decided is not None:
+                action, raw = decided, text
         if view.final_turn and not isinstance(action, Diagnose):
             # Asked for the final answer and gave something else: read its words as the diagnosis.
             forced = as_diagnosis(raw if how != "fallback" else first.text, action)
@@ -287,14 +289,13 @@ class LLMDoctor:
             return action, "repeated", raw  # nothing new left to do: the doctor diagnoses now (see step)
         return again, "redirected", second.text
 
-    def _diagnose_now(self, messages: list[Message], view: View, action: DoctorAction, how: str, raw: str,
-                      calls: list[LLMCall]) -> tuple[DoctorAction, str, str]:
-        """The diagnosis line, asked as on the last turn (without private reasoning)."""
+    def _diagnose_now(self, messages: list[Message], view: View, calls: list[LLMCall]) -> tuple[Diagnose | None, str]:
+        """The diagnosis line, asked as on the last turn (without private reasoning), and its raw text."""
         prompt = render("doctor_final_turn_json" if self.structured else "doctor_final_turn")
         final, call = self.call(with_extra(messages, prompt), view, "diagnose", diagnosis_only=True)
         calls.append(call)
         decided = parse_action(final.text).action
-        return (decided, how, final.text) if isinstance(decided, Diagnose) else (action, how, raw)
+        return (decided if isinstance(decided, Diagnose) else None), final.text
 
     def reply(self, step: DoctorStep, meta: dict | None = None) -> Reply:
         text = action_text(step.action)

@@ -157,7 +157,6 @@ def summarise(records: list[EpisodeRecord]) -> dict:
         "repaired_turn_rate": sum(r.totals.repairs for r in records) / doctor_turns,
         "fallback_turn_rate": sum(r.totals.fallbacks for r in records) / doctor_turns,
     }
-    hits = [h for h in (retrieval_hit(r) for r in records) if h is not None]
     summary["retrieval"] = _retrieval_summary(judged)
     summary["workup"] = _workup_summary(judged)
     summary["tokens"] = {

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from sim.core.transcript import Turn
+from sim.core.transcript import Turn, request_kind
 from sim.core.verdict import Verdict
 from sim.core.jsonlines import append_lines, complete_lines, read_models
 
@@ -103,10 +103,7 @@ def compute_totals(turns: list[Turn], wall_s: float) -> Totals:
     for index, turn in enumerate(turns):
         if turn.role == "doctor":
             totals.doctor_turns += 1
-            kind = turn.action.kind if turn.action else None
-            answer = turns[index + 1] if index + 1 < len(turns) else None
-            if kind == "test" and answer is not None and answer.images:
-                kind = "image"  # a test that named an imaging study and got the image
+            kind = request_kind(turns, index)
             totals.questions += kind == "ask"
             totals.tests += kind == "test"
             totals.images += kind == "image"

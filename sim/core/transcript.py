@@ -42,3 +42,13 @@ class Turn(BaseModel):
     human: bool = False
     raw: str = ""  # the doctor's raw reply when it differs from `text`
     meta: dict = Field(default_factory=dict)
+
+
+def request_kind(turns: list[Turn], index: int) -> str | None:
+    """The kind of the doctor's action at `index`, where a test answered with an image counts as imaging
+    ("TEST: Chest X-ray" gets the radiograph): the work-up status and the episode totals count alike."""
+    action = turns[index].action
+    if action is None:
+        return None
+    answer = turns[index + 1] if index + 1 < len(turns) else None
+    return "image" if action.kind == "test" and answer is not None and answer.images else action.kind
