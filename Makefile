@@ -5,28 +5,22 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 DATA   ?= clinsim-data
 
-.PHONY: demo test install browser clean-venv
+.PHONY: demo test install browser clean-venv llama-server
 
 install: $(STAMP)
 
-# llama-cpp-python compiles from source (about 5 minutes on 2 cores). It is built once per machine into a
-# wheel cache, for portable AVX2 and without AMX: the native build (GGML_NATIVE) picks AMX kernels on
-# CPUs that report AMX, and those crash (SIGSEGV in ggml_backend_amx_mul_mat) on these machines.
-LLAMA_VERSION := 0.3.36
-LLAMA_WHEELS  ?= $(HOME)/.cache/clinsim/wheels/llama-cpp-python-$(LLAMA_VERSION)-avx2
-LLAMA_CMAKE   := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
-                 -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
+# The embedded model runs in upstream llama.cpp's llama-server, built once per machine (about 8 minutes on 2
+# cores) into ~/.cache/clinsim and copied into the environment: see tools/build_llama_server.sh.
+LLAMA_SERVER := $(VENV)/bin/llama-server
 
 # Re-installs when pyproject.toml changes.
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml tools/build_llama_server.sh
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@ls $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl >/dev/null 2>&1 || { \
-		echo "building llama-cpp-python $(LLAMA_VERSION) (about 5 minutes, once per machine)"; \
-		CMAKE_ARGS="$(LLAMA_CMAKE)" $(PY) -m pip wheel --disable-pip-version-check -q --no-deps --no-cache-dir \
-			-w $(LLAMA_WHEELS) llama-cpp-python==$(LLAMA_VERSION); }
-	$(PY) -m pip install --disable-pip-version-check -q $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl
 	$(PY) -m pip install --disable-pip-version-check -q -e '.[test]'
+	bash tools/build_llama_server.sh $(VENV)
 	@touch $(STAMP)
+
+llama-server: $(STAMP)
 
 # The main job on the embedded defaults: no API key, no network.
 demo: $(STAMP)

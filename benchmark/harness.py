@@ -36,7 +36,7 @@ VOLATILE_PARAMS = {"concurrency", "resume"}
 # run may resume on another port, with other threads or another prompt-cache size).
 VOLATILE_SETTINGS = {"settings.data_dir", "settings.embedded.host", "settings.embedded.port", "settings.embedded.n_threads",
                      "settings.embedded.startup_timeout_s", "settings.embedded.prompt_cache_mb",
-                     "settings.embedded.servers", "settings.embedded.lanes"}
+                     "settings.embedded.servers", "settings.embedded.lanes", "settings.embedded.server_binary"}
 
 
 @dataclass(frozen=True)

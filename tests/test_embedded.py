@@ -38,21 +38,21 @@ def test_embedded_server_answers_a_completion(settings):
     result = model.complete([Message(role="user", content="Name one symptom of influenza.")], max_tokens=16)
     assert result.text.strip()
     assert result.tokens_in > 5 and 0 < result.tokens_out <= 16 and result.latency_s > 0
-    # each embedded role has a server of its own (so it keeps its own evaluated transcript)...
+    # one server, and each embedded role has a slot of its own (so it keeps its own evaluated transcript)...
     patient = model_for_role(settings, "patient")
-    assert patient.base_url != model.base_url
-    # ...unless the settings ask for one shared server
+    assert patient.base_url == model.base_url and patient.slot_id != model.slot_id
+    # ...unless the settings ask for one shared slot
     shared = settings.model_copy(update={"embedded": settings.embedded.model_copy(update={"servers": "shared"})})
-    assert model_for_role(shared, "doctor").base_url == model_for_role(shared, "patient").base_url
+    assert model_for_role(shared, "doctor").slot_id == model_for_role(shared, "patient").slot_id
 
 
 def test_each_worker_thread_keeps_to_a_lane_of_its_own(settings):
-    """Two lanes: two worker threads reach two different doctor servers, each always the same one."""
+    """Two lanes: two worker threads reach two different doctor slots, each always the same one."""
     import threading
 
     lanes = settings.model_copy(update={"embedded": settings.embedded.model_copy(update={"lanes": 2})})
     model = model_for_role(lanes, "doctor")
-    reached: dict[str, set[str]] = {}
+    reached: dict[str, set[int]] = {}
 
     def worker(name: str) -> None:
         from agents.llm.embedded_roles import set_lane
@@ -60,7 +60,7 @@ def test_each_worker_thread_keeps_to_a_lane_of_its_own(settings):
         set_lane(int(name[1:]))  # what the harness's worker threads are given
         for _ in range(2):
             model.complete([Message(role="user", content="Say yes.")], max_tokens=2)
-            reached.setdefault(name, set()).add(model.base_url)
+            reached.setdefault(name, set()).add(model.slot_id)
 
     threads = [threading.Thread(target=worker, args=(f"w{i}",)) for i in range(2)]
     for thread in threads:
@@ -195,15 +195,15 @@ def test_server_dies_with_a_killed_parent(tmp_path):
 @pytest.mark.parametrize("servers,cache_mb", [("per-role", 0), ("shared", 64)])
 def test_a_growing_transcript_reuses_its_evaluated_prefix(servers, cache_mb, tmp_path):
     """A role's next call evaluates only what its transcript gained, even when another role's call came in
-    between: by default because each role has its own server, or on one shared server with the prompt
-    cache (the server log says how many prompt tokens it evaluated)."""
+    between: by default because each role has its own slot, or on one shared slot with the prompt cache in
+    RAM (the server log says how many prompt tokens it evaluated)."""
     import re
 
     # A context size no other test uses: servers of their own, logging into this test's directory.
     settings = load_settings(None, {"data_dir": str(tmp_path), "embedded.servers": servers,
                                     "embedded.prompt_cache_mb": cache_mb, "embedded.n_ctx": 2048})
     doctor, patient = model_for_role(settings, "doctor"), model_for_role(settings, "patient")
-    log = settings.data_dir / "logs" / f"llama-server-{'doctor' if servers == 'per-role' else 'shared'}-0.log"
+    log = settings.data_dir / "logs" / f"llama-server-ctx2048x{4 if servers == 'per-role' else 1}.log"
     history = [Message(role="system", content="You are a careful doctor taking a history. " * 20),
                Message(role="user", content="The patient says: I have had a cough for three days.")]
     first = doctor.complete(history, max_tokens=8, temperature=0.0)
@@ -236,17 +236,31 @@ def test_clinsim_run_on_agentclinic_cases_with_the_embedded_model(source, tmp_pa
     assert record["totals"]["tokens_in"] > 0 and record["source"].startswith("agentclinic")
 
 
-def test_default_threads_leave_one_core_free_and_lanes_split_the_cores(monkeypatch):
+def test_the_server_uses_every_core_and_a_slot_per_role_and_lane(monkeypatch):
     import os
 
-    from agents.llm.embedded import batch_threads, default_threads
+    from agents.llm.embedded import default_threads
 
-    for cores, lanes, threads, batch in ((1, 1, 1, 1), (2, 1, 1, 2), (2, 2, 1, 1), (8, 1, 7, 8), (8, 2, 4, 4),
-                                         (8, 4, 2, 2), (2, 4, 1, 1), (None, 1, 1, 2)):
+    for cores, threads in ((1, 1), (2, 2), (8, 8), (None, 2)):
         monkeypatch.setattr(os, "cpu_count", lambda cores=cores: cores)
-        assert (default_threads(lanes), batch_threads(lanes)) == (threads, batch), (cores, lanes)
-    server = LlamaServer(small_model_path(), lanes=2)
-    assert (server.n_threads, server.n_threads_batch) == (default_threads(2), batch_threads(2))
+        assert default_threads() == threads
+    server = LlamaServer(small_model_path(), n_ctx=1024, slots=8)
+    command = " ".join(server.command())
+    assert "--parallel 8 --ctx-size 8192 --no-kv-unified" in command and f"--threads {default_threads()}" in command
+    assert [server.slot_for(name) for name in ("doctor-0", "patient-0", "doctor-0")] == [0, 1, 0]
+    two = LlamaServer(small_model_path(), slots=2)
+    assert [two.slot_for(name) for name in ("a", "b", "c")] == [0, 1, 0]  # more names than slots: they share
+
+
+def test_a_missing_server_binary_says_how_to_build_it(monkeypatch, tmp_path):
+    from agents.llm.embedded import server_binary
+
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr("sys.prefix", str(tmp_path))
+    with pytest.raises(EmbeddedServerError, match="make llama-server"):
+        server_binary()
+    with pytest.raises(EmbeddedServerError, match="embedded.server_binary"):
+        server_binary(str(tmp_path / "nothing"))
 
 
 def test_a_server_started_by_a_worker_thread_outlives_the_thread(tmp_path):

@@ -230,7 +230,7 @@ def test_killing_the_embedded_server_mid_run_then_resuming(tmp_path):
         while _lines(out / "episodes.jsonl") < 1 and run.poll() is None and time.monotonic() < deadline:
             time.sleep(0.1)
         assert _lines(out / "episodes.jsonl") >= 1, "the first episode was never written"
-        servers = [pid for pid, cmdline in _children(run.pid) if "llama_cpp.server" in cmdline]
+        servers = [pid for pid, cmdline in _children(run.pid) if "llama-server" in cmdline]
         assert len(servers) == 1, _children(run.pid)
         os.kill(servers[0], signal.SIGKILL)
         output, _ = run.communicate(timeout=300)

@@ -1,16 +1,20 @@
-"""The embedded model: a llama.cpp server clinsim starts itself, on 127.0.0.1, on a free port.
+"""The embedded model: one upstream llama.cpp `llama-server` process that clinsim starts itself, on
+127.0.0.1, on a free port, with a slot (its own context and evaluated prompt) per role and lane.
 
 The GGUF file comes from PyPI packages (see agents/llm/catalogue.py), so the default needs no key and no
-network. The server announces the model as what the file says it is (GGUF name and hash). Servers are keyed by a slot name (by default one per role and lane, see
-agents/llm/embedded_roles.py) and stopped when the Python process exits. Each logs to a file of its own,
-so a failed start can be explained.
+network; the server binary is built once per machine from the llama.cpp source that the llama-cpp-python
+sdist vendors (`make llama-server`, tools/build_llama_server.sh). One process serves every role: its slots
+keep each role's transcript evaluated, and concurrent episodes are decoded together in one batch
+(continuous batching), which separate processes cannot do. The server announces the model as what the
+file says it is (GGUF name and hash). It logs to a file of its own, so a failed start can be explained,
+and is stopped when the Python process exits.
 """
 
 from __future__ import annotations
 
 import atexit
 import os
-import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -23,31 +27,42 @@ from pathlib import Path
 from agents.llm.base import LLMError
 from sim.core.net import free_port
 
+BINARY = "llama-server"
+
+
 class EmbeddedServerError(LLMError):
     pass
 
 
-def _cores() -> int:
+def default_threads() -> int:
+    """Every core: one process decodes all roles and lanes (concurrent episodes share each step's batch),
+    so nothing else of ours competes for the cores while it computes."""
     return os.cpu_count() or 2
 
 
-def default_threads(lanes: int = 1) -> int:
-    """All cores but one, shared among the lanes. llama.cpp's threads wait for each other at every layer,
-    so when another process takes one of their cores a call stalls: measured on 2 cores beside other
-    work, a 2-thread server let a doctor call time out three times at 120 s while 1-thread servers
-    answered in about 5 s."""
-    return max(1, min(_cores() - 1, _cores() // max(1, lanes)))
-
-
-def batch_threads(lanes: int = 1) -> int:
-    """Threads for evaluating a prompt: the lane's share of all cores. Prompt evaluation comes in short
-    bursts, so taking every core is llama-cpp-python's own default and pays on an idle machine (measured:
-    6.0 s per encounter with 2 threads, 8.9 s with 1); concurrent lanes must split the cores instead."""
-    return max(1, _cores() // max(1, lanes))
+def server_binary(configured: str = "") -> Path:
+    """The llama-server to run: `embedded.server_binary` if set, else the one `make llama-server` put beside
+    this Python (the virtual environment's bin), else the first on PATH."""
+    if configured:
+        path = Path(configured).expanduser()
+        if not (path.is_file() and os.access(path, os.X_OK)):
+            raise EmbeddedServerError(f"{path}: not an executable llama-server (embedded.server_binary)")
+        return path
+    beside = Path(sys.prefix) / "bin" / BINARY
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return beside
+    found = shutil.which(BINARY)
+    if found:
+        return Path(found)
+    raise EmbeddedServerError(
+        f"{BINARY} not found (looked in {beside.parent} and on PATH): build it once with `make llama-server` "
+        "(about 8 minutes on 2 cores, from the llama.cpp source in the llama-cpp-python sdist), or set "
+        "embedded.server_binary to an upstream llama.cpp llama-server"
+    )
 
 
 class LlamaServer:
-    """One `python -m llama_cpp.server` child process."""
+    """One upstream `llama-server` child process with `slots` slots of `n_ctx` tokens each."""
 
     def __init__(
         self,
@@ -59,52 +74,62 @@ class LlamaServer:
         log_file: Path | None = None,
         startup_timeout_s: float = 180.0,
         prompt_cache_mb: int = 0,
-        lanes: int = 1,
+        slots: int = 1,
         alias: str = "",
+        binary: str = "",
     ):
         if not model_path.is_file():
             raise EmbeddedServerError(f"{model_path}: GGUF model file not found (embedded.model)")
         self.model_path = model_path
+        self.binary = binary
         self.alias = alias or model_path.stem
         self.host = host
         self.port = port or free_port(host)
         self.n_ctx = n_ctx
-        self.n_threads = n_threads or default_threads(lanes)
-        self.n_threads_batch = batch_threads(lanes)
+        self.n_threads = n_threads or default_threads()
+        self.slots = max(1, slots)
         self.log_file = log_file
         self.startup_timeout_s = startup_timeout_s
         self.prompt_cache_mb = prompt_cache_mb
         self.process: subprocess.Popen | None = None
+        self._slot_ids: dict[str, int] = {}
+        self._slot_lock = threading.Lock()
 
     @property
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}/v1"
 
-    def start(self) -> LlamaServer:
-        command = [
-            sys.executable, "-m", "llama_cpp.server",
-            "--model", str(self.model_path),
-            "--model_alias", self.alias,
+    def slot_for(self, name: str) -> int:
+        """The slot a role-and-lane keeps to: numbered in the order first asked for; more names than slots
+        share slots (still correct, only slower: they evict each other's evaluated prompt)."""
+        with self._slot_lock:
+            if name not in self._slot_ids:
+                self._slot_ids[name] = len(self._slot_ids) % self.slots
+            return self._slot_ids[name]
+
+    def command(self) -> list[str]:
+        return [
+            str(server_binary(self.binary)),
+            "--model", str(self.model_path), "--alias", self.alias,
             "--host", self.host, "--port", str(self.port),
-            "--n_ctx", str(self.n_ctx), "--n_threads", str(self.n_threads),
-            "--n_threads_batch", str(self.n_threads_batch),
-            # llama-cpp-python's server keeps the logits of every prompt token by default (an n_ctx x vocabulary
-            # float array, 2.5 GB for Qwen's 152k vocabulary at 4k context) and computes them all; only the last
-            # is sampled from. Measured side by side: 1 GB less RSS per server, prompts evaluated 1.2-1.5x faster.
-            "--logits_all", "false",
+            # Each slot gets a context of its own (no unified pool), so one long transcript cannot push
+            # another role's evaluated prompt out.
+            "--parallel", str(self.slots), "--ctx-size", str(self.n_ctx * self.slots), "--no-kv-unified",
+            "--threads", str(self.n_threads), "--threads-batch", str(self.n_threads),
+            # Keeping a slot's evaluated prompt in RAM when another prompt replaces it: only needed when
+            # roles share slots; off by default, as its budget is real memory.
+            "--cache-ram", str(self.prompt_cache_mb),
+            "--no-webui", "--offline",
         ]  # fmt: skip
-        if self.prompt_cache_mb:
-            # Keeps the model state after each call, keyed by its tokens: the next call of the same role
-            # shares everything up to its last turn, so only the new turn is evaluated, though the roles
-            # alternate on this one server. Prompt evaluation is what costs on a CPU (a 1,000-token
-            # transcript is several seconds at one thread).
-            command += ["--cache", "true", "--cache_type", "ram", "--cache_size", str(self.prompt_cache_mb << 20)]
+
+    def start(self) -> LlamaServer:
+        command = self.command()
         log = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL
         try:
             self.process = _spawner().submit(subprocess.Popen, command, stdout=log, stderr=subprocess.STDOUT,
                                              stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent).result()
         except OSError as error:
-            raise EmbeddedServerError(f"could not start the llama.cpp server: {error}") from error
+            raise EmbeddedServerError(f"could not start {command[0]}: {error}") from error
         finally:
             if log is not subprocess.DEVNULL:
                 log.close()
@@ -118,10 +143,9 @@ class LlamaServer:
                 raise EmbeddedServerError(
                     f"the llama.cpp server exited with code {self.process.returncode} while starting"
                     + (f"; see {self.log_file}" if self.log_file else "")
-                    + " (is llama-cpp-python[server] installed?)"
                 )
-            try:
-                with urllib.request.urlopen(f"{self.base_url}/models", timeout=2) as response:
+            try:  # /health answers 503 while the model loads, 200 once requests can be served
+                with urllib.request.urlopen(f"http://{self.host}:{self.port}/health", timeout=2) as response:
                     if response.status == 200:
                         return
             except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
@@ -188,13 +212,13 @@ def shared_server(
     log_dir: Path | None = None,
     startup_timeout_s: float = 180.0,
     prompt_cache_mb: int = 0,
-    slot: str = "",
-    lanes: int = 1,
+    slots: int = 1,
     alias: str = "",
+    binary: str = "",
 ) -> LlamaServer:
-    """Start (once per process) or reuse the server for this model file, context size and slot."""
+    """Start (once per process) or reuse the server for this model file, context size and slot count."""
     path = Path(model_path)
-    key = (str(path.resolve()), host, port, n_ctx, prompt_cache_mb, slot, lanes)
+    key = (str(path.resolve()), host, port, n_ctx, n_threads, prompt_cache_mb, slots, binary)
     with _servers_lock:
         server = _servers.get(key)
         if server is not None and server.alive():
@@ -202,10 +226,9 @@ def shared_server(
         log_file = None
         if log_dir is not None:
             log_dir.mkdir(parents=True, exist_ok=True)
-            safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", slot)
-            log_file = log_dir / (f"llama-server-{safe}.log" if slot else "llama-server.log")
+            log_file = log_dir / f"llama-server-ctx{n_ctx}x{slots}.log"
         server = LlamaServer(path, host, port, n_ctx, n_threads, log_file, startup_timeout_s, prompt_cache_mb,
-                             lanes, alias).start()
+                             slots, alias, binary).start()
         _servers[key] = server
         return server
 

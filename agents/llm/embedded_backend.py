@@ -1,5 +1,5 @@
-"""The `embedded` model backend: the named GGUF model (agents/llm/catalogue.py) served by llama.cpp servers
-that clinsim starts itself, a server per role and lane by default (agents/llm/embedded_roles.py)."""
+"""The `embedded` model backend: the named GGUF model (agents/llm/catalogue.py) served by the llama.cpp server
+that clinsim starts itself, with a slot per role and lane by default (agents/llm/embedded_roles.py)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,13 @@ from agents.llm.errors import ConfigError
 from agents.llm.openai_compat import client
 from sim.core.config import RoleModel, Settings
 
+# Slots each lane gets: the doctor, the patient, the judge, and one for a conference panelist or the lesson
+# writer (more names share slots: still correct, only slower).
+SLOTS_PER_LANE = 4
+
 
 def embedded_model(settings: Settings, spec: RoleModel, role: str) -> ChatModel:
-    """The `embedded` backend: llama.cpp servers clinsim starts itself (one per role and lane by default)."""
+    """The `embedded` backend: the llama.cpp server clinsim starts itself (a slot per role and lane by default)."""
     from agents.llm.catalogue import ModelUnavailable, model_identity, resolve_model
     from agents.llm.embedded import shared_server
     from agents.llm.embedded_roles import EmbeddedRoleModel
@@ -21,8 +25,8 @@ def embedded_model(settings: Settings, spec: RoleModel, role: str) -> ChatModel:
     except ModelUnavailable as error:
         raise ConfigError("embedded.model", error.cause) from None
     identity = model_identity(path)
-    # A fixed port can be only one server, so it means the shared one.
-    per_role = embedded.servers == "per-role" and not embedded.port
+    per_role = embedded.servers == "per-role"
+    slots = (SLOTS_PER_LANE if per_role else 1) * embedded.lanes
 
     def client_for(slot: str) -> ChatModel:
         server = shared_server(
@@ -34,11 +38,13 @@ def embedded_model(settings: Settings, spec: RoleModel, role: str) -> ChatModel:
             log_dir=settings.data_dir / "logs",
             startup_timeout_s=embedded.startup_timeout_s,
             prompt_cache_mb=embedded.prompt_cache_mb,
-            slot=slot,
-            lanes=embedded.lanes,
+            slots=slots,
             alias=identity.label,
+            binary=embedded.server_binary,
         )
-        return client(spec, server.base_url, identity.label, api_key=None)
+        # cache_prompt: the slot evaluates only what follows the prompt it kept from its last call.
+        return client(spec, server.base_url, identity.label, api_key=None,
+                      body={"id_slot": server.slot_for(slot), "cache_prompt": True})
 
     model = EmbeddedRoleModel(role if per_role else "shared", embedded.lanes, client_for)
     model.sha256 = identity.sha256

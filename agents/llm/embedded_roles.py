@@ -1,13 +1,14 @@
-"""The embedded backend as a role's model: which llama.cpp server answers a call.
+"""The embedded backend as a role's model: which slot of the llama.cpp server answers a call.
 
-llama.cpp keeps the tokens it evaluated last and, on the next request, evaluates only what follows their
-longest common prefix. An encounter's transcript grows by a turn at a time, so a role that has a server
-to itself pays only for its new turn; roles that alternate on one server evict each other's transcript
+llama.cpp keeps the tokens a slot evaluated last and, on the next request to that slot, evaluates only what
+follows their longest common prefix. An encounter's transcript grows by a turn at a time, so a role that has
+a slot to itself pays only for its new turn; roles that alternate on one slot evict each other's transcript
 and pay for all of it on every call (measured: four doctor-patient exchanges took 33-37 s on one shared
-server, 8-12 s with a server per role). So by default each role gets its own server ("slot").
+slot, 8-12 s with one per role). So by default each role gets its own slot.
 
-Concurrent episodes would still evict each other on a role's server, so there can be several lanes: each
-worker thread of a run is given a lane for all its calls, and each lane has its own servers.
+Concurrent episodes would still evict each other in a role's slot, so there are lanes: each worker thread of
+a run is given a lane for all its calls, and each lane has its own slots (the server decodes the lanes'
+requests together, in one batch).
 """
 
 from __future__ import annotations
@@ -46,8 +47,8 @@ def lane_numbering() -> Callable[[], None]:
 
 
 class EmbeddedRoleModel:
-    """Sends each call to the server of its slot and the calling thread's lane; starts lane 0's server at
-    once (so a server that cannot start fails before a run begins) and other lanes' on first use."""
+    """Sends each call to the slot of its role and the calling thread's lane; starts the server at once (so
+    a server that cannot start fails before a run begins)."""
 
     def __init__(self, slot: str, lanes: int, client_for: Callable[[str], ChatModel]):
         self.slot = slot
@@ -66,7 +67,7 @@ class EmbeddedRoleModel:
             return self._clients[lane]
 
     def start_lanes(self) -> None:
-        """Start every lane's server now (a benchmark keeps start-up out of what it times)."""
+        """Give every lane its slot now (a benchmark keeps start-up out of what it times)."""
         for lane in range(self.lanes):
             self._client(lane)
 
@@ -86,6 +87,11 @@ class EmbeddedRoleModel:
     def base_url(self) -> str:
         """The server this thread's calls go to."""
         return self._own_client().base_url
+
+    @property
+    def slot_id(self) -> int:
+        """The server slot this thread's calls go to."""
+        return self._own_client().body["id_slot"]
 
     def complete(self, messages: list[Message], **options) -> Completion:
         return self._own_client().complete(messages, **options)

@@ -48,12 +48,14 @@ class OpenAICompatModel:
         backoff_s: float = 0.5,
         name: str | None = None,
         structured_output: str = "off",
+        body: dict | None = None,
     ):
         self.name = name or model or "default"
         self.base_url = base_url
         self.max_retries = max_retries
         self.backoff_s = backoff_s
         self.structured_output = structured_output
+        self.body = dict(body or {})  # sent with every request (the embedded server's slot, say)
         self._temperature = temperature
         self._max_tokens = max_tokens
         self._client = ChatOpenAI(
@@ -80,14 +82,15 @@ class OpenAICompatModel:
         options: dict = {}
         if temperature is not None:
             options["temperature"] = temperature
-        # LangChain sends `max_completion_tokens`, which llama.cpp and other local servers ignore (they
-        # then generate until the context is full); `max_tokens` in the body is what they honour.
-        # OpenAI itself rejects `max_tokens` for newer models, so it only gets the LangChain field.
-        extra_body: dict = {}
+        # LangChain sends `max_completion_tokens`, which some local servers ignore (llama-cpp-python's then
+        # generates until the context is full) and upstream llama.cpp's prefers over `max_tokens`: both get
+        # this call's budget. OpenAI itself rejects `max_tokens` for newer models, so it only gets the
+        # LangChain field.
+        extra_body: dict = dict(self.body)
+        if max_tokens is not None:
+            options["max_tokens"] = max_tokens
         if "api.openai.com" not in self.base_url:
             extra_body["max_tokens"] = max_tokens or self._max_tokens
-        elif max_tokens is not None:
-            options["max_tokens"] = max_tokens
         if grammar is not None and self.structured_output == "grammar":
             extra_body["grammar"] = grammar  # llama.cpp's server decodes only what the grammar allows
         elif response_schema is not None and self.structured_output in ("json_object", "json_schema"):
@@ -171,8 +174,10 @@ def openai_model(settings: Settings, spec: RoleModel, role: str) -> OpenAICompat
     return client(spec, spec.base_url, spec.model, api_key)
 
 
-def client(spec: RoleModel, base_url: str, model: str, api_key: str | None) -> OpenAICompatModel:
-    """A client for one role's settings at `base_url` (the embedded backend's servers use it too)."""
+def client(spec: RoleModel, base_url: str, model: str, api_key: str | None,
+           body: dict | None = None) -> OpenAICompatModel:
+    """A client for one role's settings at `base_url` (the embedded backend's server uses it too); `body`
+    goes into every request."""
     return OpenAICompatModel(
         base_url=base_url,
         model=model,
@@ -182,4 +187,5 @@ def client(spec: RoleModel, base_url: str, model: str, api_key: str | None) -> O
         timeout_s=spec.timeout_s,
         max_retries=spec.max_retries,
         structured_output=spec.output_mode(),
+        body=body,
     )

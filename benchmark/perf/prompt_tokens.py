@@ -5,17 +5,16 @@ Each case runs one real encounter (the scripted doctor of `scripted.py`: questio
 a diagnosis over eight turns; a patient answering from its script; the measurement lookup; a retrieval
 step showing three archived cases of the same condition, formatted as the retriever formats them). Our
 figure is what the doctor model was actually sent, call by call; the baseline is built from the same
-transcript for each doctor turn. Tokens are counted with the default embedded model's own tokenizer (via
-llama.cpp, vocabulary only, each message framed as its ChatML chat template frames it), or at about four
+transcript for each doctor turn. Tokens are counted with the default embedded model's own tokenizer (the
+llama.cpp server's /tokenize, each message framed as its ChatML chat template frames it), or at about four
 characters per token when that is not available; `tokenizer` says which.
 """
 
 from __future__ import annotations
 
-import os
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+import json
+import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 from agents.llm.base import Message, approx_tokens
@@ -31,29 +30,21 @@ Counter = Callable[[str], int]
 def token_counter() -> tuple[Counter, str]:
     """(count(text) -> tokens, what counts them)."""
     try:
-        from llama_cpp import Llama
-
         from agents.llm.catalogue import DEFAULT_MODEL, resolve_model
+        from agents.llm.embedded import shared_server
 
-        with _quiet_stderr():  # llama.cpp prints context warnings from C even when not verbose
-            vocabulary = Llama(model_path=str(resolve_model(DEFAULT_MODEL)), vocab_only=True, verbose=False)
-    except Exception as error:  # noqa: BLE001 - no llama.cpp or no model file: fall back to the estimate
+        server = shared_server(resolve_model(DEFAULT_MODEL), n_ctx=512)
+        tokenize = f"http://{server.host}:{server.port}/tokenize"
+    except Exception as error:  # noqa: BLE001 - no server binary or no model file: fall back to the estimate
         return approx_tokens, f"~4 characters per token (the default model's tokenizer is unavailable: {error})"
-    return (lambda text: len(vocabulary.tokenize(text.encode("utf-8"), add_bos=False, special=True)),
-            f"{DEFAULT_MODEL} tokenizer (llama.cpp, vocab only), ChatML framing")
 
+    def count(text: str) -> int:
+        body = json.dumps({"content": text, "add_special": False, "parse_special": True}).encode()
+        request = urllib.request.Request(tokenize, body, {"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return len(json.load(response)["tokens"])
 
-@contextmanager
-def _quiet_stderr() -> Iterator[None]:
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "wb") as devnull:
-            os.dup2(devnull.fileno(), 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+    return count, f"{DEFAULT_MODEL} tokenizer (llama.cpp server /tokenize), ChatML framing"
 
 
 def prompt_tokens(messages: list[Message], count: Counter) -> int:

