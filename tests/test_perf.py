@@ -40,7 +40,7 @@ def test_report_has_every_section_and_no_failed_measurement(report):
 
 def test_targets_rows(report):
     names = [row["name"] for row in report["targets"]]
-    assert len(names) == 8 and any("harness" in n for n in names) and any("recall" in n for n in names)
+    assert len(names) == 10 and any("harness" in n for n in names) and any("recall" in n for n in names)
     for row in report["targets"]:
         assert set(row) == {"name", "target", "measured", "unit", "met", "note"}
         assert row["met"] is None if row["measured"] is None else isinstance(row["met"], bool)
@@ -110,3 +110,46 @@ def test_only_runs_the_named_sections_and_rejects_unknown_ones(tmp_path):
         assert report[section] == {"skipped": "not selected (--only)"}, section
     bad = subprocess.run([*command, "--only", "stores"], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 1 and "unknown section stores" in bad.stdout + bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_server_log_timings_are_summed_per_role(tmp_path):
+    from benchmark.perf.server_log import log_offset, timings_by_role
+
+    log = tmp_path / "server.log"
+    line = ("0.15.5 I slot print_timing: id  {slot} | task 1 | prompt eval time =    {pms} ms /   {pt} tokens (x)\n"
+            "0.15.5 I slot print_timing: id  {slot} | task 1 |        eval time =    {gms} ms /    {gt} tokens (x)\n")
+    log.write_text(line.format(slot=0, pms=9000, pt=900, gms=1, gt=1))  # before the offset: not counted
+    offset = log_offset(log)
+    with log.open("a") as handle:
+        handle.write(line.format(slot=0, pms=1000.0, pt=100, gms=500.0, gt=10))
+        handle.write(line.format(slot=2, pms=250.0, pt=50, gms=100.0, gt=4))
+        handle.write(line.format(slot=0, pms=1000.0, pt=100, gms=500.0, gt=10))
+    found = timings_by_role(log, offset, {"doctor-0": 0, "patient-0": 2})
+    assert found["doctor"] == {"prompt_tokens": 200, "prompt_s": 2.0, "gen_tokens": 20, "gen_s": 1.0, "requests": 2,
+                               "prompt_tokens_per_s": 100.0, "gen_tokens_per_s": 20.0}
+    assert found["patient"]["prompt_tokens_per_s"] == 200.0 and found["patient"]["requests"] == 1
+
+
+@pytest.mark.integration
+def test_embedded_encounter_rows_say_where_the_time_went(tmp_path):
+    """The embedded rows of `bench perf` on the small model: encounter time, accuracy and each role's prompt
+    and generation figures read from the real server's log, and the server's memory."""
+    from benchmark.perf.concurrency import embedded_levels
+    from sim.bank import generate_bank
+    from sim.core.config import load_settings
+    from sim.loaders import load_cases
+
+    bank = tmp_path / "bank"
+    generate_bank(2, 5, bank)
+    settings = load_settings(None, {"data_dir": str(tmp_path / "data"), "embedded.model": "smollm2-135m",
+                                    "embedded.n_ctx": 1792, "retrieval.enabled": False, "encounter.llm_judge": False})
+    result = embedded_levels(settings, load_cases(bank), bank, tmp_path / "work", [1, 2], episodes=2, turn_cap=2)
+    rows = {(r["servers"], r["concurrency"]): r for r in result["levels"]}
+    assert set(rows) == {("shared", 1), ("per-role", 1), ("per-role", 2)}
+    for row in result["levels"]:
+        assert row["errors"] == 0 and row["encounter_s"]["n"] == 2 and 0 <= row["top1"] <= 1
+        assert row["server_peak_rss_mb"] > 50 and 0 < row["model_share"] <= 1
+    per_role = rows[("per-role", 1)]["by_role"]
+    assert {"doctor", "patient"} <= set(per_role), per_role
+    assert per_role["doctor"]["prompt_tokens"] > 0 and per_role["doctor"]["gen_tokens_per_s"] > 0
+    assert set(rows[("shared", 1)]["by_role"]) == {"shared"}  # every role on the one slot

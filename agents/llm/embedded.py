@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -106,6 +107,20 @@ class LlamaServer:
             if name not in self._slot_ids:
                 self._slot_ids[name] = len(self._slot_ids) % self.slots
             return self._slot_ids[name]
+
+    def slot_names(self) -> dict[str, int]:
+        """{slot name (role-lane): slot id} as handed out so far."""
+        with self._slot_lock:
+            return dict(self._slot_ids)
+
+    def peak_rss_mb(self) -> float | None:
+        """The server's peak resident memory (Linux), or None."""
+        try:
+            status = Path(f"/proc/{self.process.pid}/status").read_text()
+        except (OSError, AttributeError):
+            return None
+        match = re.search(r"VmHWM:\s+(\d+) kB", status)
+        return round(int(match.group(1)) / 1024, 1) if match else None
 
     def command(self) -> list[str]:
         return [
@@ -231,6 +246,12 @@ def shared_server(
                              slots, alias, binary).start()
         _servers[key] = server
         return server
+
+
+def running_server(base_url: str) -> LlamaServer | None:
+    """The server this process started that answers at `base_url` (benchmarks read its log and memory)."""
+    with _servers_lock:
+        return next((s for s in _servers.values() if s.base_url == base_url and s.alive()), None)
 
 
 @atexit.register

@@ -16,14 +16,17 @@ from pathlib import Path
 from agents.llm.base import ChatModel
 from benchmark.harness import make_runner_factory, plan_episodes, run_episodes
 from benchmark.perf.scripted import perf_settings
+from benchmark.perf.stats import distribution
 from sim.core.case import Case
 from sim.core.config import Settings
 
 EFFICIENCY_TARGET = 0.7
 
 
-def measure_level(settings: Settings, models: dict[str, ChatModel], planned: list, run_dir: Path, level: int) -> dict:
-    """The planned episodes at concurrency `level`: calls per second and the load when it started."""
+def measure_level(settings: Settings, models: dict[str, ChatModel], planned: list, run_dir: Path, level: int,
+                  judge: bool = False) -> dict:
+    """The planned episodes at concurrency `level`: calls per second and the load when it started; with
+    `judge`, also each encounter's wall time, its split (model calls vs the rest) and top-1 accuracy."""
     run_dir.mkdir(parents=True, exist_ok=True)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     factory = make_runner_factory(settings, models=models)
@@ -35,6 +38,13 @@ def measure_level(settings: Settings, models: dict[str, ChatModel], planned: lis
     row = {"concurrency": level, "episodes": len(records), "errors": len(errors), "calls": calls,
            "wall_s": round(wall, 2), "calls_per_s": round(calls / wall, 3),
            "episodes_per_s": round(len(records) / wall, 3), "load_avg_1m": None if load is None else round(load, 2)}
+    if judge and records:
+        walls = [r.totals.wall_s for r in records]
+        row["encounter_s"] = distribution(walls)
+        row["top1"] = round(sum(bool(r.verdict and r.verdict.top1_correct) for r in records) / len(records), 3)
+        model_s = sum(r.totals.llm_latency_s for r in records)
+        row["model_share"] = round(model_s / sum(walls), 4) if sum(walls) else None
+        row["tokens_per_encounter"] = round(sum(r.totals.tokens_in + r.totals.tokens_out for r in records) / len(records))
     if errors:
         row["first_error"] = errors[0]
     return row
@@ -82,12 +92,15 @@ def scripted_server_levels(cases: list[Case], case_dir: Path, work_dir: Path, le
 
 def embedded_levels(settings: Settings, cases: list[Case], case_dir: Path, work_dir: Path, levels: list[int],
                     episodes: int, turn_cap: int) -> dict:
-    """The same episodes on one shared server (C=1), on a server per role (C=1), and on a server per role
-    and lane at each higher level C (C lanes); then the shared C=1 again. `settings` says how to start the
-    servers; the encounters use the measured-run settings."""
+    """The same episodes with one shared slot for every role (C=1, the roles evict each other's evaluated
+    transcript), a slot per role (C=1, the default), and a slot per role and lane at each higher level C;
+    then the shared C=1 again. `settings` say how to start the server and whether retrieval runs; each row
+    also says how long an encounter took, its accuracy, and where the time went."""
+    from agents.llm.embedded import running_server
     from benchmark.perf.embedded_latency import embedded_models
+    from benchmark.perf.server_log import log_offset, timings_by_role
 
-    short = perf_settings(work_dir / "data", **{"encounter.turn_cap": turn_cap})
+    short = settings.model_copy(update={"encounter": settings.encounter.model_copy(update={"turn_cap": turn_cap})})
     planned = _plan(cases, case_dir, episodes)
 
     def measure(servers: str, level: int, name: str) -> dict:
@@ -96,13 +109,18 @@ def embedded_levels(settings: Settings, cases: list[Case], case_dir: Path, work_
         models = embedded_models(started)
         for model in models.values():
             model.start_lanes()
-        row = measure_level(short, models, planned, work_dir / "embedded" / name, level)
+        server = running_server(models["doctor"].base_url)
+        log = server.log_file if server else None
+        offset = log_offset(log)
+        row = measure_level(short, models, planned, work_dir / "embedded" / name, level, judge=True)
+        if server is not None:
+            row["by_role"] = timings_by_role(log, offset, server.slot_names())
+            row["server_peak_rss_mb"] = server.peak_rss_mb()
         return {"servers": servers, **row}
 
     rows = [measure("shared", 1, "shared-c1"), measure("per-role", 1, "per-role-c1")]
     rows += [measure("per-role", level, f"per-role-c{level}") for level in levels if level > 1]
     repeat = measure("shared", 1, "shared-c1-again")
     return {"turn_cap": turn_cap, **with_speedups(rows, repeat),
-            "note": "a llama.cpp server computes one request at a time and keeps only its last prompt's state: "
-                    "a server per role keeps each role's transcript evaluated; lanes give concurrent episodes "
-                    "servers of their own"}
+            "note": "one llama-server process: a slot per role keeps each role's transcript evaluated; lanes give "
+                    "concurrent episodes slots of their own, decoded together in one batch"}

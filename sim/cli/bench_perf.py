@@ -168,6 +168,15 @@ def _print_details(report: dict) -> None:
                                  f"{r['calls_per_s']} calls/s x{r['speedup']}" for r in levels)
             extra = f"; peak in flight {c[server]['peak_in_flight']}" if "peak_in_flight" in c[server] else ""
             table.add_row(f"concurrency {server.replace('_', ' ')}", speedups + extra)
+    for r in c.get("embedded_server", {}).get("levels", []) or []:
+        if "encounter_s" in r:
+            roles = "; ".join(f"{role}: prompt {t['prompt_tokens']} tok in {t['prompt_s']} s ({t['prompt_tokens_per_s']}/s), "
+                              f"generated {t['gen_tokens']} tok in {t['gen_s']} s ({t['gen_tokens_per_s']}/s)"
+                              for role, t in (r.get("by_role") or {}).items())
+            table.add_row(f"encounters, {r['servers']} C={r['concurrency']}",
+                          f"{r['episodes']} encounters: p50 {r['encounter_s']['p50']} s, top-1 {r['top1']}, "
+                          f"{r['tokens_per_encounter']} tokens each, model calls {r['model_share']} of the wall time; "
+                          f"server peak RSS {r.get('server_peak_rss_mb')} MB; {roles}")
     mem = report.get("memory", {})
     if "episode_run" in mem:
         run = mem["episode_run"]

@@ -1,0 +1,42 @@
+"""Where an embedded encounter's model time goes, read from the llama.cpp server's own log: each finished
+request prints its slot, its prompt evaluation (tokens, ms) and its generation (tokens, ms). Slots map to
+roles through the names the backend gave them (`doctor-0`, `patient-1`, ...)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+_TIMING = re.compile(r"print_timing: id\s+(\d+) \| task \d+ \|\s+(prompt eval|eval) time =\s+([\d.]+) ms /\s+(\d+) tokens")
+
+
+def log_offset(log_file: Path | None) -> int:
+    return log_file.stat().st_size if log_file is not None and log_file.is_file() else 0
+
+
+def timings_by_role(log_file: Path | None, offset: int, slot_names: dict[str, int]) -> dict[str, dict]:
+    """{role: {prompt_tokens, prompt_s, prompt_tokens_per_s, gen_tokens, gen_s, gen_tokens_per_s, requests}}
+    over the log written after `offset`. Under concurrency a slot's times include waiting for the batch it
+    shares with other slots, so its rates there are per request, not the machine's."""
+    if log_file is None or not log_file.is_file():
+        return {}
+    with log_file.open("rb") as handle:
+        handle.seek(offset)
+        text = handle.read().decode("utf-8", errors="replace")
+    role_of = {slot: name.rsplit("-", 1)[0] for name, slot in slot_names.items()}
+    sums: dict[str, dict] = {}
+    for slot, kind, ms, tokens in _TIMING.findall(text):
+        role = role_of.get(int(slot), f"slot {slot}")
+        entry = sums.setdefault(role, {"prompt_tokens": 0, "prompt_s": 0.0, "gen_tokens": 0, "gen_s": 0.0, "requests": 0})
+        if kind == "prompt eval":
+            entry["prompt_tokens"] += int(tokens)
+            entry["prompt_s"] += float(ms) / 1000
+            entry["requests"] += 1
+        else:
+            entry["gen_tokens"] += int(tokens)
+            entry["gen_s"] += float(ms) / 1000
+    for entry in sums.values():
+        entry["prompt_tokens_per_s"] = round(entry["prompt_tokens"] / entry["prompt_s"], 1) if entry["prompt_s"] else None
+        entry["gen_tokens_per_s"] = round(entry["gen_tokens"] / entry["gen_s"], 1) if entry["gen_s"] else None
+        entry["prompt_s"], entry["gen_s"] = round(entry["prompt_s"], 2), round(entry["gen_s"], 2)
+    return sums
