@@ -236,7 +236,7 @@ def run_episodes(
 
     interrupted = False
     collected: set[Future] = set()
-    # Each worker keeps to a lane of its own (embedded servers of its own; see agents/llm/embedded_roles.py).
+    # Each worker keeps to a lane of its own (embedded server slots of its own; see agents/llm/embedded_roles.py).
     pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="episode", initializer=lane_numbering())
     futures: list[Future] = [pool.submit(work, episode) for episode in todo]
     try:

@@ -73,6 +73,8 @@ def test_store_ingest_concurrency_memory_are_sane(report):
         assert "embedding images" in entry["stages_s"]
     levels = report["concurrency"]["scripted_server"]["levels"]
     assert [r["concurrency"] for r in levels] == [1, 2] and all(r["errors"] == 0 and r["speedup"] > 0 for r in levels)
+    assert all(r["harness_cpu_ms_per_episode"] > 0 and r["peak_rss_mb"] > 50 for r in levels)
+    assert [r["episodes"] for r in levels] == [4, 4]  # at least the plan's episodes, two per worker
     memory = report["memory"]
     assert memory["episode_run"]["peak_rss_mb"] >= memory["episode_run"]["rss_after_imports_mb"] > 0
     assert memory["store_query_process"]["peak_rss_mb"] > 0
@@ -153,3 +155,4 @@ def test_embedded_encounter_rows_say_where_the_time_went(tmp_path):
     assert {"doctor", "patient"} <= set(per_role), per_role
     assert per_role["doctor"]["prompt_tokens"] > 0 and per_role["doctor"]["gen_tokens_per_s"] > 0
     assert set(rows[("shared", 1)]["by_role"]) == {"shared"}  # every role on the one slot
+    assert result["retrieval"] is False

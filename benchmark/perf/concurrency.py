@@ -24,12 +24,12 @@ EFFICIENCY_TARGET = 0.7
 
 
 def measure_level(settings: Settings, models: dict[str, ChatModel], planned: list, run_dir: Path, level: int,
-                  judge: bool = False) -> dict:
+                  judge: bool = False, retriever=None) -> dict:
     """The planned episodes at concurrency `level`: calls per second and the load when it started; with
     `judge`, also each encounter's wall time, its split (model calls vs the rest) and top-1 accuracy."""
     run_dir.mkdir(parents=True, exist_ok=True)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-    factory = make_runner_factory(settings, models=models)
+    factory = make_runner_factory(settings, models=models, retriever=retriever)
     started = time.perf_counter()
     records = run_episodes(planned, run_dir, factory, run_id=f"perf-{run_dir.name}", concurrency=level).records
     wall = time.perf_counter() - started
@@ -65,11 +65,21 @@ def with_speedups(rows: list[dict], repeat: dict) -> dict:
 
 def run_levels(settings: Settings, models: dict[str, ChatModel], cases: list[Case], case_dir: Path, work_dir: Path,
                levels: list[int], episodes: int) -> dict:
-    """Each level in turn, then the first level again; speed-ups against the mean of the two."""
-    planned = _plan(cases, case_dir, episodes)
-    rows = [measure_level(settings, models, planned, work_dir / f"c{level}", level) for level in levels]
-    repeat = measure_level(settings, models, planned, work_dir / f"c{levels[0]}-again", levels[0]) \
-        if len(levels) > 1 else rows[0]
+    """Each level in turn, then the first level again; speed-ups against the mean of the two. A level runs at
+    least two episodes per worker (so every worker is busy for most of the level), and says what the
+    harness itself cost: its process's CPU per episode and the process's peak memory so far."""
+    import resource
+
+    rows = []
+    for level in [*levels, levels[0]] if len(levels) > 1 else levels:
+        planned = _plan(cases, case_dir, max(episodes, 2 * level))
+        cpu = time.process_time()
+        name = f"c{level}-again" if rows and level == levels[0] else f"c{level}"
+        row = measure_level(settings, models, planned, work_dir / name, level)
+        row["harness_cpu_ms_per_episode"] = round(1000 * (time.process_time() - cpu) / max(1, row["episodes"]), 1)
+        row["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+        rows.append(row)
+    repeat = rows.pop() if len(levels) > 1 else rows[0]
     return with_speedups(rows, repeat)
 
 
@@ -99,7 +109,9 @@ def embedded_levels(settings: Settings, cases: list[Case], case_dir: Path, work_
     from agents.llm.embedded import running_server
     from benchmark.perf.embedded_latency import embedded_models
     from benchmark.perf.server_log import log_offset, timings_by_role
+    from sim.encounter import build
 
+    retriever = build.retriever(settings, lambda message: None)  # the data directory's store, when filled
     short = settings.model_copy(update={"encounter": settings.encounter.model_copy(update={"turn_cap": turn_cap})})
     planned = _plan(cases, case_dir, episodes)
 
@@ -112,7 +124,8 @@ def embedded_levels(settings: Settings, cases: list[Case], case_dir: Path, work_
         server = running_server(models["doctor"].base_url)
         log = server.log_file if server else None
         offset = log_offset(log)
-        row = measure_level(short, models, planned, work_dir / "embedded" / name, level, judge=True)
+        row = measure_level(short, models, planned, work_dir / "embedded" / name, level, judge=True,
+                            retriever=retriever)
         if server is not None:
             row["by_role"] = timings_by_role(log, offset, server.slot_names())
             row["server_peak_rss_mb"] = server.peak_rss_mb()
@@ -121,6 +134,6 @@ def embedded_levels(settings: Settings, cases: list[Case], case_dir: Path, work_
     rows = [measure("shared", 1, "shared-c1"), measure("per-role", 1, "per-role-c1")]
     rows += [measure("per-role", level, f"per-role-c{level}") for level in levels if level > 1]
     repeat = measure("shared", 1, "shared-c1-again")
-    return {"turn_cap": turn_cap, **with_speedups(rows, repeat),
+    return {"turn_cap": turn_cap, "retrieval": retriever is not None, **with_speedups(rows, repeat),
             "note": "one llama-server process: a slot per role keeps each role's transcript evaluated; lanes give "
                     "concurrent episodes slots of their own, decoded together in one batch"}

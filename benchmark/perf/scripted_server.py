@@ -36,6 +36,7 @@ class _Counter:
 
 class ScriptedServer(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 256  # 64 concurrent episodes connect at once; the default backlog of 5 drops some
 
     def __init__(self, latency_s: float):
         super().__init__(("127.0.0.1", 0), _Handler)

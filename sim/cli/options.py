@@ -55,11 +55,11 @@ class TrialFlags:
 
     trials: int = typer.Option(1, "--trials", min=1, help="episodes per case")
     concurrency: int = typer.Option(1, "--concurrency", "-j", min=1, help="episodes run at once (embedded model: "
-                                    "each on llama.cpp servers of its own; more than the cores buys nothing)")
+                                    "each with server slots of its own, decoded in one batch)")
     seed: int = typer.Option(0, "--seed", help="run seed; each episode's seed derives from it, the case and the trial")
 
     def overrides(self) -> dict[str, Any]:
-        # Each concurrent episode on embedded servers of its own.
+        # Each concurrent episode with embedded server slots of its own.
         return {"embedded.lanes": self.concurrency} if self.concurrency > 1 else {}
 
     def params(self) -> dict[str, Any]:
