@@ -110,6 +110,13 @@ def test_only_runs_the_named_sections_and_rejects_unknown_ones(tmp_path):
     assert report["prompt_tokens"]["reduction"] > 0
     for section in ("harness", "store", "ingest", "concurrency", "memory"):
         assert report[section] == {"skipped": "not selected (--only)"}, section
+    done = subprocess.run([*command, "--only", "scale_out", "--json", str(out)], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert report["concurrency"]["scripted_server"]["levels"] and report["concurrency"]["scripted_server"]["peak_in_flight"] >= 1
+    assert report["concurrency"]["embedded_server"] == {"skipped": "not selected (--only scale_out)"}
+    assert report["harness"] == {"skipped": "not selected (--only)"}
     bad = subprocess.run([*command, "--only", "stores"], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 1 and "unknown section stores" in bad.stdout + bad.stderr and "Traceback" not in bad.stderr
 

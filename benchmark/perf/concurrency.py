@@ -94,7 +94,7 @@ def scripted_server_levels(cases: list[Case], case_dir: Path, work_dir: Path, le
                                                                         ("base_url", server.base_url), ("api_key_env", ""))})
         models = {role: model_for_role(remote, role) for role in ("doctor", "patient")}
         result = run_levels(remote, models, cases, case_dir, work_dir / "scripted", levels, episodes)
-        peak = server.counter.peak
+        peak = server.stats()["peak_in_flight"]
     rows = result["levels"]
     return {"latency_s": latency_s, **result, "peak_in_flight": peak,
             "met": all(r["efficiency"] is not None and r["efficiency"] >= EFFICIENCY_TARGET for r in rows)}

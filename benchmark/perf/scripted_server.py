@@ -1,15 +1,24 @@
 """A tiny OpenAI-compatible chat server for the concurrency measurement: it sleeps a fixed time per request,
-serves requests concurrently (one thread each) and answers as the scripted doctor or patient of
-`scripted.py`. It binds 127.0.0.1 on a free port and counts how many requests were in flight at once.
+serves requests concurrently (one thread each, HTTP keep-alive) and answers as the scripted doctor or patient
+of `scripted.py`. It binds 127.0.0.1 on a free port and counts how many requests were in flight at once
+(GET /stats).
+
+It runs in a process of its own (`python -m benchmark.perf.scripted_server LATENCY`), as a remote model
+would: in the harness's process its request handling would be counted as the harness's CPU and would
+compete with the episodes for the interpreter lock.
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from agents.llm.base import approx_tokens
@@ -50,6 +59,7 @@ class ScriptedServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     server: ScriptedServer
+    protocol_version = "HTTP/1.1"  # keep-alive: a client reuses its connection, as it would with vLLM
 
     def log_message(self, *args) -> None:  # quiet: the benchmark prints its own table
         pass
@@ -63,6 +73,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def do_GET(self) -> None:  # noqa: N802 - the http.server API
+        if self.path == "/stats":
+            self._send(200, {"peak_in_flight": self.server.counter.peak, "requests": self.server.counter.requests})
+            return
         self._send(200, {"object": "list", "data": [{"id": MODEL, "object": "model", "owned_by": "clinsim"}]})
 
     def do_POST(self) -> None:  # noqa: N802
@@ -82,14 +95,41 @@ class _Handler(BaseHTTPRequestHandler):
         })
 
 
+@dataclass
+class RunningServer:
+    """The server process, as the measurement sees it."""
+
+    port: int
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def stats(self) -> dict:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/stats", timeout=10) as response:
+            return json.load(response)
+
+
 @contextmanager
-def scripted_server(latency_s: float) -> Iterator[ScriptedServer]:
-    server = ScriptedServer(latency_s)
-    thread = threading.Thread(target=server.serve_forever, name="scripted-server", daemon=True)
-    thread.start()
+def scripted_server(latency_s: float) -> Iterator[RunningServer]:
+    """Start the server in a child process; it prints its port when it listens."""
+    process = subprocess.Popen([sys.executable, "-m", "benchmark.perf.scripted_server", str(latency_s)],
+                               stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
     try:
-        yield server
+        line = process.stdout.readline() if process.stdout else ""
+        if not line.strip().isdigit():
+            raise RuntimeError(f"the scripted server did not start (said {line!r})")
+        yield RunningServer(int(line))
     finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def main() -> None:
+    server = ScriptedServer(float(sys.argv[1]))
+    print(server.server_address[1], flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

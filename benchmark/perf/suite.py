@@ -109,7 +109,7 @@ def _section(name: str, run: Callable[[], dict], step: Step) -> dict:
 # What `--only` selects: section key in the report -> its progress label.
 SECTION_KEYS = {"embedded": "embedded model latency", "harness": "harness overhead", "store": "store latency",
                 "ingest": "ingest throughput", "prompt_tokens": "prompt tokens", "concurrency": "concurrency",
-                "memory": "memory"}
+                "memory": "memory", "scale_out": "concurrency"}  # scale_out: the remote-model part of concurrency only
 
 
 def run_suite(settings: Settings, plan: Plan, work_dir: Path, step: Step = lambda _: None,
@@ -134,7 +134,11 @@ def run_suite(settings: Settings, plan: Plan, work_dir: Path, step: Step = lambd
     bank = _bank(settings.data_dir, plan.bank_cases)
     cases = load_cases(bank)
 
+    scale_out_only = only is not None and "scale_out" in only and "concurrency" not in only
+
     def section(key: str, run: Callable[[], dict]) -> dict:
+        if key == "concurrency" and scale_out_only:
+            key = "scale_out"
         if only is not None and key not in only:
             return {"skipped": "not selected (--only)"}
         return _section(SECTION_KEYS[key], run, step)
@@ -183,7 +187,9 @@ def run_suite(settings: Settings, plan: Plan, work_dir: Path, step: Step = lambd
         result = {"scripted_server": scripted_server_levels(cases, bank, work_dir / "concurrency",
                                                             list(plan.concurrency_levels), plan.concurrency_episodes,
                                                             plan.server_latency_s)}
-        if not plan.embedded_levels:
+        if scale_out_only:
+            result["embedded_server"] = {"skipped": "not selected (--only scale_out)"}
+        elif not plan.embedded_levels:
             result["embedded_server"] = {"skipped": f"{plan.mode} run"}
         elif "skipped" in report["embedded"] or "error" in report["embedded"]:
             result["embedded_server"] = {"skipped": "the embedded model did not start (see embedded)"}

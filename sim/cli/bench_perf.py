@@ -25,7 +25,8 @@ def perf(
                                                         "the embedded model is skipped if it cannot start")] = False,
     smoke: Annotated[bool, typer.Option("--smoke", hidden=True, help="seconds: tiny sizes, for tests")] = False,
     only: Annotated[str | None, typer.Option("--only", help="comma-separated sections to run (the rest are skipped): "
-                                             "embedded, harness, store, ingest, prompt_tokens, concurrency, memory")] = None,
+                                             "embedded, harness, store, ingest, prompt_tokens, concurrency, memory; "
+                                             "scale_out = concurrency against the remote (scripted) model only")] = None,
 ) -> None:
     """Measure performance against the targets: harness overhead per turn, Chroma latency and recall at
     1k-100k vectors (persistent and server), ingest images/s, doctor prompt tokens against an
