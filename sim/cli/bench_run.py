@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from sim.cli.common import console, fail, fail_model, fail_problems, settings
-from sim.cli.options import CaseFlags, ModelFlags, TrialFlags, resolve_cases, with_groups
+from sim.cli.options import CaseFlags, DoctorFlags, ModelFlags, TrialFlags, resolve_cases, with_groups
 from sim.core.config import Settings
 from sim.core.errors import InputError
 
@@ -88,18 +88,13 @@ def bench_run(
     shape: TrialFlags = ...,
     models: ModelFlags = ...,
     resume: bool = typer.Option(False, "--resume", help="continue a run: skip recorded episodes, run failed (error) ones again; refuse a different config"),
-    no_retrieval: bool = typer.Option(False, "--no-retrieval", help="turn the doctor's retrieval step off"),
+    doctor: DoctorFlags = ...,
     experience: bool = typer.Option(None, "--experience/--no-experience", help="remember encounters and use past ones (default from config: off)"),
     experience_from: Path = typer.Option(None, "--experience-from", help="warm-start the experience store from an earlier run directory"),
     record_responses: bool = typer.Option(False, "--record-responses", help="save every model request and response (for `clinsim replay --rerun`)"),
-    strategy: str = typer.Option(None, "--strategy", help="doctor strategy: direct, cot, self-consistency, conference (default from config: direct)"),
 ) -> None:
     """Run every (case, trial) as one episode; write episodes.jsonl, summary.json and report.html."""
-    overrides = {**models.overrides(), **shape.overrides()}
-    if no_retrieval:
-        overrides["retrieval.enabled"] = False
-    if strategy:
-        overrides["strategy.name"] = strategy
+    overrides = {**models.overrides(), **shape.overrides(), **doctor.overrides()}
     if experience is not None or experience_from is not None:
         overrides["experience.enabled"] = bool(experience) or (experience is None and experience_from is not None)
     cfg = settings(overrides)
@@ -240,8 +235,7 @@ def bench_learn(
     order_seed: int = typer.Option(0, "--order-seed", help="seed of the order the cases are seen in"),
     window: int = typer.Option(10, "--window", min=2, help="moving-window size of the accuracy curve"),
     resume: bool = typer.Option(False, "--resume", help="continue both arms where they stopped"),
-    no_retrieval: bool = typer.Option(False, "--no-retrieval", help="turn the doctor's retrieval step off (past "
-                                      "encounters are then its only memory)"),
+    doctor: DoctorFlags = ...,
 ) -> None:
     """Learning curve: cases in sequence with the experience store growing, against the same sequence
     with experience off; accuracy vs encounters seen with a moving-window CI."""
@@ -249,7 +243,7 @@ def bench_learn(
     from benchmark.harness import make_runner_factory
     from benchmark.learning import ARMS, ordered, run_sequence, write_learning_outputs
 
-    cfg = settings({**models.overrides(), **({"retrieval.enabled": False} if no_retrieval else {})})
+    cfg = settings({**models.overrides(), **doctor.overrides()})
     cases_path, loaded, case_dir = resolve_cases(source, cfg.data_dir, apply_limit=False)
     sequence = ordered(loaded, order_seed)[: source.limit or None]
     models: dict = {}

@@ -40,6 +40,22 @@ class ModelFlags:
 
 
 @dataclasses.dataclass
+class DoctorFlags:
+    """What the doctor works with."""
+
+    strategy: str = typer.Option(None, "--strategy", help="doctor strategy: direct, cot, self-consistency, conference "
+                                 "(default from config: direct)")
+    no_retrieval: bool = typer.Option(False, "--no-retrieval", help="turn the doctor's retrieval step off (no similar "
+                                      "archived cases; past encounters, when on, are then its only memory)")
+
+    def overrides(self) -> dict[str, Any]:
+        overrides: dict[str, Any] = {"strategy.name": self.strategy} if self.strategy else {}
+        if self.no_retrieval:
+            overrides["retrieval.enabled"] = False
+        return overrides
+
+
+@dataclasses.dataclass
 class CaseFlags:
     """Which cases."""
 
@@ -66,7 +82,7 @@ class TrialFlags:
         return {"trials": self.trials, "seed": self.seed, "concurrency": self.concurrency}
 
 
-GROUPS = (ModelFlags, CaseFlags, TrialFlags)
+GROUPS = (ModelFlags, CaseFlags, TrialFlags, DoctorFlags)
 
 
 def with_groups(command):

@@ -11,7 +11,7 @@ import typer
 from rich.prompt import Prompt
 
 from sim.cli.common import console, fail, fail_model, fail_problems, settings
-from sim.cli.options import ModelFlags, with_groups
+from sim.cli.options import DoctorFlags, ModelFlags, with_groups
 from sim.cli.transcript_view import print_turn, print_verdict
 from sim.core.errors import InputError
 
@@ -40,8 +40,7 @@ def run(
     human: list[str] = typer.Option([], "--human", help="seat(s) you play: doctor, patient, measurement"),
     seed: int = typer.Option(0, "--seed", help="seed sent to the models and used by --random"),
     fetch_images: bool = typer.Option(False, "--fetch-images", help="download remote case images (NEJM) when online"),
-    strategy: str = typer.Option(None, "--strategy", help="doctor strategy: direct, cot, self-consistency, conference"),
-    no_retrieval: bool = typer.Option(False, "--no-retrieval", help="do not show the doctor similar cases from the store"),
+    doctor: DoctorFlags = ...,
     models: ModelFlags = ...,
 ) -> None:
     """Run one encounter: the transcript streams live, then the verdict; the record goes to episodes.jsonl."""
@@ -50,12 +49,7 @@ def run(
     from sim.encounter.runner import HUMAN_ROLES, EncounterRunner
     from sim.loaders import load_cases
 
-    overrides = models.overrides()
-    if no_retrieval:
-        overrides["retrieval.enabled"] = False
-    if strategy:
-        overrides["strategy.name"] = strategy
-    cfg = settings(overrides)
+    cfg = settings({**models.overrides(), **doctor.overrides()})
     bad_seats = sorted(set(human) - set(HUMAN_ROLES))
     if bad_seats:
         fail(f"--human: unknown seat(s) {', '.join(bad_seats)}; choose from {', '.join(HUMAN_ROLES)}")
