@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -10,6 +13,67 @@ from benchmark.metrics import accuracy, paired_difference, per_case, summarise
 from sim.core.records import EpisodeRecord, read_records
 from benchmark.report import render_report, write_report
 from sim.core.errors import InputError, Problem
+
+
+# Ablation axes. A toggle axis turns one setting off and on; a list axis gives one arm per chosen value, its
+# first value the baseline. Each arm of an ablation is one value of every chosen axis (their product).
+@dataclass(frozen=True)
+class Axis:
+    help: str
+    arms: Callable[[list[str]], list[tuple[str, dict]]]  # chosen values -> [(label, setting overrides)]
+    default: tuple[str, ...] = ()  # a list axis's values when none are given
+
+
+def _toggle(name: str, key: str) -> Axis:
+    return Axis(f"{key} off, on", lambda _values: [(f"{name}-off", {key: False}), (f"{name}-on", {key: True})])
+
+
+def _strategy_arms(values: list[str]) -> list[tuple[str, dict]]:
+    return [(value, {"strategy.name": value}) for value in values]
+
+
+def _bias_arms(values: list[str]) -> list[tuple[str, dict]]:
+    """'none' first (the baseline), then one arm per ROLE:BIAS with only that agent biased."""
+    arms: list[tuple[str, dict]] = [("no-bias", {})]
+    for value in values:
+        role, _, bias = value.partition(":")
+        arms.append((f"{role}-{bias}", {f"encounter.{role}_bias": bias}))
+    return arms
+
+
+AXES: dict[str, Axis] = {
+    "retrieval": _toggle("retrieval", "retrieval.enabled"),
+    "experience": _toggle("experience", "experience.enabled"),
+    "strategy": Axis("one arm per strategy (--strategies)", _strategy_arms,
+                     ("direct", "cot", "self-consistency", "conference")),
+    "bias": Axis("no bias, then one arm per ROLE:BIAS (--biases), only that agent biased", _bias_arms,
+                 ("doctor:recency", "doctor:confirmation", "patient:self_diagnosis", "patient:education")),
+}
+
+
+def bias_problems(values: list[str], known: dict[str, tuple[str, ...]]) -> list[str]:
+    """What is wrong with --biases values ('ROLE:BIAS' with a role and a bias that exist)."""
+    problems = []
+    for value in values:
+        role, sep, bias = value.partition(":")
+        if not sep or role not in known:
+            problems.append(f"'{value}': write ROLE:BIAS with ROLE one of {', '.join(known)}")
+        elif bias not in known[role]:
+            problems.append(f"'{value}': unknown {role} bias; choose from {', '.join(known[role])}")
+    return problems
+
+
+def ablation_arms(axes: list[str], values: dict[str, list[str]]) -> list[tuple[str, dict]]:
+    """Every combination of the axes' arms: (name, setting overrides); names join the labels with '+'."""
+    per_axis = [AXES[axis].arms(values.get(axis) or list(AXES[axis].default)) for axis in axes]
+    arms = []
+    for combination in itertools.product(*per_axis):
+        name = "+".join(label for label, _ in combination) or "baseline"
+        overrides: dict = {}
+        for _, setting in combination:
+            overrides.update(setting)
+        arms.append((name, overrides))
+    return arms
 
 
 def _records(run_dir: Path) -> list[EpisodeRecord]:

@@ -242,3 +242,51 @@ def test_summary_splits_accuracy_by_retrieval_hit_and_reports_the_workup():
     assert workup["role_breaks_per_episode"] == pytest.approx(0.25) and workup["episodes_with_role_break"] == 1
     page = render_report("run", records, summary)
     assert "when none did: 0.0%" in page and "25.0% [" in page and "0.25 per episode" in page
+
+
+def test_ablation_arms_cross_axes_and_give_each_bias_its_own_arm():
+    from benchmark.ablation import ablation_arms
+
+    arms = dict(ablation_arms(["retrieval", "bias"], {"bias": ["doctor:recency", "patient:self_diagnosis"]}))
+    assert list(arms) == ["retrieval-off+no-bias", "retrieval-off+doctor-recency", "retrieval-off+patient-self_diagnosis",
+                          "retrieval-on+no-bias", "retrieval-on+doctor-recency", "retrieval-on+patient-self_diagnosis"]
+    assert arms["retrieval-on+patient-self_diagnosis"] == {"retrieval.enabled": True, "encounter.patient_bias": "self_diagnosis"}
+    assert arms["retrieval-off+no-bias"] == {"retrieval.enabled": False}
+
+
+def test_cli_ablate_on_bias_axis_biases_only_that_agent(bank, tmp_path):
+    config = tmp_path / "clinsim.toml"
+    config.write_text(
+        f'data_dir = "{tmp_path / "data"}"\n'
+        '[roles.doctor]\nbackend = "scripted"\nscript = ["DIAGNOSIS: Cardiomegaly"]\n'
+        '[roles.patient]\nbackend = "scripted"\nscript = ["I am short of breath."]\n'
+        '[encounter]\nllm_judge = false\n'
+    )
+    out = tmp_path / "biases"
+    runner = CliRunner()
+    result = runner.invoke(app, ["--config", str(config), "bench", "ablate", "--axes", "bias", "--biases",
+                                 "doctor:recency,patient:self_diagnosis", "--cases", str(bank), "--out", str(out),
+                                 "--limit", "2"])
+    assert result.exit_code == 0, result.output
+    names = [a["name"] for a in json.loads((out / "ablation.json").read_text())["arms"]]
+    assert names == ["no-bias", "doctor-recency", "patient-self_diagnosis"]
+    encounter = {n: json.loads((out / n / "config.json").read_text())["settings"]["encounter"] for n in names}
+    assert [(encounter[n]["doctor_bias"], encounter[n]["patient_bias"]) for n in names] == [
+        ("none", "none"), ("recency", "none"), ("none", "self_diagnosis")]
+    bad = runner.invoke(app, ["--config", str(config), "bench", "ablate", "--axes", "bias", "--biases",
+                              "doctor:sleepy,nurse:recency", "--cases", str(bank), "--out", str(tmp_path / "x")])
+    assert bad.exit_code != 0 and "'doctor:sleepy': unknown doctor bias" in bad.output
+    assert "'nurse:recency': write ROLE:BIAS" in bad.output and not (tmp_path / "x").exists()
+
+
+def test_a_bias_reaches_the_biased_agents_prompt_only(tmp_path):
+    from agents.prompts import bias_fragment
+    from sim.encounter.runner import EncounterRunner
+    from tests.helpers import small_case
+
+    doctor, patient = ScriptedModel(["ASK: Where does it hurt?", "DIAGNOSIS: Pneumonia"]), ScriptedModel(["Here."])
+    EncounterRunner(scripted_settings(tmp_path, patient_bias="self_diagnosis"),
+                    models={"doctor": doctor, "patient": patient}).run(small_case())
+    fragment = bias_fragment("patient", "self_diagnosis")
+    assert fragment and fragment in patient.calls[0][0].content
+    assert all(fragment not in m.content for call in doctor.calls for m in call)

@@ -2,33 +2,30 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from sim.cli.common import console, fail, fail_model, fail_problems, settings
-from sim.cli.options import CaseFlags, DoctorFlags, ModelFlags, TrialFlags, resolve_cases, with_groups
-from sim.core.config import Settings
+from sim.cli.options import (
+    CaseFlags,
+    DoctorFlags,
+    ModelFlags,
+    TrialFlags,
+    resolve_cases,
+    with_groups,
+)
+from sim.core.config import BIASES, Settings
 from sim.core.errors import InputError
-
-# Ablation axes: name -> the setting each arm turns off/on (strategy: one arm per listed strategy).
-AXES = {"retrieval": "retrieval.enabled", "experience": "experience.enabled", "strategy": "strategy.name"}
-
-
-def _available_axes() -> list[str]:
-    return [name for name, key in AXES.items() if key.split(".")[0] in Settings.model_fields]
-
-
-def _axis_values(axis: str, strategies: list[str]) -> list:
-    return strategies if axis == "strategy" else [False, True]
-
-
-def _arm_label(axis: str, value) -> str:
-    return str(value) if axis == "strategy" else f"{axis}-{'on' if value else 'off'}"
 
 
 def execute_run(cfg: Settings, params: dict, cases: list, case_dir: Path, out: Path,
@@ -109,8 +106,11 @@ def bench_run(
 @with_groups
 def bench_ablate(
     out: Path = typer.Option(..., "--out", help="ablation directory: one run directory per arm, plus ablation.json and report.html"),
-    axes: str = typer.Option(None, "--axes", help="comma-separated axes (default: retrieval,experience); 'strategy' adds one arm per --strategies"),
+    axes: str = typer.Option(None, "--axes", help="comma-separated axes (default: retrieval,experience); 'strategy' gives one arm per --strategies, 'bias' a no-bias arm and one per --biases"),
     strategies: str = typer.Option("direct,cot,self-consistency,conference", "--strategies", help="strategy axis: the strategies to compare"),
+    biases: str = typer.Option("doctor:recency,doctor:confirmation,patient:self_diagnosis,patient:education", "--biases",
+                               help="bias axis: ROLE:BIAS arms, each against no bias; doctor biases: "
+                               f"{', '.join(BIASES['doctor'])}; patient biases: {', '.join(BIASES['patient'])}"),
     source: CaseFlags = ...,
     shape: TrialFlags = ...,
     models: ModelFlags = ...,
@@ -122,36 +122,34 @@ def bench_ablate(
                                   "vote, no LLM) on the same cases and seeds: the floor a doctor with retrieval "
                                   "should reach"),
 ) -> None:
-    """Run the same cases and seeds in every on/off combination of the axes; table of paired differences."""
-    from benchmark.ablation import ablation_table, write_ablation
-
-    available = _available_axes()
-    chosen = [a.strip() for a in axes.split(",")] if axes else [a for a in available if a != "strategy"]
-    strategy_list = [s.strip() for s in strategies.split(",") if s.strip()]
+    """Run the same cases and seeds in every combination of the axes' arms; table of paired differences."""
+    from benchmark.ablation import (
+        AXES,
+        ablation_arms,
+        ablation_table,
+        bias_problems,
+        write_ablation,
+    )
     from sim.core.plugins import STRATEGIES
 
-    bad = [s for s in strategy_list if s not in STRATEGIES.names()]
+    chosen = [a.strip() for a in axes.split(",")] if axes else ["retrieval", "experience"]
+    unknown = [a for a in chosen if a not in AXES]
+    if unknown:
+        fail(f"--axes: unknown axis {', '.join(unknown)}; available: {', '.join(AXES)}")
+    values = {"strategy": _listed(strategies), "bias": _listed(biases)}
+    bad = [s for s in values["strategy"] if s not in STRATEGIES.names()]
     if bad:
         fail(f"--strategies: unknown strategy {', '.join(bad)}; choose from {', '.join(STRATEGIES.names())}")
-    unknown = [a for a in chosen if a not in available]
-    if unknown:
-        fail(f"--axes: unknown or unavailable axis {', '.join(unknown)}; available: {', '.join(available)}")
+    if "bias" in chosen and (problems := bias_problems(values["bias"], BIASES)):
+        fail("--biases: " + "; ".join(problems))
     base = {**models.overrides(), **shape.overrides()}
     cases_path, loaded, case_dir = resolve_cases(source, settings(base).data_dir)
+    planned = ablation_arms(chosen, values)
+    if with_knn:  # the retrieval-only baseline doctor, everything else as the other arms
+        planned.append(("knn", {"encounter.doctor": "knn", "retrieval.enabled": True}))
     arms: dict[str, Path] = {}
-    combinations = [dict(zip(chosen, values))
-                    for values in itertools.product(*[_axis_values(axis, strategy_list) for axis in chosen])]
-    if with_knn:
-        combinations.append({"knn": True})
-    for combination in combinations:
-        overrides = dict(base)
-        if "knn" in combination:  # the retrieval-only baseline doctor, everything else as the other arms
-            name = "knn"
-            overrides.update({"encounter.doctor": "knn", "retrieval.enabled": True})
-        else:
-            name = "+".join(_arm_label(axis, value) for axis, value in combination.items()) or "baseline"
-            overrides.update({AXES[axis]: value for axis, value in combination.items()})
-        arm_settings = settings(overrides)
+    for name, arm_overrides in planned:
+        arm_settings = settings({**base, **arm_overrides})
         warm = experience_from if arm_settings.experience.enabled else None
         params = {"cases": str(cases_path), "limit": source.limit, **shape.params(), "arm": name,
                   "experience_from": str(warm) if warm else None}
@@ -162,6 +160,10 @@ def bench_ablate(
     table = ablation_table(arms)
     write_ablation(out, table, arms)
     _print_ablation(table)
+
+
+def _listed(text: str) -> list[str]:
+    return [item.strip() for item in text.split(",") if item.strip()]
 
 
 def _print_ablation(table: dict) -> None:
@@ -208,8 +210,8 @@ def bench_report(run_dir: Path = typer.Argument(..., help="run directory with ep
     """(Re)write summary.json and report.html for a run directory."""
     from benchmark.harness import read_run_config
     from benchmark.metrics import format_ci, summarise
-    from sim.core.records import read_records
     from benchmark.report import render_report, write_report
+    from sim.core.records import read_records
 
     episodes = run_dir / "episodes.jsonl"
     config_path = run_dir / "config.json"
