@@ -96,7 +96,11 @@ def train_embedder(
     import open_clip
     import torch
 
-    from retrieval.embedders.open_clip_embedder import configure_torch_threads, register_project_architectures
+    from retrieval.embedders.open_clip_embedder import (
+        configure_torch_threads,
+        encode_text_trimmed,
+        register_project_architectures,
+    )
 
     if len(pairs) < 2:
         raise ValueError("training needs at least 2 image-report pairs")
@@ -133,9 +137,9 @@ def train_embedder(
             batch_ids = torch.cat([batch_ids, outliers[2].expand(len(pick))])
         if config.augment:
             batch_images = _jitter(batch_images, generator)
-        outputs = model(batch_images, batch_tokens)
-        image_features, text_features, logit_scale = outputs[:3]
-        logit_bias = outputs[3] if len(outputs) > 3 else None
+        image_features = model.encode_image(batch_images, normalize=True)
+        text_features = encode_text_trimmed(model, batch_tokens, normalize=True)
+        logit_scale, logit_bias = model.logit_scale.exp(), getattr(model, "logit_bias", None)
         loss = contrastive_loss(image_features, text_features, logit_scale, batch_ids, config.loss, logit_bias)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -120,3 +120,21 @@ def test_minilm_loads_offline_when_installed(monkeypatch):
     vectors = MiniLMEmbedder().embed_texts(["Right pleural effusion.", "Fluid in the right pleural space.", "Normal heart."])
     _assert_unit_rows(vectors, 3, 384)
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]
+
+
+@pytest.mark.parametrize("architecture", ["clinsim-tiny", "clinsim-tiny-sigmoid"])
+def test_text_features_on_the_used_positions_equal_open_clips_own(architecture):
+    """The trimmed text pass (training and report embedding) skips the padding after the longest report;
+    the tower is causal and pools at the end token, so the features must not change."""
+    import torch
+
+    from retrieval.embedders.open_clip_embedder import encode_text_trimmed
+
+    clip = OpenClipEmbedder.load(architecture)
+    tokens = clip.tokenizer(["Blunting of the right costophrenic angle with a meniscus.", "Normal chest.", "Clear."])
+    assert int((tokens != 0).sum(dim=1).max()) < tokens.shape[1] // 2  # there is padding to skip
+    with torch.no_grad():
+        for normalize in (False, True):
+            own = clip.model.encode_text(tokens, normalize=normalize)
+            trimmed = encode_text_trimmed(clip.model, tokens, normalize=normalize)
+            assert torch.allclose(own, trimmed, atol=1e-5)

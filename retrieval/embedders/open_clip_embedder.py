@@ -135,8 +135,30 @@ class OpenClipEmbedder:
         with torch.no_grad():
             for start in range(0, len(texts), self.batch_size):
                 tokens = self.tokenizer(list(texts[start : start + self.batch_size]))
-                rows.append(self.model.encode_text(tokens).float().numpy())
+                rows.append(encode_text_trimmed(self.model, tokens).float().numpy())
         return _stack(rows, self.dim)
+
+
+def encode_text_trimmed(model, tokens, normalize: bool = False):
+    """`model.encode_text(tokens, normalize)` computed on the positions the batch uses. The text tower
+    is causal and pools at each sequence's end-of-text token, so the padding after the longest sequence
+    cannot change the features; skipping it more than halves the text tower's cost on bank reports (about
+    65 of 128 positions used; measured: the text tower was 80% of a training step, and most of a bank
+    ingest's report stage)."""
+    import torch.nn.functional as F
+    from open_clip.transformer import text_global_pool
+
+    exact = (getattr(model, "text_pool_type", "") == "argmax" and getattr(model, "attn_mask", None) is not None
+             and getattr(model, "positional_embedding", None) is not None)
+    if not exact:  # another kind of text tower: open_clip's own path
+        return model.encode_text(tokens, normalize=normalize)
+    used = int((tokens != 0).sum(dim=1).max())
+    tokens = tokens[:, :used]
+    x = model.token_embedding(tokens) + model.positional_embedding[:used]
+    x = model.transformer(x, attn_mask=model.attn_mask[:used, :used])
+    x = text_global_pool(model.ln_final(x), tokens, model.text_pool_type, eos_token_id=getattr(model, "text_eos_id", None))
+    x = x @ model.text_projection
+    return F.normalize(x, dim=-1) if normalize else x
 
 
 def _as_rgb(image):
