@@ -60,6 +60,9 @@ class ScriptedServer(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: ScriptedServer
     protocol_version = "HTTP/1.1"  # keep-alive: a client reuses its connection, as it would with vLLM
+    # Headers and body go out in two writes; with Nagle's algorithm the body waits for the client's delayed
+    # ACK of the headers (measured: 61 ms per call at zero latency, 7.5 ms of it the harness's CPU).
+    disable_nagle_algorithm = True
 
     def log_message(self, *args) -> None:  # quiet: the benchmark prints its own table
         pass
