@@ -24,6 +24,7 @@ from benchmark.metrics import summarise
 from benchmark.report import render_report, write_report
 from sim.core.case import Case
 from sim.core.config import Settings
+from sim.core.errors import InputError, Problem
 from sim.core.records import EpisodeRecord, read_records
 from sim.encounter import build
 
@@ -60,6 +61,7 @@ def run(
     trials: int = 1,
     seed: int = 0,
     concurrency: int = 1,
+    processes: int = 1,
     resume: bool = False,
     experience_from: Path | None = None,
     record_responses: bool = False,
@@ -72,7 +74,9 @@ def run(
 ) -> RunResult:
     """Run every (case, trial) not yet recorded in `out`. Raises InputError for a directory this run must not
     write to (checked before any model starts) and ModelStartError when a model cannot start; after that,
-    every outcome (finished, interrupted, failed) leaves summary.json and report.html."""
+    every outcome (finished, interrupted, failed) leaves summary.json and report.html. `processes` > 1 runs
+    the episodes in worker processes (remote models only: benchmark/processes.py says why; InputError
+    otherwise)."""
     # What identifies the run (config.json): the caller's parameters (the case source, say) and these.
     params = {"trials": trials, "seed": seed, "concurrency": concurrency, **(params or {})}
     config = run_config(settings, params)
@@ -85,6 +89,11 @@ def run(
         wrap = lambda role, model: RecordingModel(model, role, log)  # noqa: E731
     # The run directory is checked, then the models start, and only then is anything written: a refused
     # directory costs no server start, and a model that cannot start leaves no half-made run behind.
+    if processes > 1:
+        from benchmark.processes import processes_refusal
+
+        if refusal := processes_refusal(settings, models, record_responses):
+            raise InputError([Problem("--processes", None, "processes", refusal)])
     check_run_dir(out, config, resume)
     retriever = build.retriever(settings, notify)
     notify("starting models...")
@@ -102,7 +111,8 @@ def run(
         if on_start:
             on_start(len(episodes) - len(done & {e.key for e in episodes}))
         result.outcome = run_episodes(episodes, out, factory, run_id=out.name, concurrency=concurrency, done=done,
-                                      on_progress=on_progress, learner=learner)
+                                      on_progress=on_progress, learner=learner, processes=processes,
+                                      settings=settings)
     except Exception as error:  # noqa: BLE001 - the summary and report below are still written
         result.failure = str(getattr(error, "cause", error))
     finally:

@@ -31,7 +31,7 @@ from sim.core.errors import InputError, Problem
 CONFIG_FILE = "config.json"
 EPISODES_FILE = "episodes.jsonl"
 # Parameters that may change between a run and its resumption: they do not change what is measured.
-VOLATILE_PARAMS = {"concurrency", "resume"}
+VOLATILE_PARAMS = {"concurrency", "processes", "resume"}
 # Settings that do not change what is computed: where the data lives and how the embedded server runs (a
 # run may resume on another port, with other threads or another prompt-cache size).
 VOLATILE_SETTINGS = {"settings.data_dir", "settings.embedded.host", "settings.embedded.port", "settings.embedded.n_threads",
@@ -190,16 +190,20 @@ class RunOutcome:
 def run_episodes(
     episodes: Iterable[Episode],
     run_dir: Path,
-    runner_factory: RunnerFactory,
+    runner_factory: RunnerFactory | None,
     *,
     run_id: str,
     concurrency: int = 1,
     done: set[tuple[str, int, int]] | None = None,
     on_progress: Callable[[Progress, EpisodeRecord], None] | None = None,
     learner=None,
+    processes: int = 1,
+    settings: Settings | None = None,
 ) -> RunOutcome:
     """Run what is not done yet; append each record as it finishes (one writer: this thread).
-    With a learner, each judged episode also becomes an experience (written by this thread too)."""
+    With a learner, each judged episode also becomes an experience (written by this thread too).
+    With `processes` > 1 (remote models only, see benchmark/processes.py) the episodes run in that many
+    worker processes built from `settings`, `concurrency` episodes at once in all."""
     done = done or set()
     episodes = list(episodes)
     todo = [e for e in episodes if e.key not in done]
@@ -207,7 +211,40 @@ def run_episodes(
     records: list[EpisodeRecord] = []
     episodes_path = run_dir / EPISODES_FILE
 
-    def work(episode: Episode) -> EpisodeRecord:
+    def finish(record: EpisodeRecord) -> None:
+        append_record(episodes_path, record)
+        records.append(record)
+        progress.done += 1
+        progress.correct += record.top1_correct
+        progress.errors += record.termination == "error"
+        progress.tokens += record.totals.tokens_in + record.totals.tokens_out
+        if on_progress:
+            on_progress(progress, record)
+
+    if processes > 1:
+        from benchmark.processes import run_in_processes
+
+        if settings is None:
+            raise ValueError("worker processes build their runners from settings: pass settings")
+        interrupted = run_in_processes(todo, settings, run_id=run_id, processes=processes, concurrency=concurrency,
+                                       emit=finish)
+    else:
+        if runner_factory is None:
+            raise ValueError("a runner factory is needed to run episodes in this process")
+        interrupted = execute_episodes(todo, runner_factory, run_id=run_id, concurrency=concurrency, emit=finish,
+                                       learner=learner)
+    return RunOutcome(records=records, skipped=len(episodes) - len(todo), interrupted=interrupted)
+
+
+def execute_episodes(todo: list[Episode], runner_factory: RunnerFactory, *, run_id: str, concurrency: int,
+                     emit: Callable[[EpisodeRecord], None], learner=None, stop=None) -> bool:
+    """Run the episodes on `concurrency` threads and hand each record to `emit` in this thread as it
+    finishes; True when Ctrl-C stopped it (episodes already running still finish and are emitted). `stop`
+    (an event) ends it the same way from outside: episodes not yet started are skipped."""
+
+    def work(episode: Episode) -> EpisodeRecord | None:
+        if stop is not None and stop.is_set():
+            return None
         try:
             runner = runner_factory()
             record = runner.run(episode.case, episode.case_dir, run_id=run_id, trial=episode.trial, seed=episode.seed)
@@ -224,15 +261,10 @@ def run_episodes(
                 learner.remember(experience)
         return record
 
-    def finish(record: EpisodeRecord) -> None:
-        append_record(episodes_path, record)
-        records.append(record)
-        progress.done += 1
-        progress.correct += record.top1_correct
-        progress.errors += record.termination == "error"
-        progress.tokens += record.totals.tokens_in + record.totals.tokens_out
-        if on_progress:
-            on_progress(progress, record)
+    def deliver(future: Future) -> None:
+        record = future.result()
+        if record is not None:
+            emit(record)
 
     interrupted = False
     collected: set[Future] = set()
@@ -242,7 +274,7 @@ def run_episodes(
     try:
         for future in as_completed(futures):
             collected.add(future)
-            finish(future.result())
+            deliver(future)
     except KeyboardInterrupt:
         # Stop cleanly: nothing new starts; episodes already running finish and are written.
         interrupted = True
@@ -250,7 +282,7 @@ def run_episodes(
             future.cancel()
         for future in futures:
             if future not in collected and not future.cancelled():
-                finish(future.result())
+                deliver(future)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-    return RunOutcome(records=records, skipped=len(episodes) - len(todo), interrupted=interrupted)
+    return interrupted or bool(stop is not None and stop.is_set())

@@ -72,9 +72,11 @@ def test_store_ingest_concurrency_memory_are_sane(report):
         assert entry["images"] > 0 and entry["images_per_s"] > 0 and entry["records_added"] >= entry["images"]
         assert "embedding images" in entry["stages_s"]
     levels = report["concurrency"]["scripted_server"]["levels"]
-    assert [r["concurrency"] for r in levels] == [1, 2] and all(r["errors"] == 0 and r["speedup"] > 0 for r in levels)
+    assert [r["concurrency"] for r in levels] == [1, 2, 2] and all(r["errors"] == 0 and r["speedup"] > 0 for r in levels)
+    assert [r["processes"] for r in levels] == [1, 1, 2]  # the highest level again in worker processes
     assert all(r["harness_cpu_ms_per_episode"] > 0 and r["peak_rss_mb"] > 50 for r in levels)
-    assert [r["episodes"] for r in levels] == [4, 4]  # at least the plan's episodes, two per worker
+    assert levels[-1]["worker_peak_rss_mb"] > 50  # the workers' CPU and memory are counted too
+    assert [r["episodes"] for r in levels] == [4, 4, 4]  # at least the plan's episodes, two per worker
     memory = report["memory"]
     assert memory["episode_run"]["peak_rss_mb"] >= memory["episode_run"]["rss_after_imports_mb"] > 0
     assert memory["store_query_process"]["peak_rss_mb"] > 0

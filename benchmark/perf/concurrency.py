@@ -24,14 +24,16 @@ EFFICIENCY_TARGET = 0.7
 
 
 def measure_level(settings: Settings, models: dict[str, ChatModel], planned: list, run_dir: Path, level: int,
-                  judge: bool = False, retriever=None) -> dict:
+                  judge: bool = False, retriever=None, processes: int = 1) -> dict:
     """The planned episodes at concurrency `level`: calls per second and the load when it started; with
-    `judge`, also each encounter's wall time, its split (model calls vs the rest) and top-1 accuracy."""
+    `judge`, also each encounter's wall time, its split (model calls vs the rest) and top-1 accuracy. With
+    `processes` > 1 the episodes run in worker processes that build their models from `settings`."""
     run_dir.mkdir(parents=True, exist_ok=True)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-    factory = make_runner_factory(settings, models=models, retriever=retriever)
+    factory = make_runner_factory(settings, models=models, retriever=retriever) if processes == 1 else None
     started = time.perf_counter()
-    records = run_episodes(planned, run_dir, factory, run_id=f"perf-{run_dir.name}", concurrency=level).records
+    records = run_episodes(planned, run_dir, factory, run_id=f"perf-{run_dir.name}", concurrency=level,
+                           processes=processes, settings=settings).records
     wall = time.perf_counter() - started
     calls = sum(int(v["calls"]) for r in records for v in r.totals.by_role.values())
     errors = [r.error for r in records if r.termination == "error"]
@@ -64,27 +66,41 @@ def with_speedups(rows: list[dict], repeat: dict) -> dict:
 
 
 def run_levels(settings: Settings, models: dict[str, ChatModel], cases: list[Case], case_dir: Path, work_dir: Path,
-               levels: list[int], episodes: int) -> dict:
-    """Each level in turn, then the first level again; speed-ups against the mean of the two. A level runs at
-    least two episodes per worker (so every worker is busy for most of the level), and says what the
-    harness itself cost: its process's CPU per episode and the process's peak memory so far."""
+               levels: list[int], episodes: int, processes: int = 1) -> dict:
+    """Each level in turn, then the first level again; speed-ups against the mean of the two; with
+    `processes` > 1, the highest level once more in that many worker processes. A level runs at least two
+    episodes per worker (so every worker is busy for most of the level), and says what the harness itself
+    cost: CPU per episode (its worker processes' included) and peak memory so far."""
     import resource
 
+    def children_cpu() -> float:  # worker processes count once they have ended (they are joined)
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return usage.ru_utime + usage.ru_stime
+
     rows = []
-    for level in [*levels, levels[0]] if len(levels) > 1 else levels:
+    runs = [(level, 1) for level in ([*levels, levels[0]] if len(levels) > 1 else levels)]
+    runs += [(levels[-1], processes)] if processes > 1 and len(levels) > 1 else []
+    for level, workers in runs:
         planned = _plan(cases, case_dir, max(episodes, 2 * level))
-        cpu = time.process_time()
-        name = f"c{level}-again" if rows and level == levels[0] else f"c{level}"
-        row = measure_level(settings, models, planned, work_dir / name, level)
-        row["harness_cpu_ms_per_episode"] = round(1000 * (time.process_time() - cpu) / max(1, row["episodes"]), 1)
+        cpu, child_cpu = time.process_time(), children_cpu()
+        name = (f"c{level}-again" if rows and level == levels[0] and workers == 1 else f"c{level}") + (
+            f"-p{workers}" if workers > 1 else "")
+        row = measure_level(settings, models, planned, work_dir / name, level, processes=workers)
+        spent = time.process_time() - cpu + children_cpu() - child_cpu
+        row["processes"] = workers
+        row["harness_cpu_ms_per_episode"] = round(1000 * spent / max(1, row["episodes"]), 1)
         row["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+        if workers > 1:
+            row["worker_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
         rows.append(row)
+    extra = [row for row in rows if row["processes"] > 1]
+    rows = [row for row in rows if row["processes"] == 1]
     repeat = rows.pop() if len(levels) > 1 else rows[0]
-    return with_speedups(rows, repeat)
+    return with_speedups(rows + extra, repeat)
 
 
 def scripted_server_levels(cases: list[Case], case_dir: Path, work_dir: Path, levels: list[int], episodes: int,
-                           latency_s: float) -> dict:
+                           latency_s: float, processes: int = 1) -> dict:
     from agents.llm.registry import model_for_role
     from benchmark.perf.scripted_server import MODEL, scripted_server
 
@@ -93,7 +109,7 @@ def scripted_server_levels(cases: list[Case], case_dir: Path, work_dir: Path, le
                                                      for key, value in (("backend", "openai"), ("model", MODEL),
                                                                         ("base_url", server.base_url), ("api_key_env", ""))})
         models = {role: model_for_role(remote, role) for role in ("doctor", "patient")}
-        result = run_levels(remote, models, cases, case_dir, work_dir / "scripted", levels, episodes)
+        result = run_levels(remote, models, cases, case_dir, work_dir / "scripted", levels, episodes, processes)
         peak = server.stats()["peak_in_flight"]
     rows = result["levels"]
     return {"latency_s": latency_s, **result, "peak_in_flight": peak,

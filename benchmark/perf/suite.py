@@ -42,6 +42,7 @@ class Plan:
     concurrency_levels: tuple[int, ...] = (1, 8, 32, 64)  # a remote model: the harness's own scale-out
     concurrency_episodes: int = 16  # at least; a level runs two episodes per worker
     server_latency_s: float = 0.2
+    scale_out_processes: int = 2  # the highest level again in this many worker processes (1: not measured)
     embedded_levels: tuple[int, ...] = (1, 2)
     embedded_episodes: int = 6
     embedded_turn_cap: int = 6  # the published encounters' cap
@@ -186,7 +187,7 @@ def run_suite(settings: Settings, plan: Plan, work_dir: Path, step: Step = lambd
     def concurrency() -> dict:
         result = {"scripted_server": scripted_server_levels(cases, bank, work_dir / "concurrency",
                                                             list(plan.concurrency_levels), plan.concurrency_episodes,
-                                                            plan.server_latency_s)}
+                                                            plan.server_latency_s, plan.scale_out_processes)}
         if scale_out_only:
             result["embedded_server"] = {"skipped": "not selected (--only scale_out)"}
         elif not plan.embedded_levels:
@@ -235,7 +236,11 @@ def targets(report: dict) -> list[dict]:
     ingest = report.get("ingest", {})
     tokens = report.get("prompt_tokens", {})
     scripted = _get(report, "concurrency", "scripted_server", "levels", default=[]) or []
-    worst = min((r["efficiency"] for r in scripted if r.get("efficiency") is not None), default=None)
+    single = [r for r in scripted if r.get("processes", 1) == 1]
+    top = max((r["concurrency"] for r in scripted), default=None)
+    at_top = [r for r in scripted if r["concurrency"] == top and r.get("efficiency") is not None]
+    best_top = max(at_top, key=lambda r: r["efficiency"], default={})
+    worst = min((r["efficiency"] for r in single if r.get("efficiency") is not None), default=None)
     store_note = f"{int(size):,} clustered vectors, persistent" if size else ""
     if size and int(size) < 100_000:
         store_note += " (target stated at 100,000)"
@@ -258,18 +263,20 @@ def targets(report: dict) -> list[dict]:
         stats.target("store query p95, k=10", "<= 10 ms", _get(at, "latency_ms", "p95"), 10.0, at_most=True, unit="ms",
                      note=store_note),
         stats.target("store recall@10", ">= 0.95", at.get("recall_at_10"), 0.95, at_most=False, note=store_note),
-        stats.target("ingest, bank", ">= 200 images/s", _get(ingest, "bank", "images_per_s"), 200.0,
+        stats.target("ingest, bank", ">= 400 images/s", _get(ingest, "bank", "images_per_s"), 400.0,
                      at_most=False, unit="images/s",
                      note=f"{_get(ingest, 'bank', 'images_per_cpu_s')} per CPU-second"),
-        stats.target("ingest, PneumoniaMNIST", ">= 200 images/s", _get(ingest, "pneumoniamnist", "images_per_s"),
-                     200.0, at_most=False, unit="images/s",
+        stats.target("ingest, PneumoniaMNIST", ">= 500 images/s", _get(ingest, "pneumoniamnist", "images_per_s"),
+                     500.0, at_most=False, unit="images/s",
                      note=f"{_get(ingest, 'pneumoniamnist', 'images_per_cpu_s')} per CPU-second"),
         stats.target("prompt tokens vs AgentClinic-style", ">= 30% fewer",
                      None if tokens.get("reduction") is None else round(100 * tokens["reduction"], 1), 30.0,
                      at_most=False, unit="% fewer"),
-        stats.target("concurrency speed-up / C", ">= 0.7", worst, 0.7, at_most=False,
-                     note="remote model (scripted server, fixed latency), worst of C = "
-                          + ",".join(str(r["concurrency"]) for r in scripted)
-                          + (f"; at C={scripted[-1]['concurrency']}: harness CPU {scripted[-1].get('harness_cpu_ms_per_episode')}"
-                             f" ms/episode, peak RSS {scripted[-1].get('peak_rss_mb')} MB" if scripted else "")),
+        stats.target(f"remote scale-out, speed-up / C at C={top}", ">= 0.7", best_top.get("efficiency"), 0.7,
+                     at_most=False,
+                     note=(f"scripted server with a fixed latency; best with {best_top.get('processes', 1)} process(es): "
+                           f"harness CPU {best_top.get('harness_cpu_ms_per_episode')} ms/episode, peak RSS "
+                           f"{best_top.get('peak_rss_mb')} MB" if best_top else "")
+                          + (f"; one process, worst of C = {','.join(str(r['concurrency']) for r in single)}: {worst}"
+                             if single else "")),
     ]

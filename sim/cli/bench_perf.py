@@ -165,7 +165,8 @@ def _print_details(report: dict) -> None:
     for server in ("scripted_server", "embedded_server"):
         levels = c.get(server, {}).get("levels")
         if levels:
-            speedups = ", ".join(f"{r['servers'] + ' ' if 'servers' in r else ''}C={r['concurrency']}: "
+            speedups = ", ".join(f"{r['servers'] + ' ' if 'servers' in r else ''}C={r['concurrency']}"
+                                 f"{' in ' + str(r['processes']) + ' processes' if r.get('processes', 1) > 1 else ''}: "
                                  f"{r['calls_per_s']} calls/s x{r['speedup']}" for r in levels)
             extra = f"; peak in flight {c[server]['peak_in_flight']}" if "peak_in_flight" in c[server] else ""
             table.add_row(f"concurrency {server.replace('_', ' ')}", speedups + extra)

@@ -50,10 +50,10 @@ def execute_run(cfg: Settings, params: dict, cases: list, case_dir: Path, out: P
         bar.update(task, advance=1, acc=f"{100 * progress.accuracy:.0f}%", rate=f"{progress.per_minute:.1f}",
                    tokens=progress.tokens, errors=progress.errors)
 
-    extra = {k: v for k, v in params.items() if k not in ("trials", "seed", "concurrency")}
+    extra = {k: v for k, v in params.items() if k not in ("trials", "seed", "concurrency", "processes")}
     try:
         result = run(cfg, cases, out, case_dir=case_dir, trials=params["trials"], seed=params["seed"],
-                     concurrency=concurrency, resume=resume, experience_from=experience_from,
+                     concurrency=concurrency, processes=params.get("processes", 1), resume=resume, experience_from=experience_from,
                      record_responses=bool(params.get("record_responses")), params=extra, models=models, title=title,
                      on_start=start, on_progress=update, notify=lambda m: console.print(f"[dim]{m}[/]", highlight=False))
     except InputError as error:

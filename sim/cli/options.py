@@ -73,13 +73,16 @@ class TrialFlags:
     concurrency: int = typer.Option(1, "--concurrency", "-j", min=1, help="episodes run at once (embedded model: "
                                     "each with server slots of its own, decoded in one batch)")
     seed: int = typer.Option(0, "--seed", help="run seed; each episode's seed derives from it, the case and the trial")
+    processes: int = typer.Option(1, "--processes", min=1, help="worker processes sharing the --concurrency "
+                                  "episodes (remote models only: one interpreter keeps a few hundred model calls "
+                                  "per second going)")
 
     def overrides(self) -> dict[str, Any]:
         # Each concurrent episode with embedded server slots of its own.
         return {"embedded.lanes": self.concurrency} if self.concurrency > 1 else {}
 
     def params(self) -> dict[str, Any]:
-        return {"trials": self.trials, "seed": self.seed, "concurrency": self.concurrency}
+        return {"trials": self.trials, "seed": self.seed, "concurrency": self.concurrency, "processes": self.processes}
 
 
 GROUPS = (ModelFlags, CaseFlags, TrialFlags, DoctorFlags)
