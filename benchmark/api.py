@@ -110,9 +110,13 @@ def run(
     try:
         if on_start:
             on_start(len(episodes) - len(done & {e.key for e in episodes}))
+        execute = None
+        if processes > 1:
+            from benchmark.processes import process_executor
+
+            execute = process_executor(settings, run_id=out.name, processes=processes, concurrency=concurrency)
         result.outcome = run_episodes(episodes, out, factory, run_id=out.name, concurrency=concurrency, done=done,
-                                      on_progress=on_progress, learner=learner, processes=processes,
-                                      settings=settings)
+                                      on_progress=on_progress, learner=learner, execute=execute)
     except Exception as error:  # noqa: BLE001 - the summary and report below are still written
         result.failure = str(getattr(error, "cause", error))
     finally:

@@ -197,13 +197,12 @@ def run_episodes(
     done: set[tuple[str, int, int]] | None = None,
     on_progress: Callable[[Progress, EpisodeRecord], None] | None = None,
     learner=None,
-    processes: int = 1,
-    settings: Settings | None = None,
+    execute: Callable[[list[Episode], Callable[[EpisodeRecord], None]], bool] | None = None,
 ) -> RunOutcome:
     """Run what is not done yet; append each record as it finishes (one writer: this thread).
     With a learner, each judged episode also becomes an experience (written by this thread too).
-    With `processes` > 1 (remote models only, see benchmark/processes.py) the episodes run in that many
-    worker processes built from `settings`, `concurrency` episodes at once in all."""
+    `execute(todo, emit)` runs the episodes elsewhere (worker processes: benchmark/processes.py) and hands
+    each record to `emit` in this thread; it returns True when Ctrl-C stopped it."""
     done = done or set()
     episodes = list(episodes)
     todo = [e for e in episodes if e.key not in done]
@@ -221,13 +220,8 @@ def run_episodes(
         if on_progress:
             on_progress(progress, record)
 
-    if processes > 1:
-        from benchmark.processes import run_in_processes
-
-        if settings is None:
-            raise ValueError("worker processes build their runners from settings: pass settings")
-        interrupted = run_in_processes(todo, settings, run_id=run_id, processes=processes, concurrency=concurrency,
-                                       emit=finish)
+    if execute is not None:
+        interrupted = execute(todo, finish)
     else:
         if runner_factory is None:
             raise ValueError("a runner factory is needed to run episodes in this process")

@@ -41,6 +41,12 @@ def processes_refusal(settings: Settings, models: dict | None = None, recording:
     return None
 
 
+def process_executor(settings: Settings, *, run_id: str, processes: int, concurrency: int):
+    """`run_episodes(..., execute=)` for worker processes."""
+    return lambda todo, emit: run_in_processes(todo, settings, run_id=run_id, processes=processes,
+                                               concurrency=concurrency, emit=emit)
+
+
 def run_in_processes(todo: list, settings: Settings, *, run_id: str, processes: int, concurrency: int,
                      emit: Callable[[EpisodeRecord], None]) -> bool:
     """Run `todo` in `processes` workers with `concurrency` episodes at once in all; `emit` gets each record

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from benchmark.harness import make_runner_factory, plan_episodes, prepare_run_dir, run_config, run_episodes
-from benchmark.processes import processes_refusal
+from benchmark.processes import process_executor, processes_refusal
 from sim.bank import generate_bank
 from sim.cli.main import app
 from sim.core.config import load_settings
@@ -50,8 +50,8 @@ def test_worker_processes_give_the_records_of_one_process(bank, tmp_path):
         out = tmp_path / f"p{processes}"
         prepare_run_dir(out, run_config(settings, {"trials": 2}), resume=False)
         factory = make_runner_factory(settings) if processes == 1 else None
-        outcomes[processes] = run_episodes(episodes, out, factory, run_id="r", concurrency=4, processes=processes,
-                                           settings=settings)
+        execute = process_executor(settings, run_id="r", processes=2, concurrency=4) if processes == 2 else None
+        outcomes[processes] = run_episodes(episodes, out, factory, run_id="r", concurrency=4, execute=execute)
     key = lambda r: (r.case_id, r.trial)  # noqa: E731
     one, two = (sorted(outcomes[p].records, key=key) for p in (1, 2))
     assert len(one) == len(two) == 12 and not outcomes[2].interrupted

@@ -32,8 +32,13 @@ def measure_level(settings: Settings, models: dict[str, ChatModel], planned: lis
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     factory = make_runner_factory(settings, models=models, retriever=retriever) if processes == 1 else None
     started = time.perf_counter()
+    execute = None
+    if processes > 1:
+        from benchmark.processes import process_executor
+
+        execute = process_executor(settings, run_id=f"perf-{run_dir.name}", processes=processes, concurrency=level)
     records = run_episodes(planned, run_dir, factory, run_id=f"perf-{run_dir.name}", concurrency=level,
-                           processes=processes, settings=settings).records
+                           execute=execute).records
     wall = time.perf_counter() - started
     calls = sum(int(v["calls"]) for r in records for v in r.totals.by_role.values())
     errors = [r.error for r in records if r.termination == "error"]
