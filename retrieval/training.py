@@ -40,6 +40,9 @@ class TrainConfig:
     augment: bool = True  # small shifts, scalings and rotations; never flips (left/right is a finding)
     # Outlier exposure: this many synthetic non-radiographs join each batch (see retrieval/outliers.py).
     outliers_per_batch: int = 8
+    # Run the text tower on the positions a batch uses (exact; see encode_text_trimmed). False: on all of the
+    # context, as open_clip does; kept so `clinsim bench perf` can measure what trimming saves.
+    trim_text: bool = True
 
     @property
     def architecture(self) -> str:
@@ -138,7 +141,8 @@ def train_embedder(
         if config.augment:
             batch_images = _jitter(batch_images, generator)
         image_features = model.encode_image(batch_images, normalize=True)
-        text_features = encode_text_trimmed(model, batch_tokens, normalize=True)
+        text_features = (encode_text_trimmed(model, batch_tokens, normalize=True) if config.trim_text
+                         else model.encode_text(batch_tokens, normalize=True))
         logit_scale, logit_bias = model.logit_scale.exp(), getattr(model, "logit_bias", None)
         loss = contrastive_loss(image_features, text_features, logit_scale, batch_ids, config.loss, logit_bias)
         optimizer.zero_grad(set_to_none=True)

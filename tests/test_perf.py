@@ -15,7 +15,8 @@ from benchmark.perf.baseline_prompt import baseline_messages
 from benchmark.perf.vectors import default_dim, exact_top_k, sample
 from tests.helpers import small_case
 
-SECTIONS = ("machine", "targets", "embedded", "harness", "store", "ingest", "prompt_tokens", "concurrency", "memory")
+SECTIONS = ("machine", "targets", "embedded", "harness", "store", "ingest", "prompt_tokens", "concurrency", "memory",
+            "training")
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +41,7 @@ def test_report_has_every_section_and_no_failed_measurement(report):
 
 def test_targets_rows(report):
     names = [row["name"] for row in report["targets"]]
-    assert len(names) == 10 and any("harness" in n for n in names) and any("recall" in n for n in names)
+    assert len(names) == 11 and any("harness" in n for n in names) and any("recall" in n for n in names)
     for row in report["targets"]:
         assert set(row) == {"name", "target", "measured", "unit", "met", "note"}
         assert row["met"] is None if row["measured"] is None else isinstance(row["met"], bool)
@@ -77,6 +78,8 @@ def test_store_ingest_concurrency_memory_are_sane(report):
     assert all(r["harness_cpu_ms_per_episode"] > 0 and r["peak_rss_mb"] > 50 for r in levels)
     assert levels[-1]["worker_peak_rss_mb"] > 50  # the workers' CPU and memory are counted too
     assert [r["episodes"] for r in levels] == [4, 4, 4]  # at least the plan's episodes, two per worker
+    probe = report["training"]["probe"]
+    assert probe["padded_ms_per_step"] > 0 and probe["trimmed_ms_per_step"] > 0 and probe["steps"] == 2
     memory = report["memory"]
     assert memory["episode_run"]["peak_rss_mb"] >= memory["episode_run"]["rss_after_imports_mb"] > 0
     assert memory["store_query_process"]["peak_rss_mb"] > 0

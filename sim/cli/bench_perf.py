@@ -16,7 +16,7 @@ from rich.table import Table
 from sim.cli.common import console, fail, settings
 
 SECTIONS = ("generating the case bank", "embedded model latency", "harness overhead", "store latency",
-            "ingest throughput", "prompt tokens", "concurrency", "memory")
+            "ingest throughput", "prompt tokens", "concurrency", "memory", "embedder training")
 
 
 def perf(
@@ -25,12 +25,13 @@ def perf(
                                                         "the embedded model is skipped if it cannot start")] = False,
     smoke: Annotated[bool, typer.Option("--smoke", hidden=True, help="seconds: tiny sizes, for tests")] = False,
     only: Annotated[str | None, typer.Option("--only", help="comma-separated sections to run (the rest are skipped): "
-                                             "embedded, harness, store, ingest, prompt_tokens, concurrency, memory; "
+                                             "embedded, harness, store, ingest, prompt_tokens, concurrency, memory, "
+                                             "training; "
                                              "scale_out = concurrency against the remote (scripted) model only")] = None,
 ) -> None:
     """Measure performance against the targets: harness overhead per turn, Chroma latency and recall at
     1k-100k vectors (persistent and server), ingest images/s, doctor prompt tokens against an
-    AgentClinic-style prompt, concurrency speed-up, peak memory.
+    AgentClinic-style prompt, concurrency speed-up, peak memory, first-use training of the default embedder.
 
     Every figure is a ratio or a distribution measured in this one run (the machine may be busy); none
     is pass/fail. The full run takes several minutes (filling a 100k-vector store dominates) and trains
@@ -91,7 +92,7 @@ def print_report(report: dict) -> None:
     console.print(table)
     _print_store(report.get("store", {}))
     _print_details(report)
-    for name in ("embedded", "harness", "store", "ingest", "prompt_tokens", "concurrency", "memory"):
+    for name in ("embedded", "harness", "store", "ingest", "prompt_tokens", "concurrency", "memory", "training"):
         section = report.get(name, {})
         for key in ("error", "skipped"):
             if key in section:
@@ -179,6 +180,16 @@ def _print_details(report: dict) -> None:
                           f"{r['episodes']} encounters: p50 {r['encounter_s']['p50']} s, top-1 {r['top1']}, "
                           f"{r['tokens_per_encounter']} tokens each, model calls {r['model_share']} of the wall time; "
                           f"server peak RSS {r.get('server_peak_rss_mb')} MB; {roles}")
+    training = report.get("training", {})
+    if "probe" in training:
+        probe = training["probe"]
+        text = (f"{probe['steps']} steps: text tower on all 128 positions {probe['padded_ms_per_step']} ms/step, on the "
+                f"used ones {probe['trimmed_ms_per_step']} ms/step (x{probe['speedup']}); {training['torch_threads']} "
+                "torch thread(s)")
+        if "first_use_s" in training:
+            text += (f"; first use {training['first_use_s']} s (generating {training['generating_s']} s, training "
+                     f"{training['training_s']} s, {training['recipe']['steps']} steps on {training['recipe']['cases']} cases)")
+        table.add_row("embedder training", text)
     mem = report.get("memory", {})
     if "episode_run" in mem:
         run = mem["episode_run"]
