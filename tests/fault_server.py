@@ -51,6 +51,7 @@ class FaultServer:
         self.attempts = 0  # chat requests received
         self.faults = 0  # of which got the fault
         self.times: list[float] = []  # monotonic arrival time of each chat request
+        self.bodies: list[dict] = []  # each chat request's JSON body, as received
         self._lock = threading.Lock()
         self._released = threading.Event()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
@@ -109,6 +110,7 @@ class FaultServer:
                 except json.JSONDecodeError:
                     body = {}
                 messages = body.get("messages") or []
+                server.bodies.append(body)
                 mode = server._decide(messages)
                 if mode == "timeout":
                     server._released.wait(HOLD_S)

@@ -255,3 +255,25 @@ def test_killing_the_embedded_server_mid_run_then_resuming(tmp_path):
     final = read_records(out / "episodes.jsonl")
     assert sorted(r.case_id for r in final) == sorted(r.case_id for r in records)
     assert not any(r.termination == "error" for r in final)
+
+
+def test_posted_completions_send_what_the_openai_client_would():
+    """The lean path (payload posted as LangChain built it) sends the same JSON body as the openai client's
+    `chat.completions.create`, options and extra body included."""
+    from agents.llm.base import Message
+    from agents.llm.openai_compat import OpenAICompatModel
+
+    sent = []
+    for lean in (True, False):
+        with FaultServer() as server:
+            model = OpenAICompatModel(server.base_url, model="m", temperature=0.2, max_tokens=64,
+                                      structured_output="grammar", body={"id_slot": 3, "cache_prompt": True})
+            if not lean:
+                model._client.client = model._client.root_client.chat.completions
+            reply = model.complete([Message(role="system", content="Be brief."), Message(role="user", content="Hi?")],
+                                   temperature=0.5,
+                                   max_tokens=32, seed=7, stop=["\n\n"], grammar='root ::= "x"')
+            assert reply.text and reply.tokens_in > 0
+            sent.append(server.bodies[-1])
+    assert sent[0] == sent[1]
+    assert sent[0]["id_slot"] == 3 and sent[0]["grammar"] == 'root ::= "x"' and sent[0]["seed"] == 7
