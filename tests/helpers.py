@@ -34,3 +34,13 @@ def scripted_settings(tmp_path, **encounter) -> Settings:
                  "strategy.deliberate": False}
     overrides.update({f"encounter.{k}": v for k, v in encounter.items()})
     return load_settings(None, overrides)
+
+
+def stable_record(record) -> dict:
+    """An episode record without what differs between two runs of the same episodes (times, run id)."""
+    data = record.model_dump(exclude={"started_at", "finished_at", "run_id"})
+    data["totals"] = {k: v for k, v in data["totals"].items() if k not in ("wall_s", "llm_latency_s", "by_role")}
+    for turn in data["turns"]:
+        for call in turn["calls"]:
+            call.pop("latency_s")
+    return data

@@ -17,7 +17,7 @@ from sim.bank import generate_bank
 from sim.cli.main import app
 from sim.core.errors import InputError
 from sim.loaders import load_cases
-from tests.helpers import scripted_settings
+from tests.helpers import scripted_settings, stable_record
 
 
 
@@ -52,21 +52,12 @@ def _run(bank, tmp_path, out_name, concurrency=1, trials=2, done=None):
     return run_episodes(episodes, out, factory, run_id="r", concurrency=concurrency, done=done), out
 
 
-def _stable(record) -> dict:
-    data = record.model_dump(exclude={"started_at", "finished_at", "run_id"})
-    data["totals"] = {k: v for k, v in data["totals"].items() if k not in ("wall_s", "llm_latency_s", "by_role")}
-    for turn in data["turns"]:
-        for call in turn["calls"]:
-            call.pop("latency_s")
-    return data
-
-
 def test_concurrency_gives_the_same_records_as_sequential(bank, tmp_path):
     one, _ = _run(bank, tmp_path, "c1", concurrency=1)
     four, _ = _run(bank, tmp_path, "c4", concurrency=4)
     key = lambda r: (r.case_id, r.trial)  # noqa: E731
     assert len(one.records) == len(four.records) == 24
-    assert [_stable(r) for r in sorted(one.records, key=key)] == [_stable(r) for r in sorted(four.records, key=key)]
+    assert [stable_record(r) for r in sorted(one.records, key=key)] == [stable_record(r) for r in sorted(four.records, key=key)]
     # seeds depend on (run seed, case, trial) only
     assert len({r.seed for r in one.records}) == 24
 
@@ -174,7 +165,8 @@ def test_cli_run_resume_and_report(bank, tmp_path):
     assert compare.exit_code == 0 and "+0.0" in compare.output
 
 
-def test_cli_ablate_on_retrieval_axis(bank, tmp_path):
+def _one_answer_config(tmp_path):
+    """A config file whose scripted doctor always answers the same (so any order of episodes gives the same records)."""
     config = tmp_path / "clinsim.toml"
     config.write_text(
         f'data_dir = "{tmp_path / "data"}"\n'
@@ -182,6 +174,11 @@ def test_cli_ablate_on_retrieval_axis(bank, tmp_path):
         '[roles.patient]\nbackend = "scripted"\nscript = ["I am short of breath."]\n'
         '[encounter]\nllm_judge = false\n'
     )
+    return config
+
+
+def test_cli_ablate_on_retrieval_axis(bank, tmp_path):
+    config = _one_answer_config(tmp_path)
     out = tmp_path / "ablation"
     result = CliRunner().invoke(app, ["--config", str(config), "bench", "ablate", "--axes", "retrieval", "--with-knn",
                                       "--cases", str(bank), "--out", str(out), "--limit", "3"])
@@ -255,13 +252,7 @@ def test_ablation_arms_cross_axes_and_give_each_bias_its_own_arm():
 
 
 def test_cli_ablate_on_bias_axis_biases_only_that_agent(bank, tmp_path):
-    config = tmp_path / "clinsim.toml"
-    config.write_text(
-        f'data_dir = "{tmp_path / "data"}"\n'
-        '[roles.doctor]\nbackend = "scripted"\nscript = ["DIAGNOSIS: Cardiomegaly"]\n'
-        '[roles.patient]\nbackend = "scripted"\nscript = ["I am short of breath."]\n'
-        '[encounter]\nllm_judge = false\n'
-    )
+    config = _one_answer_config(tmp_path)
     out = tmp_path / "biases"
     runner = CliRunner()
     result = runner.invoke(app, ["--config", str(config), "bench", "ablate", "--axes", "bias", "--biases",

@@ -15,6 +15,7 @@ from sim.cli.main import app
 from sim.core.config import load_settings
 from sim.core.records import read_records
 from sim.loaders import load_cases
+from tests.helpers import stable_record
 
 
 @pytest.fixture(scope="module")
@@ -33,15 +34,6 @@ def _scripted(tmp_path, **extra):
     return load_settings(None, values)
 
 
-def _stable(record) -> dict:
-    data = record.model_dump(exclude={"started_at", "finished_at"})
-    data["totals"] = {k: v for k, v in data["totals"].items() if k not in ("wall_s", "llm_latency_s", "by_role")}
-    for turn in data["turns"]:
-        for call in turn["calls"]:
-            call.pop("latency_s")
-    return data
-
-
 def test_worker_processes_give_the_records_of_one_process(bank, tmp_path):
     settings = _scripted(tmp_path)
     episodes = plan_episodes(load_cases(bank), bank, 2, run_seed=3)
@@ -55,7 +47,7 @@ def test_worker_processes_give_the_records_of_one_process(bank, tmp_path):
     key = lambda r: (r.case_id, r.trial)  # noqa: E731
     one, two = (sorted(outcomes[p].records, key=key) for p in (1, 2))
     assert len(one) == len(two) == 12 and not outcomes[2].interrupted
-    assert [_stable(r) for r in one] == [_stable(r) for r in two]
+    assert [stable_record(r) for r in one] == [stable_record(r) for r in two]
     assert sorted(map(key, read_records(tmp_path / "p2" / "episodes.jsonl"))) == sorted(map(key, one))
 
 
