@@ -52,6 +52,8 @@ def run_in_processes(todo: list, settings: Settings, *, run_id: str, processes: 
     """Run `todo` in `processes` workers with `concurrency` episodes at once in all; `emit` gets each record
     in this thread. True when Ctrl-C stopped the run: workers start nothing new, finish what runs, and their
     records are still emitted. Raises RuntimeError (after emitting what arrived) when a worker failed."""
+    if not todo:
+        return False
     context = multiprocessing.get_context("spawn")  # no fork of a process that has threads running
     channel = context.Queue()
     stop = context.Event()

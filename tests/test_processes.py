@@ -49,6 +49,10 @@ def test_worker_processes_give_the_records_of_one_process(bank, tmp_path):
     assert len(one) == len(two) == 12 and not outcomes[2].interrupted
     assert [stable_record(r) for r in one] == [stable_record(r) for r in two]
     assert sorted(map(key, read_records(tmp_path / "p2" / "episodes.jsonl"))) == sorted(map(key, one))
+    done = {e.key for e in episodes}  # a resumed run with nothing left starts no worker
+    again = run_episodes(episodes, tmp_path / "p2", None, run_id="r", done=done,
+                         execute=process_executor(settings, run_id="r", processes=2, concurrency=4))
+    assert again.skipped == 12 and not again.records
 
 
 def test_processes_are_refused_where_they_cannot_work(tmp_path):
