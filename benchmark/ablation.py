@@ -115,6 +115,7 @@ def ablation_table(arms: dict[str, Path]) -> dict:
             "topk": summary["topk"],
             "tokens_per_episode": summary["tokens"]["in_per_episode"] + summary["tokens"]["out_per_episode"],
             "wall_s_mean": summary["wall_s"]["mean"],
+            "doctor_turns_mean": summary["turns"]["mean"],
             "elapsed_s": elapsed_s(records[name]),
             "elicited_share": summary["workup"]["elicited_share"],
             "role_breaks_per_episode": summary["workup"]["role_breaks_per_episode"],
@@ -143,13 +144,14 @@ def write_ablation(out: Path, table: dict, arms: dict[str, Path]) -> None:
         f"<tr><td>{row['name']}</td><td>{row['episodes']}</td><td>{_pct(row['top1'])}</td><td>{_pct(row['topk'])}</td>"
         f"<td>{_delta(row['diff_top1']) if row['name'] != table['baseline'] else '-'}</td>"
         f"<td>{row['tokens_per_episode']:.0f}</td><td>{(row['wall_s_mean'] or 0):.1f}</td>"
-        f"<td>{minutes_text(row.get('elapsed_s'))}</td><td>{_pct(row['elicited_share'])}</td>"
+        f"<td>{minutes_text(row.get('elapsed_s'))}</td><td>{row.get('doctor_turns_mean') or 0:.1f}</td>"
+        f"<td>{_pct(row['elicited_share'])}</td>"
         f"<td>{row['role_breaks_per_episode']:.2f}</td></tr>"
         for row in table["arms"]
     )
     extra = (cost_benefit_plot(table) + "<h2>Ablation table</h2><table><tr><th>arm</th><th>episodes</th><th>top-1</th><th>top-k</th>"
              f"<th>Δ top-1 vs {table['baseline']} (paired)</th><th>tokens/episode</th><th>wall s/episode</th>"
-             f"<th>arm elapsed</th><th>script elicited</th><th>role breaks/episode</th></tr>{rows}</table>")
+             f"<th>arm elapsed</th><th>doctor turns/episode</th><th>script elicited</th><th>role breaks/episode</th></tr>{rows}</table>")
     write_report(out / "report.html", render_report(f"ablation {out.name}", everything, summarise(everything),
                                                     arms=groups, extra_html=extra))
 

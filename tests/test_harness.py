@@ -259,8 +259,11 @@ def test_cli_ablate_on_bias_axis_biases_only_that_agent(bank, tmp_path):
                                  "doctor:recency,patient:self_diagnosis", "--cases", str(bank), "--out", str(out),
                                  "--limit", "2"])
     assert result.exit_code == 0, result.output
-    names = [a["name"] for a in json.loads((out / "ablation.json").read_text())["arms"]]
+    arms = json.loads((out / "ablation.json").read_text())["arms"]
+    names = [a["name"] for a in arms]
     assert names == ["no-bias", "doctor-recency", "patient-self_diagnosis"]
+    assert [a["doctor_turns_mean"] for a in arms] == [1.0, 1.0, 1.0]  # the scripted doctor answers at once
+    assert "doctor turns/episode" in (out / "report.html").read_text()
     encounter = {n: json.loads((out / n / "config.json").read_text())["settings"]["encounter"] for n in names}
     assert [(encounter[n]["doctor_bias"], encounter[n]["patient_bias"]) for n in names] == [
         ("none", "none"), ("recency", "none"), ("none", "self_diagnosis")]

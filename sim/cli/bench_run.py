@@ -172,7 +172,7 @@ def _print_ablation(table: dict) -> None:
 
     view = Table(title=f"ablation (paired against {table['baseline']})")
     for column in ("arm", "episodes", "top-1 [95% CI]", "top-k [95% CI]", "Δ top-1 vs baseline [95% CI]",
-                   "tokens / encounter", "wall s / encounter", "arm elapsed", "errors"):
+                   "tokens / encounter", "wall s / encounter", "arm elapsed", "doctor turns", "script elicited", "errors"):
         view.add_column(column)
     for arm in table["arms"]:
         diff = arm["diff_top1"]
@@ -180,7 +180,7 @@ def _print_ablation(table: dict) -> None:
             f"{100 * diff['diff']:+.1f} [{100 * diff['lo']:+.1f}, {100 * diff['hi']:+.1f}]")
         view.add_row(arm["name"], str(arm["episodes"]), format_ci(arm["top1"]), format_ci(arm["topk"]), delta,
                      f"{arm['tokens_per_episode']:,.0f}", f"{arm['wall_s_mean'] or 0:.1f}", minutes_text(arm.get("elapsed_s")),
-                     str(arm["errors"]))
+                     f"{arm.get('doctor_turns_mean') or 0:.1f}", format_ci(arm["elicited_share"]), str(arm["errors"]))
     console.print(view)
 
 
