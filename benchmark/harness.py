@@ -21,6 +21,7 @@ from pathlib import Path
 
 from agents.llm.base import ChatModel
 from agents.llm.embedded_roles import lane_numbering
+from benchmark.provenance import code_identity
 from sim.core.records import EpisodeRecord, append_record, drop_records, now_iso, read_records, repair_tail
 from sim.core.case import Case
 from sim.core.config import Settings
@@ -63,8 +64,8 @@ def plan_episodes(cases: list[Case], case_dir: Path | None, trials: int, run_see
 
 
 def run_config(settings: Settings, params: dict) -> dict:
-    """What identifies a run. Stored as config.json; compared on --resume."""
-    return {"settings": settings.masked(), "params": params}
+    """What identifies a run (stored as config.json; compared on --resume) and the code that ran it."""
+    return {"settings": settings.masked(), "params": params, "code": code_identity()}
 
 
 def config_differences(old: dict, new: dict, prefix: str = "") -> list[str]:
@@ -74,7 +75,7 @@ def config_differences(old: dict, new: dict, prefix: str = "") -> list[str]:
         path = f"{prefix}.{key}" if prefix else key
         if prefix == "params" and key in VOLATILE_PARAMS:
             continue
-        if path in VOLATILE_SETTINGS:
+        if path in VOLATILE_SETTINGS or path == "code":
             continue
         a, b = old.get(key, "<missing>"), new.get(key, "<missing>")
         if isinstance(a, dict) and isinstance(b, dict):
@@ -133,16 +134,34 @@ def prepare_run_dir(run_dir: Path, config: dict, resume: bool) -> set[tuple[str,
     config_path = run_dir / CONFIG_FILE
     episodes_path = run_dir / EPISODES_FILE
     if config_path.exists():
+        _note_resuming_code(config_path, config.get("code"))
         repair_tail(episodes_path)
         if not episodes_path.exists():
             return set()
         kept = drop_records(episodes_path, lambda record: record.termination == "error")
         return {(r.case_id, r.trial, r.seed) for r in kept}
     run_dir.mkdir(parents=True, exist_ok=True)
-    tmp = config_path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(config, indent=2, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, config_path)
+    _write_config(config_path, config)
     return set()
+
+
+def _write_config(path: Path, config: dict) -> None:
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(config, indent=2, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _note_resuming_code(config_path: Path, code: dict | None) -> None:
+    """A run resumed by other code than started it says so: the resuming code joins `code.resumed_with`."""
+    stored = read_run_config(config_path)
+    started_by = stored.get("code")
+    if not code or not isinstance(started_by, dict):
+        return
+    identity = {key: started_by.get(key) for key in code}
+    resumed_with = started_by.setdefault("resumed_with", [])
+    if code != identity and code not in resumed_with:
+        resumed_with.append(code)
+        _write_config(config_path, stored)
 
 
 @dataclass

@@ -101,6 +101,23 @@ def test_resume_refuses_a_different_config_and_says_what_differs(tmp_path):
     assert "params.trials: differs from this run: 2 -> 3" in text
 
 
+def test_config_names_the_code_that_ran_and_a_resume_by_other_code_is_noted(tmp_path):
+    import subprocess
+
+    settings = scripted_settings(tmp_path)
+    out = tmp_path / "run"
+    config = run_config(settings, {"trials": 1})
+    head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip() or None
+    assert config["code"]["version"] == "0.1.0" and config["code"]["commit"] == head
+    prepare_run_dir(out, config, resume=False)
+    later = {**config, "code": {"version": "0.1.0", "commit": "f" * 40, "dirty": False}}
+    prepare_run_dir(out, later, resume=True)  # other code may resume a run ...
+    prepare_run_dir(out, later, resume=True)
+    stored = json.loads((out / "config.json").read_text())["code"]
+    assert stored["commit"] == head  # ... the code that started it stays, the resuming code is added once
+    assert stored["resumed_with"] == [later["code"]]
+
+
 def test_bootstrap_ci_on_a_known_distribution():
     rng = np.random.default_rng(0)
     groups = [[float(x)] for x in rng.random(2000) < 0.3]  # Bernoulli(0.3), n=2000
