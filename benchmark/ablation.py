@@ -125,6 +125,37 @@ def ablation_table(arms: dict[str, Path]) -> dict:
     return {"baseline": baseline, "arms": rows}
 
 
+def arms_of(directory: Path) -> dict[str, Path]:
+    """An ablation directory's arms, baseline first: in ablation.json's order when the ablation finished,
+    else (an ablation still running or stopped) the arm folders in the order they started."""
+    listed = directory / "ablation.json"
+    if listed.is_file():
+        names = [row["name"] for row in json.loads(listed.read_text(encoding="utf-8"))["arms"]]
+        return {name: directory / name for name in names if (directory / name / "episodes.jsonl").is_file()}
+    started = []
+    for arm in (p for p in directory.iterdir() if (p / "episodes.jsonl").is_file()):
+        stamps = [r.started_at for r in _records(arm) if r.started_at]
+        config = arm / "config.json"  # written as the arm starts; breaks ties of the stamps' whole seconds
+        started.append((min(stamps) if stamps else "~", config.stat().st_mtime_ns if config.exists() else 0, arm))
+    if not started:
+        raise InputError([Problem(str(directory), None, "-", "no arm folders with episodes.jsonl: not an ablation directory")])
+    return {arm.name: arm for *_, arm in sorted(started)}
+
+
+def markdown_table(table: dict) -> str:
+    """The ablation table as Markdown, the form the README's Results section uses."""
+    lines = [f"| arm | episodes | top-1 [95% CI] | top-k [95% CI] | Δ top-1 vs {table['baseline']} (paired) | "
+             "tokens / encounter | s / encounter | doctor turns | script elicited | arm wall time |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for row in table["arms"]:
+        delta = "–" if row["name"] == table["baseline"] else _delta(row["diff_top1"])
+        lines.append(f"| {row['name']} | {row['episodes']} | {_pct(row['top1'])} | {_pct(row['topk'])} | {delta} | "
+                     f"{row['tokens_per_episode']:,.0f} | {row['wall_s_mean'] or 0:.0f} | "
+                     f"{row.get('doctor_turns_mean') or 0:.1f} | {_pct(row['elicited_share'])} | "
+                     f"{minutes_text(row.get('elapsed_s'))} |")
+    return "\n".join(lines)
+
+
 def elapsed_s(records: list[EpisodeRecord]) -> float | None:
     """First start to last finish of an arm: with concurrent episodes, less than the sum of their wall
     times (an arm resumed later also counts the pause)."""

@@ -281,6 +281,13 @@ def test_cli_ablate_on_bias_axis_biases_only_that_agent(bank, tmp_path):
     assert names == ["no-bias", "doctor-recency", "patient-self_diagnosis"]
     assert [a["doctor_turns_mean"] for a in arms] == [1.0, 1.0, 1.0]  # the scripted doctor answers at once
     assert "doctor turns/episode" in (out / "report.html").read_text()
+    table = runner.invoke(app, ["bench", "table", str(out)])
+    assert table.exit_code == 0, table.output
+    rows = [line.split(" | ")[0].strip("| ") for line in table.output.splitlines()[2:]]
+    assert rows == names and "| – |" in table.output.splitlines()[2]  # the baseline has no difference
+    (out / "ablation.json").unlink()  # an ablation still running: arms in the order they started
+    partial = runner.invoke(app, ["bench", "table", str(out)])
+    assert partial.output == table.output
     encounter = {n: json.loads((out / n / "config.json").read_text())["settings"]["encounter"] for n in names}
     assert [(encounter[n]["doctor_bias"], encounter[n]["patient_bias"]) for n in names] == [
         ("none", "none"), ("recency", "none"), ("none", "self_diagnosis")]

@@ -11,6 +11,7 @@ app = typer.Typer(no_args_is_help=True, help="Benchmarks: runs, ablations, compa
 
 for name, command in (("run", bench_run.bench_run), ("ablate", bench_run.bench_ablate),
                       ("compare", bench_run.bench_compare), ("report", bench_run.bench_report),
+                      ("table", bench_run.bench_table),
                       ("learn", bench_run.bench_learn), ("rejudge", bench_run.bench_rejudge),
                       ("retrieval", bench_retrieval.retrieval),
                       ("perf", bench_perf.perf)):

@@ -162,6 +162,20 @@ def bench_ablate(
     _print_ablation(table)
 
 
+def bench_table(
+    directory: Path = typer.Argument(..., help="ablation directory (finished, or still running: the arms so far)"),
+) -> None:
+    """Print an ablation's table in Markdown (as in the README's Results): paired differences against the
+    first arm, recomputed from the arms' episodes.jsonl."""
+    from benchmark.ablation import ablation_table, arms_of, markdown_table
+
+    try:
+        table = ablation_table(arms_of(directory))
+    except InputError as error:
+        fail_problems(error)
+    print(markdown_table(table))
+
+
 def _listed(text: str) -> list[str]:
     return [item.strip() for item in text.split(",") if item.strip()]
 
