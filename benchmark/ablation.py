@@ -128,9 +128,16 @@ def ablation_table(arms: dict[str, Path]) -> dict:
 def arms_of(directory: Path) -> dict[str, Path]:
     """An ablation directory's arms, baseline first: in ablation.json's order when the ablation finished,
     else (an ablation still running or stopped) the arm folders in the order they started."""
+    if not directory.is_dir():
+        raise InputError([Problem(str(directory), None, "-", "not found: not an ablation directory")])
     listed = directory / "ablation.json"
     if listed.is_file():
-        names = [row["name"] for row in json.loads(listed.read_text(encoding="utf-8"))["arms"]]
+        try:
+            names = [row["name"] for row in json.loads(listed.read_text(encoding="utf-8"))["arms"]]
+        except json.JSONDecodeError as error:
+            raise InputError([Problem(str(listed), error.lineno, "-", f"invalid JSON ({error.msg})")]) from None
+        except (KeyError, TypeError):
+            raise InputError([Problem(str(listed), None, "arms", "missing or not a list of arms with a name")]) from None
         return {name: directory / name for name in names if (directory / name / "episodes.jsonl").is_file()}
     started = []
     for arm in (p for p in directory.iterdir() if (p / "episodes.jsonl").is_file()):
@@ -142,18 +149,23 @@ def arms_of(directory: Path) -> dict[str, Path]:
     return {arm.name: arm for *_, arm in sorted(started)}
 
 
+def table_cells(table: dict) -> tuple[list[str], list[list[str]]]:
+    """The ablation table's headers and one row of cell texts per arm: what the terminal and Markdown show."""
+    headers = ["arm", "episodes", "top-1 [95% CI]", "top-k [95% CI]", f"Δ top-1 vs {table['baseline']} (paired)",
+               "tokens / encounter", "s / encounter", "doctor turns", "script elicited", "arm wall time", "errors"]
+    rows = [[row["name"], str(row["episodes"]), _pct(row["top1"]), _pct(row["topk"]),
+             "–" if row["name"] == table["baseline"] else _delta(row["diff_top1"]),
+             f"{row['tokens_per_episode']:,.0f}", f"{row['wall_s_mean'] or 0:.0f}",
+             f"{row.get('doctor_turns_mean') or 0:.1f}", _pct(row["elicited_share"]),
+             minutes_text(row.get("elapsed_s")), str(row["errors"])] for row in table["arms"]]
+    return headers, rows
+
+
 def markdown_table(table: dict) -> str:
     """The ablation table as Markdown, the form the README's Results section uses."""
-    lines = [f"| arm | episodes | top-1 [95% CI] | top-k [95% CI] | Δ top-1 vs {table['baseline']} (paired) | "
-             "tokens / encounter | s / encounter | doctor turns | script elicited | arm wall time |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
-    for row in table["arms"]:
-        delta = "–" if row["name"] == table["baseline"] else _delta(row["diff_top1"])
-        lines.append(f"| {row['name']} | {row['episodes']} | {_pct(row['top1'])} | {_pct(row['topk'])} | {delta} | "
-                     f"{row['tokens_per_episode']:,.0f} | {row['wall_s_mean'] or 0:.0f} | "
-                     f"{row.get('doctor_turns_mean') or 0:.1f} | {_pct(row['elicited_share'])} | "
-                     f"{minutes_text(row.get('elapsed_s'))} |")
-    return "\n".join(lines)
+    headers, rows = table_cells(table)
+    return "\n".join(["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+                     + ["| " + " | ".join(cells) + " |" for cells in rows])
 
 
 def elapsed_s(records: list[EpisodeRecord]) -> float | None:

@@ -181,20 +181,14 @@ def _listed(text: str) -> list[str]:
 
 
 def _print_ablation(table: dict) -> None:
-    from benchmark.ablation import minutes_text
-    from benchmark.metrics import format_ci
+    from benchmark.ablation import table_cells
 
+    headers, rows = table_cells(table)
     view = Table(title=f"ablation (paired against {table['baseline']})")
-    for column in ("arm", "episodes", "top-1 [95% CI]", "top-k [95% CI]", "Δ top-1 vs baseline [95% CI]",
-                   "tokens / encounter", "wall s / encounter", "arm elapsed", "doctor turns", "script elicited", "errors"):
+    for column in headers:
         view.add_column(column)
-    for arm in table["arms"]:
-        diff = arm["diff_top1"]
-        delta = "-" if diff["diff"] is None or arm["name"] == table["baseline"] else (
-            f"{100 * diff['diff']:+.1f} [{100 * diff['lo']:+.1f}, {100 * diff['hi']:+.1f}]")
-        view.add_row(arm["name"], str(arm["episodes"]), format_ci(arm["top1"]), format_ci(arm["topk"]), delta,
-                     f"{arm['tokens_per_episode']:,.0f}", f"{arm['wall_s_mean'] or 0:.1f}", minutes_text(arm.get("elapsed_s")),
-                     f"{arm.get('doctor_turns_mean') or 0:.1f}", format_ci(arm["elicited_share"]), str(arm["errors"]))
+    for cells in rows:
+        view.add_row(*cells)
     console.print(view)
 
 
