@@ -41,7 +41,7 @@ def test_report_has_every_section_and_no_failed_measurement(report):
 
 def test_targets_rows(report):
     names = [row["name"] for row in report["targets"]]
-    assert len(names) == 11 and any("harness" in n for n in names) and any("recall" in n for n in names)
+    assert len(names) == 12 and any("harness" in n for n in names) and any("recall" in n for n in names)
     for row in report["targets"]:
         assert set(row) == {"name", "target", "measured", "unit", "met", "note"}
         assert row["met"] is None if row["measured"] is None else isinstance(row["met"], bool)
@@ -66,6 +66,12 @@ def test_store_ingest_concurrency_memory_are_sane(report):
         assert 0 <= row["recall_at_10"] <= 1 and 0 <= row["filtered"]["recall_at_10"] <= 1
         assert 0 <= row["filtered_chroma_where"]["recall_at_10"] <= 1
         assert 0 < row["latency_ms"]["p50"] <= row["latency_ms"]["p95"] and row["inserts_per_s"] > 0
+        raw = row["index_alone"]["raw_hnsw"]  # the test extra installs chroma-hnswlib
+        assert 0 < raw["latency_ms"]["p50"] <= raw["latency_ms"]["p95"] and 0.5 < raw["recall_at_10"] <= 1
+        assert row["index_alone"]["exact_numpy"]["latency_ms"]["p50"] > 0
+        assert row["index_alone"]["chroma_ids_only"]["latency_ms"]["p50"] > 0
+    ratio = next(r for r in report["targets"] if r["name"].startswith("store query p95 / raw"))
+    assert ratio["measured"] > 0 and "exact numpy" in ratio["note"]
     for source in ("bank", "pneumoniamnist"):
         entry = report["ingest"][source]
         if "skipped" in entry:

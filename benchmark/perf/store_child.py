@@ -4,6 +4,11 @@ A fresh process per query pass measures what a reader of the store pays (loading
 its peak memory, and never has two processes holding one persistent folder at once. Run as
 `python -m benchmark.perf.store_child SPEC_JSON`; prints one JSON line.
 
+Beside the store, the same child answers the same queries from the index alone: a raw HNSW index
+(`chroma-hnswlib`, the hnswlib fork Chroma's index comes from, with the store's settings, in memory) and
+exact numpy search. The store's p95 over the raw index's is the store's own overhead (client, SQLite
+metadata, documents, the process boundary of a persistent client), a ratio that holds across machines.
+
 Records look like the case store's: the same metadata keys and a report-sized document, queried through
 `StoreCollection.query` (distances, metadata and documents), unfiltered and with the retriever's
 "not this case" filter.
@@ -76,6 +81,55 @@ def _pass(collection, queries: np.ndarray, truth: np.ndarray, k: int, exclude: l
     return {"latency_ms": distribution(latencies), "recall_at_10": round(float(np.mean(recalls)), 4)}
 
 
+def raw_index(data: np.ndarray, queries: np.ndarray, truth: np.ndarray, k: int, hnsw: dict) -> dict:
+    """The same single queries answered by a raw HNSW index (the store's HNSW settings) and by exact numpy
+    search over the same vectors; {"skipped": ...} for the HNSW part when `chroma-hnswlib` is not installed."""
+    from benchmark.perf.stats import distribution
+
+    result: dict = {}
+    latencies = []
+    for query in queries:
+        started = time.perf_counter()
+        scores = data @ query
+        top = np.argpartition(-scores, k)[:k]
+        _ = top[np.argsort(-scores[top])]  # best first, as a search returns them
+        latencies.append(1000 * (time.perf_counter() - started))
+    result["exact_numpy"] = {"latency_ms": distribution(latencies)}
+    try:
+        import hnswlib
+    except ImportError:
+        result["raw_hnsw"] = {"skipped": "chroma-hnswlib is not installed (pip install 'clinsim[bench]')"}
+        return result
+    index = hnswlib.Index(space=hnsw.get("space", "cosine"), dim=int(data.shape[1]))
+    started = time.perf_counter()
+    index.init_index(max_elements=len(data), ef_construction=int(hnsw["ef_construction"]), M=int(hnsw["max_neighbors"]))
+    index.add_items(data, np.arange(len(data)))
+    index.set_ef(int(hnsw["ef_search"]))
+    build_s = time.perf_counter() - started
+    latencies, recalls = [], []
+    for row, query in enumerate(queries):
+        started = time.perf_counter()
+        labels, _ = index.knn_query(query[None, :], k=k)
+        latencies.append(1000 * (time.perf_counter() - started))
+        recalls.append(len(set(truth[row].tolist()) & set(labels[0].tolist())) / k)
+    result["raw_hnsw"] = {"build_s": round(build_s, 3), "latency_ms": distribution(latencies),
+                          "recall_at_10": round(float(np.mean(recalls)), 4)}
+    return result
+
+
+def _ids_only(collection, queries: np.ndarray, k: int) -> dict:
+    """Chroma's own floor: the same queries asking for ids and distances only (no metadata, no documents),
+    which splits the store's time into Chroma's query path and the fetching of what a hit carries."""
+    from benchmark.perf.stats import distribution
+
+    latencies = []
+    for query in queries:
+        started = time.perf_counter()
+        collection.chroma.query(query_embeddings=query[None, :], n_results=k, include=["distances"])
+        latencies.append(1000 * (time.perf_counter() - started))
+    return {"latency_ms": distribution(latencies)}
+
+
 def peak_rss_mb() -> float:
     """The process's peak resident memory so far (VmHWM; ru_maxrss where /proc is missing)."""
     try:
@@ -118,6 +172,9 @@ def query(spec: dict) -> dict:
         sweep.append({"ef_search": int(ef), **_pass(collection, queries, truth, k, [None] * len(queries))})
     if sweep:
         result["ef_search_sweep"] = sweep
+    if spec.get("data") and spec.get("hnsw"):  # after peak_rss_mb: the raw index's memory is not the store's
+        result["index_alone"] = raw_index(np.load(spec["data"]), queries, truth, k, spec["hnsw"])
+        result["index_alone"]["chroma_ids_only"] = _ids_only(collection, queries, k)
     return result
 
 

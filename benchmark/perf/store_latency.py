@@ -4,7 +4,8 @@ time at k=10, scored against exact numpy search of the same vectors.
 For each size and vector kind (see `vectors.py`): a child process fills a persistent collection with the
 store's HNSW settings (`retrieval.store.HNSW`), a fresh child queries it (p50/p95 latency, recall@10,
 unfiltered and with the retriever's "not this case" filter, the query process's peak memory), then
-optionally re-queries it at other `ef_search` values (the accuracy/latency trade-off). The same is done
+optionally re-queries it at other `ef_search` values (the accuracy/latency trade-off), then answers the
+same queries from a raw HNSW index and exact numpy search (`index_alone`: the store's overhead as a ratio). The same is done
 through a Chroma server on loopback (`chroma run`, started and stopped here) for the clustered vectors.
 """
 
@@ -54,6 +55,7 @@ def _write_vectors(folder: Path, kind: str, n: int, dim: int, queries: int) -> d
 def _measure(files: dict, where: dict, collection: str, hnsw: dict, ef_sweep: list[int]) -> dict:
     built = _child({"action": "build", **where, "collection": collection, "data": files["data"], "hnsw": hnsw})
     queried = _child({"action": "query", **where, "collection": collection, "k": K, "ef_search": ef_sweep,
+                      "data": files["data"], "hnsw": hnsw,
                       **{key: files[key] for key in ("queries", "truth", "filtered_truth", "excluded")}})
     return {**built, **queried}
 

@@ -101,6 +101,27 @@ def print_report(report: dict) -> None:
         console.print(f"[dim]note: {note}[/]", highlight=False)
 
 
+def _print_index_alone(store: dict) -> None:
+    """The store's p95 beside the same queries answered by the index alone (raw HNSW, exact numpy)."""
+    table = Table(title="store against the index alone (same vectors and queries; p95 ms)", title_justify="left")
+    for column in ("store", "vectors", "kind", "store", "Chroma ids only", "raw HNSW", "store / raw", "raw recall@10",
+                   "exact numpy"):
+        table.add_column(column, justify="right" if column not in ("store", "kind") else "left")
+    for backend in ("persistent", "server"):
+        for kind, sizes in store.get(backend, {}).items():
+            for size, row in sizes.items():
+                alone = row.get("index_alone", {})
+                raw = alone.get("raw_hnsw", {})
+                raw_p95, store_p95 = raw.get("latency_ms", {}).get("p95"), row["latency_ms"]["p95"]
+                table.add_row(backend, f"{int(size):,}", kind, _fmt(store_p95),
+                              _fmt(alone.get("chroma_ids_only", {}).get("latency_ms", {}).get("p95")),
+                              _fmt(raw_p95 or raw.get("skipped")),
+                              _fmt(round(store_p95 / raw_p95, 1) if raw_p95 else None), _fmt(raw.get("recall_at_10")),
+                              _fmt(alone.get("exact_numpy", {}).get("latency_ms", {}).get("p95")))
+    if table.row_count:
+        console.print(table)
+
+
 def _print_store(store: dict) -> None:
     if not store.get("persistent"):
         return
@@ -120,6 +141,7 @@ def _print_store(store: dict) -> None:
                               _fmt(row.get("filtered_chroma_where", {}).get("latency_ms", {}).get("p95")),
                               _fmt(row.get("peak_rss_mb")))
     console.print(table)
+    _print_index_alone(store)
     sweeps = [(kind, size, row["ef_search_sweep"]) for kind, sizes in store["persistent"].items()
               for size, row in sizes.items() if row.get("ef_search_sweep")]
     if sweeps:
