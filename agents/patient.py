@@ -35,6 +35,16 @@ def patient_name(script: PatientScript) -> str:
     return NAMES[sex][digest[0] % len(NAMES[sex])]
 
 
+# Biases that ask the patient for what the role-break rules otherwise flag: a self-diagnosing patient names
+# the illness it fears, so there `names_diagnosis` is the bias at work, and repairing it would remove the bias.
+_LICENSED_BREAKS = {"self_diagnosis": frozenset({"names_diagnosis"})}
+
+
+def licensed_breaks(bias: str) -> frozenset[str]:
+    """The role-break kinds a patient with this bias is meant to show."""
+    return _LICENSED_BREAKS.get(bias, frozenset())
+
+
 def patient_system_prompt(script: PatientScript, bias: str = "none") -> str:
     extra = "\n".join(f"{key.replace('_', ' ').capitalize()}: {value}" for key, value in script.extra.items())
     return render(
@@ -48,7 +58,9 @@ def patient_system_prompt(script: PatientScript, bias: str = "none") -> str:
         social_history=script.social_history or "nothing notable",
         review_of_systems=script.review_of_systems or "nothing else",
         extra=extra,
-        bias=bias_fragment("patient", bias),
+        # Placed last and marked as coming first: the rules above (never name an illness) would otherwise
+        # win over a bias such as self-diagnosis, and the bias would not show at all.
+        bias=render("patient_bias", behaviour=fragment) if (fragment := bias_fragment("patient", bias)) else "",
     )
 
 
@@ -79,13 +91,14 @@ class LLMPatient:
         self.model = model
         self.name = patient_name(script)
         self.system = patient_system_prompt(script, bias)
+        self.licensed = licensed_breaks(bias)
         self.max_tokens = max_tokens
 
     def generate_next_message(self, view: View) -> Reply:
         messages = patient_messages(view, self.system)
         result = self.model.complete(messages, seed=view.seed, max_tokens=self.max_tokens)
         text, calls, meta = clean_answer(result.text), [call_record("patient", "act", result)], {}
-        broken = role_breaks(text)
+        broken = role_breaks(text, self.licensed)
         if broken:
             # One reminder, as a standardised-patient trainer would give; the graph's checker still flags
             # a reply that stays out of character, and the record keeps the first attempt.

@@ -41,7 +41,7 @@ _RULES: dict[str, list[str]] = {
     "names_diagnosis": [
         r"\bI (?:think|guess|suspect|believe|am sure|'m sure)(?: that)? (?:I|it)(?:'s| is| might| may| could| must)?"
         r"(?: be| have| has)? (?:a |an )?(?:case of )?[a-z]+(?:itis|oma|emia|osis|pathy|thorax|monia|ism)\b",
-        r"\bI (?:have|had|might have|may have|probably have) (?:a |an )?[a-z]*(?:pneumonia|pneumothorax|effusion|"
+        r"\bI (?:have|had|might have|may have|probably have) (?:a |an )?(?!no |not )(?:[a-z]+ )?[a-z]*(?:pneumonia|pneumothorax|effusion|"
         r"cancer|bronchitis|cardiomegaly|embolism|infarction|heart attack|tumou?r)\b",
     ],
 }
@@ -49,10 +49,13 @@ _COMPILED = {kind: [re.compile(p, re.IGNORECASE | re.MULTILINE) for p in pattern
 KINDS = tuple(_RULES)
 
 
-def role_breaks(text: str) -> list[dict]:
-    """The rules a patient reply breaks: [{"kind": ..., "match": the words that broke it}], in rule order."""
+def role_breaks(text: str, licensed: frozenset[str] = frozenset()) -> list[dict]:
+    """The rules a patient reply breaks: [{"kind": ..., "match": the words that broke it}], in rule order.
+    Kinds in `licensed` are not checked: the patient's bias asks for them (see `agents.patient.licensed_breaks`)."""
     found = []
     for kind, patterns in _COMPILED.items():
+        if kind in licensed:
+            continue
         for pattern in patterns:
             match = pattern.search(text or "")
             if match:

@@ -308,3 +308,16 @@ def test_a_bias_reaches_the_biased_agents_prompt_only(tmp_path):
     fragment = bias_fragment("patient", "self_diagnosis")
     assert fragment and fragment in patient.calls[0][0].content
     assert all(fragment not in m.content for call in doctor.calls for m in call)
+
+
+def test_the_graph_does_not_count_what_the_patients_bias_asks_for_as_a_role_break(tmp_path):
+    from sim.encounter.runner import EncounterRunner
+    from tests.helpers import small_case
+
+    fear = "I think I have lung cancer, I read about it online."
+    for bias, flagged, calls in (("self_diagnosis", 0, 1), ("education", 1, 2)):
+        doctor = ScriptedModel(["ASK: What worries you?", "DIAGNOSIS: Pneumonia"])
+        patient = ScriptedModel([fear] * 2)  # one answer; a break is asked once more
+        record = EncounterRunner(scripted_settings(tmp_path / bias, patient_bias=bias),
+                                 models={"doctor": doctor, "patient": patient}).run(small_case())
+        assert (record.totals.role_breaks, len(patient.calls)) == (flagged, calls), bias

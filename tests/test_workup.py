@@ -8,7 +8,8 @@ import pytest
 from sim.core.actions import RequestImage, RequestTest
 from agents.doctor import Workup, action_grammar, doctor_messages, workup_status
 from agents.llm.scripted import ScriptedModel
-from agents.patient import OPENING_QUESTION, LLMPatient, patient_name, with_article
+from agents.patient import OPENING_QUESTION, LLMPatient, licensed_breaks, patient_name, with_article
+from agents.prompts import bias_fragment
 from agents.protocol import View
 from agents.role_breaks import role_breaks
 from sim.core.transcript import Turn
@@ -75,6 +76,23 @@ def test_a_reply_out_of_character_is_asked_once_more_and_the_first_attempt_kept(
     assert [c.purpose for c in reply.calls] == ["act", "repair"]
     assert reply.meta["repaired_role_break"]["breaks"][0]["kind"] == "plays_doctor"
     assert "first person" in model.calls[1][-1].content
+
+
+def test_a_self_diagnosing_patient_may_name_the_illness_it_fears_and_its_bias_comes_first():
+    fear = "I read online about my cough and I think I have lung cancer; please rule it out."
+    assert {hit["kind"] for hit in role_breaks(fear)} == {"names_diagnosis"}
+    assert role_breaks(fear, licensed_breaks("self_diagnosis")) == []
+    assert licensed_breaks("education") == licensed_breaks("none") == frozenset()
+    biased = ScriptedModel([fear])
+    reply = LLMPatient(biased, small_case().patient, bias="self_diagnosis").generate_next_message(
+        View(transcript=[], message=None))
+    assert reply.text == fear and [c.purpose for c in reply.calls] == ["act"]  # not "repaired" away
+    system = biased.calls[0][0].content
+    assert system.rstrip().endswith(bias_fragment("patient", "self_diagnosis").strip())
+    assert "where this conflicts with the rules above, follow this" in system
+    plain = ScriptedModel([fear, "Just the cough."])  # without the bias the same reply is a break and is asked once more
+    LLMPatient(plain, small_case().patient).generate_next_message(View(transcript=[], message=None))
+    assert len(plain.calls) == 2 and "follow this" not in plain.calls[0][0].content
 
 
 def test_articles_and_names():

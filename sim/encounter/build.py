@@ -19,7 +19,7 @@ from agents.leaks import LeakCheck, redact_case
 from agents.llm.base import ChatModel
 from agents.measurement import LookupMeasurement
 from agents.measurement_agent import LookupMeasurementAgent
-from agents.patient import LLMPatient
+from agents.patient import LLMPatient, licensed_breaks
 from agents.protocol import Participant
 from sim.core.case import Case
 from sim.core.config import MODEL_ROLES, ROLES, SEATS, PanelistSettings, Settings, parse_model_spec
@@ -126,7 +126,7 @@ class Parts:
         seats, redactions = self.seats(case, case_dir, human)
         judge = self.model("judge") if enc.llm_judge else None
         context = Encounter(case, seats, enc.turn_cap, enc.top_k, judge, self.retriever, seed, self.experience,
-                            LeakCheck(case.diagnosis), enc.mask_leaks)
+                            LeakCheck(case.diagnosis), enc.mask_leaks, licensed_breaks(enc.patient_bias))
         return context, redactions
 
     def opening(self, human: Iterable[str] = ()) -> str:

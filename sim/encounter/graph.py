@@ -61,6 +61,7 @@ class Encounter:
     experience: ExperienceSource | None = None
     leak_check: LeakCheck | None = None
     mask_leaks: bool = True
+    licensed_breaks: frozenset[str] = frozenset()  # role-break kinds the patient's bias asks for (not flagged)
     _transcript: list[Turn] = field(default_factory=list, repr=False)
 
     def transcript(self, state: EncounterState) -> list[Turn]:
@@ -141,7 +142,7 @@ def _answer(role: str, state: EncounterState, encounter: Encounter) -> dict:
     if reply.quit:
         return {"termination": TerminationReason.human_quit.value}
     if role == "patient" and not reply.human:
-        breaks = role_breaks(reply.text)
+        breaks = role_breaks(reply.text, encounter.licensed_breaks)
         if breaks:
             reply = reply.model_copy(update={"meta": {**reply.meta, "role_breaks": breaks}})
     leak_check = encounter.leak_check
