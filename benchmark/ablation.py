@@ -169,14 +169,21 @@ def markdown_table(table: dict) -> str:
 
 
 def elapsed_s(records: list[EpisodeRecord]) -> float | None:
-    """First start to last finish of an arm: with concurrent episodes, less than the sum of their wall
-    times (an arm resumed later also counts the pause)."""
-    stamps = [(r.started_at, r.finished_at) for r in records if r.started_at and r.finished_at]
+    """The time during which at least one of the arm's episodes ran: the union of their [start, finish]
+    intervals. Concurrent episodes count once (less than the sum of their wall times), and the pause of an
+    arm stopped and resumed in a later session does not count."""
+    stamps = sorted((datetime.fromisoformat(r.started_at), datetime.fromisoformat(r.finished_at))
+                    for r in records if r.started_at and r.finished_at)
     if not stamps:
         return None
-    first = min(datetime.fromisoformat(start) for start, _ in stamps)
-    last = max(datetime.fromisoformat(end) for _, end in stamps)
-    return (last - first).total_seconds()
+    total, (start, end) = 0.0, stamps[0]
+    for next_start, next_end in stamps[1:]:
+        if next_start > end:
+            total += (end - start).total_seconds()
+            start, end = next_start, next_end
+        else:
+            end = max(end, next_end)
+    return total + (end - start).total_seconds()
 
 
 def write_ablation(out: Path, table: dict, arms: dict[str, Path]) -> None:

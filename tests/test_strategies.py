@@ -120,8 +120,9 @@ def test_ablate_has_a_strategy_axis(tmp_path):
     assert "cost" in (out / "report.html").read_text().lower()
 
 
-def test_arm_elapsed_time_spans_first_start_to_last_finish():
-    """Concurrent episodes overlap: the arm took 5 minutes, though its episodes' wall times sum to 7."""
+def test_arm_elapsed_time_counts_concurrent_episodes_once_and_no_pause():
+    """Concurrent episodes overlap: the arm took 5 minutes, though its episodes' wall times sum to 7; an arm
+    resumed after a pause counts only the time its episodes ran."""
     from benchmark.ablation import elapsed_s
     from sim.core.records import EpisodeRecord
 
@@ -131,4 +132,6 @@ def test_arm_elapsed_time_spans_first_start_to_last_finish():
                              finished_at=f"2026-12-03T05:0{end}:00+00:00")
 
     assert elapsed_s([record(1, 0, 4), record(2, 1, 4), record(3, 2, 5)]) == 300.0
+    assert elapsed_s([record(1, 0, 2), record(2, 2, 3), record(3, 7, 9)]) == 300.0  # paused from minute 3 to 7
+    assert elapsed_s([record(3, 7, 9), record(1, 0, 2)]) == 240.0  # any order
     assert elapsed_s([]) is None
