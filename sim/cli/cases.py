@@ -20,7 +20,7 @@ from rich.text import Text
 
 from sim.core.errors import InputError, Problem
 
-app = typer.Typer(no_args_is_help=True, help="Generate, validate, audit and describe case files.")
+app = typer.Typer(no_args_is_help=True, rich_markup_mode="markdown", help="Generate, validate, audit and describe case files.")
 
 
 class CaseFormat(str, Enum):

@@ -9,7 +9,7 @@ import typer
 
 from sim.cli.common import console, settings
 
-app = typer.Typer(no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True, rich_markup_mode="markdown")
 
 
 @app.command("show")

@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sim.cli.common import console, fail, fail_problems, settings
 from sim.core.errors import InputError
 
-app = typer.Typer(no_args_is_help=True, help="Train the project's open_clip image-report embedders.")
+app = typer.Typer(no_args_is_help=True, rich_markup_mode="markdown", help="Train the project's open_clip image-report embedders.")
 
 
 @app.command("train")

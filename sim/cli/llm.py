@@ -8,7 +8,7 @@ from rich.table import Table
 from sim.cli.common import console, fail, settings
 from sim.core.config import ROLES
 
-app = typer.Typer(no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True, rich_markup_mode="markdown")
 
 _CHECK_PROMPT = "Reply with one short sentence: what is the normal adult resting heart rate range?"
 

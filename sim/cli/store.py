@@ -17,7 +17,7 @@ from rich.table import Table
 
 from sim.cli.common import console, err_console, fail, settings
 
-app = typer.Typer(no_args_is_help=True, help="Fill, describe and search the image-report case store.")
+app = typer.Typer(no_args_is_help=True, rich_markup_mode="markdown", help="Fill, describe and search the image-report case store.")
 
 ChromaUrl = Annotated[Optional[str], typer.Option(
     "--chroma-url", help="Chroma server (http://HOST:PORT); default: retrieval.chroma_url, else DATA_DIR/chroma")]
