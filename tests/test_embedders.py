@@ -138,3 +138,40 @@ def test_text_features_on_the_used_positions_equal_open_clips_own(architecture):
             own = clip.model.encode_text(tokens, normalize=normalize)
             trimmed = encode_text_trimmed(clip.model, tokens, normalize=normalize)
             assert torch.allclose(own, trimmed, atol=1e-5)
+
+
+def test_busy_cores_reads_runnable_tasks_now_not_the_lagging_average(tmp_path):
+    """Right after a compile the 1-minute average still says 2 on an idle machine; the runnable count says
+    who runs now (less this process)."""
+    from retrieval.embedders.open_clip_embedder import busy_cores
+
+    idle = tmp_path / "idle"
+    idle.write_text("2.10 1.50 0.90 1/412 9999\n")
+    busy = tmp_path / "busy"
+    busy.write_text("0.10 0.50 0.90 3/412 9999\n")
+    assert busy_cores(samples=3, interval_s=0, loadavg=idle) == 0
+    assert busy_cores(samples=3, interval_s=0, loadavg=busy) == 2
+
+
+def test_torch_threads_drop_to_one_only_when_other_processes_fill_every_core(monkeypatch):
+    import os
+
+    import torch
+
+    from retrieval.embedders import open_clip_embedder as module
+
+    before = torch.get_num_threads()
+    monkeypatch.delenv("CLINSIM_TORCH_THREADS", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    try:
+        monkeypatch.setattr(module, "busy_cores", lambda: 2.0)
+        module.configure_torch_threads()
+        assert torch.get_num_threads() == 1
+        monkeypatch.setattr(module, "busy_cores", lambda: 0.2)
+        module.configure_torch_threads()
+        assert torch.get_num_threads() == 2
+        monkeypatch.setenv("CLINSIM_TORCH_THREADS", "3")
+        module.configure_torch_threads()
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(before)
