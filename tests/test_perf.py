@@ -174,3 +174,17 @@ def test_embedded_encounter_rows_say_where_the_time_went(tmp_path):
     assert per_role["doctor"]["prompt_tokens"] > 0 and per_role["doctor"]["gen_tokens_per_s"] > 0
     assert set(rows[("shared", 1)]["by_role"]) == {"shared"}  # every role on the one slot
     assert result["retrieval"] is False
+
+
+def test_peak_rss_can_start_afresh_so_a_section_reports_its_own_peak():
+    """A full `bench perf` run reported the scale-out levels' peak as 1,834 MB: the high-water mark of the
+    ingest section before them. Resetting VmHWM makes the next reading the peak of what ran since."""
+    from benchmark.perf.store_child import peak_rss_mb, reset_peak_rss
+
+    block = bytearray(200 * 2**20)
+    block[:: 4096] = b"1" * len(block[:: 4096])  # touch every page so it is resident
+    high = peak_rss_mb()
+    del block
+    if not reset_peak_rss():
+        pytest.skip("this kernel does not let a process reset its peak RSS (/proc/self/clear_refs)")
+    assert peak_rss_mb() < high - 150

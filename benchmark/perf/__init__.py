@@ -42,7 +42,9 @@ section that failed or was skipped holds only {"error": ...} or {"skipped": ...}
   {"skipped"}; its levels also name `servers`: shared C=1, per-role C=1, per-role with C lanes at each higher
   C, against shared C=1 run before and after); `levels`: list of {`concurrency`, `episodes`, `errors`, `calls`, `wall_s`, `calls_per_s`,
   `episodes_per_s`, `load_avg_1m` (when the level started), `speedup` (calls/s against the mean of the C=1
-  run before and after the others), `efficiency` (speedup / C)}
+  run before and after the others), `efficiency` (speedup / C); the scripted server's levels also
+  `processes`, `harness_cpu_ms_per_episode`, `peak_rss_mb` (the harness process's peak during the level; `peak_rss_of`
+  says "the process so far" where the peak could not be reset) and, with worker processes, `worker_peak_rss_mb`}
 - `memory`: `episode_run` ({`episodes`, `rss_after_imports_mb`, `peak_rss_mb`}, a process of its own) and
   `store_query_process` ({`vectors`, `peak_rss_mb`}: the largest clustered persistent store's query process)
 """

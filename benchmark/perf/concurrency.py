@@ -75,8 +75,11 @@ def run_levels(settings: Settings, models: dict[str, ChatModel], cases: list[Cas
     """Each level in turn, then the first level again; speed-ups against the mean of the two; with
     `processes` > 1, the highest level once more in that many worker processes. A level runs at least two
     episodes per worker (so every worker is busy for most of the level), and says what the harness itself
-    cost: CPU per episode (its worker processes' included) and peak memory so far."""
+    cost: CPU per episode (its worker processes' included) and the process's peak memory during the level
+    (its workers': the largest child process so far)."""
     import resource
+
+    from benchmark.perf.store_child import peak_rss_mb, reset_peak_rss
 
     def children_cpu() -> float:  # worker processes count once they have ended (they are joined)
         usage = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -87,6 +90,7 @@ def run_levels(settings: Settings, models: dict[str, ChatModel], cases: list[Cas
     runs += [(levels[-1], processes)] if processes > 1 and len(levels) > 1 else []
     for level, workers in runs:
         planned = _plan(cases, case_dir, max(episodes, 2 * level))
+        fresh_peak = reset_peak_rss()  # else a full run reports the peak of the sections before this one
         cpu, child_cpu = time.process_time(), children_cpu()
         name = (f"c{level}-again" if rows and level == levels[0] and workers == 1 else f"c{level}") + (
             f"-p{workers}" if workers > 1 else "")
@@ -94,7 +98,8 @@ def run_levels(settings: Settings, models: dict[str, ChatModel], cases: list[Cas
         spent = time.process_time() - cpu + children_cpu() - child_cpu
         row["processes"] = workers
         row["harness_cpu_ms_per_episode"] = round(1000 * spent / max(1, row["episodes"]), 1)
-        row["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+        row["peak_rss_mb"] = peak_rss_mb()
+        row["peak_rss_of"] = "this level" if fresh_peak else "the process so far"
         if workers > 1:
             row["worker_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
         rows.append(row)

@@ -130,6 +130,16 @@ def _ids_only(collection, queries: np.ndarray, k: int) -> dict:
     return {"latency_ms": distribution(latencies)}
 
 
+def reset_peak_rss() -> bool:
+    """Start the process's peak resident memory (VmHWM) afresh, so the next `peak_rss_mb` is the peak of
+    what ran since, not of everything the process did before (Linux: "5" to /proc/self/clear_refs)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
 def peak_rss_mb() -> float:
     """The process's peak resident memory so far (VmHWM; ru_maxrss where /proc is missing)."""
     try:
