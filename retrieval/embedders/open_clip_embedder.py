@@ -58,9 +58,10 @@ def configure_torch_threads() -> None:
 
 def busy_cores(samples: int = 10, interval_s: float = 0.02, loadavg: Path = Path("/proc/loadavg")) -> float:
     """How many cores other processes keep busy now: the mean count of runnable tasks in /proc/loadavg over
-    a few samples, less this process's own. Not the 1-minute load average, which lags: right after a
-    compile it still reads 2 on an idle machine, and a first-use training that followed `make` ran on one
-    thread, 30% slower (152 s against 116 s). Falls back to that average where /proc is missing."""
+    a few samples, less this process's own. Not the 1-minute load average, which lags: a minute after
+    both cores were busy it still reads 1.7-2 on an idle machine (measured), which would put the first-use
+    training that follows `make`'s compile on one thread (302 against 321 ms a step on 2 threads vs 1,
+    side by side here). Falls back to that average where /proc is missing."""
     counts = []
     for index in range(samples):
         try:
