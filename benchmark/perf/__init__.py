@@ -29,7 +29,9 @@ section that failed or was skipped holds only {"error": ...} or {"skipped": ...}
   query, the case's own items dropped), `filtered_chroma_where` (the same with a Chroma `$ne` filter, the
   earlier way, measured beside it), `peak_rss_mb` (of
   the query process), `ef_search_sweep` (persistent only, when run: list of {`ef_search`, `latency_ms`,
-  `recall_at_10`})}}}
+  `recall_at_10`}), `index_alone` (the same queries without Chroma: `raw_hnsw` {`build_s`, `latency_ms`,
+  `recall_at_10`} or {"skipped"}, `exact_numpy` {`latency_ms`}, `chroma_ids_only` {`latency_ms`}, and
+  `store_over_raw_p95`)}}}
 - `ingest`: `embedder`, `weights` (trained checkpoint, or the same architecture with random weights), and
   `bank` and `pneumoniamnist` (or {"skipped"}): {`source`, `images`, `records_added`, `seconds`, `cpu_s`,
   `images_per_s`, `images_per_cpu_s`, `model_s` (inside the embedder's model), `stages_s` ({stage: seconds})}

@@ -256,8 +256,7 @@ def targets(report: dict) -> list[dict]:
         store_note += " (target stated at 100,000)"
     alone = at.get("index_alone") or {}
     raw_p95, exact_p95 = _get(alone, "raw_hnsw", "latency_ms", "p95"), _get(alone, "exact_numpy", "latency_ms", "p95")
-    store_p95 = _get(at, "latency_ms", "p95")
-    raw_ratio = round(store_p95 / raw_p95, 2) if store_p95 and raw_p95 else None
+    raw_ratio = alone.get("store_over_raw_p95")
     embedded = {(r.get("servers"), r.get("concurrency")): r for r in
                 _get(report, "concurrency", "embedded_server", "levels", default=[]) or []}
     one, two, shared = embedded.get(("per-role", 1), {}), embedded.get(("per-role", 2), {}), embedded.get(("shared", 1), {})

@@ -56,7 +56,7 @@ def configure_torch_threads() -> None:
         torch.set_num_threads(threads)
 
 
-def busy_cores(samples: int = 10, interval_s: float = 0.02, loadavg: Path = Path("/proc/loadavg")) -> float:
+def busy_cores(samples: int = 5, interval_s: float = 0.01, loadavg: Path = Path("/proc/loadavg")) -> float:
     """How many cores other processes keep busy now: the mean count of runnable tasks in /proc/loadavg over
     a few samples, less this process's own. Not the 1-minute load average, which lags: a minute after
     both cores were busy it still reads 1.7-2 on an idle machine (measured), which would put the first-use

@@ -6,8 +6,9 @@ from __future__ import annotations
 import typer
 
 from sim.cli import bench_perf, bench_retrieval, bench_run
+from sim.cli.common import command_group
 
-app = typer.Typer(no_args_is_help=True, rich_markup_mode="markdown", help="Benchmarks: runs, ablations, comparisons, reports, retrieval, performance.")
+app = command_group("Benchmarks: runs, ablations, comparisons, reports, retrieval, performance.")
 
 for name, command in (("run", bench_run.bench_run), ("ablate", bench_run.bench_ablate),
                       ("compare", bench_run.bench_compare), ("report", bench_run.bench_report),

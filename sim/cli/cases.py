@@ -18,9 +18,10 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from sim.cli.common import command_group
 from sim.core.errors import InputError, Problem
 
-app = typer.Typer(no_args_is_help=True, rich_markup_mode="markdown", help="Generate, validate, audit and describe case files.")
+app = command_group("Generate, validate, audit and describe case files.")
 
 
 class CaseFormat(str, Enum):

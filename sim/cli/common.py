@@ -12,6 +12,14 @@ from sim.core.config import Settings, load_settings, locate_setting
 from sim.core.errors import InputError
 
 console = Console()
+
+# Markdown: a command docstring's later paragraphs reflow to the terminal ("rich" keeps the source's breaks).
+HELP_MARKUP = "markdown"
+
+
+def command_group(help: str | None = None) -> typer.Typer:
+    """A group of `clinsim` sub-commands; called without one, it shows its help."""
+    return typer.Typer(no_args_is_help=True, rich_markup_mode=HELP_MARKUP, help=help)
 err_console = Console(stderr=True)
 
 

@@ -7,9 +7,9 @@ import json
 import tomlkit
 import typer
 
-from sim.cli.common import console, settings
+from sim.cli.common import command_group, console, settings
 
-app = typer.Typer(no_args_is_help=True, rich_markup_mode="markdown")
+app = command_group()
 
 
 @app.command("show")

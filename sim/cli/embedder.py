@@ -8,10 +8,10 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from sim.cli.common import console, fail, fail_problems, settings
+from sim.cli.common import command_group, console, fail, fail_problems, settings
 from sim.core.errors import InputError
 
-app = typer.Typer(no_args_is_help=True, rich_markup_mode="markdown", help="Train the project's open_clip image-report embedders.")
+app = command_group("Train the project's open_clip image-report embedders.")
 
 
 @app.command("train")

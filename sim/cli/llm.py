@@ -5,10 +5,10 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from sim.cli.common import console, fail, settings
+from sim.cli.common import command_group, console, fail, settings
 from sim.core.config import ROLES
 
-app = typer.Typer(no_args_is_help=True, rich_markup_mode="markdown")
+app = command_group()
 
 _CHECK_PROMPT = "Reply with one short sentence: what is the normal adult resting heart rate range?"
 

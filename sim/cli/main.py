@@ -16,7 +16,7 @@ from sim.cli.app_cmd import app as app_command
 from sim.cli.demo import demo
 from sim.cli.replay import replay
 from sim.cli.run import run
-from sim.cli.common import state
+from sim.cli.common import HELP_MARKUP, state
 
 app = typer.Typer(
     name="clinsim",
@@ -24,7 +24,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
-    rich_markup_mode="markdown",
+    rich_markup_mode=HELP_MARKUP,
 )
 
 

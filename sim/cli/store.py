@@ -15,9 +15,9 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from sim.cli.common import console, err_console, fail, settings
+from sim.cli.common import command_group, console, err_console, fail, settings
 
-app = typer.Typer(no_args_is_help=True, rich_markup_mode="markdown", help="Fill, describe and search the image-report case store.")
+app = command_group("Fill, describe and search the image-report case store.")
 
 ChromaUrl = Annotated[Optional[str], typer.Option(
     "--chroma-url", help="Chroma server (http://HOST:PORT); default: retrieval.chroma_url, else DATA_DIR/chroma")]
