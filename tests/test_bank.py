@@ -69,6 +69,23 @@ def test_same_seed_gives_byte_identical_files(tmp_path: Path) -> None:
     assert len(first) == 13 and first == second
 
 
+def test_worker_processes_write_the_same_files(tmp_path: Path) -> None:
+    generate_bank(12, 7, tmp_path / "one", workers=1)
+    generate_bank(12, 7, tmp_path / "two", workers=2)
+    assert file_bytes(tmp_path / "one") == file_bytes(tmp_path / "two")
+
+
+def test_interrupted_parallel_run_leaves_no_temp_files(tmp_path: Path) -> None:
+    def crash(done: int) -> None:
+        if done == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        generate_bank(40, 1, tmp_path, progress=crash, workers=2)
+    assert not (tmp_path / "cases.jsonl").exists()
+    assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
+
+
 def test_different_seed_differs(tmp_path: Path) -> None:
     generate_bank(12, 7, tmp_path / "a")
     generate_bank(12, 8, tmp_path / "b")

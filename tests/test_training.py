@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from benchmark.retrieval.metrics import ranking_metrics
 from retrieval.datasets import bank_pairs
-from retrieval.training import TrainConfig, contrastive_loss, read_sidecar, train_embedder
+from retrieval.training import TrainConfig, batch_text_features, contrastive_loss, read_sidecar, train_embedder
 from sim.bank import generate_bank
 
 STEPS = 30
@@ -84,6 +84,40 @@ def test_training_is_deterministic(bank, tmp_path):
     first = train_embedder(_pairs(bank)[:16], tmp_path / "a.pt", config)
     second = train_embedder(_pairs(bank)[:16], tmp_path / "b.pt", config)
     assert first.losses == second.losses
+
+
+@pytest.mark.parametrize("trim", [True, False])
+def test_each_distinct_report_is_encoded_once_with_the_same_features_and_gradients(bank, trim):
+    import open_clip
+    import torch
+
+    from retrieval.embedders.open_clip_embedder import register_project_architectures
+
+    register_project_architectures()
+    torch.manual_seed(0)
+    model = open_clip.create_model("clinsim-tiny")
+    tokenizer = open_clip.get_tokenizer("clinsim-tiny")
+    reports = [pair.report for pair in bank_pairs(bank)[:6]]
+    texts = [reports[i] for i in (0, 1, 0, 2, 1, 0, 3)]  # repeats, as in a batch
+    _, ids = np.unique(texts, return_inverse=True)
+    tokens = tokenizer(texts)
+    weights = torch.randn(len(texts), model.text_projection.shape[1])
+
+    def gradient(features):
+        model.zero_grad()
+        (features * weights).sum().backward()
+        return model.text_projection.grad.clone(), model.token_embedding.weight.grad.clone()
+
+    every_row = model.encode_text(tokens, normalize=True)
+    expected = gradient(every_row)
+    deduplicated = batch_text_features(model, tokens, torch.as_tensor(ids), trim)
+    assert torch.allclose(deduplicated, every_row.detach(), atol=1e-5)
+    for got, want in zip(gradient(deduplicated), expected, strict=True):
+        assert torch.allclose(got, want, atol=1e-5)
+    calls = []
+    model.transformer.register_forward_hook(lambda module, inputs, output: calls.append(len(inputs[0])))
+    batch_text_features(model, tokens, torch.as_tensor(ids), trim)
+    assert calls == [4]  # four distinct reports among the seven rows
 
 
 def test_identical_reports_count_as_positives():

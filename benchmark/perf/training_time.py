@@ -16,13 +16,15 @@ TARGET_S = 60.0
 
 
 def probe_steps(pairs: list, steps: int) -> dict:
-    """ms per training step, text tower on all positions vs on the used ones (same pairs, same seed)."""
+    """ms per training step of the recipe's batch, text tower on all positions vs on the used ones (same pairs,
+    same seed)."""
+    from retrieval.embedder_registry import BANK_TRAIN_BATCH
     from retrieval.training import TrainConfig, train_embedder
 
     result = {}
     with tempfile.TemporaryDirectory(prefix="clinsim-train-probe-") as folder:
         for name, trim in (("padded", False), ("trimmed", True)):
-            run = train_embedder(pairs, Path(folder) / f"{name}.pt", TrainConfig(steps=steps, trim_text=trim))
+            run = train_embedder(pairs, Path(folder) / f"{name}.pt", TrainConfig(steps=steps, trim_text=trim, batch_size=BANK_TRAIN_BATCH))
             result[f"{name}_ms_per_step"] = round(1000 * run.seconds / steps, 1)
     result["speedup"] = round(result["padded_ms_per_step"] / result["trimmed_ms_per_step"], 2)
     result["steps"] = steps
@@ -33,11 +35,17 @@ def measure_training(probe_cases: int, probe: int, first_use: bool) -> dict:
     import torch
 
     from retrieval.datasets import bank_pairs
-    from retrieval.embedder_registry import BANK_TRAIN_CASES, BANK_TRAIN_SEED, BANK_TRAIN_STEPS, ensure_bank_checkpoint
+    from retrieval.embedder_registry import (
+        BANK_TRAIN_BATCH,
+        BANK_TRAIN_CASES,
+        BANK_TRAIN_SEED,
+        BANK_TRAIN_STEPS,
+        ensure_bank_checkpoint,
+    )
     from retrieval.training import read_sidecar
     from sim.bank import generate_bank
 
-    result: dict = {"recipe": {"cases": BANK_TRAIN_CASES, "steps": BANK_TRAIN_STEPS}}
+    result: dict = {"recipe": {"cases": BANK_TRAIN_CASES, "steps": BANK_TRAIN_STEPS, "batch": BANK_TRAIN_BATCH}}
     with tempfile.TemporaryDirectory(prefix="clinsim-train-bench-") as folder:
         generate_bank(probe_cases, BANK_TRAIN_SEED, Path(folder) / "bank")
         result["probe"] = probe_steps(bank_pairs(Path(folder) / "bank"), probe)

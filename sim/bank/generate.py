@@ -7,8 +7,11 @@ bank of 10 cases is the first 10 cases of a bank of 20, and re-running gives byt
 
 from __future__ import annotations
 
+import multiprocessing
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -115,6 +118,10 @@ def _replace_atomically(path: Path, write: Callable[[Path], None]) -> None:
         temporary.unlink(missing_ok=True)
 
 
+# Below this many cases the worker processes' start-up (imports, about half a second) costs more than it saves.
+PARALLEL_FROM = 64
+
+
 def generate_bank(
     n: int,
     seed: int,
@@ -122,29 +129,53 @@ def generate_bank(
     progress: Callable[[int], None] | None = None,
     *,
     size: int = DEFAULT_SIZE,
+    workers: int | None = None,
 ) -> Path:
     """Write `n` cases to `out/cases.jsonl` and their images to `out/images/`; return the jsonl path.
 
     The jsonl appears only once complete (temp file + os.replace). Images from an earlier, larger run
-    in the same folder are left alone; they are simply not referenced.
+    in the same folder are left alone; they are simply not referenced. Cases are built in `workers`
+    processes (default: one per core for banks of PARALLEL_FROM cases or more); each case depends only on
+    (seed, index), so the files are the same whatever the number of workers.
     """
     if n < 0:
         raise ValueError(f"n must be non-negative, got {n}")
     out = Path(out)
     (out / IMAGES_DIR).mkdir(parents=True, exist_ok=True)
     cases_path = out / CASES_FILE
+    if workers is None:
+        workers = min(os.cpu_count() or 1, 4) if n >= PARALLEL_FROM else 1
+    write_one = partial(_write_case, seed, size=size, out=out)
 
     def write_cases(temporary: Path) -> None:
-        with open(temporary, "w", encoding="utf-8", newline="\n") as handle:
-            for index in range(n):
-                built = build_case(seed, index, size)
-                image_path = out / str(built.case.images[0].path)
-                _replace_atomically(image_path, partial(save_png, built.pixels))
-                handle.write(built.case.model_dump_json() + "\n")
+        with open(temporary, "w", encoding="utf-8", newline="\n") as handle, _mapper(workers) as mapper:
+            for index, line in enumerate(mapper(write_one, range(n)), start=1):
+                handle.write(line + "\n")
                 if progress is not None:
-                    progress(index + 1)
+                    progress(index)
             handle.flush()
             os.fsync(handle.fileno())
 
     _replace_atomically(cases_path, write_cases)
     return cases_path
+
+
+def _write_case(seed: int, index: int, *, size: int, out: Path) -> str:
+    """Build case `index`, write its image (atomically) and return its jsonl line."""
+    built = build_case(seed, index, size)
+    _replace_atomically(out / str(built.case.images[0].path), partial(save_png, built.pixels))
+    return built.case.model_dump_json()
+
+
+@contextmanager
+def _mapper(workers: int) -> Iterator[Callable]:
+    """An ordered map: the built-in one, or a process pool's (spawned: the caller may hold threads, e.g.
+    torch's, which a forked child would inherit in an unknown state)."""
+    if workers <= 1:
+        yield map
+        return
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        yield partial(pool.map, chunksize=8)
+    finally:  # interrupted: drop the cases not started rather than wait for the whole bank
+        pool.shutdown(wait=True, cancel_futures=True)
