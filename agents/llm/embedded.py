@@ -78,6 +78,7 @@ class LlamaServer:
         slots: int = 1,
         alias: str = "",
         binary: str = "",
+        extra_args: tuple[str, ...] = (),
     ):
         if not model_path.is_file():
             raise EmbeddedServerError(f"{model_path}: GGUF model file not found (embedded.model)")
@@ -92,6 +93,7 @@ class LlamaServer:
         self.log_file = log_file
         self.startup_timeout_s = startup_timeout_s
         self.prompt_cache_mb = prompt_cache_mb
+        self.extra_args = tuple(extra_args)
         self.process: subprocess.Popen | None = None
         self._slot_ids: dict[str, int] = {}
         self._slot_lock = threading.Lock()
@@ -135,6 +137,7 @@ class LlamaServer:
             # roles share slots; off by default, as its budget is real memory.
             "--cache-ram", str(self.prompt_cache_mb),
             "--no-webui", "--offline",
+            *self.extra_args,
         ]  # fmt: skip
 
     def start(self) -> LlamaServer:
@@ -230,10 +233,11 @@ def shared_server(
     slots: int = 1,
     alias: str = "",
     binary: str = "",
+    extra_args: tuple[str, ...] = (),
 ) -> LlamaServer:
-    """Start (once per process) or reuse the server for this model file, context size and slot count."""
+    """Start (once per process) or reuse the server for this model file, context size, slot count and arguments."""
     path = Path(model_path)
-    key = (str(path.resolve()), host, port, n_ctx, n_threads, prompt_cache_mb, slots, binary)
+    key = (str(path.resolve()), host, port, n_ctx, n_threads, prompt_cache_mb, slots, binary, tuple(extra_args))
     with _servers_lock:
         server = _servers.get(key)
         if server is not None and server.alive():
@@ -243,7 +247,7 @@ def shared_server(
             log_dir.mkdir(parents=True, exist_ok=True)
             log_file = log_dir / f"llama-server-ctx{n_ctx}x{slots}.log"
         server = LlamaServer(path, host, port, n_ctx, n_threads, log_file, startup_timeout_s, prompt_cache_mb,
-                             slots, alias, binary).start()
+                             slots, alias, binary, tuple(extra_args)).start()
         _servers[key] = server
         return server
 

@@ -41,6 +41,7 @@ def embedded_model(settings: Settings, spec: RoleModel, role: str) -> ChatModel:
             slots=slots,
             alias=identity.label,
             binary=embedded.server_binary,
+            extra_args=tuple(embedded.server_args),
         )
         # cache_prompt: the slot evaluates only what follows the prompt it kept from its last call.
         return client(spec, server.base_url, identity.label, api_key=None,

@@ -126,6 +126,8 @@ class EmbeddedServer(_Section):
                        "keeps to one lane (bench commands set this to --concurrency)")
     prompt_cache_mb: int = Field(0, ge=0, le=65536, description="RAM for keeping prompts that slots evicted "
                                  "(llama-server --cache-ram), useful only when roles share slots; 0 = off")
+    server_args: list[str] = Field(default_factory=list, description="more llama-server arguments, appended "
+                                   'to the ones clinsim sets, e.g. ["--spec-type", "ngram-simple"]')
 
     @model_validator(mode="before")
     @classmethod
