@@ -64,7 +64,7 @@ def calibrate(collection: StoreCollection, k: int = OOD_K, queries: int = CALIBR
         return None
     k = min(k, collection.count() - 1)
     # One batched query for every sampled item (each with its own case left out).
-    neighbours = collection.query_other_cases(vectors, k, [meta.get("case_id") for meta in metadatas])
+    neighbours = collection.query_other_cases(vectors, k, [meta.get("case_id") for meta in metadatas], documents=False)
     distances = [hits[k - 1].distance for hits in neighbours if len(hits) >= k]
     if len(distances) < 2:
         return None
@@ -94,7 +94,7 @@ def detect(collection: StoreCollection, vector: np.ndarray, exclude: str | None)
     if not calibration:
         return None, None
     hits = collection.query_other_cases(np.asarray(vector, dtype=np.float32).reshape(1, -1), calibration["k"],
-                                        [exclude])[0]
+                                        [exclude], documents=False)[0]
     return kth_distance(hits, calibration), calibration["threshold"]
 
 

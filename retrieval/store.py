@@ -103,21 +103,23 @@ class StoreCollection:
             self.chroma.add(ids=ids[start:stop], embeddings=np.asarray(vectors[start:stop], dtype=np.float32),
                             metadatas=metadatas[start:stop], documents=documents[start:stop])
 
-    def query(self, vectors: np.ndarray, n: int, where: dict | None = None) -> list[list[Hit]]:
-        """Nearest neighbours of each row of `vectors`, nearest first (fewer than n when fewer match)."""
+    def query(self, vectors: np.ndarray, n: int, where: dict | None = None, documents: bool = True) -> list[list[Hit]]:
+        """Nearest neighbours of each row of `vectors`, nearest first (fewer than n when fewer match);
+        `documents=False` leaves each hit's document empty (cheaper when only distances and metadata count)."""
         if n <= 0:
             return [[] for _ in range(len(vectors))]
+        include = ["distances", "metadatas", *(["documents"] if documents else [])]
         result = self.chroma.query(query_embeddings=np.asarray(vectors, dtype=np.float32), n_results=n, where=where,
-                                   include=["distances", "metadatas", "documents"])
+                                   include=include)
+        texts = result["documents"] if documents else [[""] * len(ids) for ids in result["ids"]]
         return [
             [Hit(id=i, distance=float(d), metadata=dict(m or {}), document=doc or "")
              for i, d, m, doc in zip(ids, dists, metas, docs)]
-            for ids, dists, metas, docs in zip(result["ids"], result["distances"], result["metadatas"],
-                                                 result["documents"])
+            for ids, dists, metas, docs in zip(result["ids"], result["distances"], result["metadatas"], texts)
         ]
 
     def query_other_cases(self, vectors: np.ndarray, n: int, exclude: list[str | None],
-                          where: dict | None = None) -> list[list[Hit]]:
+                          where: dict | None = None, documents: bool = True) -> list[list[Hit]]:
         """Nearest neighbours of each row of `vectors` outside the case `exclude[row]` (None: any case).
 
         Chroma evaluates a metadata filter over the whole collection before the vector search, so a
@@ -131,10 +133,10 @@ class StoreCollection:
             return [[] for _ in exclude]
         wanted = n + (EXCLUDE_SLACK if any(exclude) else 0)
         results = []
-        for row, (hits, case) in enumerate(zip(self.query(vectors, wanted, where), exclude)):
+        for row, (hits, case) in enumerate(zip(self.query(vectors, wanted, where, documents), exclude)):
             kept = [hit for hit in hits if not case or hit.metadata.get("case_id") != case]
             if len(kept) < n and len(hits) == wanted:
-                kept = self.query(vectors[row : row + 1], n, all_of(where, {"case_id": {"$ne": case}}))[0]
+                kept = self.query(vectors[row : row + 1], n, all_of(where, {"case_id": {"$ne": case}}), documents)[0]
             results.append(kept[:n])
         return results
 

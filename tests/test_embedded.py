@@ -277,3 +277,18 @@ def test_a_server_started_by_a_worker_thread_outlives_the_thread(tmp_path):
     time.sleep(1.0)
     reply = started["model"].complete([Message(role="user", content="Say yes.")], max_tokens=2)
     assert reply.text is not None and reply.tokens_in > 0
+
+
+def test_more_server_arguments_reach_the_server(tmp_path):
+    """embedded.server_args are appended to clinsim's own and the server runs with them."""
+    from pathlib import Path
+
+    from agents.llm.embedded import running_server
+
+    settings = load_settings(None, {"data_dir": str(tmp_path), "embedded.n_ctx": 1024,
+                                    "embedded.server_args": ["--spec-type", "ngram-simple"]})
+    model = model_for_role(settings, "doctor")
+    assert model.complete([Message(role="user", content="Say hello.")], max_tokens=8).text.strip()
+    server = running_server(model.base_url)
+    arguments = Path(f"/proc/{server.process.pid}/cmdline").read_bytes().split(b"\0")
+    assert arguments[arguments.index(b"--spec-type") + 1] == b"ngram-simple"

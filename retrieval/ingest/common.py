@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,3 +44,14 @@ def check_image(path: Path, where: str, line: int | None, field_name: str) -> tu
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
         return "", Problem(where, line, field_name, f"unreadable image {path}: {error}")
     return content_hash(data), None
+
+
+def decoding_threads() -> int:
+    """Threads for decoding images: PIL and hashlib release the GIL while they work, so each core helps."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def check_images(requests: Iterable[tuple[Path, str, int | None, str]]) -> Iterator[tuple[str, Problem | None]]:
+    """check_image over (path, where, line, field) requests in decoding threads, answers in request order."""
+    with ThreadPoolExecutor(decoding_threads()) as pool:
+        yield from pool.map(lambda request: check_image(*request), requests)

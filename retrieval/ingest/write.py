@@ -8,13 +8,14 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from retrieval.embedders.base import Embedder
-from retrieval.ingest.common import Progress
+from retrieval.ingest.common import Progress, decoding_threads
 from retrieval.items import StoreItem
 from retrieval.ood import appearance_embedder, calibrate
 from retrieval.store import WRITE_BATCH, CaseStore, StoreCollection
@@ -92,15 +93,18 @@ def _embed_and_add(collections: list[StoreCollection], embeds: list[Embed], reco
     todo = [(record_id, item) for record_id, item in records.items() if any(record_id in m for m in missing)]
     writers = [_BatchedWriter(collection) for collection in collections]
     _report(progress, stage, 0, len(todo))
+    decoder = ThreadPoolExecutor(decoding_threads()) if load else None
     for start in range(0, len(todo), EMBED_BATCH):
         chunk = todo[start : start + EMBED_BATCH]
-        inputs = [load(item) if load else item for _, item in chunk]
+        inputs = list(decoder.map(load, [item for _, item in chunk])) if decoder else [item for _, item in chunk]
         for writer, embed, lacking in zip(writers, embeds, missing):
             rows = [row for row, (record_id, _) in enumerate(chunk) if record_id in lacking]
             if rows:
                 writer.add([chunk[row][0] for row in rows], embed([inputs[row] for row in rows]),
                            [chunk[row][1] for row in rows])
         _report(progress, stage, start + len(chunk), len(todo))
+    if decoder is not None:
+        decoder.shutdown()
     for writer in writers:
         writer.flush()
     return [len(m) for m in missing]
