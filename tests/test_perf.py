@@ -54,6 +54,8 @@ def test_harness_and_tokens_are_sane(report):
     assert overhead["n"] == harness["episodes"] and 0 < overhead["p50"] <= overhead["p95"] <= overhead["max"]
     assert harness["share_of_encounter"] is None  # no embedded latency in a smoke run
     tokens = report["prompt_tokens"]
+    assert 0 < tokens["ours_evaluated_per_encounter"] < tokens["ours_per_encounter"]
+    assert 0 < tokens["baseline_evaluated_per_encounter"] <= tokens["baseline_per_encounter"]
     assert 0 < tokens["ours_per_encounter"] < tokens["baseline_per_encounter"]
     assert 0 < tokens["reduction"] < 1 and abs(sum(tokens["ours_composition"].values()) - 1) < 0.01
 
@@ -89,6 +91,22 @@ def test_store_ingest_concurrency_memory_are_sane(report):
     memory = report["memory"]
     assert memory["episode_run"]["peak_rss_mb"] >= memory["episode_run"]["rss_after_imports_mb"] > 0
     assert memory["store_query_process"]["peak_rss_mb"] > 0
+
+
+def test_evaluated_tokens_count_what_follows_the_kept_prefix():
+    from agents.llm.base import Message
+    from benchmark.perf.prompt_tokens import evaluated_tokens, framed
+
+    system = Message(role="system", content="Rules.")
+    first = [system, Message(role="user", content="Hello")]
+    second = [*first, Message(role="assistant", content="ASK: why?"), Message(role="user", content="Pain")]
+    changed = [Message(role="system", content="Other rules."), Message(role="user", content="Hello")]
+    # the second prompt starts with the whole first one (up to the assistant's header): only its tail is new
+    assert framed(second).startswith(framed(first))
+    assert evaluated_tokens([first, second], len) == len(framed(second))
+    assert evaluated_tokens([first, first], len) == len(framed(first))  # the same prompt again costs nothing
+    # a prompt that changes near its start is evaluated again almost whole
+    assert evaluated_tokens([first, changed], len) > len(framed(first)) + len(framed(changed)) - 20
 
 
 def test_exact_search_and_vector_kinds():

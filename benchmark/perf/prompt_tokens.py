@@ -13,6 +13,7 @@ characters per token when that is not available; `tokenizer` says which.
 from __future__ import annotations
 
 import json
+import os
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -47,9 +48,26 @@ def token_counter() -> tuple[Counter, str]:
     return count, f"{DEFAULT_MODEL} tokenizer (llama.cpp server /tokenize), ChatML framing"
 
 
+def framed(messages: list[Message]) -> str:
+    """The messages as the ChatML chat template frames them, up to the assistant's turn."""
+    return "".join(f"<|im_start|>{m.role}\n{m.content}<|im_end|>\n" for m in messages) + "<|im_start|>assistant\n"
+
+
 def prompt_tokens(messages: list[Message], count: Counter) -> int:
-    framed = "".join(f"<|im_start|>{m.role}\n{m.content}<|im_end|>\n" for m in messages)
-    return count(framed + "<|im_start|>assistant\n")
+    return count(framed(messages))
+
+
+def evaluated_tokens(prompts: list[list[Message]], count: Counter) -> int:
+    """Tokens a server that keeps each conversation's evaluated prefix (llama-server's slots) evaluates over a
+    sequence of prompts: each prompt's text after what it shares with the one before. The reply the server
+    generated in between is counted as new, which slightly overstates both sides alike."""
+    total, previous = 0, ""
+    for messages in prompts:
+        text = framed(messages)
+        shared = len(os.path.commonprefix([previous, text]))
+        total += count(text[shared:]) if shared < len(text) else 0
+        previous = text
+    return total
 
 
 def archive_retriever(cases: list[Case]):
@@ -82,7 +100,7 @@ def measure_prompt_tokens(cases: list[Case], case_dir: Path, work_dir: Path) -> 
     settings = perf_settings(work_dir / "tokens-data")
     turn_cap = settings.encounter.turn_cap
     retriever = archive_retriever(cases)
-    ours, history_only, full, calls = [], [], [], []
+    ours, history_only, full, calls, ours_evaluated, full_evaluated = [], [], [], [], [], []
     composition = {"system": 0, "own_actions": 0, "replies_and_results": 0}
     for case in cases:
         models = scripted_models()
@@ -97,7 +115,10 @@ def measure_prompt_tokens(cases: list[Case], case_dir: Path, work_dir: Path) -> 
                 part = {"system": "system", "assistant": "own_actions"}.get(message.role, "replies_and_results")
                 composition[part] += count(message.content)
         doctor_turns = [i for i, turn in enumerate(record.turns) if turn.role == "doctor"]
-        full.append(sum(prompt_tokens(baseline_messages(case, record.turns[:i], turn_cap), count) for i in doctor_turns))
+        baseline = [baseline_messages(case, record.turns[:i], turn_cap) for i in doctor_turns]
+        full.append(sum(prompt_tokens(messages, count) for messages in baseline))
+        ours_evaluated.append(evaluated_tokens(sent, count))
+        full_evaluated.append(evaluated_tokens(baseline, count))
         history_only.append(sum(prompt_tokens(baseline_messages(case, record.turns[:i], turn_cap, history_only=True), count)
                                 for i in doctor_turns))
     total = sum(composition.values()) or 1
@@ -112,4 +133,8 @@ def measure_prompt_tokens(cases: list[Case], case_dir: Path, work_dir: Path) -> 
         "reduction": round(1 - sum(ours) / sum(full), 4),
         "reduction_vs_history_only": round(1 - sum(ours) / sum(history_only), 4),
         "ours_composition": {part: round(tokens / total, 3) for part, tokens in composition.items()},
+        # What a prefix-keeping server evaluates: the cost on llama-server's slots (see evaluated_tokens).
+        "ours_evaluated_per_encounter": mean(ours_evaluated),
+        "baseline_evaluated_per_encounter": mean(full_evaluated),
+        "evaluated_reduction": round(1 - sum(ours_evaluated) / sum(full_evaluated), 4),
     }

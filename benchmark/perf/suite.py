@@ -294,7 +294,10 @@ def targets(report: dict) -> list[dict]:
                      note=f"{_get(ingest, 'pneumoniamnist', 'images_per_cpu_s')} per CPU-second"),
         stats.target("prompt tokens vs AgentClinic-style", ">= 30% fewer",
                      None if tokens.get("reduction") is None else round(100 * tokens["reduction"], 1), 30.0,
-                     at_most=False, unit="% fewer"),
+                     at_most=False, unit="% fewer",
+                     note=(f"sent; evaluated by a server keeping each conversation's prefix: "
+                           f"{round(100 * tokens['evaluated_reduction'], 1)}% fewer"
+                           if tokens.get("evaluated_reduction") is not None else "")),
         stats.target(f"remote scale-out, speed-up / C at C={top}", ">= 0.7", best_top.get("efficiency"), 0.7,
                      at_most=False,
                      note=(f"scripted server with a fixed latency; best with {best_top.get('processes', 1)} process(es): "

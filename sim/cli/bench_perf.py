@@ -184,6 +184,11 @@ def _print_details(report: dict) -> None:
                                        f"AgentClinic-style {t['baseline_per_encounter']:,.0f} ({100 * t['reduction']:.0f}% fewer), "
                                        f"history-only {t['baseline_history_only_per_encounter']:,.0f} "
                                        f"({100 * t['reduction_vs_history_only']:.0f}% fewer); ours is {comp}; {t['tokenizer']}")
+        if "evaluated_reduction" in t:
+            table.add_row("prompt tokens evaluated", f"with each conversation's evaluated prefix kept (llama-server slots): "
+                                                     f"ours {t['ours_evaluated_per_encounter']:,.0f}, AgentClinic-style "
+                                                     f"{t['baseline_evaluated_per_encounter']:,.0f} per encounter "
+                                                     f"({100 * t['evaluated_reduction']:.0f}% fewer)")
     c = report.get("concurrency", {})
     for server in ("scripted_server", "embedded_server"):
         levels = c.get(server, {}).get("levels")
