@@ -258,12 +258,16 @@ class LLMDoctor:
                     calls: list[LLMCall]) -> tuple[DoctorAction, str, str, str]:
         """Private reasoning, then the diagnosis line with the notes in view; the notes go to the turn's record
         (`meta.reasoning`), never to another agent."""
-        thought, call = self.call(with_extra(messages, render("diagnosis_reasoning")), view, "reasoning",
-                                  constrained=False, max_tokens=REASONING_TOKENS)
+        thinking = with_extra(messages, render("diagnosis_reasoning"))
+        thought, call = self.call(thinking, view, "reasoning", constrained=False, max_tokens=REASONING_TOKENS)
         calls.append(call)
         notes = " ".join(thought.text.split())
-        final, call = self.call(with_extra(messages, render("diagnosis_commit", reasoning=notes or "(none)")), view,
-                                "diagnose", diagnosis_only=True)
+        # The notes stay the doctor's own turn and the diagnosis is asked after them: the server's slot holds
+        # the reasoning prompt and the notes it just generated, so this call evaluates only the short request
+        # (pasting the notes into a new copy of the last message had it evaluate them again, ~200 tokens).
+        commit = [*thinking, Message(role="assistant", content=thought.text.strip() or "(none)"),
+                  Message(role="user", content=render("diagnosis_commit").strip())]
+        final, call = self.call(commit, view, "diagnose", diagnosis_only=True)
         calls.append(call)
         decided = parse_action(final.text).action
         if isinstance(decided, Diagnose):

@@ -214,7 +214,10 @@ def test_the_doctor_reasons_privately_before_its_diagnosis(tmp_path):
     assert final.text == "DIAGNOSIS: Pneumonia; Bronchitis" and final.parse == "deliberated"
     assert [c.purpose for c in final.calls] == ["act", "reasoning", "diagnose"]
     assert final.meta["reasoning"] == "Fever, crackles and a right lower zone opacity: pneumonia."
-    assert "Your private notes: Fever, crackles" in doctor.calls[3][-1].content
+    # the diagnosis is asked after the notes, kept as the doctor's own turn (so a server re-uses them evaluated)
+    assert doctor.calls[3][:-2] == doctor.calls[2]
+    assert doctor.calls[3][-2].role == "assistant" and doctor.calls[3][-2].content.startswith("Fever, crackles")
+    assert doctor.calls[3][-1].role == "user" and "DIAGNOSIS:" in doctor.calls[3][-1].content
     assert record.top1_correct and "crackles" not in " ".join(t.text for t in record.turns if t.role == "patient")
 
 
