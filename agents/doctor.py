@@ -175,7 +175,8 @@ class LLMDoctor:
     role = "doctor"
 
     def __init__(self, model: ChatModel, objective: str, turn_cap: int = 20, top_k: int = 5, bias: str = "none",
-                 max_tokens: int | None = None, output_mode: str = "off", strategy=None, deliberate: bool = False):
+                 max_tokens: int | None = None, output_mode: str = "off", strategy=None, deliberate: bool = False,
+                 reasoning_tokens: int = REASONING_TOKENS):
         from agents.strategies.direct import Direct
 
         self.model = model
@@ -199,6 +200,7 @@ class LLMDoctor:
         # Reason in free text before the diagnosis line (not when the strategy reasons before every turn):
         # measured, a small model constrained straight to the answer line names worse conditions.
         self.deliberate = deliberate and self.strategy.name != "cot"
+        self.reasoning_tokens = reasoning_tokens
 
     def messages(self, view: View, extra: str = "") -> list[Message]:
         return with_extra(doctor_messages(view, self.system, self.structured), extra)
@@ -259,7 +261,7 @@ class LLMDoctor:
         """Private reasoning, then the diagnosis line with the notes in view; the notes go to the turn's record
         (`meta.reasoning`), never to another agent."""
         thinking = with_extra(messages, render("diagnosis_reasoning"))
-        thought, call = self.call(thinking, view, "reasoning", constrained=False, max_tokens=REASONING_TOKENS)
+        thought, call = self.call(thinking, view, "reasoning", constrained=False, max_tokens=self.reasoning_tokens)
         calls.append(call)
         notes = " ".join(thought.text.split())
         # The notes stay the doctor's own turn and the diagnosis is asked after them: the server's slot holds

@@ -207,6 +207,7 @@ def test_elicitation_counts_clauses_said_in_other_words():
 def test_the_doctor_reasons_privately_before_its_diagnosis(tmp_path):
     settings = scripted_settings(tmp_path, turn_cap=3)
     settings.strategy.deliberate = True
+    settings.strategy.reasoning_tokens = 48
     doctor = ScriptedModel(["IMAGE: chest x-ray", "DIAGNOSIS: Bronchitis",
                             "Fever, crackles and a right lower zone opacity: pneumonia.", "DIAGNOSIS: Pneumonia; Bronchitis"])
     record = EncounterRunner(settings, models={"doctor": doctor, "patient": ScriptedModel(["Yes."])}).run(small_case())
@@ -214,6 +215,7 @@ def test_the_doctor_reasons_privately_before_its_diagnosis(tmp_path):
     assert final.text == "DIAGNOSIS: Pneumonia; Bronchitis" and final.parse == "deliberated"
     assert [c.purpose for c in final.calls] == ["act", "reasoning", "diagnose"]
     assert final.meta["reasoning"] == "Fever, crackles and a right lower zone opacity: pneumonia."
+    assert doctor.max_tokens[2] == 48  # the notes' budget is strategy.reasoning_tokens
     # the diagnosis is asked after the notes, kept as the doctor's own turn (so a server re-uses them evaluated)
     assert doctor.calls[3][:-2] == doctor.calls[2]
     assert doctor.calls[3][-2].role == "assistant" and doctor.calls[3][-2].content.startswith("Fever, crackles")

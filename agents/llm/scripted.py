@@ -27,6 +27,7 @@ class ScriptedModel:
         self.calls: list[list[Message]] = []
         self.schemas: list[dict | None] = []
         self.grammars: list[str | None] = []
+        self.max_tokens: list[int | None] = []
 
     def complete(
         self,
@@ -43,6 +44,7 @@ class ScriptedModel:
             self.calls.append(list(messages))
             self.schemas.append(response_schema)
             self.grammars.append(grammar)
+            self.max_tokens.append(max_tokens)
             if callable(self._replies):
                 text = self._replies(list(messages))
             else:

@@ -164,7 +164,8 @@ def llm_doctor(parts: Parts, case: Case) -> Participant:
     enc, spec = parts.settings.encounter, parts.settings.roles.doctor
     return LLMDoctor(parts.model("doctor"), case.objective, enc.turn_cap, enc.top_k, enc.doctor_bias, spec.max_tokens,
                      output_mode=spec.output_mode(), strategy=parts.strategy(),
-                     deliberate=parts.settings.strategy.deliberate)
+                     deliberate=parts.settings.strategy.deliberate,
+                     reasoning_tokens=parts.settings.strategy.reasoning_tokens)
 
 
 def knn_doctor(parts: Parts, case: Case) -> Participant:
