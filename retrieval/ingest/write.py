@@ -93,18 +93,16 @@ def _embed_and_add(collections: list[StoreCollection], embeds: list[Embed], reco
     todo = [(record_id, item) for record_id, item in records.items() if any(record_id in m for m in missing)]
     writers = [_BatchedWriter(collection) for collection in collections]
     _report(progress, stage, 0, len(todo))
-    decoder = ThreadPoolExecutor(decoding_threads()) if load else None
-    for start in range(0, len(todo), EMBED_BATCH):
-        chunk = todo[start : start + EMBED_BATCH]
-        inputs = list(decoder.map(load, [item for _, item in chunk])) if decoder else [item for _, item in chunk]
-        for writer, embed, lacking in zip(writers, embeds, missing):
-            rows = [row for row, (record_id, _) in enumerate(chunk) if record_id in lacking]
-            if rows:
-                writer.add([chunk[row][0] for row in rows], embed([inputs[row] for row in rows]),
-                           [chunk[row][1] for row in rows])
-        _report(progress, stage, start + len(chunk), len(todo))
-    if decoder is not None:
-        decoder.shutdown()
+    with ThreadPoolExecutor(decoding_threads()) as decoder:
+        for start in range(0, len(todo), EMBED_BATCH):
+            chunk = todo[start : start + EMBED_BATCH]
+            inputs = list(decoder.map(load, [item for _, item in chunk])) if load else [item for _, item in chunk]
+            for writer, embed, lacking in zip(writers, embeds, missing):
+                rows = [row for row, (record_id, _) in enumerate(chunk) if record_id in lacking]
+                if rows:
+                    writer.add([chunk[row][0] for row in rows], embed([inputs[row] for row in rows]),
+                               [chunk[row][1] for row in rows])
+            _report(progress, stage, start + len(chunk), len(todo))
     for writer in writers:
         writer.flush()
     return [len(m) for m in missing]
