@@ -119,11 +119,15 @@ def train_embedder(
         raise ValueError("training needs at least 2 image-report pairs")
     register_project_architectures()
     configure_torch_threads()
+    keep_freed_memory()
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     started = time.perf_counter()
 
     model, _, preprocess = open_clip.create_model_and_transforms(config.architecture)
+    # Channels-last convolutions: oneDNN's faster layout on CPU (measured side by side: a step 190-201 ->
+    # 175 ms, the image tower's forward 22 -> 15 ms). The checkpoint is saved in the usual layout.
+    model = model.to(memory_format=torch.channels_last)
     tokenizer = open_clip.get_tokenizer(config.architecture)
     images = torch.stack([preprocess(load_image(pair.image).convert("RGB")) for pair in pairs])
     tokens = tokenizer([pair.report for pair in pairs])
@@ -153,6 +157,7 @@ def train_embedder(
             batch_ids = torch.cat([batch_ids, outliers[2].expand(len(pick))])
         if config.augment:
             batch_images = _jitter(batch_images, generator)
+        batch_images = batch_images.contiguous(memory_format=torch.channels_last)
         image_features = model.encode_image(batch_images, normalize=True)
         text_features = batch_text_features(model, batch_tokens, batch_ids, config.trim_text)
         logit_scale, logit_bias = model.logit_scale.exp(), getattr(model, "logit_bias", None)
@@ -167,7 +172,7 @@ def train_embedder(
         if on_step is not None:
             on_step(step + 1, losses[-1])
 
-    model.eval()
+    model = model.eval().to(memory_format=torch.contiguous_format)
     seconds = time.perf_counter() - started
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -186,6 +191,30 @@ def train_embedder(
     }
     sidecar_path(out).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     return TrainResult(out, config.architecture, losses, seconds, len(pairs))
+
+
+# glibc's mallopt parameters (malloc.h)
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+
+
+def keep_freed_memory() -> bool:
+    """Ask glibc's malloc to keep freed blocks for reuse instead of handing them back to the kernel.
+
+    Each training step allocates and frees the same tensors (the token embedding's 25 MB gradient among
+    them); by default glibc serves blocks that large with fresh mmaps and trims freed heap tops, so every
+    step page-faults its memory in again (measured side by side, two rounds of the whole first use: 68.0 /
+    69.5 s before, 64.5 / 65.8 s after). The process's peak memory is unchanged; it just keeps what it
+    peaked at. Process-wide, so only training calls it. False where there is no glibc (nothing changes)."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    # 32 MB is the largest mmap threshold glibc accepts on 64-bit systems (it refuses larger values).
+    return bool(mallopt(_M_TRIM_THRESHOLD, 1 << 30)) and bool(mallopt(_M_MMAP_THRESHOLD, 32 << 20))
 
 
 def _outlier_batch_source(config: TrainConfig, preprocess, tokenizer, text_id: int):

@@ -73,6 +73,27 @@ def test_checkpoint_reloads_in_open_clip(trained, bank):
     assert np.allclose(direct, ours, atol=1e-5)
 
 
+def test_checkpoint_is_saved_in_the_usual_memory_layout(trained):
+    # Training runs the convolutions channels-last; a checkpoint in that layout would load, but slowly and
+    # with strides other tools do not expect.
+    import torch
+
+    state = torch.load(trained.checkpoint, weights_only=True)
+    convolutions = [name for name, tensor in state.items() if tensor.dim() == 4]
+    assert convolutions and all(state[name].is_contiguous() for name in convolutions)
+
+
+def test_training_keeps_freed_memory_for_reuse_on_glibc():
+    import platform
+
+    from retrieval.training import keep_freed_memory
+
+    if platform.libc_ver()[0] != "glibc":
+        pytest.skip("mallopt is glibc's; elsewhere keep_freed_memory changes nothing and says so")
+    assert keep_freed_memory() is True
+    assert np.ones((64, 1 << 16), dtype=np.float32).sum() == 64 << 16  # allocation still works after it
+
+
 def open_clip_rgb(path):
     from PIL import Image
 
