@@ -203,8 +203,8 @@ def keep_freed_memory() -> bool:
     Each training step allocates and frees the same tensors (the token embedding's 25 MB gradient among
     them); by default glibc serves blocks that large with fresh mmaps and trims freed heap tops, so every
     step page-faults its memory in again (measured side by side, two rounds of the whole first use: 68.0 /
-    69.5 s before, 64.5 / 65.8 s after). The process's peak memory is unchanged; it just keeps what it
-    peaked at. Process-wide, so only training calls it. False where there is no glibc (nothing changes)."""
+    69.5 s before, 64.5 / 65.8 s after). It costs a little memory: a training process's peak 1,343 -> 1,401 MB
+    (25 steps). Process-wide, so only training calls it. False where there is no glibc (nothing changes)."""
     import ctypes
     import ctypes.util
 
