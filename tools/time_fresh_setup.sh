@@ -8,6 +8,7 @@
 # The machine's own package sources (pip config, find-links) stay as they are: they are part of the machine.
 # Chromium is installed system-wide by `make test` once per machine; if it is already there, that step is free.
 set -euo pipefail
+case "${1:-}" in -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0;; -*) echo "unknown option: $1 (see --help)" >&2; exit 2;; esac
 repo=$(cd "$(dirname "$0")/.." && pwd)
 work=${1:-$(mktemp -d)}
 mkdir -p "$work/home"
