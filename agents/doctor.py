@@ -47,8 +47,13 @@ def doctor_messages(view: View, system: str, structured: bool = False) -> list[M
     # Past encounters go with the instructions, not into the dialogue, so they are not repeated per turn.
     messages = [Message(role="system", content=f"{system.rstrip()}\n\n{view.context}" if view.context else system)]
     pending = [OPENING]
-    for turn in view.transcript:
+    asked = 0
+    for index, turn in enumerate(view.transcript):
         if turn.role == "doctor":
+            # Each message keeps the status line it was sent with, so a resent prompt is the previous call's
+            # prompt plus its reply, token for token, and the server's slot evaluates only the new turn.
+            asked += 1
+            pending.append(workup_status(view.transcript[:index], asked, view.turn_cap))
             messages.append(Message(role="user", content="\n\n".join(pending)))
             pending = []
             own = json.dumps(turn.action.model_dump()) if structured and turn.action else turn.text
@@ -59,8 +64,6 @@ def doctor_messages(view: View, system: str, structured: bool = False) -> list[M
             pending.append(f"Result: {turn.text}")
         elif turn.role == "retrieval":
             pending.append(turn.text)
-    # The work-up status goes on the newest message only: resent with every past turn, it would grow the
-    # prompt by a line per turn (a server then re-evaluates only that message's tail, a few tokens).
     pending.append(workup_status(view.transcript, view.doctor_turns + 1, view.turn_cap))
     if view.final_turn:
         pending.append(render("doctor_final_turn_json" if structured else "doctor_final_turn").strip())
