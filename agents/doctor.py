@@ -149,15 +149,10 @@ def is_examination(name: str) -> bool:
 
 
 def workup_status(transcript: list, turn_number: int, turn_cap: int) -> str:
-    """One line of what the work-up has covered so far and the step that would come next, so a small
-    model sees where it is without re-reading the whole transcript."""
-    workup = Workup.of(transcript)
-    count = len(workup.questions)
+    """One short line: the turn and the step of the work-up that would come next, so a small model sees where
+    it is without re-reading the whole transcript (what it already did is in its own past replies)."""
     return render("doctor_status", turn=turn_number, turn_cap=turn_cap,
-                  questions=f"{count} question{'s' if count != 1 else ''}",
-                  exam=", ".join(workup.exams) or "not yet", tests=", ".join(workup.tests) or "none",
-                  images=", ".join(workup.images) or "none",
-                  next=workup.next_step(turn_cap - turn_number + 1)).strip()
+                  next=Workup.of(transcript).next_step(turn_cap - turn_number + 1)).strip()
 
 
 @dataclass
