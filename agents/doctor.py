@@ -96,6 +96,12 @@ class Workup:
                 workup.images.append(name)
         return workup
 
+    def missing(self) -> list[str]:
+        """The steps of the work-up not done yet, in short words ("examination", "tests", ...)."""
+        steps = [("history", self.questions), ("examination", self.exams), ("tests", self.tests),
+                 ("imaging", self.images)]
+        return [name for name, done in steps if not done]
+
     def next_step(self, turns_left: int) -> str:
         """The first step of history -> examination -> tests -> imaging -> diagnosis not yet done, skipping
         the least informative ones (more history, then tests) when too few turns are left for all."""
@@ -149,10 +155,11 @@ def is_examination(name: str) -> bool:
 
 
 def workup_status(transcript: list, turn_number: int, turn_cap: int) -> str:
-    """One short line: the turn and the step of the work-up that would come next, so a small model sees where
-    it is without re-reading the whole transcript (what it already did is in its own past replies)."""
-    return render("doctor_status", turn=turn_number, turn_cap=turn_cap,
-                  next=Workup.of(transcript).next_step(turn_cap - turn_number + 1)).strip()
+    """One short line: the turn, the steps of the work-up not done yet and the one that would come next, so a
+    small model sees where it is without re-reading the whole transcript."""
+    workup = Workup.of(transcript)
+    return render("doctor_status", turn=turn_number, turn_cap=turn_cap, missing=", ".join(workup.missing()) or "nothing",
+                  next=workup.next_step(turn_cap - turn_number + 1)).strip()
 
 
 @dataclass

@@ -104,13 +104,13 @@ def test_articles_and_names():
 
 # --- the doctor's work-up ------------------------------------------------------------------------------
 
-def test_status_line_gives_the_turn_and_suggests_the_next_step():
+def test_status_line_gives_the_turn_what_is_missing_and_the_next_step():
     turns = [Turn(index=0, role="patient", text="I have a cough."),
              doctor_turn(1, "ASK: Since when?", {"kind": "ask", "text": "Since when?"}),
              Turn(index=2, role="patient", text="Four days."),
              doctor_turn(3, "TEST: chest examination", {"kind": "test", "name": "chest examination"})]
     status = workup_status(turns, 3, 6)
-    assert status == "(Turn 3 of 6. Next step: tests that fit.)"
+    assert status == "(Turn 3 of 6. Not done yet: tests, imaging. Next step: tests that fit.)"
     assert "Next step: imaging" in workup_status(turns, 5, 6)  # too few turns left: tests skipped
     assert "Next step: DIAGNOSIS" in workup_status(turns, 6, 6)
 
