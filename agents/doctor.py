@@ -47,13 +47,8 @@ def doctor_messages(view: View, system: str, structured: bool = False) -> list[M
     # Past encounters go with the instructions, not into the dialogue, so they are not repeated per turn.
     messages = [Message(role="system", content=f"{system.rstrip()}\n\n{view.context}" if view.context else system)]
     pending = [OPENING]
-    asked = 0
-    for index, turn in enumerate(view.transcript):
+    for turn in view.transcript:
         if turn.role == "doctor":
-            # Each message keeps the status line it was sent with, so a resent prompt is the previous call's
-            # prompt plus its reply, token for token, and the server's slot evaluates only the new turn.
-            asked += 1
-            pending.append(workup_status(view.transcript[:index], asked, view.turn_cap))
             messages.append(Message(role="user", content="\n\n".join(pending)))
             pending = []
             own = json.dumps(turn.action.model_dump()) if structured and turn.action else turn.text
@@ -64,6 +59,8 @@ def doctor_messages(view: View, system: str, structured: bool = False) -> list[M
             pending.append(f"Result: {turn.text}")
         elif turn.role == "retrieval":
             pending.append(turn.text)
+    # The work-up status goes on the newest message only: resent with every past turn, it would grow the
+    # prompt by a line per turn (a server then re-evaluates only that message's tail, a few tokens).
     pending.append(workup_status(view.transcript, view.doctor_turns + 1, view.turn_cap))
     if view.final_turn:
         pending.append(render("doctor_final_turn_json" if structured else "doctor_final_turn").strip())
@@ -95,12 +92,6 @@ class Workup:
             elif kind == "image":
                 workup.images.append(name)
         return workup
-
-    def missing(self) -> list[str]:
-        """The steps of the work-up not done yet, in short words ("examination", "tests", ...)."""
-        steps = [("history", self.questions), ("examination", self.exams), ("tests", self.tests),
-                 ("imaging", self.images)]
-        return [name for name, done in steps if not done]
 
     def next_step(self, turns_left: int) -> str:
         """The first step of history -> examination -> tests -> imaging -> diagnosis not yet done, skipping
@@ -155,10 +146,14 @@ def is_examination(name: str) -> bool:
 
 
 def workup_status(transcript: list, turn_number: int, turn_cap: int) -> str:
-    """One short line: the turn, the steps of the work-up not done yet and the one that would come next, so a
-    small model sees where it is without re-reading the whole transcript."""
+    """One line of what the work-up has covered so far and the step that would come next, so a small
+    model sees where it is without re-reading the whole transcript."""
     workup = Workup.of(transcript)
-    return render("doctor_status", turn=turn_number, turn_cap=turn_cap, missing=", ".join(workup.missing()) or "nothing",
+    count = len(workup.questions)
+    return render("doctor_status", turn=turn_number, turn_cap=turn_cap,
+                  questions=f"{count} question{'s' if count != 1 else ''}",
+                  exam=", ".join(workup.exams) or "not yet", tests=", ".join(workup.tests) or "none",
+                  images=", ".join(workup.images) or "none",
                   next=workup.next_step(turn_cap - turn_number + 1)).strip()
 
 

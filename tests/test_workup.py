@@ -104,15 +104,16 @@ def test_articles_and_names():
 
 # --- the doctor's work-up ------------------------------------------------------------------------------
 
-def test_status_line_gives_the_turn_what_is_missing_and_the_next_step():
+def test_status_line_counts_the_work_up_and_suggests_the_next_step():
     turns = [Turn(index=0, role="patient", text="I have a cough."),
              doctor_turn(1, "ASK: Since when?", {"kind": "ask", "text": "Since when?"}),
              Turn(index=2, role="patient", text="Four days."),
              doctor_turn(3, "TEST: chest examination", {"kind": "test", "name": "chest examination"})]
     status = workup_status(turns, 3, 6)
-    assert status == "(Turn 3 of 6. Not done yet: tests, imaging. Next step: tests that fit.)"
-    assert "Next step: imaging" in workup_status(turns, 5, 6)  # too few turns left: tests skipped
-    assert "Next step: DIAGNOSIS" in workup_status(turns, 6, 6)
+    assert status == ("(Turn 3 of 6. Done so far: 1 question; examination: chest examination; tests: none; "
+                      "imaging: none. Suggested next step: tests that fit.)")
+    assert "Suggested next step: imaging" in workup_status(turns, 5, 6)  # too few turns left: tests skipped
+    assert "Suggested next step: DIAGNOSIS" in workup_status(turns, 6, 6)
 
 
 def test_a_test_that_returned_an_image_counts_as_imaging_and_repeats_are_recognised():
@@ -126,18 +127,16 @@ def test_a_test_that_returned_an_image_counts_as_imaging_and_repeats_are_recogni
     assert workup.repeats(RequestTest(name="D-dimer")) == ""
 
 
-def test_each_message_keeps_the_status_line_it_was_sent_with():
-    """A resent prompt is the previous call's prompt plus its reply and the new turn, so a server that keeps the
-    conversation's prefix (llama-server's slot) evaluates only the new turn."""
+def test_the_status_line_is_on_the_newest_message_only():
+    """Past messages are resent without it (a line per turn would grow every prompt); they are otherwise as sent."""
     turns = [Turn(index=0, role="patient", text="I have a cough."),
              doctor_turn(1, "ASK: Since when?", {"kind": "ask", "text": "Since when?"}),
              Turn(index=2, role="patient", text="Four days.")]
     before = doctor_messages(View(transcript=turns[:1], doctor_turns=0, turn_cap=6), "system")
     after = doctor_messages(View(transcript=turns, doctor_turns=1, turn_cap=6), "system")
-    assert after[:len(before)] == before and after[len(before)].content == "ASK: Since when?"
     assert "Patient: I have a cough." in before[-1].content and "(Turn 1 of 6." in before[-1].content
-    assert "Patient: Four days." in after[-1].content and "(Turn 2 of 6." in after[-1].content
-    assert [("(Turn" in m.content) for m in after] == [False, True, False, True]
+    assert after[1].content == "A new patient has come in.\n\nPatient: I have a cough."
+    assert "(Turn 2 of 6." in after[-1].content and sum("(Turn" in m.content for m in after) == 1
 
 
 def test_a_repeated_request_is_redirected_once(tmp_path):
