@@ -223,6 +223,28 @@ def test_the_doctor_reasons_privately_before_its_diagnosis(tmp_path):
     assert record.top1_correct and "crackles" not in " ".join(t.text for t in record.turns if t.role == "patient")
 
 
+def test_on_the_last_turn_the_doctor_writes_its_notes_without_a_diagnosis_line_first(tmp_path):
+    """The last turn's answer is a diagnosis, asked after the notes: a usual call first would be thrown away."""
+    settings = scripted_settings(tmp_path, turn_cap=2)
+    settings.strategy.deliberate = True
+    doctor = ScriptedModel(["IMAGE: chest x-ray", "Crackles and a right lower zone opacity.", "DIAGNOSIS: Pneumonia"])
+    record = EncounterRunner(settings, models={"doctor": doctor, "patient": ScriptedModel(["Yes."])}).run(small_case())
+    final = [t for t in record.turns if t.role == "doctor"][-1]
+    assert [c.purpose for c in final.calls] == ["reasoning", "diagnose"] and len(doctor.calls) == 3
+    assert final.parse == "deliberated" and final.meta["reasoning"] == "Crackles and a right lower zone opacity."
+    assert "last turn" in doctor.calls[1][-1].content.lower() and record.top1_correct
+
+
+def test_on_the_last_turn_an_unreadable_diagnosis_line_falls_back_to_the_usual_call(tmp_path):
+    settings = scripted_settings(tmp_path, turn_cap=2)
+    settings.strategy.deliberate = True
+    doctor = ScriptedModel(["IMAGE: chest x-ray", "Right lower zone opacity.", "I am not sure.", "DIAGNOSIS: Pneumonia"])
+    record = EncounterRunner(settings, models={"doctor": doctor, "patient": ScriptedModel(["Yes."])}).run(small_case())
+    final = [t for t in record.turns if t.role == "doctor"][-1]
+    assert [c.purpose for c in final.calls] == ["reasoning", "diagnose", "act"]
+    assert final.text == "DIAGNOSIS: Pneumonia" and final.meta["reasoning"] == "Right lower zone opacity."
+
+
 def test_a_study_the_doctor_ordered_is_dropped_from_its_differential(tmp_path):
     """Seen in the demo with the default model: 'DIAGNOSIS: Right pneumothorax; Dry cough; Chest X-ray'."""
     settings = scripted_settings(tmp_path, turn_cap=4)
