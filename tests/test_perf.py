@@ -192,6 +192,10 @@ def test_embedded_encounter_rows_say_where_the_time_went(tmp_path):
     assert per_role["doctor"]["prompt_tokens"] > 0 and per_role["doctor"]["gen_tokens_per_s"] > 0
     assert set(rows[("shared", 1)]["by_role"]) == {"shared"}  # every role on the one slot
     assert result["retrieval"] is False
+    batching = rows[("per-role", 2)]["decode_batching"]  # two generation-only streams, apart then together
+    assert batching["tokens_each"] == 128 and batching["together_s"] > 0
+    assert batching["speedup"] == pytest.approx(batching["one_after_the_other_s"] / batching["together_s"], abs=0.02)
+    assert "decode_batching" not in rows[("per-role", 1)]
 
 
 def test_peak_rss_can_start_afresh_so_a_section_reports_its_own_peak():

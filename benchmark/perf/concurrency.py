@@ -9,8 +9,11 @@ after the others (their mean), and each row records the load average when it sta
 
 from __future__ import annotations
 
+import json
 import os
 import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from agents.llm.base import ChatModel
@@ -155,6 +158,9 @@ def embedded_levels(settings: Settings, cases: list[Case], case_dir: Path, work_
         if server is not None:
             row["by_role"] = timings_by_role(log, offset, server.slot_names())
             row["server_peak_rss_mb"] = server.peak_rss_mb()
+            if level == 2:
+                row["decode_batching"] = decode_batching(server.base_url.removesuffix("/v1"),
+                                                         sorted(server.slot_names().values())[:2])
         return {"servers": servers, **row}
 
     rows = [measure("shared", 1, "shared-c1"), measure("per-role", 1, "per-role-c1")]
@@ -163,3 +169,28 @@ def embedded_levels(settings: Settings, cases: list[Case], case_dir: Path, work_
     return {"turn_cap": turn_cap, "retrieval": retriever is not None, **with_speedups(rows, repeat),
             "note": "one llama-server process: a slot per role keeps each role's transcript evaluated; lanes give "
                     "concurrent episodes slots of their own, decoded together in one batch"}
+
+
+def decode_batching(server_url: str, slots: list[int], tokens: int = 128) -> dict:
+    """What one batch of two decode streams buys on this machine, the ceiling of C=2 if generation were all an
+    encounter did (prompt evaluation is compute-bound and gains nothing): two generation-only requests on two
+    slots one after the other, then together."""
+    def generate(slot: int) -> None:
+        body = {"prompt": f"Case {slot}:", "n_predict": tokens, "temperature": 0, "ignore_eos": True,
+                "cache_prompt": False, "id_slot": slot}
+        request = urllib.request.Request(f"{server_url}/completion", data=json.dumps(body).encode(),
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=300) as response:
+            response.read()
+
+    generate(slots[0])  # warm-up
+    started = time.perf_counter()
+    for slot in slots:
+        generate(slot)
+    one_after_other = time.perf_counter() - started
+    started = time.perf_counter()
+    with ThreadPoolExecutor(len(slots)) as pool:
+        list(pool.map(generate, slots))
+    together = time.perf_counter() - started
+    return {"tokens_each": tokens, "one_after_the_other_s": round(one_after_other, 2), "together_s": round(together, 2),
+            "speedup": round(one_after_other / together, 2)}
