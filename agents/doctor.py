@@ -22,12 +22,18 @@ JSON_MODES = ("json_object", "json_schema")
 REASONING_TOKENS = 64  # measured against 120 on 40 encounters: no worse (README Results, private reasoning)
 
 
-def action_grammar(final: bool = False) -> str:
-    """The GBNF of one tagged action; on the last turn only a diagnosis is allowed."""
-    text = grammar("doctor_action")
+DECIDED = "DIAGNOSIS:"
+
+
+def action_grammar(final: bool = False, decide_only: bool = False) -> str:
+    """The GBNF of one tagged action; on the last turn only a diagnosis is allowed. `decide_only`: a diagnosis
+    is the bare decision (`DECIDED`), for a doctor that writes its notes before the diagnosis line."""
+    lines = grammar("doctor_action").splitlines()
     if final:
-        text = "\n".join("root ::= diagnosis" if line.startswith("root ") else line for line in text.splitlines()) + "\n"
-    return text
+        lines = ["root ::= diagnosis" if line.startswith("root ") else line for line in lines]
+    if decide_only and not final:
+        lines = [f'diagnosis ::= "{DECIDED}"' if line.startswith("diagnosis ") else line for line in lines]
+    return "\n".join(lines) + "\n"
 
 
 def action_text(action: DoctorAction) -> str:
@@ -207,9 +213,10 @@ class LLMDoctor:
 
     def call(self, messages: list[Message], view: View, purpose: str, *, constrained: bool = True,
              temperature: float | None = None, seed: int | None = None, max_tokens: int | None = None,
-             model: ChatModel | None = None, diagnosis_only: bool = False) -> tuple[Completion, LLMCall]:
+             model: ChatModel | None = None, diagnosis_only: bool = False,
+             decide_only: bool = False) -> tuple[Completion, LLMCall]:
         final = view.final_turn or diagnosis_only
-        grammar_text = action_grammar(final) if constrained and self.output_mode == "grammar" else None
+        grammar_text = action_grammar(final, decide_only) if constrained and self.output_mode == "grammar" else None
         completion = (model or self.model).complete(
             messages, seed=view.seed if seed is None else seed, temperature=temperature,
             max_tokens=max_tokens or self.max_tokens, response_schema=self.schema if constrained else None,
@@ -222,15 +229,15 @@ class LLMDoctor:
     def step(self, messages: list[Message], view: View, purpose: str = "act") -> DoctorStep:
         """One action: a call, its parse, one repair request if needed, then the fallback."""
         if self.deliberate and view.final_turn:
-            return self._final_deliberation(messages, view, purpose)
+            # The last turn's answer can only be a diagnosis: a usual call first would write a line that the one
+            # after the notes replaces (measured: 1.6 s of an encounter that reaches the turn cap).
+            return self._notes_then_diagnosis(messages, view, purpose, [])
         return self._step(messages, view, purpose, self.deliberate)
 
-    def _final_deliberation(self, messages: list[Message], view: View, purpose: str) -> DoctorStep:
-        """The last turn's answer is a diagnosis, asked after the private notes: the usual call first would only
-        write a diagnosis line that the deliberation then replaces (measured: 1.6 s of an encounter that reaches
-        the turn cap). Only if the diagnosis line does not parse (a server without the grammar) does the usual
-        last-turn call follow, the notes kept."""
-        calls: list[LLMCall] = []
+    def _notes_then_diagnosis(self, messages: list[Message], view: View, purpose: str,
+                              calls: list[LLMCall]) -> DoctorStep:
+        """The doctor has chosen to diagnose: its private notes, then the diagnosis line. Only if that line
+        does not parse (a server without the grammar) does the usual call follow, the notes kept."""
         action, how, raw, notes = self._deliberate(messages, view, None, "", "", calls)
         if isinstance(action, Diagnose):
             return DoctorStep(without_requests(action, Workup.of(view.transcript)), how, raw, calls, notes)
@@ -238,8 +245,13 @@ class LLMDoctor:
         return DoctorStep(usual.action, usual.how, usual.raw, calls + usual.calls, notes)
 
     def _step(self, messages: list[Message], view: View, purpose: str, deliberate: bool) -> DoctorStep:
-        first, call = self.call(messages, view, purpose)
+        # With the grammar a choice to diagnose ends at the bare decision: the notes and the line come next,
+        # and the differential the usual call would write (about 20 tokens) was always replaced.
+        decide_only = deliberate and self.output_mode == "grammar"
+        first, call = self.call(messages, view, purpose, decide_only=decide_only)
         calls = [call]
+        if decide_only and first.text.strip() == DECIDED:
+            return self._notes_then_diagnosis(messages, view, purpose, calls)
         parsed = parse_action(first.text)
         action, how, raw = parsed.action, parsed.method, first.text
         if action is None:

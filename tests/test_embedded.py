@@ -111,6 +111,26 @@ def test_the_grammar_makes_even_the_small_model_reply_with_one_valid_action(sett
                 assert all(len(name) <= 49 and "," not in name for name in parsed.action.differential)
 
 
+def test_with_decide_only_a_choice_to_diagnose_ends_at_the_bare_decision(settings):
+    """The grammar a deliberating doctor acts with: llama.cpp compiles it, a diagnosis stops at `DECIDED` (its
+    notes and line come next) and the other actions are whole."""
+    from agents.doctor import DECIDED, action_grammar
+    from agents.parsing import parse_action
+
+    model = model_for_role(settings, "doctor")
+    shown = [Message(role="user", content="Patient: I have a fever. Result: flu swab positive."),
+             Message(role="assistant", content="DIAGNOSIS: Influenza")]  # one example, so the small model diagnoses
+    prompts = ["Result: Chest X-ray: right lower lobe consolidation.", "Result: Chest X-ray: a right pneumothorax.",
+               "A patient with a cough has come in. Begin."]
+    replies = [model.complete([Message(role="system", content="You are a doctor."), *shown,
+                               Message(role="user", content=prompt)],
+                              max_tokens=64, seed=seed, grammar=action_grammar(decide_only=True)).text.strip()
+               for seed, prompt in enumerate(prompts)]
+    assert DECIDED in replies, replies
+    for reply in replies:
+        assert reply == DECIDED or parse_action(reply).action.kind in ("ask", "test", "image"), reply
+
+
 def test_the_record_names_the_model_that_was_loaded_not_the_setting(tmp_path):
     """`embedded.model_path` (the old name of the setting) pointing at a renamed copy of a GGUF file: the
     record names the file's own model name and hash, for every embedded role."""

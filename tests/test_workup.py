@@ -169,6 +169,27 @@ def test_the_grammar_is_sent_only_to_a_backend_that_constrains(tmp_path):
     assert "root ::= diagnosis" in model.grammars[-1] and reply.action.kind == "diagnose"
 
 
+def test_a_deliberating_doctor_on_the_grammar_decides_to_diagnose_and_writes_the_line_after_its_notes():
+    """With the grammar the act call's diagnosis is the bare decision (the line it used to write was always
+    replaced by the one after the notes); other actions are whole, and without notes nothing changes."""
+    from agents.doctor import DECIDED, LLMDoctor
+
+    model = ScriptedModel([DECIDED, "Right lower zone opacity and fever.", "DIAGNOSIS: Right lower lobe pneumonia"])
+    doctor = LLMDoctor(model, "find it", turn_cap=6, output_mode="grammar", deliberate=True)
+    reply = doctor.generate_next_message(View(transcript=[], doctor_turns=2, turn_cap=6))
+    assert reply.action.differential == ["Right lower lobe pneumonia"] and reply.parse == "deliberated"
+    assert [c.purpose for c in reply.calls] == ["act", "reasoning", "diagnose"]
+    assert f'diagnosis ::= "{DECIDED}"' in model.grammars[0] and "root ::= diagnosis" in model.grammars[2]
+    assert reply.meta["reasoning"] == "Right lower zone opacity and fever."
+    asking = ScriptedModel(["ASK: Any fever?"])
+    reply = LLMDoctor(asking, "find it", turn_cap=6, output_mode="grammar", deliberate=True).generate_next_message(
+        View(transcript=[], doctor_turns=0, turn_cap=6))
+    assert reply.text == "ASK: Any fever?" and len(asking.calls) == 1
+    plain = ScriptedModel(["DIAGNOSIS: Pneumonia"])
+    LLMDoctor(plain, "find it", turn_cap=6, output_mode="grammar").generate_next_message(View(transcript=[], turn_cap=6))
+    assert f'"{DECIDED}"' not in plain.grammars[0]
+
+
 def test_auto_output_mode_is_grammar_on_the_embedded_backend_only(tmp_path):
     settings = scripted_settings(tmp_path)
     assert settings.roles.doctor.model_copy(update={"backend": "embedded"}).output_mode() == "grammar"
