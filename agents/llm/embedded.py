@@ -13,6 +13,7 @@ and is stopped when the Python process exits.
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import re
 import shutil
@@ -101,6 +102,13 @@ class LlamaServer:
     @property
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}/v1"
+
+    def post(self, path: str, body: dict, timeout: float = 300) -> dict:
+        """One request to the server's own (non-OpenAI) API, e.g. `/tokenize` or `/completion`: its JSON answer."""
+        request = urllib.request.Request(f"http://{self.host}:{self.port}{path}", data=json.dumps(body).encode(),
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return json.load(response)
 
     def slot_for(self, name: str) -> int:
         """The slot a role-and-lane keeps to: numbered in the order first asked for; more names than slots

@@ -9,10 +9,8 @@ after the others (their mean), and each row records the load average when it sta
 
 from __future__ import annotations
 
-import json
 import os
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -159,8 +157,7 @@ def embedded_levels(settings: Settings, cases: list[Case], case_dir: Path, work_
             row["by_role"] = timings_by_role(log, offset, server.slot_names())
             row["server_peak_rss_mb"] = server.peak_rss_mb()
             if level == 2:
-                row["decode_batching"] = decode_batching(server.base_url.removesuffix("/v1"),
-                                                         sorted(server.slot_names().values())[:2])
+                row["decode_batching"] = decode_batching(server, sorted(server.slot_names().values())[:2])
         return {"servers": servers, **row}
 
     rows = [measure("shared", 1, "shared-c1"), measure("per-role", 1, "per-role-c1")]
@@ -171,17 +168,13 @@ def embedded_levels(settings: Settings, cases: list[Case], case_dir: Path, work_
                     "concurrent episodes slots of their own, decoded together in one batch"}
 
 
-def decode_batching(server_url: str, slots: list[int], tokens: int = 128) -> dict:
+def decode_batching(server, slots: list[int], tokens: int = 128) -> dict:
     """What one batch of two decode streams buys on this machine, the ceiling of C=2 if generation were all an
     encounter did (prompt evaluation is compute-bound and gains nothing): two generation-only requests on two
-    slots one after the other, then together."""
+    slots of `server` (a running `LlamaServer`) one after the other, then together."""
     def generate(slot: int) -> None:
-        body = {"prompt": f"Case {slot}:", "n_predict": tokens, "temperature": 0, "ignore_eos": True,
-                "cache_prompt": False, "id_slot": slot}
-        request = urllib.request.Request(f"{server_url}/completion", data=json.dumps(body).encode(),
-                                         headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=300) as response:
-            response.read()
+        server.post("/completion", {"prompt": f"Case {slot}:", "n_predict": tokens, "temperature": 0,
+                                    "ignore_eos": True, "cache_prompt": False, "id_slot": slot})
 
     generate(slots[0])  # warm-up
     started = time.perf_counter()

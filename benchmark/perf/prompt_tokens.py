@@ -12,9 +12,7 @@ characters per token when that is not available; `tokenizer` says which.
 
 from __future__ import annotations
 
-import json
 import os
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -35,15 +33,12 @@ def token_counter() -> tuple[Counter, str]:
         from agents.llm.embedded import shared_server
 
         server = shared_server(resolve_model(DEFAULT_MODEL), n_ctx=512)
-        tokenize = f"http://{server.host}:{server.port}/tokenize"
     except Exception as error:  # noqa: BLE001 - no server binary or no model file: fall back to the estimate
         return approx_tokens, f"~4 characters per token (the default model's tokenizer is unavailable: {error})"
 
     def count(text: str) -> int:
-        body = json.dumps({"content": text, "add_special": False, "parse_special": True}).encode()
-        request = urllib.request.Request(tokenize, body, {"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return len(json.load(response)["tokens"])
+        return len(server.post("/tokenize", {"content": text, "add_special": False, "parse_special": True},
+                               timeout=60)["tokens"])
 
     return count, f"{DEFAULT_MODEL} tokenizer (llama.cpp server /tokenize), ChatML framing"
 
