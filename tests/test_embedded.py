@@ -11,6 +11,7 @@ from agents.llm.base import Message
 from agents.llm.catalogue import resolve_model
 from agents.llm.embedded import EmbeddedServerError, LlamaServer
 from agents.llm.registry import model_for_role
+from benchmark.perf.server_log import log_offset, read_since
 from sim.core.transcript import TerminationReason
 from sim.core.config import load_settings
 from sim.encounter.runner import EncounterRunner
@@ -228,12 +229,13 @@ def test_a_growing_transcript_reuses_its_evaluated_prefix(servers, cache_mb, tmp
                Message(role="user", content="The patient says: I have had a cough for three days.")]
     first = doctor.complete(history, max_tokens=8, temperature=0.0)
     patient.complete([Message(role="user", content="Say hello in five words.")], max_tokens=8)
-    before = len(log.read_text(errors="replace"))
+    read_since(log, 0)  # the earlier calls' timings are in the log before the offset is taken
+    before = log_offset(log)
     history += [Message(role="assistant", content=first.text),
                 Message(role="user", content="The patient says: it is worse at night.")]
     second = doctor.complete(history, max_tokens=8, temperature=0.0)
-    evaluated = [int(n) for n in re.findall(r"prompt eval time =\s*[\d.]+ ms /\s*(\d+) tokens",
-                                            log.read_text(errors="replace")[before:])]
+    timing = re.compile(r"prompt eval time =\s*[\d.]+ ms /\s*(\d+) tokens")
+    evaluated = [int(n) for n in timing.findall(read_since(log, before, expect=timing))]
     assert evaluated, "the server logged no prompt evaluation"
     assert second.tokens_in > 200 and evaluated[-1] < second.tokens_in / 3
 

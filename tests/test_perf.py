@@ -168,6 +168,33 @@ def test_server_log_timings_are_summed_per_role(tmp_path):
     assert found["patient"]["prompt_tokens_per_s"] == 200.0 and found["patient"]["requests"] == 1
 
 
+def test_a_log_line_written_after_the_answer_is_still_read(tmp_path):
+    """llama-server prints a request's timings from its logging thread, which may write them just after the
+    answer arrived: the reader waits for the expected line, or for the log to stop growing."""
+    import re
+    import threading
+    import time
+
+    from benchmark.perf.server_log import read_since
+
+    log = tmp_path / "server.log"
+    log.write_text("earlier\n")
+    offset = log.stat().st_size
+
+    def late(text: str) -> None:
+        time.sleep(0.3)
+        with log.open("a") as handle:
+            handle.write(text)
+
+    writer = threading.Thread(target=late, args=("prompt eval time = 5.0 ms / 7 tokens\n",))
+    writer.start()
+    assert read_since(log, offset, expect=re.compile(r"/ (\d+) tokens")) == "prompt eval time = 5.0 ms / 7 tokens\n"
+    writer.join()
+    started = time.monotonic()  # no pattern: what is there once the file has been quiet for 0.2 s
+    assert read_since(log, offset) == "prompt eval time = 5.0 ms / 7 tokens\n"
+    assert time.monotonic() - started < 4
+
+
 @pytest.mark.integration
 def test_embedded_encounter_rows_say_where_the_time_went(tmp_path):
     """The embedded rows of `bench perf` on the small model: encounter time, accuracy and each role's prompt

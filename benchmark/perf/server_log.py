@@ -5,6 +5,7 @@ roles through the names the backend gave them (`doctor-0`, `patient-1`, ...)."""
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 _TIMING = re.compile(r"print_timing: id\s+(\d+) \| task \d+ \|\s+(prompt eval|eval) time =\s+([\d.]+) ms /\s+(\d+) tokens")
@@ -14,15 +15,31 @@ def log_offset(log_file: Path | None) -> int:
     return log_file.stat().st_size if log_file is not None and log_file.is_file() else 0
 
 
+def read_since(log_file: Path, offset: int, expect: re.Pattern | None = None, timeout_s: float = 5.0) -> str:
+    """The log written after `offset`. The server prints a request's timings through its own logging
+    thread, so they can reach the file just after the answer reached us: wait until `expect` matches, or
+    without it until the file has stopped growing for 0.2 s, at most `timeout_s`."""
+    deadline, size, still_since = time.monotonic() + timeout_s, -1, time.monotonic()
+    while True:
+        with log_file.open("rb") as handle:
+            handle.seek(offset)
+            text = handle.read().decode("utf-8", errors="replace")
+        now = time.monotonic()
+        if len(text) != size:
+            size, still_since = len(text), now
+        settled = expect.search(text) is not None if expect is not None else now - still_since >= 0.2
+        if settled or now >= deadline:
+            return text
+        time.sleep(0.02)
+
+
 def timings_by_role(log_file: Path | None, offset: int, slot_names: dict[str, int]) -> dict[str, dict]:
     """{role: {prompt_tokens, prompt_s, prompt_tokens_per_s, gen_tokens, gen_s, gen_tokens_per_s, requests}}
     over the log written after `offset`. Under concurrency a slot's times include waiting for the batch it
     shares with other slots, so its rates there are per request, not the machine's."""
     if log_file is None or not log_file.is_file():
         return {}
-    with log_file.open("rb") as handle:
-        handle.seek(offset)
-        text = handle.read().decode("utf-8", errors="replace")
+    text = read_since(log_file, offset)
     role_of = {slot: name.rsplit("-", 1)[0] for name, slot in slot_names.items()}
     sums: dict[str, dict] = {}
     for slot, kind, ms, tokens in _TIMING.findall(text):
