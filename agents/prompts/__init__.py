@@ -34,7 +34,6 @@ def render(template: str, /, **values: object) -> str:
 
 
 @cache
-@cache
 def grammar(name: str) -> str:
     """A llama.cpp GBNF grammar file beside the prompts (its comment lines dropped)."""
     path = PROMPT_DIR / f"{name}.gbnf"
