@@ -1,33 +1,26 @@
-"""The measurement agent: a deterministic lookup of the requested test, exam or image in the case.
+"""The measurement desk: a deterministic lookup of the requested test, exam or image in the case.
 
-No LLM reads the result dictionary (that is how peers hallucinate results and waste tokens). A request
-is matched against every key of the case's exam and test trees: canonical names first (synonyms,
-abbreviations, filler words), then rapidfuzz. Matched subtrees are flattened to readable lines.
+No LLM reads the result dictionary (that is how peers hallucinate results and waste tokens). How a request
+in the doctor's own words reaches the case's sections and sub-entries is `agents/request_matching.py`;
+the matched subtrees are flattened to readable lines here. Results only ever come from the case.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rapidfuzz import fuzz, process
+from rapidfuzz import fuzz
 
+from agents.request_matching import Node, RequestMatcher, TextEncoder
 from agents.synonyms import canonical
 from sim.core.case import Case, CaseImage
 
-FUZZY_CUTOFF = 86.0
 IMAGE_CUTOFF = 75.0
-
-
-@dataclass(frozen=True)
-class ResultNode:
-    path: tuple[str, ...]  # e.g. ("tests", "Blood_Tests", "Complete_Blood_Count")
-    value: object
-
-    @property
-    def label(self) -> str:
-        return _humanise(self.path[-1])
+MISSING_ANSWER = "Not available: this test was not performed for this patient."
+# What the desk adds when it finds nothing: "none", or the examinations the case records (which can steer a
+# doctor, so it is a setting; docs/measurement-desk.md has what each did in encounters).
+ON_MISSING = ("none", "examinations")
 
 
 @dataclass
@@ -38,31 +31,8 @@ class MeasurementResult:
     found: bool
     matched_paths: list[str] = field(default_factory=list)
     images: list[str] = field(default_factory=list)
-    method: str = ""  # "exact" | "fuzzy" | "image" | "missing"
-
-
-class ResultIndex:
-    """Every node of a case's exam and test trees, addressable by its canonical key name."""
-
-    def __init__(self, case: Case):
-        self.nodes = list(_walk(("exam",), case.exam)) + list(_walk(("tests",), case.tests))
-        # Whole sections can be requested too ("physical examination").
-        self.nodes.insert(0, ResultNode(("exam", "Physical_Examination"), case.exam))
-        self._keys = [canonical(node.path[-1]) for node in self.nodes]
-        self._parent_keys = [canonical(" ".join(node.path[-2:])) if len(node.path) > 2 else "" for node in self.nodes]
-
-    def lookup(self, request: str) -> tuple[list[ResultNode], str]:
-        query = canonical(request)
-        if not query:
-            return [], "missing"
-        exact = [n for n, k, pk in zip(self.nodes, self._keys, self._parent_keys) if query in (k, pk)]
-        if exact:
-            return _outermost(exact), "exact"
-        choices = {i: k for i, k in enumerate(self._keys) if k}
-        for _, _, index in process.extract(query, choices, scorer=fuzz.token_sort_ratio, score_cutoff=FUZZY_CUTOFF, limit=5):
-            if _tokens_align(query, self._keys[index]):
-                return [self.nodes[index]], "fuzzy"
-        return [], "missing"
+    method: str = ""  # "words" | "purpose" | "content" | "semantic" | "image" | "missing"
+    score: float = 0.0  # the semantic matcher's best similarity, when it was asked
 
 
 class LookupMeasurement:
@@ -72,14 +42,19 @@ class LookupMeasurement:
         self,
         case: Case,
         case_dir: Path | None = None,
-        missing_answer: str = "Not available: this test was not performed for this patient.",
+        missing_answer: str = MISSING_ANSWER,
         show_image_report: bool = False,
+        encoder: TextEncoder | None = None,
+        on_missing: str = "none",
     ):
+        if on_missing not in ON_MISSING:
+            raise ValueError(f"on_missing must be one of {', '.join(ON_MISSING)}, got {on_missing!r}")
         self.case = case
         self.case_dir = case_dir
         self.missing_answer = missing_answer
         self.show_image_report = show_image_report
-        self.index = ResultIndex(case)
+        self.on_missing = on_missing
+        self.matcher = RequestMatcher(case.exam, case.tests, encoder)
 
     def request(self, kind: str, name: str) -> MeasurementResult:
         """An image request, or a test request; a test that names an imaging study the case has as an image
@@ -92,12 +67,18 @@ class LookupMeasurement:
         return result
 
     def request_test(self, name: str) -> MeasurementResult:
-        nodes, method = self.index.lookup(name)
-        if not nodes:
-            return MeasurementResult(name, "test", f"{name}: {self.missing_answer}", False, method="missing")
-        text = "\n".join(format_node(node) for node in nodes)
-        paths = [".".join(node.path) for node in nodes]
-        return MeasurementResult(name, "test", text, True, paths, method=method)
+        match = self.matcher.match(name)
+        if not match.nodes:
+            text = f"{name}: {self.missing_answer}{self._recorded_note()}"
+            return MeasurementResult(name, "test", text, False, method="missing", score=match.score)
+        text = "\n".join(format_node(node) for node in match.nodes)
+        paths = [node.dotted for node in match.nodes]
+        return MeasurementResult(name, "test", text, True, paths, method=match.method, score=match.score)
+
+    def _recorded_note(self) -> str:
+        if self.on_missing != "examinations" or not isinstance(self.case.exam, dict) or not self.case.exam:
+            return ""
+        return " Examinations recorded for this patient: " + ", ".join(_humanise(k) for k in self.case.exam) + "."
 
     def request_image(self, name: str) -> MeasurementResult:
         images = self._matching_images(name)
@@ -150,42 +131,14 @@ _MODALITIES = ("x ray", "computed tomography", "magnetic resonance imaging", "ul
                "pet", "angiography", "mammogram", "fluoroscopy")
 
 
-def _tokens_align(query: str, key: str) -> bool:
-    """Every word of each name has a close counterpart in the other (typos and plurals pass), so
-    "ultrasound neck" never matches "ultrasound knee" and "blood" never matches "blood pressure"."""
-    a, b = query.split(), key.split()
-    if not a or not b:
-        return False
-    return all(max(fuzz.ratio(w, o) for o in b) >= 80 for w in a) and all(
-        max(fuzz.ratio(w, o) for o in a) >= 80 for w in b
-    )
-
-
 def _names_modality(query: str) -> bool:
     return any(m in query for m in _MODALITIES)
 
 
-def _walk(prefix: tuple[str, ...], tree: object) -> Iterator[ResultNode]:
-    if isinstance(tree, dict):
-        for key, value in tree.items():
-            path = (*prefix, str(key))
-            yield ResultNode(path, value)
-            yield from _walk(path, value)
-
-
-def _outermost(nodes: list[ResultNode]) -> list[ResultNode]:
-    """Drop matches nested inside another match: the parent's text already contains them."""
-    kept = []
-    for node in nodes:
-        if not any(other is not node and node.path[: len(other.path)] == other.path for other in nodes):
-            kept.append(node)
-    return kept
-
-
-def format_node(node: ResultNode) -> str:
+def format_node(node: Node) -> str:
     """A result subtree as readable lines: `Complete Blood Count: WBC 12,000/mm3; Hemoglobin 13 g/dL`."""
-    lines = _format(node.label, node.value, 0)
-    return "\n".join(lines)
+    label = "Physical examination" if node.path == ("exam",) else "Tests" if node.path == ("tests",) else _humanise(node.path[-1])
+    return "\n".join(_format(label, node.value, 0))
 
 
 def _format(label: str, value: object, depth: int) -> list[str]:

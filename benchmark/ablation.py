@@ -118,6 +118,7 @@ def ablation_table(arms: dict[str, Path]) -> dict:
             "doctor_turns_mean": summary["turns"]["mean"],
             "elapsed_s": elapsed_s(records[name]),
             "elicited_share": summary["workup"]["elicited_share"],
+            "desk_answered": summary["desk"]["answered_share"],
             "role_breaks_per_episode": summary["workup"]["role_breaks_per_episode"],
             "retrieval_hit_rate": summary["retrieval"]["hit_rate"],
             "diff_top1": paired_difference(base_top1, _correct(records[name], "top1_correct")),
@@ -152,12 +153,12 @@ def arms_of(directory: Path) -> dict[str, Path]:
 def table_cells(table: dict) -> tuple[list[str], list[list[str]]]:
     """The ablation table's headers and one row of cell texts per arm: what the terminal and Markdown show."""
     headers = ["arm", "episodes", "top-1 [95% CI]", "top-k [95% CI]", f"Δ top-1 vs {table['baseline']} (paired)",
-               "tokens / encounter", "s / encounter", "doctor turns", "script elicited", "arm wall time", "errors"]
+               "tokens / encounter", "s / encounter", "doctor turns", "script elicited", "requests answered", "arm wall time", "errors"]
     rows = [[row["name"], str(row["episodes"]), _pct(row["top1"]), _pct(row["topk"]),
              "–" if row["name"] == table["baseline"] else _delta(row["diff_top1"]),
              f"{row['tokens_per_episode']:,.0f}", f"{row['wall_s_mean'] or 0:.0f}",
              f"{row.get('doctor_turns_mean') or 0:.1f}", _pct(row["elicited_share"]),
-             minutes_text(row.get("elapsed_s")), str(row["errors"])] for row in table["arms"]]
+             _pct(row["desk_answered"]) if row.get("desk_answered") else "n/a", minutes_text(row.get("elapsed_s")), str(row["errors"])] for row in table["arms"]]
     return headers, rows
 
 

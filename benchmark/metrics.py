@@ -16,6 +16,9 @@ summary.json keys (all rates in [0, 1]):
   doctor adds beyond copying a neighbour)
 - `workup`: {"elicited_share" (share of the patient script's facts the doctor drew out, with CI),
   "role_breaks_per_episode", "episodes_with_role_break", "redirects_per_episode"}
+- `desk`: {"requests_per_episode", "answered_share" (share of the doctor's test, examination and image
+  requests the measurement desk answered from the case rather than "not available", with CI over cases),
+  "requests", "answered"}
 - `tokens`: {"in_per_episode", "out_per_episode"}; `by_role`: {role: {"calls", "tokens_in", "tokens_out",
   "latency_s_mean" per call}}; `wall_s`: per episode {"mean", "median", "p95"}
 """
@@ -126,6 +129,18 @@ def _workup_summary(judged: list[EpisodeRecord]) -> dict:
     }
 
 
+def _desk_summary(judged: list[EpisodeRecord]) -> dict:
+    asked = [r for r in judged if r.totals.desk_requests]
+    groups: dict[str, list[float]] = defaultdict(list)
+    for record in asked:  # each request one value, a case's requests (over its trials) kept together
+        groups[record.case_id] += [1.0] * record.totals.desk_answered
+        groups[record.case_id] += [0.0] * (record.totals.desk_requests - record.totals.desk_answered)
+    requests = sum(r.totals.desk_requests for r in judged)
+    return {"requests_per_episode": requests / max(1, len(judged)), "requests": requests,
+            "answered": sum(r.totals.desk_answered for r in judged),
+            "answered_share": bootstrap_ci(list(groups.values()))}
+
+
 def summarise(records: list[EpisodeRecord]) -> dict:
     judged = _judged(records)
     errors = len(records) - len(judged)
@@ -159,6 +174,7 @@ def summarise(records: list[EpisodeRecord]) -> dict:
     }
     summary["retrieval"] = _retrieval_summary(judged)
     summary["workup"] = _workup_summary(judged)
+    summary["desk"] = _desk_summary(judged)
     summary["tokens"] = {
         "in_per_episode": float(np.mean([r.totals.tokens_in for r in records])) if records else 0.0,
         "out_per_episode": float(np.mean([r.totals.tokens_out for r in records])) if records else 0.0,

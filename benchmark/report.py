@@ -169,6 +169,11 @@ def render_report(title: str, records: list[EpisodeRecord], summary: dict, confi
                         f"script's facts; patient role breaks {workup['role_breaks_per_episode']:.2f} per episode "
                         f"({workup['episodes_with_role_break']} episodes with one); repeated requests redirected "
                         f"{workup['redirects_per_episode']:.2f} per episode.</p>")
+    desk = summary.get("desk", {})
+    if desk.get("requests"):
+        sections.append(f"<p>Measurement desk: {desk['requests']} test, examination and image requests "
+                        f"({desk['requests_per_episode']:.1f} per episode), answered from the case: "
+                        f"{format_ci(desk['answered_share'])}; the rest were told \"not available\".</p>")
     parse = summary.get("parse", {})
     sections.append(f"<p>Doctor output needing repair: {100 * parse.get('repaired_turn_rate', 0):.1f}% of turns; "
                     f"unparseable after repair (asked as-is): {100 * parse.get('fallback_turn_rate', 0):.1f}%.</p>")

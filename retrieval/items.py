@@ -35,6 +35,7 @@ class StoreItem:
     image_path: Path | None = None
     pixels: np.ndarray | None = field(default=None, repr=False, compare=False)  # in-memory images (npz)
     image_hash: str = ""  # sha256 of the image content; "" when the item has no image
+    context: str = ""  # one line of clinical context a teaching file shows beside the film (age, sex, key history)
 
     @property
     def has_image(self) -> bool:
@@ -66,6 +67,7 @@ class StoreItem:
             "regions": REGION_SEPARATOR.join(self.regions),
             "source": self.source,
             "image": self.image_ref,
+            "context": self.context,
         }
         meta.update({region_key(region): True for region in self.regions})
         return meta

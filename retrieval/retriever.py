@@ -37,7 +37,9 @@ def doctor_text(result: SearchResult, label: str = "") -> str:
         return prefix + "No similar case in the archive."
     lines = [f"{prefix}Similar cases from the archive (most similar first):"]
     for rank, n in enumerate(result.neighbours, start=1):
-        lines.append(f"{rank}. {n.diagnosis or 'no diagnosis recorded'} (similarity {n.similarity:.2f}): "
+        # A teaching file shows the patient beside the film: compare the stories, not only the pictures.
+        patient = f" Patient: {n.context}. Film:" if n.context else ""
+        lines.append(f"{rank}. {n.diagnosis or 'no diagnosis recorded'} (similarity {n.similarity:.2f}):{patient} "
                      f"{excerpt(conclusion_first(n.report), DOCTOR_EXCERPT_CHARS)}")
     return "\n".join(lines)
 

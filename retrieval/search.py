@@ -40,6 +40,7 @@ class Neighbour:
     source: str
     image: str
     report: str
+    context: str = ""  # age, sex and key history of the archived case, when its source has them
 
     def record(self) -> dict:
         """The compact form kept in episode records and shown by the CLI."""
@@ -63,7 +64,7 @@ def _neighbour(hit: Hit, score: float | None = None) -> Neighbour:
         item_id=hit.id, case_id=str(meta.get("case_id", "")), diagnosis=str(meta.get("diagnosis", "")),
         similarity=hit.similarity, score=hit.similarity if score is None else score,
         regions=split_regions(str(meta.get("regions", ""))), source=str(meta.get("source", "")),
-        image=str(meta.get("image", "")), report=hit.document,
+        image=str(meta.get("image", "")), report=hit.document, context=str(meta.get("context", "")),
     )
 
 

@@ -27,7 +27,7 @@ def test_retrieval_panel_reads_the_store_items(tmp_path):
     Image.new("L", (8, 8)).save(image)
     items = [  # the shape retrieval/retriever.py records: similarity, report excerpt, image ref, ood flag
         {"case_id": "bank-1", "diagnosis": "Left pneumothorax", "similarity": 0.8312, "score": 0.9, "report": "Lucent rim.",
-         "image": str(image), "ood": False},
+         "image": str(image), "ood": False, "context": "23-year-old man; tall, smokes"},
         {"case_id": "mnist-7", "diagnosis": "Pneumonia", "similarity": 0.41, "report": "x | y", "ood": True,
          "image": "pneumonia.npz#test[7]"},
     ]
@@ -35,7 +35,8 @@ def test_retrieval_panel_reads_the_store_items(tmp_path):
     assert render.retrieval_gallery(turns, lambda p: p if p == str(image) else None) == [
         (str(image), "Left pneumothorax · similarity 0.83")]
     table = render.retrieval_markdown(turns)
-    assert "| 1 | 1 | bank-1 | Left pneumothorax | 0.83 | Lucent rim. |" in table
+    # A teaching file shows the patient beside the film: the archived case's clinical context, when it has one.
+    assert "| 1 | 1 | bank-1 | Left pneumothorax | 0.83 | 23-year-old man; tall, smokes | Lucent rim. |" in table
     assert "| 1 | 2 | mnist-7 | Pneumonia |" in table  # each row its rank, not the image's number
     assert "0.41 ⚠ **out of distribution**" in table and "x \\| y" in table
     assert render.chat_message(turns[0], lambda p: None)["metadata"]["title"].startswith("Retrieval: 2 similar")

@@ -108,8 +108,14 @@ def test_the_grammar_makes_even_the_small_model_reply_with_one_valid_action(sett
             parsed = parse_action(reply.text)
             assert parsed.method == "tag", reply.text
             assert parsed.action.kind == "diagnose" or not final, reply.text
+            # Lengths are capped in words (a condition at most 8, a test or image name at most 10), so a name
+            # can only end after a whole word, never in the middle of one.
             if parsed.action.kind == "diagnose":
-                assert all(len(name) <= 49 and "," not in name for name in parsed.action.differential)
+                assert all(len(name.split()) <= 8 and "," not in name for name in parsed.action.differential)
+                assert all(len(word) <= 21 for name in parsed.action.differential for word in name.split())
+            elif parsed.action.kind in ("test", "image"):
+                assert len(parsed.action.name.split()) <= 10
+                assert all(len(word) <= 21 for word in parsed.action.name.split())
 
 
 def test_with_decide_only_a_choice_to_diagnose_ends_at_the_bare_decision(settings):

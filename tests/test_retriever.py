@@ -143,3 +143,22 @@ def test_demo_fills_an_empty_store_from_the_bank_and_the_encounter_shows_retriev
     assert any(c.meta.get("kind") == "image" and c.count() == 200 for c in store.collections())
     again = CliRunner().invoke(app, ["--config", str(config), "demo"], env={"COLUMNS": "200"})
     assert again.exit_code == 0 and "filling the empty case store" not in again.output  # filled once
+
+
+def test_a_retrieved_case_with_clinical_context_shows_the_patient_beside_the_film():
+    from retrieval.ood import OODVerdict
+    from retrieval.retriever import doctor_text
+    from retrieval.search import Neighbour, SearchResult
+
+    def neighbour(context: str) -> Neighbour:
+        return Neighbour(item_id="i", case_id="c", diagnosis="Malignant pleural effusion", similarity=0.91, score=0.91,
+                         regions=[], source="bank", image="x.png", context=context,
+                         report="FINDINGS: Fluid.\n\nIMPRESSION: Moderate right pleural effusion.")
+
+    verdict = OODVerdict(ood=False, score=0.1)
+    with_context = doctor_text(SearchResult([neighbour("71-year-old woman; breast cancer 6 years ago")], verdict))
+    assert ("1. Malignant pleural effusion (similarity 0.91): Patient: 71-year-old woman; breast cancer 6 years ago. "
+            "Film: Moderate right pleural effusion.") in with_context
+    without = doctor_text(SearchResult([neighbour("")], verdict))  # sources without context read as before
+    assert "1. Malignant pleural effusion (similarity 0.91): Moderate right pleural effusion." in without
+    assert neighbour("x").record()["context"] == "x"

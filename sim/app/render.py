@@ -99,12 +99,14 @@ def retrieval_markdown(turns: list[Turn]) -> str:
     items = retrieval_items(turns)
     if not items:
         return "*No similar cases retrieved yet: they appear here for each image the doctor sees.*"
-    lines = ["| image | rank | case | diagnosis | similarity | report excerpt |", "|---|---|---|---|---|---|"]
+    lines = ["| image | rank | case | diagnosis | similarity | patient | report excerpt |",
+             "|---|---|---|---|---|---|---|"]
     for number, rank, item in items:
         ood = " ⚠ **out of distribution**" if item.get("ood") else ""
         report = _excerpt(_field(item, "report", "excerpt", "report_excerpt", default="")).replace("|", "\\|")
+        patient = str(item.get("context") or "–").replace("|", "\\|")
         lines.append(f"| {number} | {rank} | {_field(item, 'case_id', default='?')} | {_field(item, 'diagnosis', default='?')} "
-                     f"| {_similarity(item)}{ood} | {report} |")
+                     f"| {_similarity(item)}{ood} | {patient} | {report} |")
     if any(item.get("ood") for _, _, item in items):
         lines.append("\n⚠ An out-of-distribution flag means the image looks unlike the store's cases: "
                      "treat those neighbours with caution.")

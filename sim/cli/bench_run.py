@@ -69,8 +69,10 @@ def execute_run(cfg: Settings, params: dict, cases: list, case_dir: Path, out: P
         console.print("[yellow]interrupted: in-flight episodes were written; continue with --resume[/]")
     if result.outcome and result.outcome.skipped:
         console.print(f"[dim]{result.outcome.skipped} episode(s) already recorded, skipped[/]")
-    console.print(f"top-1 {format_ci(summary['top1'])}   top-{summary.get('k') or 'k'} {format_ci(summary['topk'])}   "
-                  f"errors {summary['errors']}/{summary['episodes']}   -> {out}/report.html")
+    desk = summary.get("desk", {})
+    answered = f"   requests answered {format_ci(desk['answered_share'])}" if desk.get("requests") else ""
+    console.print(f"top-1 {format_ci(summary['top1'])}   top-{summary.get('k') or 'k'} {format_ci(summary['topk'])}"
+                  f"{answered}   errors {summary['errors']}/{summary['episodes']}   -> {out}/report.html")
     if result.failure:
         raise typer.Exit(1)
     if result.interrupted:

@@ -143,13 +143,20 @@ class EmbeddedServer(_Section):
 
 class EncounterSettings(_Section):
     doctor: Literal[tuple(n for n in DOCTORS.names() if n != "human")] = Field(  # type: ignore[valid-type]
-        "llm", description="who diagnoses: llm (the doctor model, roles.doctor) or knn (the retrieved cases' "
-        "similarity-weighted vote, no model: the floor retrieval alone gives); a person takes the seat with --human")
+        "llm", description="who diagnoses: llm (the doctor model, roles.doctor); the reference doctors without a "
+        "model: knn (the retrieved cases' similarity-weighted vote: the picture alone), text (a classifier of the "
+        "archive bank's case text reading the whole case: the story alone), knn+text (both); a person takes the "
+        "seat with --human")
     turn_cap: int = Field(20, ge=1, le=200)
     patient_opens: bool = Field(True, description="the patient states why they came before the doctor's first turn "
                                 "(as in a clinic); off: the doctor speaks first")
     top_k: int = Field(5, ge=1, le=5, description="size of the ranked differential scored as top-k")
     missing_test_answer: str = "Not available: this test was not performed for this patient."
+    desk_semantic: bool = Field(True, description="the measurement desk also matches a request by meaning (MiniLM "
+                                "sentence embeddings) when its words match no section of the case")
+    desk_on_missing: Literal["none", "examinations"] = Field(
+        "none", description="what the desk adds to 'not available': none, or the examinations the case records "
+        "(steers the doctor; docs/measurement-desk.md)")
     show_image_report: bool = False
     llm_judge: bool = Field(True, description="ask the judge model when string rules are inconclusive")
     redact_diagnosis: bool = Field(True, description="remove the diagnosis and aliases from what patient and measurement agents are given")
@@ -259,6 +266,12 @@ def upgrade_recorded_settings(data: dict[str, Any]) -> dict[str, Any]:
 
 
 MODEL_SPEC_HELP = "embedded | scripted | MODEL@BASE_URL (OpenAI-compatible)"
+# The banks `clinsim cases generate` writes: "lookalike" (causes that share a picture: the story decides;
+# sim/bank/lookalike/) and "findings" (one image sign per diagnosis: the picture decides; the retrieval
+# benchmarks' and the fast tests' bank).
+BANKS = ("lookalike", "findings")
+DEFAULT_BANK = "findings"
+REFERENCE_DOCTORS = ("knn", "text", "knn+text")  # doctors without a model: what the picture / story alone give
 
 
 def parse_model_spec(role: str, value: str | None) -> dict[str, Any]:
@@ -272,10 +285,10 @@ def parse_model_spec(role: str, value: str | None) -> dict[str, Any]:
         raise ValueError(f"the {role} is not played by a model (choose a role of {', '.join(MODEL_ROLES)})")
     if value in ("embedded", "scripted"):
         return {f"roles.{role}.backend": value}
-    if value == "knn":  # the retrieval-only baseline can only sit in the doctor's chair
+    if value in REFERENCE_DOCTORS:  # the reference doctors (no model) can only sit in the doctor's chair
         if role != "doctor":
-            raise ValueError(f"'knn' is a doctor only, not a {role} model")
-        return {"encounter.doctor": "knn"}
+            raise ValueError(f"'{value}' is a doctor only, not a {role} model")
+        return {"encounter.doctor": value}
     if "@" not in value:
         raise ValueError(f"expected 'embedded', 'scripted' or MODEL@BASE_URL, got '{value}'")
     model, url = value.rsplit("@", 1)

@@ -49,6 +49,8 @@ STRATEGIES = Registry("strategy", {
 DOCTORS = Registry("doctor", {
     "llm": "sim.encounter.build:llm_doctor",
     "knn": "sim.encounter.build:knn_doctor",
+    "text": "sim.encounter.build:text_doctor",
+    "knn+text": "sim.encounter.build:knn_text_doctor",
     "human": "sim.encounter.build:human_doctor",
 })
 

@@ -44,6 +44,8 @@ class Totals(BaseModel):
     leaks: int = 0  # patient/measurement outputs that named the diagnosis (flagged, masked by default)
     role_breaks: int = 0  # patient replies out of character (agents/role_breaks.py), counted once per reply
     redirects: int = 0  # doctor requests that repeated an earlier one: replaced after one reminder, or a diagnosis
+    desk_requests: int = 0  # tests, examinations and images the measurement desk was asked for
+    desk_answered: int = 0  # ... of which it answered from the case (the rest: "not available")
     tokens_in: int = 0
     tokens_out: int = 0
     llm_latency_s: float = 0.0
@@ -111,6 +113,9 @@ def compute_totals(turns: list[Turn], wall_s: float) -> Totals:
             totals.redirects += turn.parse in ("redirected", "repeated")
             totals.fallbacks += turn.parse == "fallback"
             totals.parse_failures += turn.parse in ("repaired", "fallback")
+        if turn.role == "measurement" and "found" in turn.meta:
+            totals.desk_requests += 1
+            totals.desk_answered += bool(turn.meta["found"])
         totals.leaks += "leak" in turn.meta
         totals.role_breaks += bool(turn.meta.get("role_breaks"))
         for call in turn.calls:

@@ -19,14 +19,44 @@ from agents.leaks import LeakCheck, redact_case
 from agents.llm.base import ChatModel
 from agents.measurement import LookupMeasurement
 from agents.measurement_agent import LookupMeasurementAgent
+from agents.request_matching import TextEncoder
 from agents.patient import LLMPatient, licensed_breaks
 from agents.protocol import Participant
+from agents.reference_doctors import KnnTextDoctor, TextClassifier, TextDoctor
 from sim.core.case import Case
-from sim.core.config import MODEL_ROLES, ROLES, SEATS, PanelistSettings, Settings, parse_model_spec
+from sim.core.config import (
+    MODEL_ROLES,
+    REFERENCE_DOCTORS,
+    ROLES,
+    SEATS,
+    PanelistSettings,
+    Settings,
+    parse_model_spec,
+)
 from sim.core.plugins import DOCTORS, STRATEGIES
 from sim.core.records import RoleInfo
 from sim.core.transcript import Turn
 from sim.encounter.graph import Encounter, ExperienceSource, Retriever, Seats
+
+
+REFERENCE_MODELS = {"knn": "knn retrieval vote", "text": "text classifier (tf-idf + logistic regression)",
+                    "knn+text": "knn retrieval vote x text classifier"}
+
+
+class LazyTextEncoder:
+    """MiniLM, loaded when first asked to embed (thread-safe); the desk's semantic matcher."""
+
+    def __init__(self) -> None:
+        self._model = None
+        self._lock = threading.Lock()
+
+    def embed_texts(self, texts: list[str]):
+        with self._lock:
+            if self._model is None:
+                from retrieval.embedders.minilm import MiniLMEmbedder
+
+                self._model = MiniLMEmbedder()
+            return self._model.embed_texts(texts)
 
 
 class Parts:
@@ -39,6 +69,8 @@ class Parts:
         self.retriever = retriever
         self.experience = experience
         self._lock = threading.RLock()
+        self._desk_encoder: LazyTextEncoder | None = None
+        self._text_classifier: TextClassifier | None = None
 
     # --- models -------------------------------------------------------------------------------------------
 
@@ -105,6 +137,16 @@ class Parts:
             return None  # another backend, one shared server, or a wrapped (recorded) model: use the doctor's
         return doctor.sibling(f"panel-{name}")
 
+    def desk_encoder(self) -> TextEncoder | None:
+        """The sentence embedder the measurement desk matches requests by meaning with (loaded on first use:
+        most requests are decided by their words)."""
+        if not self.settings.encounter.desk_semantic:
+            return None
+        with self._lock:
+            if self._desk_encoder is None:
+                self._desk_encoder = LazyTextEncoder()
+            return self._desk_encoder
+
     # --- one encounter ------------------------------------------------------------------------------------
 
     def seats(self, case: Case, case_dir: Path | None, human: Iterable[str] = ()) -> tuple[Seats, list[dict]]:
@@ -112,7 +154,8 @@ class Parts:
         human = set(human)
         enc = self.settings.encounter
         seen, redactions = (redact_case(case) if enc.redact_diagnosis else (case, []))
-        lookup = LookupMeasurementAgent(LookupMeasurement(seen, case_dir, enc.missing_test_answer, enc.show_image_report))
+        lookup = LookupMeasurementAgent(LookupMeasurement(seen, case_dir, enc.missing_test_answer, enc.show_image_report,
+                                                          self.desk_encoder(), enc.desk_on_missing))
         doctor = DOCTORS.load(self.doctor_kind(human))(self, case)
         patient = HumanSeat("patient") if "patient" in human else LLMPatient(
             self.model("patient"), seen.patient, enc.patient_bias, self.settings.roles.patient.max_tokens)
@@ -130,8 +173,22 @@ class Parts:
         return context, redactions
 
     def opening(self, human: Iterable[str] = ()) -> str:
-        """Who speaks first. The knn baseline never listens to the patient, so it gets no opening statement."""
-        return "patient" if self.settings.encounter.patient_opens and self.doctor_kind(human) != "knn" else "doctor"
+        """Who speaks first. The reference doctors never listen to the patient, so they get no opening statement."""
+        listens = self.doctor_kind(human) not in REFERENCE_DOCTORS
+        return "patient" if self.settings.encounter.patient_opens and listens else "doctor"
+
+    def text_classifier(self) -> TextClassifier:
+        """The text reference doctors' classifier, fitted once on the archive bank (the data directory's)."""
+        with self._lock:
+            if self._text_classifier is None:
+                from sim.loaders import load_cases
+
+                bank = self.settings.data_dir / "bank"
+                if not (bank / "cases.jsonl").is_file():
+                    raise ValueError(f"the text and knn+text doctors learn from the archive bank, and {bank} has no "
+                                     "cases.jsonl: run `clinsim demo` or `clinsim cases generate --out DATA_DIR/bank`")
+                self._text_classifier = TextClassifier(load_cases(bank))
+            return self._text_classifier
 
     def roles_info(self, turns: list[Turn], human: Iterable[str] = ()) -> dict[str, RoleInfo]:
         """Who played each role. A model's name is what answered (the server's reply, which for the embedded
@@ -148,8 +205,9 @@ class Parts:
                 info[role] = RoleInfo(backend="human", model="human", human=True)
             elif spec is None:  # the measurement desk: a deterministic lookup in the case, never a model
                 info[role] = RoleInfo(backend="lookup", model="case lookup")
-            elif role == "doctor" and self.doctor_kind(human) == "knn":
-                info[role] = RoleInfo(backend="knn", model="knn retrieval vote")
+            elif role == "doctor" and self.doctor_kind(human) in REFERENCE_DOCTORS:
+                kind = self.doctor_kind(human)
+                info[role] = RoleInfo(backend=kind, model=REFERENCE_MODELS[kind])
             else:
                 built = self.models.get(role)
                 model = answered.get(role) or (built.name if built is not None else spec.model or spec.backend)
@@ -170,6 +228,14 @@ def llm_doctor(parts: Parts, case: Case) -> Participant:
 
 def knn_doctor(parts: Parts, case: Case) -> Participant:
     return KnnDoctor(top_k=parts.settings.encounter.top_k)  # the retrieval vote: no model
+
+
+def text_doctor(parts: Parts, case: Case) -> Participant:
+    return TextDoctor(parts.text_classifier(), case, top_k=parts.settings.encounter.top_k)
+
+
+def knn_text_doctor(parts: Parts, case: Case) -> Participant:
+    return KnnTextDoctor(parts.text_classifier(), case, top_k=parts.settings.encounter.top_k)
 
 
 def human_doctor(parts: Parts, case: Case) -> Participant:
