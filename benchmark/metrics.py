@@ -129,15 +129,19 @@ def _workup_summary(judged: list[EpisodeRecord]) -> dict:
     }
 
 
+def desk_answers(record: EpisodeRecord) -> list[bool]:
+    """Whether the measurement desk answered each request of the episode from the case. Read from the turns,
+    so records written before the totals counted it say it too."""
+    return [bool(t.meta["found"]) for t in record.turns if t.role == "measurement" and "found" in t.meta]
+
+
 def _desk_summary(judged: list[EpisodeRecord]) -> dict:
-    asked = [r for r in judged if r.totals.desk_requests]
     groups: dict[str, list[float]] = defaultdict(list)
-    for record in asked:  # each request one value, a case's requests (over its trials) kept together
-        groups[record.case_id] += [1.0] * record.totals.desk_answered
-        groups[record.case_id] += [0.0] * (record.totals.desk_requests - record.totals.desk_answered)
-    requests = sum(r.totals.desk_requests for r in judged)
+    for record in judged:  # each request one value, a case's requests (over its trials) kept together
+        groups[record.case_id] += [float(found) for found in desk_answers(record)]
+    requests = sum(len(values) for values in groups.values())
     return {"requests_per_episode": requests / max(1, len(judged)), "requests": requests,
-            "answered": sum(r.totals.desk_answered for r in judged),
+            "answered": int(sum(sum(values) for values in groups.values())),
             "answered_share": bootstrap_ci(list(groups.values()))}
 
 

@@ -83,3 +83,20 @@ def test_a_bad_labelled_row_is_a_located_error(tmp_path, medqa_cases):
     bad.write_text('{"line": 1, "kind": "test", "request": "CBC", "expect": ["tests.Nope"]}\n', encoding="utf-8")
     with pytest.raises(InputError, match=r"bad.jsonl:1: expect.0: 'tests.Nope' is not a path of that case"):
         check_paths(read_labelled(bad), medqa_cases, str(bad))
+
+
+def test_a_run_summary_says_how_many_requests_the_desk_answered():
+    from benchmark.metrics import summarise
+    from sim.core.records import EpisodeRecord, compute_totals
+    from sim.core.transcript import Turn
+
+    def record(case_id: str, found: list[bool]) -> EpisodeRecord:
+        turns = [Turn(index=i, role="measurement", text="...", meta={"found": f, "request": "x"})
+                 for i, f in enumerate(found)]
+        return EpisodeRecord(run_id="r", episode_id=case_id, case_id=case_id, source="s", termination="diagnosed",
+                             turns=turns, totals=compute_totals(turns, 1.0))
+
+    records = [record("a", [True, False, True]), record("b", [False]), record("c", [])]
+    desk = summarise(records)["desk"]
+    assert desk["requests"] == 4 and desk["answered"] == 2 and desk["answered_share"]["mean"] == 0.5
+    assert records[0].totals.desk_requests == 3 and records[0].totals.desk_answered == 2
