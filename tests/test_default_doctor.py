@@ -30,7 +30,10 @@ def test_the_default_doctor_works_up_a_pneumothorax_and_uses_the_retrieved_cases
     roles = [t.role for t in record.turns]
     assert roles[0] == "patient" and "retrieval" in roles, roles  # the complaint first; the archive consulted
     doctor = [t for t in record.turns if t.role == "doctor"]
-    assert all(t.parse in ("tag", "redirected", "deliberated") for t in doctor), [(t.parse, t.raw) for t in doctor]
+    # "repeated": the doctor asked again for something answered and, redirected once, had nothing new, so it
+    # diagnosed there; a designed path, not a parse failure (those are "repaired" and "fallback").
+    valid = ("tag", "redirected", "deliberated", "repeated")
+    assert all(t.parse in valid for t in doctor), [(t.parse, t.raw) for t in doctor]
     assert record.totals.fallbacks == 0 and record.totals.repairs == 0
     assert record.retrieved and all(item["case_id"] != case.id for item in record.retrieved)
     # Names are capped in words, never cut mid-word (the grammar allows at most 8 words a condition).
