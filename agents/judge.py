@@ -83,11 +83,19 @@ def judge_differential(
     diagnosis: Diagnosis,
     k: int = 5,
     llm: ChatModel | None = None,
+    lookalikes: list[str] | None = None,
 ) -> Verdict:
+    """`lookalikes`: the other diagnoses the case is built to be told apart from (its other answer options).
+    A candidate that names one of them, and not the truth, is wrong without asking the LLM judge."""
     scores: list[CandidateScore] = []
     calls: list[LLMCall] = []
     for rank, candidate in enumerate(differential[:k], start=1):
         scored = score_candidate(candidate, diagnosis, rank)
+        if scored.outcome != "correct":
+            other = next((name for name in lookalikes or [] if name != diagnosis.name
+                          and score_candidate(candidate, Diagnosis(name=name), rank).outcome == "correct"), None)
+            if other is not None:
+                scored = scored.model_copy(update={"outcome": "incorrect", "method": "lookalike", "matched": other})
         if scored.outcome == "inconclusive" and llm is not None:
             scored, call = _ask_llm(scored, diagnosis, llm)
             if call is not None:
@@ -102,6 +110,8 @@ def judge_differential(
         reason = "no diagnosis was given"
     elif any(s.outcome == "inconclusive" for s in scores):
         reason = "only related diagnoses were given and no LLM judge was configured to decide"
+    elif scores and scores[0].method == "lookalike":
+        reason = f"'{scores[0].candidate}' (rank 1) names the look-alike '{scores[0].matched}', not '{diagnosis.name}'"
     else:
         reason = f"no diagnosis in the top {k} matches '{diagnosis.name}'"
     return Verdict(

@@ -119,6 +119,9 @@ def ablation_table(arms: dict[str, Path]) -> dict:
             "elapsed_s": elapsed_s(records[name]),
             "elicited_share": summary["workup"]["elicited_share"],
             "desk_answered": summary["desk"]["answered_share"],
+            "group_top1": summary["group_top1"],
+            "discriminators_share": summary["workup"]["discriminators_share"],
+            "tests_mean": summary["tests"]["mean"],
             "role_breaks_per_episode": summary["workup"]["role_breaks_per_episode"],
             "retrieval_hit_rate": summary["retrieval"]["hit_rate"],
             "diff_top1": paired_difference(base_top1, _correct(records[name], "top1_correct")),
@@ -151,14 +154,27 @@ def arms_of(directory: Path) -> dict[str, Path]:
 
 
 def table_cells(table: dict) -> tuple[list[str], list[list[str]]]:
-    """The ablation table's headers and one row of cell texts per arm: what the terminal and Markdown show."""
-    headers = ["arm", "episodes", "top-1 [95% CI]", "top-k [95% CI]", f"Δ top-1 vs {table['baseline']} (paired)",
-               "tokens / encounter", "s / encounter", "doctor turns", "script elicited", "requests answered", "arm wall time", "errors"]
-    rows = [[row["name"], str(row["episodes"]), _pct(row["top1"]), _pct(row["topk"]),
-             "–" if row["name"] == table["baseline"] else _delta(row["diff_top1"]),
-             f"{row['tokens_per_episode']:,.0f}", f"{row['wall_s_mean'] or 0:.0f}",
-             f"{row.get('doctor_turns_mean') or 0:.1f}", _pct(row["elicited_share"]),
-             _pct(row["desk_answered"]) if row.get("desk_answered") else "n/a", minutes_text(row.get("elapsed_s")), str(row["errors"])] for row in table["arms"]]
+    """The ablation table's headers and one row of cell texts per arm: what the terminal and Markdown show.
+    On a bank with look-alike groups it also says how often the answer was of the right group and how many of
+    the facts that separate the look-alikes the doctor drew out."""
+    grouped = any(row.get("group_top1") for row in table["arms"])
+    headers = ["arm", "episodes", "top-1 [95% CI]", "top-k [95% CI]", f"Δ top-1 vs {table['baseline']} (paired)"]
+    headers += ["group top-1", "discriminators drawn out", "tests ordered"] if grouped else []
+    headers += ["tokens / encounter", "s / encounter", "doctor turns", "script elicited", "requests answered",
+                "arm wall time", "errors"]
+    rows = []
+    for row in table["arms"]:
+        cells = [row["name"], str(row["episodes"]), _pct(row["top1"]), _pct(row["topk"]),
+                 "–" if row["name"] == table["baseline"] else _delta(row["diff_top1"])]
+        if grouped:
+            share = row.get("discriminators_share")
+            cells += [_pct(row["group_top1"]) if row.get("group_top1") else "n/a",
+                      _pct(share) if share and share.get("n") else "n/a", f"{row.get('tests_mean') or 0:.1f}"]
+        cells += [f"{row['tokens_per_episode']:,.0f}", f"{row['wall_s_mean'] or 0:.0f}",
+                  f"{row.get('doctor_turns_mean') or 0:.1f}", _pct(row["elicited_share"]),
+                  _pct(row["desk_answered"]) if row.get("desk_answered") else "n/a",
+                  minutes_text(row.get("elapsed_s")), str(row["errors"])]
+        rows.append(cells)
     return headers, rows
 
 

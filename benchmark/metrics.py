@@ -15,7 +15,10 @@ summary.json keys (all rates in [0, 1]):
   case shares the true diagnosis; top-1 with its CI over the episodes with and without a hit: what the
   doctor adds beyond copying a neighbour)
 - `workup`: {"elicited_share" (share of the patient script's facts the doctor drew out, with CI),
+  "discriminators_share" (share of the facts that separate the case from its look-alikes it drew out, with CI),
   "role_breaks_per_episode", "episodes_with_role_break", "redirects_per_episode"}
+- `group_top1` (look-alike bank): the top-1 answer names a diagnosis of the case's look-alike group (the
+  truth or one of its look-alikes): what the picture alone can give, with CI; None without groups
 - `desk`: {"requests_per_episode", "answered_share" (share of the doctor's test, examination and image
   requests the measurement desk answered from the case rather than "not available", with CI over cases),
   "requests", "answered"}
@@ -118,11 +121,22 @@ def _retrieval_summary(judged: list[EpisodeRecord]) -> dict:
             "top1_when_miss": accuracy([r for r in judged if hit_of[id(r)] is False])}
 
 
+def _elicited_share(record: EpisodeRecord) -> float:
+    return record.elicitation.share if record.elicitation is not None else 0.0
+
+
+def _discriminators_share(record: EpisodeRecord) -> float:
+    found = record.elicitation
+    return found.discriminators_elicited / found.discriminators if found is not None and found.discriminators else 0.0
+
+
 def _workup_summary(judged: list[EpisodeRecord]) -> dict:
     with_script = [r for r in judged if r.elicitation is not None and r.elicitation.facts]
     episodes = max(1, len(judged))
+    marked = [r for r in judged if r.elicitation is not None and r.elicitation.discriminators]
     return {
-        "elicited_share": bootstrap_ci(list(per_case(with_script, lambda r: r.elicitation.share).values())),
+        "elicited_share": bootstrap_ci(list(per_case(with_script, _elicited_share).values())),
+        "discriminators_share": bootstrap_ci(list(per_case(marked, _discriminators_share).values())),
         "role_breaks_per_episode": sum(r.totals.role_breaks for r in judged) / episodes,
         "episodes_with_role_break": sum(1 for r in judged if r.totals.role_breaks),
         "redirects_per_episode": sum(r.totals.redirects for r in judged) / episodes,
@@ -133,6 +147,21 @@ def desk_answers(record: EpisodeRecord) -> list[bool]:
     """Whether the measurement desk answered each request of the episode from the case. Read from the turns,
     so records written before the totals counted it say it too."""
     return [bool(t.meta["found"]) for t in record.turns if t.role == "measurement" and "found" in t.meta]
+
+
+def in_group(record: EpisodeRecord) -> bool:
+    """The top-1 answer names the truth or one of its look-alikes: the right picture, whatever the cause."""
+    if not record.differential:
+        return False
+    answer = record.differential[0]
+    names = [Diagnosis(name=record.truth or "?", aliases=record.truth_aliases)]
+    names += [Diagnosis(name=other) for other in record.lookalikes]
+    return record.top1_correct or any(score_candidate(answer, n, 1).outcome == "correct" for n in names)
+
+
+def group_accuracy(records: list[EpisodeRecord]) -> dict | None:
+    grouped = [r for r in _judged(records) if r.group]
+    return bootstrap_ci(list(per_case(grouped, in_group).values())) if grouped else None
 
 
 def _desk_summary(judged: list[EpisodeRecord]) -> dict:
@@ -158,6 +187,7 @@ def summarise(records: list[EpisodeRecord]) -> dict:
         "k": next((r.verdict.k for r in judged if r.verdict), None),
         "top1": accuracy(records, "top1"),
         "topk": accuracy(records, "topk"),
+        "group_top1": group_accuracy(records),
     }
     for name, key in (("by_source", lambda r: r.source), ("by_condition", lambda r: r.condition)):
         grouped: dict[str, list[EpisodeRecord]] = defaultdict(list)

@@ -41,7 +41,7 @@ def rejudge_record(record: EpisodeRecord, llm: ChatModel | None, k: int) -> Epis
     if record.termination == "error" or record.verdict is None:
         return record
     truth = Diagnosis(name=record.truth, aliases=record.truth_aliases)
-    verdict = judge_differential(record.differential, truth, k=k, llm=llm)
+    verdict = judge_differential(record.differential, truth, k=k, llm=llm, lookalikes=record.lookalikes)
     outcome = "correct" if verdict.top1_correct else (f"correct in top-{k}" if verdict.topk_correct else "incorrect")
     turns = [t if t.role != "judge" else Turn(index=t.index, role="judge", text=f"{outcome}: {verdict.reason}",
                                                calls=verdict.calls) for t in record.turns]

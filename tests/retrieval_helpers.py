@@ -45,7 +45,7 @@ class TinyEmbedder:
 @pytest.fixture(scope="session")
 def tiny_bank(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("bank") / "bank"
-    generate_bank(TINY_BANK_CASES, seed=7, out=out, size=96)
+    generate_bank(TINY_BANK_CASES, seed=7, out=out, size=96, bank="findings")
     return out
 
 
@@ -53,7 +53,7 @@ def tiny_bank(tmp_path_factory) -> Path:
 def archive_bank(tmp_path_factory) -> Path:
     """A second bank (another seed, 12 cases per condition) to fill a store the tiny bank's cases query."""
     out = tmp_path_factory.mktemp("archive") / "bank"
-    generate_bank(132, seed=8, out=out, size=96)
+    generate_bank(132, seed=8, out=out, size=96, bank="findings")
     return out
 
 

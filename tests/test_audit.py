@@ -144,7 +144,7 @@ def test_cli_schema_and_show(tmp_path):
 def test_cli_generate_validates_what_the_bank_wrote(tmp_path, monkeypatch):
     """The generator is another module; a stand-in with its signature checks the command's side."""
 
-    def generate_bank(n, seed, out, progress=None):
+    def generate_bank(n, seed, out, progress=None, bank="lookalike"):
         out.mkdir(parents=True, exist_ok=True)
         lines = []
         for i in range(n):

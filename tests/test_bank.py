@@ -48,14 +48,14 @@ def file_bytes(folder: Path) -> dict[str, bytes]:
 @pytest.fixture(scope="module")
 def train_bank(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("bank_train")
-    generate_bank(N, TRAIN_SEED, folder)
+    generate_bank(N, TRAIN_SEED, folder, bank="findings")
     return folder
 
 
 @pytest.fixture(scope="module")
 def test_bank(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("bank_test")
-    generate_bank(N, TEST_SEED, folder)
+    generate_bank(N, TEST_SEED, folder, bank="findings")
     return folder
 
 
@@ -63,15 +63,15 @@ def test_bank(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_same_seed_gives_byte_identical_files(tmp_path: Path) -> None:
-    generate_bank(12, 7, tmp_path / "a")
-    generate_bank(12, 7, tmp_path / "b")
+    generate_bank(12, 7, tmp_path / "a", bank="findings")
+    generate_bank(12, 7, tmp_path / "b", bank="findings")
     first, second = file_bytes(tmp_path / "a"), file_bytes(tmp_path / "b")
     assert len(first) == 13 and first == second
 
 
 def test_worker_processes_write_the_same_files(tmp_path: Path) -> None:
-    generate_bank(12, 7, tmp_path / "one", workers=1)
-    generate_bank(12, 7, tmp_path / "two", workers=2)
+    generate_bank(12, 7, tmp_path / "one", workers=1, bank="findings")
+    generate_bank(12, 7, tmp_path / "two", workers=2, bank="findings")
     assert file_bytes(tmp_path / "one") == file_bytes(tmp_path / "two")
 
 
@@ -81,14 +81,14 @@ def test_interrupted_parallel_run_leaves_no_temp_files(tmp_path: Path) -> None:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        generate_bank(40, 1, tmp_path, progress=crash, workers=2)
+        generate_bank(40, 1, tmp_path, progress=crash, workers=2, bank="findings")
     assert not (tmp_path / "cases.jsonl").exists()
     assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
 
 
 def test_different_seed_differs(tmp_path: Path) -> None:
-    generate_bank(12, 7, tmp_path / "a")
-    generate_bank(12, 8, tmp_path / "b")
+    generate_bank(12, 7, tmp_path / "a", bank="findings")
+    generate_bank(12, 8, tmp_path / "b", bank="findings")
     first, second = file_bytes(tmp_path / "a"), file_bytes(tmp_path / "b")
     assert first["cases.jsonl"] != second["cases.jsonl"]
     first_images = [v for k, v in sorted(first.items()) if k.endswith(".png")]
@@ -97,8 +97,8 @@ def test_different_seed_differs(tmp_path: Path) -> None:
 
 
 def test_case_i_does_not_depend_on_n(tmp_path: Path) -> None:
-    generate_bank(10, 3, tmp_path / "small")
-    generate_bank(20, 3, tmp_path / "large")
+    generate_bank(10, 3, tmp_path / "small", bank="findings")
+    generate_bank(20, 3, tmp_path / "large", bank="findings")
     small = (tmp_path / "small" / "cases.jsonl").read_text().splitlines()
     large = (tmp_path / "large" / "cases.jsonl").read_text().splitlines()
     assert len(small) == 10 and len(large) == 20
@@ -111,12 +111,12 @@ def test_case_i_does_not_depend_on_n(tmp_path: Path) -> None:
 
 def test_progress_is_reported_after_each_case(tmp_path: Path) -> None:
     seen: list[int] = []
-    generate_bank(4, 0, tmp_path, progress=seen.append)
+    generate_bank(4, 0, tmp_path, progress=seen.append, bank="findings")
     assert seen == [1, 2, 3, 4]
 
 
 def test_interrupted_run_leaves_previous_file_and_no_temp_files(tmp_path: Path) -> None:
-    generate_bank(3, 0, tmp_path)
+    generate_bank(3, 0, tmp_path, bank="findings")
     before = (tmp_path / "cases.jsonl").read_bytes()
 
     def crash(done: int) -> None:
@@ -124,14 +124,14 @@ def test_interrupted_run_leaves_previous_file_and_no_temp_files(tmp_path: Path) 
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        generate_bank(6, 1, tmp_path, progress=crash)
+        generate_bank(6, 1, tmp_path, progress=crash, bank="findings")
     assert (tmp_path / "cases.jsonl").read_bytes() == before
     assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
 
 
 def test_negative_seed_works_and_differs_from_its_absolute_value(tmp_path: Path) -> None:
-    generate_bank(2, -4, tmp_path / "negative")
-    generate_bank(2, 4, tmp_path / "positive")
+    generate_bank(2, -4, tmp_path / "negative", bank="findings")
+    generate_bank(2, 4, tmp_path / "positive", bank="findings")
     negative = load_cases(tmp_path / "negative")
     assert [c.id for c in negative] == ["bank-s-4-00000", "bank-s-4-00001"]
     assert (

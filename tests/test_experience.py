@@ -70,7 +70,7 @@ def experience_reading_doctor(messages) -> str:
 
 def test_learning_curve_rises_when_the_doctor_uses_experience(tmp_path, monkeypatch):
     bank = tmp_path / "bank"
-    generate_bank(44, 5, bank)
+    generate_bank(44, 5, bank, bank="findings")
     config = tmp_path / "clinsim.toml"
     config.write_text(f'data_dir = "{tmp_path / "data"}"\n[encounter]\nllm_judge = false\n'
                       '[experience]\nembedder = "hashing"\nlessons = false\n')
@@ -99,7 +99,7 @@ def test_learning_curve_rises_when_the_doctor_uses_experience(tmp_path, monkeypa
 
 def test_rerun_from_recorded_responses_gives_byte_identical_records(tmp_path):
     bank = tmp_path / "bank"
-    generate_bank(6, 2, bank)
+    generate_bank(6, 2, bank, bank="findings")
     config = tmp_path / "clinsim.toml"
     config.write_text(
         f'data_dir = "{tmp_path / "data"}"\n'
@@ -124,7 +124,7 @@ def test_rerun_from_recorded_responses_gives_byte_identical_records(tmp_path):
 
 def test_replay_prints_an_episode_with_its_turns(tmp_path):
     bank = tmp_path / "bank"
-    generate_bank(2, 2, bank)
+    generate_bank(2, 2, bank, bank="findings")
     config = tmp_path / "clinsim.toml"
     config.write_text(f'data_dir = "{tmp_path / "data"}"\n[roles.doctor]\nbackend = "scripted"\n'
                       'script = ["TEST: chest examination", "DIAGNOSIS: Cardiomegaly"]\n'
@@ -145,8 +145,8 @@ def test_experience_from_warm_starts_a_run_and_the_experience_arms_of_an_ablatio
     """Past encounters of an earlier run (other cases) reach the doctor of a new run and of an ablation's
     experience arms; the experience-off arm sees none."""
     earlier_bank, bank = tmp_path / "earlier", tmp_path / "bank"
-    generate_bank(4, 5, earlier_bank)
-    generate_bank(3, 6, bank)
+    generate_bank(4, 5, earlier_bank, bank="findings")
+    generate_bank(3, 6, bank, bank="findings")
     config = tmp_path / "clinsim.toml"
     config.write_text(
         f'data_dir = "{tmp_path / "data"}"\n'

@@ -97,3 +97,24 @@ def test_rejudge_scores_recorded_episodes_again_without_touching_them(tmp_path):
     assert again[0]["turns"][0]["text"].startswith("correct: 'Moderate right pleural effusion' (rank 1)")
     assert (run / "episodes.jsonl").read_bytes() == before and (tmp_path / "again" / "report.html").is_file()
     assert "50.0%" in result.output  # top-1 after
+
+
+def test_a_look_alike_of_the_case_is_wrong_without_asking_the_llm_judge():
+    from agents.judge import judge_differential
+    from sim.core.case import Diagnosis as Truth
+
+    truth = Truth(name="Parapneumonic effusion", aliases=["empyema"])
+    lookalikes = ["Malignant pleural effusion", "Tuberculous pleural effusion", "Hepatic hydrothorax"]
+
+    class Refusing:
+        name = "must not be asked"
+
+        def complete(self, *args, **kwargs):
+            raise AssertionError("the LLM judge was asked about a look-alike")
+
+    verdict = judge_differential(["Malignant pleural effusion (right)", "Right-sided parapneumonic effusion"], truth,
+                                 llm=Refusing(), lookalikes=lookalikes)
+    assert not verdict.top1_correct and verdict.topk_correct and verdict.matched_rank == 2
+    assert verdict.candidates[0].method == "lookalike" and verdict.candidates[0].matched == "Malignant pleural effusion"
+    alone = judge_differential(["Malignant pleural effusion"], truth, lookalikes=lookalikes)
+    assert alone.reason == "'Malignant pleural effusion' (rank 1) names the look-alike 'Malignant pleural effusion', not 'Parapneumonic effusion'"

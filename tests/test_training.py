@@ -20,7 +20,7 @@ CONDITIONS = {"normal", "cardiomegaly", "effusion_left", "pneumothorax_right"}
 @pytest.fixture(scope="module")
 def bank(tmp_path_factory):
     out = tmp_path_factory.mktemp("train") / "bank"
-    generate_bank(66, seed=3, out=out, size=96)  # 6 cases of each of the 11 conditions
+    generate_bank(66, seed=3, out=out, size=96, bank="findings")  # 6 cases of each of the 11 conditions
     return out
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from benchmark.perf import stats
 from benchmark.perf.training_time import TARGET_S as TRAIN_TARGET_S
-from sim.core.config import Settings
+from sim.core.config import DEFAULT_BANK, Settings
 
 VERSION = 1
 BANK_SEED = 11
@@ -95,7 +95,7 @@ def _bank(data_dir: Path, n: int) -> Path:
     """A generated bank kept in DATA_DIR/cache/perf (generation is not what is measured)."""
     from sim.bank import generate_bank
 
-    folder = Path(data_dir) / "cache" / "perf" / f"bank-s{BANK_SEED}-n{n}"
+    folder = Path(data_dir) / "cache" / "perf" / f"{DEFAULT_BANK}-s{BANK_SEED}-n{n}"
     if not (folder / "cases.jsonl").is_file():
         generate_bank(n, BANK_SEED, folder)
     return folder

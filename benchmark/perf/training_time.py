@@ -12,6 +12,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from sim.core.config import DEFAULT_BANK
+
 TARGET_S = 60.0
 
 
@@ -45,9 +47,9 @@ def measure_training(probe_cases: int, probe: int, first_use: bool) -> dict:
     from retrieval.training import read_sidecar
     from sim.bank import generate_bank
 
-    result: dict = {"recipe": {"cases": BANK_TRAIN_CASES, "steps": BANK_TRAIN_STEPS, "batch": BANK_TRAIN_BATCH}}
+    result: dict = {"recipe": {"cases": BANK_TRAIN_CASES, "steps": BANK_TRAIN_STEPS[DEFAULT_BANK], "batch": BANK_TRAIN_BATCH}}
     with tempfile.TemporaryDirectory(prefix="clinsim-train-bench-") as folder:
-        generate_bank(probe_cases, BANK_TRAIN_SEED, Path(folder) / "bank")
+        generate_bank(probe_cases, BANK_TRAIN_SEED, Path(folder) / "bank", bank=DEFAULT_BANK)
         result["probe"] = probe_steps(bank_pairs(Path(folder) / "bank"), probe)
         result["torch_threads"] = torch.get_num_threads()
         if first_use:

@@ -115,7 +115,7 @@ def load_bank(path: Path | None, cache_dir: Path, n_cases: int, limit: int | Non
 
         path = cache_dir / f"bank-s{DEFAULT_BANK_SEED}-n{n_cases}"
         if not (path / "cases.jsonl").is_file():
-            generate_bank(n_cases, DEFAULT_BANK_SEED, path)
+            generate_bank(n_cases, DEFAULT_BANK_SEED, path, bank="findings")  # one sign per diagnosis: image retrieval
     split = split_bank(bank_pairs(path))
     queries = _subsample(split.test, limit)
     tasks = pair_tasks(queries, split.train)

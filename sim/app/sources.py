@@ -81,12 +81,12 @@ class CaseSources:
         return path if path.is_dir() else path.parent
 
     def _ensure_bank(self) -> str:
-        if (self.paths.bank / "cases.jsonl").is_file():
-            return ""
-        from sim.bank import generate_bank
+        from sim.bank.generate import BankMismatch, ensure_bank
 
         with self._lock:
-            if not (self.paths.bank / "cases.jsonl").is_file():
-                generate_bank(BANK_SIZE, BANK_SEED, self.paths.bank)
-                return f"generated a bank of {BANK_SIZE} cases in {self.paths.bank}"
+            try:
+                if ensure_bank(self.paths.bank, BANK_SIZE, BANK_SEED):
+                    return f"generated a bank of {BANK_SIZE} cases in {self.paths.bank}"
+            except BankMismatch as error:
+                raise SourceError(str(error)) from None
         return ""

@@ -9,6 +9,7 @@ always gives the same pixels.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,8 +71,8 @@ NUISANCE_RANGES: dict[str, tuple[float, float]] = {
 }
 
 
-def sample_nuisance(rng: np.random.Generator) -> Nuisance:
-    return Nuisance(**{name: float(rng.uniform(low, high)) for name, (low, high) in NUISANCE_RANGES.items()})
+def sample_nuisance(rng: np.random.Generator, ranges: dict[str, tuple[float, float]] = NUISANCE_RANGES) -> Nuisance:
+    return Nuisance(**{name: float(rng.uniform(low, high)) for name, (low, high) in ranges.items()})
 
 
 def typical_nuisance() -> Nuisance:
@@ -160,16 +161,32 @@ def _display(density: Array, nuisance: Nuisance, placement: Placement, rng: np.r
 
 
 def render_chest(lesion: LesionSpec, rng: np.random.Generator, size: int = DEFAULT_SIZE) -> Radiograph:
-    nuisance = sample_nuisance(rng)
+    return render_with(lambda shape: prepare_shape(lesion, shape, rng), lambda scene: paint_lesion(scene, lesion),
+                       rng, size)
+
+
+def render_with(
+    prepare: Callable[[ChestShape], ChestShape],
+    paint: Callable[[Scene], LesionInfo],
+    rng: np.random.Generator,
+    size: int = DEFAULT_SIZE,
+    ranges: dict[str, tuple[float, float]] = NUISANCE_RANGES,
+    after_bones: Callable[[Scene], None] | None = None,
+) -> Radiograph:
+    """One film: nuisance, anatomy changed by `prepare`, pathology painted by `paint` (between the soft
+    tissue and the bones, as X-rays stack them), then devices in `after_bones`, then the detector."""
+    nuisance = sample_nuisance(rng, ranges)
     placement = Placement.from_nuisance(nuisance, size)
-    shape = prepare_shape(lesion, chest_shape(nuisance), rng)
+    shape = prepare(chest_shape(nuisance))
     u, v = placement.pixel_to_anatomy()
     scene = Scene(u=u, v=v, shape=shape, pixel=1.0 / placement.scale_u, rng=rng)
     paint_soft_tissue(scene)
     paint_lungs(scene)
     paint_mediastinum(scene)
-    info = paint_lesion(scene, lesion)
+    info = paint(scene)
     paint_bones(scene)
+    if after_bones is not None:
+        after_bones(scene)
     pixels = _display(scene.density, nuisance, placement, rng)
     return Radiograph(pixels, nuisance, info, placement, shape.cardiothoracic_ratio)
 

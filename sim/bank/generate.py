@@ -24,9 +24,11 @@ from sim.bank.draw import DEFAULT_SIZE, render_chest, save_png
 from sim.bank.reports import radiology_report
 from sim.bank.sampling import block_permutation, case_generators
 from sim.core.case import AnswerOption, Case, CaseImage, Diagnosis
+from sim.core.config import BANKS, DEFAULT_BANK
 
 SOURCE = "bank"
 GENERATOR_VERSION = 1
+
 CASES_FILE = "cases.jsonl"
 IMAGES_DIR = "images"
 OBJECTIVE = "Find the most likely diagnosis: take a history, examine, and order the tests and images you need."
@@ -130,6 +132,7 @@ def generate_bank(
     *,
     size: int = DEFAULT_SIZE,
     workers: int | None = None,
+    bank: str = DEFAULT_BANK,
 ) -> Path:
     """Write `n` cases to `out/cases.jsonl` and their images to `out/images/`; return the jsonl path.
 
@@ -140,12 +143,14 @@ def generate_bank(
     """
     if n < 0:
         raise ValueError(f"n must be non-negative, got {n}")
+    if bank not in BANKS:
+        raise ValueError(f"unknown bank {bank!r}; choose from {', '.join(BANKS)}")
     out = Path(out)
     (out / IMAGES_DIR).mkdir(parents=True, exist_ok=True)
     cases_path = out / CASES_FILE
     if workers is None:
         workers = min(os.cpu_count() or 1, 4) if n >= PARALLEL_FROM else 1
-    write_one = partial(_write_case, seed, size=size, out=out)
+    write_one = partial(_write_case, seed, size=size, out=out, bank=bank)
 
     def write_cases(temporary: Path) -> None:
         with open(temporary, "w", encoding="utf-8", newline="\n") as handle, _mapper(workers) as mapper:
@@ -160,11 +165,50 @@ def generate_bank(
     return cases_path
 
 
-def _write_case(seed: int, index: int, *, size: int, out: Path) -> str:
+def _write_case(seed: int, index: int, *, size: int, out: Path, bank: str = DEFAULT_BANK) -> str:
     """Build case `index`, write its image (atomically) and return its jsonl line."""
-    built = build_case(seed, index, size)
-    _replace_atomically(out / str(built.case.images[0].path), partial(save_png, built.pixels))
-    return built.case.model_dump_json()
+    if bank == "lookalike":
+        from sim.bank.lookalike.cases import build_lookalike_case
+
+        case, pixels = build_lookalike_case(seed, index, size)
+    else:
+        built = build_case(seed, index, size)
+        case, pixels = built.case, built.pixels
+    _replace_atomically(out / str(case.images[0].path), partial(save_png, pixels))
+    return case.model_dump_json()
+
+
+class BankMismatch(ValueError):
+    """A data directory's bank folder holds another kind of bank than the one asked for."""
+
+
+def ensure_bank(folder: Path, n: int, seed: int = 0, bank: str = DEFAULT_BANK,
+                progress: Callable[[int], None] | None = None) -> bool:
+    """The bank `folder` holds `bank`: generated when missing (returns True), left alone when present. A folder
+    holding the other kind (a data directory made before the default changed) is an error that says what to do,
+    never silently mixed with a store and an embedder built from the other kind."""
+    found = bank_kind(folder)
+    if found is None:
+        generate_bank(n, seed, folder, progress, bank=bank)
+        return True
+    if found != bank:
+        raise BankMismatch(
+            f"{folder} holds the {found} bank, and the {bank} bank is asked for: give the other data directory "
+            f"with --data-dir, or move {folder} away together with the case store and embedder built from it "
+            f"(chroma/ and models/ beside it), or run on it explicitly with --cases {folder}")
+    return False
+
+
+def bank_kind(folder: Path) -> str | None:
+    """Which bank a folder holds ("lookalike" or "findings"), from its first case; None without cases."""
+    cases = Path(folder) / CASES_FILE
+    if not cases.is_file():
+        return None
+    with open(cases, encoding="utf-8") as handle:
+        first = handle.readline()
+    if not first.strip():
+        return None
+    return "lookalike" if '"bank":"lookalike"' in first.replace(" ", "") else "findings"
 
 
 @contextmanager

@@ -26,7 +26,9 @@ from sim.bank.regions import Side, Zone
 from sim.bank.scene import Scene
 
 Array = np.ndarray
-LesionKind = Literal["none", "consolidation", "effusion", "pneumothorax", "cardiomegaly", "nodule", "mass"]
+LesionKind = Literal["none", "consolidation", "effusion", "pneumothorax", "cardiomegaly", "nodule", "mass",
+                     # signs of the look-alike bank's films only (sim/bank/lookalike/film.py)
+                     "cavity", "congestion", "granuloma", "hyperinflation"]
 
 
 @dataclass(frozen=True)
@@ -117,11 +119,16 @@ def paint_effusion(scene: Scene, spec: LesionSpec) -> LesionInfo:
 
 
 def paint_pneumothorax(scene: Scene, spec: LesionSpec) -> LesionInfo:
-    rng, u, v, shape = scene.rng, scene.u, scene.v, scene.shape
+    rng = scene.rng
     side = spec.side or "right"
+    return draw_pneumothorax(scene, side, rng.uniform(0.52, 0.80))
+
+
+def draw_pneumothorax(scene: Scene, side: Side, keep: float) -> LesionInfo:
+    """A pneumothorax whose collapsed lung keeps `keep` of its size (about 0.45 large .. 0.8 small)."""
+    u, v, shape = scene.u, scene.v, scene.shape
     s = side_sign(side)
     # The lung shrinks towards its lower medial root, so the air rim is widest at the apex and side.
-    keep = rng.uniform(0.52, 0.80)
     cu, cv = s * 0.22, 0.88
 
     def collapsed(scale: float) -> Array:

@@ -123,6 +123,9 @@ def bench_ablate(
     with_knn: bool = typer.Option(False, "--with-knn", help="add an arm with the knn doctor (the retrieved cases' "
                                   "vote, no LLM) on the same cases and seeds: the floor a doctor with retrieval "
                                   "should reach"),
+    with_references: bool = typer.Option(False, "--with-references", help="add arms with the three reference "
+                                         "doctors (no LLM): knn (the picture alone), text (the story alone) and "
+                                         "knn+text (both): what each source of information is worth"),
 ) -> None:
     """Run the same cases and seeds in every combination of the axes' arms; table of paired differences."""
     from benchmark.ablation import (
@@ -147,8 +150,9 @@ def bench_ablate(
     base = {**models.overrides(), **shape.overrides()}
     cases_path, loaded, case_dir = resolve_cases(source, settings(base).data_dir)
     planned = ablation_arms(chosen, values)
-    if with_knn:  # the retrieval-only baseline doctor, everything else as the other arms
-        planned.append(("knn", {"encounter.doctor": "knn", "retrieval.enabled": True}))
+    references = ("knn", "text", "knn+text") if with_references else ("knn",) if with_knn else ()
+    for doctor in references:  # the reference doctors, everything else as the other arms
+        planned.append((doctor, {"encounter.doctor": doctor, "retrieval.enabled": True}))
     arms: dict[str, Path] = {}
     for name, arm_overrides in planned:
         arm_settings = settings({**base, **arm_overrides})

@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from sim.cli.common import command_group
+from sim.core.config import BANKS, DEFAULT_BANK
 from sim.core.errors import InputError, Problem
 
 app = command_group("Generate, validate, audit and describe case files.")
@@ -146,8 +147,15 @@ def generate(
     n: Annotated[int, typer.Option("--n", min=1, help="Number of cases.")] = 200,
     seed: Annotated[int, typer.Option("--seed", help="Random seed; the same seed gives the same bank.")] = 0,
     out: Annotated[Path, typer.Option("--out", help="Output folder (cases.jsonl and images/).")] = Path("bank"),
+    bank: Annotated[str, typer.Option("--bank", help="lookalike (causes that share a picture: the story decides) "
+                                      "or findings (one image sign per diagnosis: the picture decides)")] = DEFAULT_BANK,
 ) -> None:
-    """Generate a synthetic image-report case bank, then validate what was written."""
+    """Generate a synthetic image-report case bank, then validate what was written.
+
+    The default **lookalike** bank has 24 causes in 6 groups that share a picture (pleural effusion, lobar
+    consolidation, enlarged heart, nodule or mass, pneumothorax, normal film): the film narrows the question,
+    the history, examination and tests decide it. The **findings** bank has 11 diagnoses that are each one
+    image sign (the retrieval benchmarks' bank)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     try:
@@ -157,12 +165,15 @@ def generate(
 
     from sim.loaders import read_cases
 
+    if bank not in BANKS:
+        raise _fail(f"--bank must be one of {', '.join(BANKS)}, got {bank!r}")
     columns = (TextColumn("generating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     try:
         with Progress(*columns, console=Console(stderr=True)) as progress:
             task = progress.add_task("generate", total=n)
             # generate_bank reports how many cases are done so far.
-            written = generate_bank(n, seed, out, progress=lambda done: progress.update(task, completed=done))
+            written = generate_bank(n, seed, out, progress=lambda done: progress.update(task, completed=done),
+                                    bank=bank)
     except InputError as exc:
         _print_problems(exc.problems)
         raise typer.Exit(code=1) from None

@@ -9,7 +9,7 @@ from sim.cli.common import console, settings
 
 DEMO_BANK_SIZE = 200
 DEMO_SEED = 0
-DEMO_CASE = "bank-s0-00000"
+DEMO_CASE = "lookalike-s0-00004"  # a malignant effusion: the film shows an effusion, the story (asked) says which
 
 
 def demo(
@@ -19,15 +19,18 @@ def demo(
     """Generate the case bank and fill the case store (if missing), then run one encounter with the embedded
     model: the patient states the complaint, the doctor takes a history, examines, orders tests and a chest
     X-ray, sees the most similar archived cases, and commits to a differential that the judge scores."""
-    from sim.bank import generate_bank
+    from sim.bank.generate import BankMismatch, ensure_bank
+    from sim.cli.common import fail
     from sim.cli.run import run
     from sim.cli.store import fill_from_bank_if_empty
 
     cfg = settings()
     bank = cfg.data_dir / "bank"
-    if not (bank / "cases.jsonl").is_file():
-        with console.status(f"generating {DEMO_BANK_SIZE} bank cases in {bank} ..."):
-            generate_bank(DEMO_BANK_SIZE, DEMO_SEED, bank)
+    try:
+        with console.status(f"generating {DEMO_BANK_SIZE} bank cases in {bank} (once) ..."):
+            ensure_bank(bank, DEMO_BANK_SIZE, DEMO_SEED)
+    except BankMismatch as error:
+        fail(str(error))
     fill_from_bank_if_empty(cfg, bank)
     console.print(f"[dim]bank: {bank}; running case {case_id} with the embedded model ({cfg.embedded.model})[/]",
                   highlight=False)

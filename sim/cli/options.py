@@ -127,12 +127,15 @@ def resolve_cases(flags: CaseFlags, data_dir: Path, apply_limit: bool = True):
     from sim.loaders import load_cases
 
     if flags.cases in (None, "bank"):
-        path = data_dir / "bank"
-        if not (path / "cases.jsonl").is_file():
-            from sim.bank import generate_bank
+        from sim.bank.generate import BankMismatch, ensure_bank
+        from sim.cli.common import fail
 
-            with console.status(f"generating a {flags.bank_size}-case bank in {path} ..."):
-                generate_bank(flags.bank_size, 0, path)
+        path = data_dir / "bank"
+        try:
+            with console.status(f"generating a {flags.bank_size}-case bank in {path} (once) ..."):
+                ensure_bank(path, flags.bank_size, 0)
+        except BankMismatch as error:
+            fail(str(error))
     else:
         path = Path(flags.cases)
     try:

@@ -11,7 +11,7 @@ import typer
 from rich.prompt import Prompt
 
 from sim.cli.common import console, fail, fail_model, fail_problems, settings
-from sim.cli.options import DoctorFlags, ModelFlags, with_groups
+from sim.cli.options import DEFAULT_BANK_SIZE, DoctorFlags, ModelFlags, with_groups
 from sim.cli.transcript_view import print_turn, print_verdict
 from sim.core.errors import InputError
 
@@ -54,8 +54,14 @@ def run(
     if bad_seats:
         fail(f"--human: unknown seat(s) {', '.join(bad_seats)}; choose from {', '.join(HUMAN_ROLES)}")
     source = cases or cfg.data_dir / "bank"
-    if cases is None and not (source / "cases.jsonl").is_file():
-        fail(f"no case bank at {source}; create one with `clinsim cases generate --out {source}` or pass --cases")
+    if cases is None:  # the data directory's bank, generated on first use (as `clinsim demo` does)
+        from sim.bank.generate import BankMismatch, ensure_bank
+
+        try:
+            with console.status(f"generating a {DEFAULT_BANK_SIZE}-case bank in {source} (once) ..."):
+                ensure_bank(source, DEFAULT_BANK_SIZE, 0)
+        except BankMismatch as error:
+            fail(str(error))
     try:
         loaded = load_cases(source, fetch_images=fetch_images, image_cache=cfg.data_dir / "cache" / "images")
     except InputError as error:

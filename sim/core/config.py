@@ -270,7 +270,7 @@ MODEL_SPEC_HELP = "embedded | scripted | MODEL@BASE_URL (OpenAI-compatible)"
 # sim/bank/lookalike/) and "findings" (one image sign per diagnosis: the picture decides; the retrieval
 # benchmarks' and the fast tests' bank).
 BANKS = ("lookalike", "findings")
-DEFAULT_BANK = "findings"
+DEFAULT_BANK = "lookalike"
 REFERENCE_DOCTORS = ("knn", "text", "knn+text")  # doctors without a model: what the picture / story alone give
 
 

@@ -60,6 +60,8 @@ class Elicitation(BaseModel):
     elicited: int = 0
     share: float = 0.0
     missed: list[str] = Field(default_factory=list)
+    discriminators: int = 0  # facts marked as separating the case from its look-alikes (look-alike bank)
+    discriminators_elicited: int = 0
 
 
 class EpisodeRecord(BaseModel):
@@ -80,6 +82,8 @@ class EpisodeRecord(BaseModel):
     truth: str = ""
     truth_aliases: list[str] = Field(default_factory=list)
     condition: str = ""  # the case's condition or category when the source has one (the bank does)
+    group: str = ""  # the look-alike group (the picture the diagnosis shares), when the source has one
+    lookalikes: list[str] = Field(default_factory=list)  # the case's other answer options: the diagnoses to tell apart
     elicitation: Elicitation | None = None  # share of the patient script's facts the patient said
     verdict: Verdict | None = None
     top1_correct: bool = False

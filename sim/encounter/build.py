@@ -43,6 +43,17 @@ REFERENCE_MODELS = {"knn": "knn retrieval vote", "text": "text classifier (tf-id
                     "knn+text": "knn retrieval vote x text classifier"}
 
 
+class UnheardPatient:
+    """The patient of a reference doctor, who never asks anything: says nothing if asked all the same."""
+
+    role = "patient"
+
+    def generate_next_message(self, view):
+        from agents.protocol import Reply
+
+        return Reply(text="(the patient is not heard by this doctor)")
+
+
 class LazyTextEncoder:
     """MiniLM, loaded when first asked to embed (thread-safe); the desk's semantic matcher."""
 
@@ -83,12 +94,15 @@ class Parts:
             return self.models[role]
 
     def needed_roles(self, human: Iterable[str] = ()) -> list[str]:
-        """The roles a model must play: not the seats people take, not a doctor that needs none (knn), and
-        the judge only when it may be asked."""
+        """The roles a model must play: not the seats people take, not a doctor that needs none (the reference
+        doctors), nor a patient nobody listens to (theirs), and the judge only when it may be asked."""
         human = set(human)
+        kind = self.doctor_kind(human)
         roles = []
         for role in MODEL_ROLES:
-            if role in human or (role == "doctor" and self.doctor_kind(human) != "llm"):
+            if role in human or (role == "doctor" and kind != "llm"):
+                continue
+            if role == "patient" and kind in REFERENCE_DOCTORS:
                 continue
             if role == "judge" and not self.settings.encounter.llm_judge:
                 continue
@@ -157,8 +171,13 @@ class Parts:
         lookup = LookupMeasurementAgent(LookupMeasurement(seen, case_dir, enc.missing_test_answer, enc.show_image_report,
                                                           self.desk_encoder(), enc.desk_on_missing))
         doctor = DOCTORS.load(self.doctor_kind(human))(self, case)
-        patient = HumanSeat("patient") if "patient" in human else LLMPatient(
-            self.model("patient"), seen.patient, enc.patient_bias, self.settings.roles.patient.max_tokens)
+        if "patient" in human:
+            patient: Participant = HumanSeat("patient")
+        elif self.doctor_kind(human) in REFERENCE_DOCTORS:
+            patient = UnheardPatient()  # a reference doctor never asks: no model is started for the patient
+        else:
+            patient = LLMPatient(self.model("patient"), seen.patient, enc.patient_bias,
+                                 self.settings.roles.patient.max_tokens)
         measurement = HumanSeat("measurement", suggest=lookup) if "measurement" in human else lookup
         return Seats(doctor=doctor, patient=patient, measurement=measurement), redactions
 

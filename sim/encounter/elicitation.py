@@ -40,10 +40,18 @@ def _words(text: str) -> set[str]:
     return {w[:STEM] for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in _STOP and (len(w) > 2 or w.isdigit())}
 
 
-def elicitation(script: PatientScript, patient_replies: list[str]) -> Elicitation:
+def elicitation(script: PatientScript, patient_replies: list[str], discriminators: list[str] | None = None) -> Elicitation:
+    """`discriminators`: the facts that separate the case from its look-alikes (the look-alike bank marks them);
+    how many the patient said is counted apart, by the same rule."""
     said = set().union(*(_words(reply) for reply in patient_replies)) if patient_replies else set()
     facts = script_facts(script)
-    missed = [fact for fact in facts if len(_words(fact) & said) < RECALL_NEEDED * len(_words(fact))]
+
+    def unsaid(fact: str) -> bool:
+        return len(_words(fact) & said) < RECALL_NEEDED * len(_words(fact))
+
+    missed = [fact for fact in facts if unsaid(fact)]
     elicited = len(facts) - len(missed)
+    marked = [d for d in discriminators or [] if _words(d)]
     return Elicitation(facts=len(facts), elicited=elicited, share=round(elicited / len(facts), 4) if facts else 0.0,
-                       missed=missed)
+                       missed=missed, discriminators=len(marked),
+                       discriminators_elicited=sum(not unsaid(d) for d in marked))

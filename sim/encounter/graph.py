@@ -179,7 +179,9 @@ def _retrieve(state: EncounterState, runtime: Runtime[Encounter]) -> dict:
 def _judge(state: EncounterState, runtime: Runtime[Encounter]) -> dict:
     encounter = runtime.context
     top_k = encounter.top_k
-    verdict = judge_differential(state.get("differential", []), encounter.case.diagnosis, k=top_k, llm=encounter.judge_model)
+    lookalikes = [o.text for o in encounter.case.options if not o.correct]
+    verdict = judge_differential(state.get("differential", []), encounter.case.diagnosis, k=top_k,
+                                 llm=encounter.judge_model, lookalikes=lookalikes)
     index = len(state.get("turns", []))
     outcome = "correct" if verdict.top1_correct else ("correct in top-%d" % top_k if verdict.topk_correct else "incorrect")
     turn = Turn(index=index, role="judge", text=f"{outcome}: {verdict.reason}", calls=verdict.calls).model_dump()

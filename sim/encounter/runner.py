@@ -133,7 +133,10 @@ class EncounterRunner:
             truth=case.diagnosis.name,
             truth_aliases=list(case.diagnosis.aliases),
             condition=str(case.metadata.get("condition", "")),
-            elicitation=elicitation(case.patient, [t.text for t in turns if t.role == "patient"]),
+            group=str(case.metadata.get("group", "")),
+            lookalikes=[o.text for o in case.options if not o.correct],
+            elicitation=elicitation(case.patient, [t.text for t in turns if t.role == "patient"],
+                                    _strings(case.metadata.get("discriminators"))),
             verdict=verdict,
             top1_correct=bool(verdict and verdict.top1_correct),
             topk_correct=bool(verdict and verdict.topk_correct),
@@ -231,3 +234,7 @@ class EncounterSession:
 
 def _interrupts(snapshot) -> list[dict]:
     return [i.value for task in snapshot.tasks for i in task.interrupts]
+
+
+def _strings(value: object) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list) else []
