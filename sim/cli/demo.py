@@ -9,7 +9,7 @@ from sim.cli.common import console, settings
 
 DEMO_BANK_SIZE = 200
 DEMO_SEED = 0
-DEMO_CASE = "lookalike-s0-00004"  # a malignant effusion: the film shows an effusion, the story (asked) says which
+DEMO_CASE = "lookalike-s0-00090"  # a malignant effusion: the film shows an effusion, the story (asked) says which
 
 
 def demo(
