@@ -101,3 +101,17 @@ def test_a_data_directory_holding_the_other_bank_is_refused_with_what_to_do(tmp_
 
 def test_the_groups_have_at_least_four_members_each():
     assert all(len(members(g)) >= 4 for g in GROUPS)
+
+
+def test_the_demo_case_is_a_lookalike_case_where_the_story_decides(tmp_path):
+    """`clinsim demo` runs DEMO_CASE of the seed-0 bank: it must exist there and be the malignant effusion the
+    README describes (a bank of the first 91 cases holds it: each case depends on its seed and index only)."""
+    from sim.bank.generate import generate_bank
+    from sim.cli.demo import DEMO_CASE, DEMO_SEED
+    from sim.loaders import load_cases
+
+    index = int(DEMO_CASE.rsplit("-", 1)[1])
+    generate_bank(index + 1, DEMO_SEED, tmp_path / "bank", workers=1)
+    case = next(c for c in load_cases(tmp_path / "bank") if c.id == DEMO_CASE)
+    assert case.diagnosis.name == "Malignant pleural effusion"
+    assert case.metadata["group"] == "effusion" and case.metadata["discriminators"]
