@@ -3,17 +3,16 @@ module only names them (the command modules never import it)."""
 
 from __future__ import annotations
 
-import typer
-
-from sim.cli import bench_desk, bench_perf, bench_retrieval, bench_run
+from sim.cli import bench_desk, bench_judge, bench_perf, bench_retrieval, bench_run
 from sim.cli.common import command_group
 
-app = command_group("Benchmarks: runs, ablations, comparisons, reports, retrieval, the measurement desk, performance.")
+app = command_group("Benchmarks: runs, ablations, comparisons, reports, retrieval, the measurement desk, the judge, "
+                    "performance.")
 
 for name, command in (("run", bench_run.bench_run), ("ablate", bench_run.bench_ablate),
                       ("compare", bench_run.bench_compare), ("report", bench_run.bench_report),
                       ("table", bench_run.bench_table),
                       ("learn", bench_run.bench_learn), ("rejudge", bench_run.bench_rejudge),
-                      ("retrieval", bench_retrieval.retrieval), ("desk", bench_desk.desk),
+                      ("retrieval", bench_retrieval.retrieval), ("desk", bench_desk.desk), ("judge", bench_judge.judge),
                       ("perf", bench_perf.perf)):
     app.command(name)(command)
