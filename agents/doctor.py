@@ -19,7 +19,7 @@ from sim.core.transcript import LLMCall, request_kind
 OPENING = "A new patient has come in."
 EXAM_WORDS = ("exam", "auscultat", "percuss", "palpat", "inspect", "vital", "observation")
 JSON_MODES = ("json_object", "json_schema")
-REASONING_TOKENS = 64  # measured against 120 on 40 encounters: no worse (README Results, private reasoning)
+REASONING_TOKENS = 64  # measured against 120 on 40 encounters: no worse (docs/results.md, private reasoning)
 
 
 DECIDED = "DIAGNOSIS:"

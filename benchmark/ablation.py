@@ -179,7 +179,7 @@ def table_cells(table: dict) -> tuple[list[str], list[list[str]]]:
 
 
 def markdown_table(table: dict) -> str:
-    """The ablation table as Markdown, the form the README's Results section uses."""
+    """The ablation table as Markdown, the form docs/results.md uses."""
     headers, rows = table_cells(table)
     return "\n".join(["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
                      + ["| " + " | ".join(cells) + " |" for cells in rows])

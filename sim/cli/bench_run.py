@@ -171,7 +171,7 @@ def bench_ablate(
 def bench_table(
     directory: Path = typer.Argument(..., help="ablation directory (finished, or still running: the arms so far)"),
 ) -> None:
-    """Print an ablation's table in Markdown (as in the README's Results): paired differences against the
+    """Print an ablation's table in Markdown (as in docs/results.md): paired differences against the
     first arm, recomputed from the arms' episodes.jsonl."""
     from benchmark.ablation import ablation_table, arms_of, markdown_table
 
