@@ -23,9 +23,9 @@ from typer.testing import CliRunner
 
 from agents.llm.base import LLMError, Message
 from agents.llm.openai_compat import OpenAICompatModel
-from sim.core.records import read_records
 from sim.bank import generate_bank
 from sim.cli.main import app
+from sim.core.records import read_records
 from sim.loaders import load_cases
 from tests.fault_server import FaultServer
 
@@ -249,7 +249,7 @@ def test_killing_the_embedded_server_mid_run_then_resuming(tmp_path):
     assert "errors 1/2" in text
 
     # A new process starts a new server; --resume runs exactly the failed episodes again.
-    resumed = subprocess.run([*command, "--resume"], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    resumed = subprocess.run([*command, "--resume"], check=False, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert "1 episode(s) already recorded" in resumed.stdout
     final = read_records(out / "episodes.jsonl")
@@ -257,23 +257,32 @@ def test_killing_the_embedded_server_mid_run_then_resuming(tmp_path):
     assert not any(r.termination == "error" for r in final)
 
 
-def test_posted_completions_send_what_the_openai_client_would():
-    """The lean path (payload posted as LangChain built it) sends the same JSON body as the openai client's
-    `chat.completions.create`, options and extra body included."""
-    from agents.llm.base import Message
-    from agents.llm.openai_compat import OpenAICompatModel
+def test_the_body_posted_is_the_one_langchain_sends():
+    """Our request body (built from LangChain's message conversion, posted with the openai client's `post`)
+    is the same JSON as the body LangChain's ChatOpenAI sends for the same call, options and extra body
+    included, so a server sees the same request either way."""
+    from langchain_core.messages import HumanMessage, SystemMessage
+    from langchain_openai import ChatOpenAI
 
-    sent = []
-    for lean in (True, False):
-        with FaultServer() as server:
-            model = OpenAICompatModel(server.base_url, model="m", temperature=0.2, max_tokens=64,
-                                      structured_output="grammar", body={"id_slot": 3, "cache_prompt": True})
-            if not lean:
-                model._client.client = model._client.root_client.chat.completions
-            reply = model.complete([Message(role="system", content="Be brief."), Message(role="user", content="Hi?")],
-                                   temperature=0.5,
-                                   max_tokens=32, seed=7, stop=["\n\n"], grammar='root ::= "x"')
-            assert reply.text and reply.tokens_in > 0
-            sent.append(server.bodies[-1])
-    assert sent[0] == sent[1]
-    assert sent[0]["id_slot"] == 3 and sent[0]["grammar"] == 'root ::= "x"' and sent[0]["seed"] == 7
+    from agents.llm.base import Message
+
+    with FaultServer() as server:
+        model = OpenAICompatModel(server.base_url, model="m", temperature=0.2, max_tokens=64,
+                                  structured_output="grammar", body={"id_slot": 3, "cache_prompt": True})
+        reply = model.complete([Message(role="system", content="Be brief."), Message(role="user", content="Hi?")],
+                               temperature=0.5, max_tokens=32, seed=7, stop=["\n\n"], grammar='root ::= "x"')
+        assert reply.text and reply.tokens_in > 0 and reply.model == "m"
+        ours = server.bodies[-1]
+        langchain = ChatOpenAI(model="m", base_url=server.base_url, api_key="not-needed", temperature=0.2,
+                               max_tokens=64, max_retries=0)
+        langchain.bind(temperature=0.5, max_tokens=32, seed=7, stop=["\n\n"],
+                       extra_body={"id_slot": 3, "cache_prompt": True, "max_tokens": 32,
+                                   "grammar": 'root ::= "x"'}).invoke(
+            [SystemMessage(content="Be brief."), HumanMessage(content="Hi?")])
+        theirs = server.bodies[-1]
+        model.complete([Message(role="user", content="Hi?")])  # the defaults: temperature and budget of the model
+        plain = server.bodies[-1]
+    assert ours == theirs
+    assert ours["id_slot"] == 3 and ours["grammar"] == 'root ::= "x"' and ours["seed"] == 7
+    assert plain["temperature"] == 0.2 and plain["max_completion_tokens"] == 64 == plain["max_tokens"]
+
