@@ -98,3 +98,52 @@ def test_model_choices_become_role_settings(tmp_path):
     assert chosen.roles.doctor.base_url == "http://127.0.0.1:8000/v1" and chosen.roles.patient.backend == "embedded"
     with pytest.raises(ValueError, match="doctor model"):
         settings_with_models(base, {"doctor": "just-a-name"})
+
+
+# --- an app reachable from other machines needs a login, unless the user says otherwise ---------------------
+
+
+@pytest.fixture
+def launches(monkeypatch, tmp_path):
+    """`clinsim app` up to the point it would serve: the launch is recorded instead of listening."""
+    import sim.app.server
+
+    calls: list[dict] = []
+    monkeypatch.setattr(sim.app.server, "launch_app", lambda cfg, **kw: calls.append(kw))
+    monkeypatch.chdir(tmp_path)
+    for name in ("CLINSIM_APP_AUTH", "CLINSIM_APP_HOST", "CLINSIM_APP_ALLOW_UNAUTHENTICATED"):
+        monkeypatch.delenv(name, raising=False)
+    return calls
+
+
+def _app(args: list[str], env: dict | None = None):
+    from typer.testing import CliRunner
+
+    from sim.cli.main import app
+
+    return CliRunner().invoke(app, ["app", *args], env={"COLUMNS": "200", **(env or {})})
+
+
+@pytest.mark.parametrize("how", ["flag", "environment"])
+def test_a_public_host_without_auth_is_refused(launches, how):
+    result = _app(["--host", "0.0.0.0"]) if how == "flag" else _app([], {"CLINSIM_APP_HOST": "0.0.0.0"})
+    assert result.exit_code == 1, result.output
+    assert "--host 0.0.0.0 serves the app to other machines" in result.output and "--auth" in result.output
+    assert "--allow-unauthenticated" in result.output and "Traceback" not in result.output
+    assert launches == []
+
+
+@pytest.mark.parametrize("args, env", [
+    (["--host", "0.0.0.0", "--auth", "me:secret"], {}),
+    (["--host", "0.0.0.0"], {"CLINSIM_APP_AUTH": "me:secret"}),
+    (["--host", "10.1.2.3", "--allow-unauthenticated"], {}),
+    (["--host", "10.1.2.3"], {"CLINSIM_APP_ALLOW_UNAUTHENTICATED": "1"}),
+    (["--host", "127.0.0.2"], {}),
+    (["--host", "localhost"], {}),
+    (["--host", "::1"], {}),
+])
+def test_loopback_auth_or_an_explicit_allowance_serves(launches, args, env):
+    result = _app(args, env)
+    assert result.exit_code == 0, result.output
+    assert len(launches) == 1 and launches[0]["host"] == args[1]
+    assert ("without --auth" in result.output) == ("allow" in " ".join(args).lower() + " ".join(env).lower())

@@ -24,6 +24,7 @@ from typer.testing import CliRunner
 from agents.llm.base import LLMError, Message
 from agents.llm.openai_compat import OpenAICompatModel
 from sim.bank import generate_bank
+from sim.cli.common import ExitCode
 from sim.cli.main import app
 from sim.core.records import read_records
 from sim.loaders import load_cases
@@ -150,8 +151,9 @@ def test_a_run_records_failed_episodes_as_errors_and_resume_retries_them(fault_s
     args = ["--config", str(config), "bench", "run", "--cases", str(bank), "--out", str(out), "--no-retrieval"]
 
     result = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == ExitCode.EPISODE_ERRORS == 3, result.output
     assert "errors 1/3" in result.output
+    assert "1 of 3 episode(s) ended in error" in result.output and "--resume" in result.output
     records = {r.case_id: r for r in read_records(out / "episodes.jsonl")}
     assert len(records) == 3
     failed = records[target.id]
@@ -181,6 +183,23 @@ def test_a_run_records_failed_episodes_as_errors_and_resume_retries_them(fault_s
         cid: r.model_dump_json() for cid, r in records.items() if cid != target.id}, "recorded episodes kept as they were"
     assert json.loads((out / "summary.json").read_text())["errors"] == 0
     assert not (out / "episodes.jsonl.tmp").exists()
+
+
+def test_an_ablation_with_failed_episodes_runs_every_arm_then_exits_3(fault_server, bank, tmp_path):
+    """Failed episodes do not stop an ablation: every arm runs and the table is written; the command then
+    exits EPISODE_ERRORS (3) and prints the command that reruns them."""
+    cases = load_cases(bank)
+    marker = cases[-1].patient.history[:40]
+    server = fault_server(mode="500", reply=_replies(cases[0].diagnosis.name), fault_when=lambda text: marker in text)
+    config = tmp_path / "clinsim.toml"
+    config.write_text(CONFIG.format(data=tmp_path / "data", url=server.base_url))
+    out = tmp_path / "ablation"
+    result = CliRunner().invoke(app, ["--config", str(config), "bench", "ablate", "--axes", "strategy",
+                                      "--strategies", "direct,cot", "--cases", str(bank), "--out", str(out)],
+                           env={"COLUMNS": "200", "CLINSIM_RETRIEVAL__ENABLED": "false"})
+    assert result.exit_code == ExitCode.EPISODE_ERRORS, result.output
+    assert (out / "ablation.json").is_file() and {p.name for p in out.iterdir() if p.is_dir()} == {"direct", "cot"}
+    assert "2 episode(s) of the ablation ended in error" in result.output and "--resume" in result.output
 
 
 # --- the embedded llama.cpp server killed in the middle of a run -------------------------------------------

@@ -15,7 +15,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from sim.cli.common import console, fail, fail_model, fail_problems, settings
+from sim.cli.common import ExitCode, console, fail, fail_model, fail_problems, resume_command, settings
 from sim.cli.options import (
     CaseFlags,
     DoctorFlags,
@@ -31,7 +31,9 @@ from sim.core.errors import InputError
 def execute_run(cfg: Settings, params: dict, cases: list, case_dir: Path, out: Path,
                 resume: bool, concurrency: int, title: str, experience_from: Path | None = None,
                 models: dict | None = None) -> dict:
-    """The Python run API (benchmark/api.py) with a progress bar; exits 1 when the run failed, 130 on Ctrl-C."""
+    """The Python run API (benchmark/api.py) with a progress bar. Exits STOPPED when the run stopped before
+    its end, INTERRUPTED on Ctrl-C; episodes that ended in error are counted and said here (the caller
+    decides the exit, so an ablation's later arms still run)."""
     from benchmark.api import ModelStartError, run
     from benchmark.metrics import format_ci
 
@@ -73,10 +75,14 @@ def execute_run(cfg: Settings, params: dict, cases: list, case_dir: Path, out: P
     answered = f"   requests answered {format_ci(desk['answered_share'])}" if desk.get("requests") else ""
     console.print(f"top-1 {format_ci(summary['top1'])}   top-{summary.get('k') or 'k'} {format_ci(summary['topk'])}"
                   f"{answered}   errors {summary['errors']}/{summary['episodes']}   -> {out}/report.html")
+    if summary["errors"] and not (result.failure or result.interrupted):
+        console.print(f"[red]{summary['errors']} of {summary['episodes']} episode(s) ended in error[/] (causes in "
+                      f"{out}/report.html); run them again with:\n  {resume_command()}", highlight=False, soft_wrap=True)
     if result.failure:
-        raise typer.Exit(1)
+        console.print(f"continue with:\n  {resume_command()}", highlight=False, soft_wrap=True)
+        raise typer.Exit(ExitCode.STOPPED)
     if result.interrupted:
-        raise typer.Exit(130)  # Ctrl-C ends the command, not only this run (an ablation's next arm must not start)
+        raise typer.Exit(ExitCode.INTERRUPTED)  # ends the command, not only this run: no next arm starts
     return summary
 
 
@@ -101,8 +107,10 @@ def bench_run(
     params = {"cases": str(cases_path), "limit": source.limit, **shape.params(),
               "experience_from": str(experience_from) if experience_from else None,
               "record_responses": record_responses}
-    execute_run(cfg, params, loaded, case_dir, out, resume, shape.concurrency, f"run {out.name}",
-                experience_from=experience_from)
+    summary = execute_run(cfg, params, loaded, case_dir, out, resume, shape.concurrency, f"run {out.name}",
+                          experience_from=experience_from)
+    if summary["errors"]:
+        raise typer.Exit(ExitCode.EPISODE_ERRORS)
 
 
 @with_groups
@@ -154,18 +162,24 @@ def bench_ablate(
     for doctor in references:  # the reference doctors, everything else as the other arms
         planned.append((doctor, {"encounter.doctor": doctor, "retrieval.enabled": True}))
     arms: dict[str, Path] = {}
+    errors = 0
     for name, arm_overrides in planned:
         arm_settings = settings({**base, **arm_overrides})
         warm = experience_from if arm_settings.experience.enabled else None
         params = {"cases": str(cases_path), "limit": source.limit, **shape.params(), "arm": name,
                   "experience_from": str(warm) if warm else None}
         console.rule(f"arm {name}")
-        execute_run(arm_settings, params, loaded, case_dir, out / name, resume, shape.concurrency, f"arm {name}",
-                    experience_from=warm)
+        summary = execute_run(arm_settings, params, loaded, case_dir, out / name, resume, shape.concurrency,
+                              f"arm {name}", experience_from=warm)
+        errors += summary["errors"]
         arms[name] = out / name
     table = ablation_table(arms)
     write_ablation(out, table, arms)
     _print_ablation(table)
+    if errors:
+        console.print(f"[red]{errors} episode(s) of the ablation ended in error[/]; run them again with:\n  "
+                      f"{resume_command()}", highlight=False, soft_wrap=True)
+        raise typer.Exit(ExitCode.EPISODE_ERRORS)
 
 
 def bench_table(
@@ -286,6 +300,8 @@ def bench_learn(
         fail_problems(error)
     except ModelStartError as error:
         fail_model(error.role, error.error)
+    except RuntimeError as error:  # the arm's run stopped before its end; what it did is written
+        fail(f"run stopped: {error}; continue with:\n  {resume_command()}", ExitCode.STOPPED)
     result = write_learning_outputs(out, arms, window, order_seed)
     view = Table(title=f"learning curve ({len(sequence)} cases, order seed {order_seed})")
     for column in ("arm", "top-1 first half", "top-1 second half", "experiences shown / encounter"):
@@ -295,6 +311,11 @@ def bench_learn(
         view.add_row(arm, fmt(half["first_half"]), fmt(half["second_half"]), f"{half['experiences_used_per_episode']:.2f}")
     console.print(view)
     console.print(f"curve: {out / 'curve.json'}; plot in {out / 'report.html'}")
+    errors = sum(r.termination == "error" for records in arms.values() for r in records)
+    if errors:
+        console.print(f"[red]{errors} episode(s) ended in error[/]; run them again with:\n  {resume_command()}",
+                      highlight=False, soft_wrap=True)
+        raise typer.Exit(ExitCode.EPISODE_ERRORS)
 
 
 def bench_rejudge(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shlex
+import sys
+from enum import IntEnum
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -12,6 +15,24 @@ from sim.core.config import Settings, load_settings, locate_setting
 from sim.core.errors import InputError
 
 console = Console()
+
+
+class ExitCode(IntEnum):
+    """What `clinsim`'s exit status means (docs/benchmarks.md lists them): scripts can tell a run with failed
+    episodes from bad input, and both from a run that stopped or was interrupted."""
+
+    OK = 0
+    FAILED = 1  # bad input or settings (located), or a command that could not do its work
+    USAGE = 2  # an unknown option or a missing argument (click's own code)
+    EPISODE_ERRORS = 3  # the run finished, but some episodes ended in error: `--resume` runs them again
+    STOPPED = 4  # the run stopped before its end (a model that stayed down): `--resume` continues it
+    INTERRUPTED = 130  # Ctrl-C: the episodes in flight were written; `--resume` continues
+
+
+def resume_command() -> str:
+    """This invocation again, with `--resume`: what reruns its failed episodes or continues it."""
+    args = sys.argv[1:]
+    return shlex.join(["clinsim", *args, *([] if "--resume" in args else ["--resume"])])
 
 # Markdown: a command docstring's later paragraphs reflow to the terminal ("rich" keeps the source's breaks).
 HELP_MARKUP = "markdown"

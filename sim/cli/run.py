@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 from rich.prompt import Prompt
 
-from sim.cli.common import console, fail, fail_model, fail_problems, settings
+from sim.cli.common import ExitCode, console, fail, fail_model, fail_problems, settings
 from sim.cli.options import DEFAULT_BANK_SIZE, DoctorFlags, ModelFlags, with_groups
 from sim.cli.transcript_view import print_turn, print_verdict
 from sim.core.errors import InputError
@@ -96,5 +96,5 @@ def run(
     print_verdict(record)
     console.print(f"record written to {run_dir / 'episodes.jsonl'}", highlight=False)
     if record.termination == "error":
-        raise typer.Exit(2)
+        raise typer.Exit(ExitCode.EPISODE_ERRORS)
 
