@@ -116,7 +116,9 @@ def run(
 
             execute = process_executor(settings, run_id=out.name, processes=processes, concurrency=concurrency)
         result.outcome = run_episodes(episodes, out, factory, run_id=out.name, concurrency=concurrency, done=done,
-                                      on_progress=on_progress, learner=learner, execute=execute)
+                                      on_progress=on_progress, learner=learner, execute=execute,
+                                      outage_window_s=settings.run.outage_window_s)
+        result.failure = result.outcome.stopped
     except Exception as error:  # noqa: BLE001 - the summary and report below are still written
         result.failure = str(getattr(error, "cause", error))
     finally:

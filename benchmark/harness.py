@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
@@ -37,7 +38,8 @@ VOLATILE_PARAMS = {"concurrency", "processes", "resume"}
 # run may resume on another port, with other threads or another prompt-cache size).
 VOLATILE_SETTINGS = {"settings.data_dir", "settings.embedded.host", "settings.embedded.port", "settings.embedded.n_threads",
                      "settings.embedded.startup_timeout_s", "settings.embedded.prompt_cache_mb",
-                     "settings.embedded.servers", "settings.embedded.lanes", "settings.embedded.server_binary"}
+                     "settings.embedded.servers", "settings.embedded.lanes", "settings.embedded.server_binary",
+                     "settings.embedded.max_restarts", "settings.embedded.restart_backoff_s", "settings.run"}
 
 
 @dataclass(frozen=True)
@@ -204,6 +206,7 @@ class RunOutcome:
     records: list[EpisodeRecord]
     skipped: int
     interrupted: bool
+    stopped: str | None = None  # why the run stopped starting episodes before its end (a model gone for good)
 
 
 def run_episodes(
@@ -217,21 +220,40 @@ def run_episodes(
     on_progress: Callable[[Progress, EpisodeRecord], None] | None = None,
     learner=None,
     execute: Callable[[list[Episode], Callable[[EpisodeRecord], None]], bool] | None = None,
+    outage_window_s: float | None = None,
 ) -> RunOutcome:
     """Run what is not done yet; append each record as it finishes (one writer: this thread).
     With a learner, each judged episode also becomes an experience (written by this thread too).
     `execute(todo, emit)` runs the episodes elsewhere (worker processes: benchmark/processes.py) and hands
-    each record to `emit` in this thread; it returns True when Ctrl-C stopped it."""
+    each record to `emit` in this thread; it returns True when Ctrl-C stopped it.
+
+    When every episode that ended during `outage_window_s` seconds ended in error (an endpoint that stays
+    down), or a model's server cannot be revived, no further episode starts: the outcome says why in
+    `stopped`, and `--resume` continues the run."""
     done = done or set()
     episodes = list(episodes)
     todo = [e for e in episodes if e.key not in done]
     progress = Progress(total=len(todo))
     records: list[EpisodeRecord] = []
     episodes_path = run_dir / EPISODES_FILE
+    stop = threading.Event()
+    why: list[str] = []  # the reason the run stopped, set once
+    last_ok = time.monotonic()
+
+    def halt(reason: str) -> None:
+        if not why:
+            why.append(reason)
+        stop.set()
 
     def finish(record: EpisodeRecord) -> None:
+        nonlocal last_ok
         append_record(episodes_path, record)
         records.append(record)
+        if record.termination != "error":
+            last_ok = time.monotonic()
+        elif outage_window_s is not None and time.monotonic() - last_ok >= outage_window_s:
+            halt(f"every episode that ended in the last {time.monotonic() - last_ok:.0f} s ended in error "
+                 f"(run.outage_window_s = {outage_window_s:g}); the last: {record.error}")
         progress.done += 1
         progress.correct += record.top1_correct
         progress.errors += record.termination == "error"
@@ -245,22 +267,42 @@ def run_episodes(
         if runner_factory is None:
             raise ValueError("a runner factory is needed to run episodes in this process")
         interrupted = execute_episodes(todo, runner_factory, run_id=run_id, concurrency=concurrency, emit=finish,
-                                       learner=learner)
-    return RunOutcome(records=records, skipped=len(episodes) - len(todo), interrupted=interrupted)
+                                       learner=learner, stop=stop, halt=halt)
+    stopped = why[0] if why else None
+    if stopped:
+        stopped += f"; {len(todo) - len(records)} episode(s) not started"
+    return RunOutcome(records=records, skipped=len(episodes) - len(todo), interrupted=interrupted and not stopped,
+                      stopped=stopped)
 
 
 def execute_episodes(todo: list[Episode], runner_factory: RunnerFactory, *, run_id: str, concurrency: int,
-                     emit: Callable[[EpisodeRecord], None], learner=None, stop=None) -> bool:
+                     emit: Callable[[EpisodeRecord], None], learner=None, stop=None,
+                     halt: Callable[[str], None] | None = None) -> bool:
     """Run the episodes on `concurrency` threads and hand each record to `emit` in this thread as it
     finishes; True when Ctrl-C stopped it (episodes already running still finish and are emitted). `stop`
-    (an event) ends it the same way from outside: episodes not yet started are skipped."""
+    (an event) ends it the same way from outside: episodes not yet started are skipped.
+
+    An episode during which a model's server died and was restarted (agents/llm/embedded.py) lost its
+    server mid-way: it runs again from its start, once, before its record counts. A server that cannot be
+    revived any more calls `halt` with the reason."""
+
+    def attempt(episode: Episode):
+        runner = runner_factory()
+        restarts = getattr(runner, "model_restarts", lambda: 0)
+        before = restarts()
+        record = runner.run(episode.case, episode.case_dir, run_id=run_id, trial=episode.trial, seed=episode.seed)
+        return record, restarts() != before
 
     def work(episode: Episode) -> EpisodeRecord | None:
         if stop is not None and stop.is_set():
             return None
         try:
-            runner = runner_factory()
-            record = runner.run(episode.case, episode.case_dir, run_id=run_id, trial=episode.trial, seed=episode.seed)
+            record, lost_server = attempt(episode)
+            if lost_server:
+                record, _ = attempt(episode)
+            # The server's own words when it is beyond revival (agents/llm/embedded.py): no later episode can run.
+            if record.termination == "error" and halt is not None and "embedded.max_restarts" in (record.error or ""):
+                halt(record.error or "")
         except Exception as exc:  # noqa: BLE001 - an episode that cannot even start is still recorded
             record = EpisodeRecord(run_id=run_id, episode_id=f"{episode.case.id}:t{episode.trial}",
                                    case_id=episode.case.id, source=episode.case.source, trial=episode.trial,

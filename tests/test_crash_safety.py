@@ -104,3 +104,32 @@ def test_sigkill_at_random_points_then_resume(tmp_path):
     assert store.search("chest pain on the right", k=3), "the reopened store answers queries"
     print(f"\ncrash test: {killed} of {KILLS} runs killed with SIGKILL; {len(records)} records, "
           f"{store.count()} experiences after the final resume")
+
+
+def test_ctrl_c_writes_what_ran_exits_130_and_resume_completes(tmp_path):
+    """SIGINT (Ctrl-C) once episodes are being written: the command exits 130 (INTERRUPTED), every line of
+    episodes.jsonl is whole and summary.json exists; --resume then completes the run."""
+    bank = tmp_path / "bank"
+    generate_bank(8, 2, bank, size=96)
+    config = tmp_path / "clinsim.toml"
+    config.write_text(CONFIG.format(data=tmp_path / "data").replace("delay_s = 0.05", "delay_s = 0.3"))
+    out = tmp_path / "run"
+    log = tmp_path / "log.txt"
+    command = [sys.executable, "-m", "sim.cli.main", "--config", str(config), "bench", "run", "--cases", str(bank),
+               "--out", str(out), "--trials", "2", "--no-retrieval"]
+    run = _start(command, log)
+    deadline = time.monotonic() + 120
+    while not (out / "episodes.jsonl").exists() and run.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert run.poll() is None, "the run ended before it could be interrupted: " + log.read_text(errors="replace")
+    run.send_signal(signal.SIGINT)
+    assert run.wait(timeout=120) == 130, log.read_text(errors="replace")
+    lines = (out / "episodes.jsonl").read_bytes().split(b"\n")
+    assert lines[-1] == b"" and all(json.loads(line) for line in lines[:-1])
+    assert 1 <= len(lines) - 1 < 16 and (out / "summary.json").is_file()
+    assert "continue with --resume" in log.read_text(errors="replace")
+
+    final = subprocess.run([*command, "--resume"], cwd=REPO, capture_output=True, text=True, timeout=300,
+                           env={**os.environ, "HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False"})
+    assert final.returncode == 0, final.stdout + final.stderr
+    assert len(read_records(out / "episodes.jsonl")) == 16

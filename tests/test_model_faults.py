@@ -202,6 +202,32 @@ def test_an_ablation_with_failed_episodes_runs_every_arm_then_exits_3(fault_serv
     assert "2 episode(s) of the ablation ended in error" in result.output and "--resume" in result.output
 
 
+def test_an_endpoint_that_stays_down_stops_the_run(fault_server, tmp_path):
+    """Every episode fails for longer than run.outage_window_s (the endpoint drops every connection): the
+    run stops starting episodes, says why and how many never started, and exits 4; --resume once the
+    endpoint is back completes it."""
+    bank = tmp_path / "bank6"
+    generate_bank(6, 0, bank, size=96)
+    cases = load_cases(bank)
+    server = fault_server(mode="close", reply=_replies(cases[0].diagnosis.name))
+    config = tmp_path / "clinsim.toml"
+    config.write_text(CONFIG.format(data=tmp_path / "data", url=server.base_url) + "[run]\noutage_window_s = 0.2\n")
+    out = tmp_path / "run"
+    args = ["--config", str(config), "bench", "run", "--cases", str(bank), "--out", str(out), "--no-retrieval"]
+    result = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
+    assert result.exit_code == ExitCode.STOPPED, result.output
+    assert "run stopped: every episode that ended in the last" in result.output, result.output
+    assert "not started" in result.output and "--resume" in result.output
+    written = read_records(out / "episodes.jsonl")
+    assert 1 <= len(written) < len(cases) and all(r.termination == "error" for r in written)
+
+    server.mode = "ok"
+    again = CliRunner().invoke(app, [*args, "--resume"], env={"COLUMNS": "200"})
+    assert again.exit_code == 0, again.output
+    final = read_records(out / "episodes.jsonl")
+    assert len(final) == len(cases) and not any(r.termination == "error" for r in final)
+
+
 # --- the embedded llama.cpp server killed in the middle of a run -------------------------------------------
 
 
@@ -227,7 +253,10 @@ def _lines(path: Path) -> int:
 
 @pytest.mark.integration
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds the server's process through /proc (Linux)")
-def test_killing_the_embedded_server_mid_run_then_resuming(tmp_path):
+def test_killing_the_embedded_server_mid_run_restarts_it_and_reruns_the_episode(tmp_path):
+    """kill -9 of the llama.cpp server while the second episode runs: the server is started again on its
+    port (logged with the exit code), the episode that lost it runs again from its start, and the run ends
+    with no error and exit code 0."""
     bank = tmp_path / "bank"
     generate_bank(2, 0, bank, size=96)
     config = tmp_path / "clinsim.toml"
@@ -236,11 +265,11 @@ def test_killing_the_embedded_server_mid_run_then_resuming(tmp_path):
     config.write_text(f'data_dir = "{tmp_path / "data"}"\n'
                       '[roles.doctor]\nmax_tokens = 24\n'
                       '[roles.patient]\nbackend = "scripted"\nscript = ["It hurts when I breathe."]\n'
-                      '[embedded]\nn_ctx = 1024\nn_threads = 1\n'
+                      '[embedded]\nn_ctx = 1024\nn_threads = 1\nrestart_backoff_s = 0.5\n'
                       '[encounter]\nllm_judge = false\n')
     out = tmp_path / "run"
     command = [sys.executable, "-m", "sim.cli.main", "--config", str(config), "bench", "run", "--cases", str(bank),
-               "--out", str(out), "--no-retrieval", "--turn-cap", "1"]
+               "--out", str(out), "--no-retrieval", "--turn-cap", "2"]
     env = {**os.environ, "COLUMNS": "200", "HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False"}
 
     run = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -252,7 +281,7 @@ def test_killing_the_embedded_server_mid_run_then_resuming(tmp_path):
         servers = [pid for pid, cmdline in _children(run.pid) if "llama-server" in cmdline]
         assert len(servers) == 1, _children(run.pid)
         os.kill(servers[0], signal.SIGKILL)
-        output, _ = run.communicate(timeout=300)
+        output, _ = run.communicate(timeout=400)
     finally:
         if run.poll() is None:
             run.kill()
@@ -260,20 +289,52 @@ def test_killing_the_embedded_server_mid_run_then_resuming(tmp_path):
     text = output.decode(errors="replace")
     assert run.returncode == 0, text
     assert "Traceback" not in text
+    assert "exited with code -9; restarting it" in text and "is back on port" in text, text
     records = read_records(out / "episodes.jsonl")
-    assert len(records) == 2 and records[0].termination != "error"
-    failed = [r for r in records if r.termination == "error"]
-    assert [r.case_id for r in failed] == [records[1].case_id]
-    assert "Connection error" in failed[0].error, failed[0].error
-    assert "errors 1/2" in text
+    assert len(records) == 2 and not any(r.termination == "error" for r in records), [r.error for r in records]
+    assert "errors 0/2" in text
 
-    # A new process starts a new server; --resume runs exactly the failed episodes again.
-    resumed = subprocess.run([*command, "--resume"], check=False, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+
+def test_a_server_that_keeps_dying_stops_the_run(tmp_path):
+    """With no restart allowed, a killed server is beyond revival: the run stops starting episodes, says
+    why, and exits 4 (STOPPED); --resume on a live server completes it."""
+    bank = tmp_path / "bank"
+    generate_bank(3, 0, bank, size=96)
+    config = tmp_path / "clinsim.toml"
+    config.write_text(f'data_dir = "{tmp_path / "data"}"\n'
+                      '[roles.doctor]\nmax_tokens = 24\n'
+                      '[roles.patient]\nbackend = "scripted"\nscript = ["It hurts when I breathe."]\n'
+                      '[embedded]\nn_ctx = 1024\nn_threads = 1\nmax_restarts = 0\n'
+                      '[encounter]\nllm_judge = false\n')
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "sim.cli.main", "--config", str(config), "bench", "run", "--cases", str(bank),
+               "--out", str(out), "--no-retrieval", "--turn-cap", "1"]
+    env = {**os.environ, "COLUMNS": "200", "HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False"}
+    run = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 400
+        while _lines(out / "episodes.jsonl") < 1 and run.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        servers = [pid for pid, cmdline in _children(run.pid) if "llama-server" in cmdline]
+        assert len(servers) == 1, _children(run.pid)
+        os.kill(servers[0], signal.SIGKILL)
+        output, _ = run.communicate(timeout=300)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    text = output.decode(errors="replace")
+    assert run.returncode == ExitCode.STOPPED, text
+    assert "run stopped" in text and "embedded.max_restarts" in text and "--resume" in text, text
+    assert "Traceback" not in text
+    written = read_records(out / "episodes.jsonl")
+    assert len(written) == 2, "the episode that met the dead server is recorded; the third never started"
+
+    resumed = subprocess.run([*command, "--resume"], check=False, cwd=REPO, env=env, capture_output=True, text=True,
+                             timeout=600)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
-    assert "1 episode(s) already recorded" in resumed.stdout
     final = read_records(out / "episodes.jsonl")
-    assert sorted(r.case_id for r in final) == sorted(r.case_id for r in records)
-    assert not any(r.termination == "error" for r in final)
+    assert len(final) == 3 and not any(r.termination == "error" for r in final)
 
 
 def test_the_body_posted_is_the_one_langchain_sends():

@@ -8,12 +8,18 @@ keep each role's transcript evaluated, and concurrent episodes are decoded toget
 (continuous batching), which separate processes cannot do. The server announces the model as what the
 file says it is (GGUF name and hash). It logs to a file of its own, so a failed start can be explained,
 and is stopped when the Python process exits.
+
+A server that dies (out of memory, a crash, a kill) is restarted in place, on the same port with the same
+slots, so every client keeps working: a bounded number of times per process, after a backoff that doubles,
+each death logged with its exit code and the last lines of the server's log. The caller that met the death
+is told (`ServerRestarted`), so the episode that lost its server can run again from its start.
 """
 
 from __future__ import annotations
 
 import atexit
 import json
+import logging
 import os
 import re
 import shutil
@@ -30,10 +36,15 @@ from agents.llm.base import LLMError
 from sim.core.net import free_port
 
 BINARY = "llama-server"
+log = logging.getLogger("clinsim.embedded")
 
 
 class EmbeddedServerError(LLMError):
     pass
+
+
+class ServerRestarted(LLMError):
+    """A call met a dead server, which has been restarted: the episode that made it lost its server."""
 
 
 def default_threads() -> int:
@@ -80,6 +91,8 @@ class LlamaServer:
         alias: str = "",
         binary: str = "",
         extra_args: tuple[str, ...] = (),
+        max_restarts: int = 3,
+        restart_backoff_s: float = 2.0,
     ):
         if not model_path.is_file():
             raise EmbeddedServerError(f"{model_path}: GGUF model file not found (embedded.model)")
@@ -98,6 +111,12 @@ class LlamaServer:
         self.process: subprocess.Popen | None = None
         self._slot_ids: dict[str, int] = {}
         self._slot_lock = threading.Lock()
+        self.max_restarts = max_restarts
+        self.restart_backoff_s = restart_backoff_s
+        self.stopped = False  # stopped on purpose: never revived
+        self.restarts = 0  # how often it died and was started again (callers compare counts)
+        self.deaths: list[str] = []  # one line per death: exit code and when
+        self._restart_lock = threading.Lock()
 
     @property
     def base_url(self) -> str:
@@ -149,6 +168,7 @@ class LlamaServer:
         ]  # fmt: skip
 
     def start(self) -> LlamaServer:
+        self.stopped = False
         command = self.command()
         log = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL
         try:
@@ -186,7 +206,43 @@ class LlamaServer:
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
+    def log_tail(self, lines: int = 8) -> str:
+        """The last lines the server wrote to its log (what it said before it died), or ''."""
+        try:
+            with open(self.log_file, "rb") as handle:  # type: ignore[arg-type]
+                handle.seek(0, os.SEEK_END)
+                handle.seek(max(0, handle.tell() - 8192))
+                text = handle.read().decode("utf-8", "replace")
+        except (OSError, TypeError):
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def revive(self) -> bool:
+        """Start the server again if it died: True when this call restarted it. Thread-safe (one restart,
+        however many callers met the death); raises EmbeddedServerError once `max_restarts` are used up or
+        when the new server does not start."""
+        with self._restart_lock:
+            if self.alive() or self.process is None or self.stopped:
+                return False
+            code = self.process.returncode
+            tail = self.log_tail()
+            self.deaths.append(f"exit code {code} at {time.strftime('%H:%M:%S')}")
+            if self.restarts >= self.max_restarts:
+                raise EmbeddedServerError(
+                    f"the llama.cpp server died (exit code {code}) after {self.restarts} restart(s), the most "
+                    f"embedded.max_restarts allows; its log ({self.log_file}) ended:\n{tail}")
+            wait = self.restart_backoff_s * 2 ** self.restarts
+            log.warning("the llama.cpp server on port %s exited with code %s; restarting it in %.1f s (%d of %d). "
+                        "Its log (%s) ended:\n%s", self.port, code, wait, self.restarts + 1, self.max_restarts,
+                        self.log_file, tail)
+            time.sleep(wait)
+            self.restarts += 1
+            self.start()
+            log.warning("the llama.cpp server is back on port %s (restart %d)", self.port, self.restarts)
+            return True
+
     def stop(self) -> None:
+        self.stopped = True
         if self.process is None or self.process.poll() is not None:
             return
         self.process.terminate()
@@ -242,20 +298,24 @@ def shared_server(
     alias: str = "",
     binary: str = "",
     extra_args: tuple[str, ...] = (),
+    max_restarts: int = 3,
+    restart_backoff_s: float = 2.0,
 ) -> LlamaServer:
-    """Start (once per process) or reuse the server for this model file, context size, slot count and arguments."""
+    """Start (once per process) or reuse the server for this model file, context size, slot count and
+    arguments; one that died is started again in place (same port and slots: clients keep working)."""
     path = Path(model_path)
     key = (str(path.resolve()), host, port, n_ctx, n_threads, prompt_cache_mb, slots, binary, tuple(extra_args))
     with _servers_lock:
         server = _servers.get(key)
-        if server is not None and server.alive():
+        if server is not None and not server.stopped:
+            server.revive()
             return server
         log_file = None
         if log_dir is not None:
             log_dir.mkdir(parents=True, exist_ok=True)
             log_file = log_dir / f"llama-server-ctx{n_ctx}x{slots}.log"
         server = LlamaServer(path, host, port, n_ctx, n_threads, log_file, startup_timeout_s, prompt_cache_mb,
-                             slots, alias, binary, tuple(extra_args)).start()
+                             slots, alias, binary, tuple(extra_args), max_restarts, restart_backoff_s).start()
         _servers[key] = server
         return server
 

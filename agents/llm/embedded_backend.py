@@ -28,8 +28,8 @@ def embedded_model(settings: Settings, spec: RoleModel, role: str) -> ChatModel:
     per_role = embedded.servers == "per-role"
     slots = (SLOTS_PER_LANE if per_role else 1) * embedded.lanes
 
-    def client_for(slot: str) -> ChatModel:
-        server = shared_server(
+    def server():
+        return shared_server(
             model_path=path,
             host=embedded.host,
             port=embedded.port,
@@ -42,12 +42,17 @@ def embedded_model(settings: Settings, spec: RoleModel, role: str) -> ChatModel:
             alias=identity.label,
             binary=embedded.server_binary,
             extra_args=tuple(embedded.server_args),
+            max_restarts=embedded.max_restarts,
+            restart_backoff_s=embedded.restart_backoff_s,
         )
-        # cache_prompt: the slot evaluates only what follows the prompt it kept from its last call.
-        return client(spec, server.base_url, identity.label, api_key=None,
-                      body={"id_slot": server.slot_for(slot), "cache_prompt": True})
 
-    model = EmbeddedRoleModel(role if per_role else "shared", embedded.lanes, client_for)
+    def client_for(slot: str) -> ChatModel:
+        running = server()
+        # cache_prompt: the slot evaluates only what follows the prompt it kept from its last call.
+        return client(spec, running.base_url, identity.label, api_key=None,
+                      body={"id_slot": running.slot_for(slot), "cache_prompt": True})
+
+    model = EmbeddedRoleModel(role if per_role else "shared", embedded.lanes, client_for, server)
     model.sha256 = identity.sha256
     return model
 

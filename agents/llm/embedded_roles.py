@@ -9,15 +9,18 @@ slot, 8-12 s with one per role). So by default each role gets its own slot.
 Concurrent episodes would still evict each other in a role's slot, so there are lanes: each worker thread of
 a run is given a lane for all its calls, and each lane has its own slots (the server decodes the lanes'
 requests together, in one batch).
+
+A call that fails because the server died has the server revived (agents/llm/embedded.py) and ends with
+`ServerRestarted`: the episode lost its server's state mid-way, and the harness runs it again from its start.
 """
 
 from __future__ import annotations
 
 import itertools
 import threading
-from typing import Callable
+from typing import Any, Callable
 
-from agents.llm.base import ChatModel, Completion, Message
+from agents.llm.base import ChatModel, Completion, LLMError, Message
 
 _local = threading.local()
 
@@ -50,14 +53,17 @@ class EmbeddedRoleModel:
     """Sends each call to the slot of its role and the calling thread's lane; starts the server at once (so
     a server that cannot start fails before a run begins)."""
 
-    def __init__(self, slot: str, lanes: int, client_for: Callable[[str], ChatModel]):
+    def __init__(self, slot: str, lanes: int, client_for: Callable[[str], ChatModel],
+                 server: Callable[[], Any] | None = None):
         self.slot = slot
         self.lanes = max(1, lanes)
         self._client_for = client_for
+        self._server = server  # the running LlamaServer (revived when it died), or None (no supervision)
         self._clients: dict[int, ChatModel] = {}
         self._siblings: dict[str, EmbeddedRoleModel] = {}
         self._lock = threading.Lock()
         self.name = self._client(0).name
+        self._running = server() if server else None  # the server its calls go to (one object across restarts)
         self.sha256 = ""  # the model file's hash, set by the registry (episode records carry it)
 
     def _client(self, lane: int) -> ChatModel:
@@ -76,7 +82,7 @@ class EmbeddedRoleModel:
         every episode's panelist reuses its clients."""
         with self._lock:
             if slot not in self._siblings:
-                self._siblings[slot] = EmbeddedRoleModel(slot, self.lanes, self._client_for)
+                self._siblings[slot] = EmbeddedRoleModel(slot, self.lanes, self._client_for, self._server)
                 self._siblings[slot].sha256 = self.sha256
             return self._siblings[slot]
 
@@ -93,5 +99,22 @@ class EmbeddedRoleModel:
         """The server slot this thread's calls go to."""
         return self._own_client().body["id_slot"]
 
+    @property
+    def restarts(self) -> int:
+        """How often the server died and was restarted so far (a harness compares counts around an episode)."""
+        return self._running.restarts if self._running is not None else 0
+
     def complete(self, messages: list[Message], **options) -> Completion:
-        return self._own_client().complete(messages, **options)
+        before = self.restarts
+        try:
+            return self._own_client().complete(messages, **options)
+        except LLMError as error:
+            if self._server is None:
+                raise
+            from agents.llm.embedded import ServerRestarted
+
+            server = self._running = self._server()  # revives a dead server (or raises when none is left)
+            if server.restarts > before:
+                raise ServerRestarted(f"{error}; the llama.cpp server had died ({server.deaths[-1]}) and was "
+                                      "restarted: this episode lost its server", attempts=error.attempts) from error
+            raise

@@ -128,6 +128,10 @@ class EmbeddedServer(_Section):
                                  "(llama-server --cache-ram), useful only when roles share slots; 0 = off")
     server_args: list[str] = Field(default_factory=list, description="more llama-server arguments, appended "
                                    'to the ones clinsim sets, e.g. ["--spec-type", "ngram-simple"]')
+    max_restarts: int = Field(3, ge=0, le=100, description="times a run restarts the server when it dies (the "
+                              "episode that lost it runs again from its start, once); then the run stops")
+    restart_backoff_s: float = Field(2.0, ge=0.0, le=300.0, description="wait before the first restart; doubles "
+                                     "with each further one")
 
     @model_validator(mode="before")
     @classmethod
@@ -225,6 +229,14 @@ class StrategySettings(_Section):
     panel: list[PanelistSettings] = Field(default_factory=_default_panel)
 
 
+class RunSettings(_Section):
+    """How a benchmark run copes with endpoints that go away (what it computes does not depend on it)."""
+
+    outage_window_s: float = Field(300.0, gt=0.0, description="when every episode ending during this many seconds "
+                                   "ended in error (a model endpoint down, say), the run stops starting new ones and "
+                                   "exits 4; --resume continues it")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CLINSIM_", env_nested_delimiter="__", extra="forbid")
 
@@ -235,6 +247,7 @@ class Settings(BaseSettings):
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     experience: ExperienceSettings = Field(default_factory=ExperienceSettings)
     strategy: StrategySettings = Field(default_factory=StrategySettings)
+    run: RunSettings = Field(default_factory=RunSettings)
 
     def role(self, name: str) -> RoleModel:
         return getattr(self.roles, name)

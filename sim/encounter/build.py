@@ -118,6 +118,13 @@ class Parts:
                     if wrap is not None:
                         self.models[role] = wrap(role, self.models[role])
 
+    def model_restarts(self) -> int:
+        """How often the models' servers died and were restarted so far (the embedded server is supervised;
+        other backends never restart): an episode during which this changed lost its server."""
+        with self._lock:
+            models = list(self.models.values())
+        return sum(getattr(getattr(m, "inner", m), "restarts", 0) for m in models)
+
     # --- the doctor ---------------------------------------------------------------------------------------
 
     def doctor_kind(self, human: Iterable[str] = ()) -> str:

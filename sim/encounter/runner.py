@@ -67,6 +67,9 @@ class EncounterRunner:
     def model(self, role: str) -> ChatModel:
         return self.parts.model(role)
 
+    def model_restarts(self) -> int:
+        return self.parts.model_restarts()
+
     def compile(self):
         return encounter_graph(self.checkpointer)
 
