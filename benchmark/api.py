@@ -124,7 +124,10 @@ def run(
     finally:
         result.records = read_records(out / EPISODES_FILE) if (out / EPISODES_FILE).exists() else []
         result.summary = summarise(result.records)
-        (out / "summary.json").write_text(json.dumps(result.summary, indent=2), encoding="utf-8")
-        write_report(out / "report.html", render_report(title or f"run {out.name}", result.records, result.summary,
-                                                        config))
+        try:
+            (out / "summary.json").write_text(json.dumps(result.summary, indent=2), encoding="utf-8")
+            write_report(out / "report.html", render_report(title or f"run {out.name}", result.records,
+                                                            result.summary, config))
+        except OSError as error:  # a full disk: the records are what counts; `bench report` writes these later
+            result.failure = "; ".join(filter(None, [result.failure, f"summary and report not written: {error}"]))
     return result

@@ -9,6 +9,7 @@ records are appended and while experiences are written to Chroma. Kill times com
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import random
@@ -17,6 +18,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import pytest
 
 from benchmark.harness import plan_episodes
 from sim.core.records import read_records
@@ -133,3 +136,55 @@ def test_ctrl_c_writes_what_ran_exits_130_and_resume_completes(tmp_path):
                            env={**os.environ, "HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False"})
     assert final.returncode == 0, final.stdout + final.stderr
     assert len(read_records(out / "episodes.jsonl")) == 16
+
+
+class _DiskFillsUp:
+    """Stands in for the `os` module of sim/core/jsonlines.py: after `room` appends to episodes.jsonl the disk
+    is full: the next append gets half its bytes written, then ENOSPC (what a filling disk does)."""
+
+    def __init__(self, room: int):
+        self.room = room
+        self.full = True
+
+    def __getattr__(self, name):
+        return getattr(os, name)
+
+    def write(self, fd: int, data) -> int:
+        if not (self.full and os.readlink(f"/proc/self/fd/{fd}").endswith("episodes.jsonl")):
+            return os.write(fd, data)
+        if self.room > 0:
+            self.room -= 1
+            return os.write(fd, data)
+        if self.room == 0:
+            self.room = -1
+            return os.write(fd, bytes(data[: len(data) // 2]))
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="finds the file behind a descriptor through /proc")
+def test_a_full_disk_stops_the_run_with_whole_lines_and_resume_completes(tmp_path, monkeypatch):
+    import sim.core.jsonlines
+    from typer.testing import CliRunner
+
+    from sim.cli.common import ExitCode
+    from sim.cli.main import app
+
+    bank = tmp_path / "bank"
+    generate_bank(4, 2, bank, size=96)
+    config = tmp_path / "clinsim.toml"
+    config.write_text(CONFIG.format(data=tmp_path / "data").replace("delay_s = 0.05", "delay_s = 0.0"))
+    out = tmp_path / "run"
+    args = ["--config", str(config), "bench", "run", "--cases", str(bank), "--out", str(out), "--no-retrieval"]
+    disk = _DiskFillsUp(room=2)
+    monkeypatch.setattr(sim.core.jsonlines, "os", disk)
+    result = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
+    assert result.exit_code == ExitCode.STOPPED, result.output
+    assert "run stopped" in result.output and "episodes.jsonl: could not append" in result.output
+    assert "No space left on device" in result.output and "--resume" in result.output
+    data = (out / "episodes.jsonl").read_bytes()
+    assert data.endswith(b"\n") and len(read_records(out / "episodes.jsonl")) == 2, "only whole lines"
+
+    disk.full = False  # space again
+    again = CliRunner().invoke(app, [*args, "--resume"], env={"COLUMNS": "200"})
+    assert again.exit_code == 0, again.output
+    assert sorted(r.case_id for r in read_records(out / "episodes.jsonl")) == sorted(c.id for c in load_cases(bank))

@@ -1,5 +1,6 @@
 """Crash-safe JSON Lines: one `write` per complete line (then fsync), and readers that ignore a trailing
-line without its newline, which is all a crash in the middle of a write can leave behind."""
+line without its newline, which is all a crash in the middle of a write can leave behind. A write that fails
+(a full disk) is undone: the file is cut back to its whole lines before the error is raised."""
 
 from __future__ import annotations
 
@@ -20,17 +21,28 @@ _lock = threading.Lock()
 
 
 def append_lines(path: Path, lines: list[str], sync: bool = True) -> None:
-    """Append whole lines (each given without its newline) with a single write."""
+    """Append whole lines (each given without its newline). On a full disk (or any failed write) the file is
+    cut back to what it held and OSError is raised naming the file: never a partial line."""
     if not lines:
         return
-    data = "".join(line + "\n" for line in lines).encode("utf-8")
+    data = memoryview("".join(line + "\n" for line in lines).encode("utf-8"))
     path.parent.mkdir(parents=True, exist_ok=True)
     with _lock:
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            os.write(fd, data)
-            if sync:
-                os.fsync(fd)
+            size = os.fstat(fd).st_size
+            try:
+                while data:  # a write may take only part of the data (a disk filling up) before it fails
+                    data = data[os.write(fd, data):]
+                if sync:
+                    os.fsync(fd)
+            except OSError as error:
+                try:
+                    os.ftruncate(fd, size)
+                except OSError:
+                    pass  # what stays is a partial last line, which every reader ignores
+                raise OSError(error.errno, f"{path}: could not append {len(lines)} line(s) ({error.strerror}); the "
+                              "file keeps its whole lines") from error
         finally:
             os.close(fd)
 
