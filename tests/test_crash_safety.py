@@ -22,9 +22,14 @@ from pathlib import Path
 import pytest
 
 from benchmark.harness import plan_episodes
-from sim.core.records import read_records
-from retrieval.experience import EXPERIENCES_FILE, HashingTextEmbedder, ExperienceStore, read_experiences
+from retrieval.experience import (
+    EXPERIENCES_FILE,
+    ExperienceStore,
+    HashingTextEmbedder,
+    read_experiences,
+)
 from sim.bank import generate_bank
+from sim.core.records import read_records
 from sim.loaders import load_cases
 
 REPO = Path(__file__).resolve().parents[1]
@@ -81,7 +86,7 @@ def test_sigkill_at_random_points_then_resume(tmp_path):
             run.send_signal(signal.SIGKILL)
             killed += 1
         run.wait(timeout=60)
-    final = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300,
+    final = subprocess.run(command, check=False, cwd=REPO, capture_output=True, text=True, timeout=300,
                            env={**os.environ, "HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False"})
     assert final.returncode == 0, final.stdout + final.stderr + log.read_text(errors="replace")
     assert killed >= 2, f"only {killed} of {KILLS} runs were killed before finishing: the test lost its point"
@@ -132,7 +137,7 @@ def test_ctrl_c_writes_what_ran_exits_130_and_resume_completes(tmp_path):
     assert 1 <= len(lines) - 1 < 16 and (out / "summary.json").is_file()
     assert "continue with --resume" in log.read_text(errors="replace")
 
-    final = subprocess.run([*command, "--resume"], cwd=REPO, capture_output=True, text=True, timeout=300,
+    final = subprocess.run([*command, "--resume"], check=False, cwd=REPO, capture_output=True, text=True, timeout=300,
                            env={**os.environ, "HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False"})
     assert final.returncode == 0, final.stdout + final.stderr
     assert len(read_records(out / "episodes.jsonl")) == 16
@@ -163,9 +168,9 @@ class _DiskFillsUp:
 
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="finds the file behind a descriptor through /proc")
 def test_a_full_disk_stops_the_run_with_whole_lines_and_resume_completes(tmp_path, monkeypatch):
-    import sim.core.jsonlines
     from typer.testing import CliRunner
 
+    import sim.core.jsonlines
     from sim.cli.common import ExitCode
     from sim.cli.main import app
 
