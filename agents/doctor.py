@@ -6,14 +6,14 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from sim.core.actions import Ask, Diagnose, DoctorAction, RequestImage, RequestTest, action_json_schema
-from agents.llm.base import ChatModel, Completion, Message
 from rapidfuzz import fuzz
 
+from agents.llm.base import ChatModel, Completion, Message
 from agents.parsing import fallback_ask, parse_action
 from agents.prompts import bias_fragment, grammar, render
-from agents.synonyms import canonical
 from agents.protocol import Reply, View, call_record
+from agents.synonyms import canonical
+from sim.core.actions import Ask, Diagnose, DoctorAction, RequestImage, RequestTest, action_json_schema
 from sim.core.transcript import LLMCall, request_kind
 
 OPENING = "A new patient has come in."

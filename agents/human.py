@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from langgraph.types import interrupt
 
-from sim.core.actions import Diagnose
 from agents.doctor import action_text
 from agents.parsing import fallback_ask, parse_action
 from agents.patient import OPENING_QUESTION
 from agents.protocol import Reply, View
+from sim.core.actions import Diagnose
 
 QUIT_WORDS = {"/quit", "/exit", "quit()", ":q"}
 

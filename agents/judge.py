@@ -16,9 +16,9 @@ from rapidfuzz import fuzz
 from agents.llm.base import ChatModel, LLMError, Message
 from agents.prompts import render
 from agents.synonyms import normalise
+from sim.core.case import Diagnosis
 from sim.core.transcript import LLMCall
 from sim.core.verdict import CandidateScore, Verdict
-from sim.core.case import Diagnosis
 
 MATCH_THRESHOLD = 90.0
 MAX_QUALIFIER_WORDS = 2  # words a candidate may add to the truth's and still name it ("small", "right side")

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sim.core.actions import Diagnose, RequestImage
 from agents.doctor import action_text
 from agents.protocol import Reply, View
+from sim.core.actions import Diagnose, RequestImage
 
 DEFAULT_IMAGE = "chest x-ray"
 UNKNOWN = "no diagnosis (nothing retrieved)"

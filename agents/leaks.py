@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 from pydantic import JsonValue
 
-from sim.loaders.audit import DiagnosisMatcher
 from sim.core.case import Case, Diagnosis
+from sim.loaders.audit import DiagnosisMatcher
 
 MASK = "[withheld]"
 _ACRONYM = re.compile(r"^[A-Z0-9]{2,6}$")

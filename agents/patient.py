@@ -10,10 +10,10 @@ import hashlib
 import re
 
 from agents.llm.base import ChatModel, Message
-from sim.core.actions import Ask
 from agents.prompts import bias_fragment, render
 from agents.protocol import Reply, View, call_record
 from agents.role_breaks import role_breaks
+from sim.core.actions import Ask
 from sim.core.case import PatientScript
 
 MAX_ANSWER_CHARS = 600

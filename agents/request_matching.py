@@ -414,9 +414,7 @@ def _modality_fits(tokens: dict[str, str], entry: _Entry) -> bool:
     modalities = {t for t in tokens if t in MODALITIES}
     if modalities and not modalities <= entry.path:
         return IMAGING in entry.own and not entry.path & MODALITIES
-    if (entry.own & MODALITIES or IMAGING in entry.own) and not modalities and IMAGING not in tokens:
-        return False
-    return True
+    return not ((entry.own & MODALITIES or IMAGING in entry.own) and not modalities and IMAGING not in tokens)
 
 
 def _contradicts(tokens: dict[str, str], node: frozenset[str]) -> bool:

@@ -10,9 +10,9 @@ from datetime import datetime
 from pathlib import Path
 
 from benchmark.metrics import accuracy, paired_difference, per_case, summarise
-from sim.core.records import EpisodeRecord, read_records
 from benchmark.report import render_report, write_report
 from sim.core.errors import InputError, Problem
+from sim.core.records import EpisodeRecord, read_records
 
 
 # Ablation axes. A toggle axis turns one setting off and on; a list axis gives one arm per chosen value, its

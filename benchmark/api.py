@@ -17,8 +17,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agents.llm.base import ChatModel
-from benchmark.harness import (EPISODES_FILE, Progress, RunOutcome, check_run_dir, make_runner_factory,
-                               plan_episodes, prepare_run_dir, run_config, run_episodes)
+from benchmark.harness import (
+    EPISODES_FILE,
+    Progress,
+    RunOutcome,
+    check_run_dir,
+    make_runner_factory,
+    plan_episodes,
+    prepare_run_dir,
+    run_config,
+    run_episodes,
+)
 from benchmark.learner import make_learner
 from benchmark.metrics import summarise
 from benchmark.report import render_report, write_report
@@ -86,7 +95,7 @@ def run(
         from benchmark.recording import RESPONSES_FILE, RecordingModel, ResponseLog
 
         log = ResponseLog(out / RESPONSES_FILE)
-        wrap = lambda role, model: RecordingModel(model, role, log)  # noqa: E731
+        wrap = lambda role, model: RecordingModel(model, role, log)
     # The run directory is checked, then the models start, and only then is anything written: a refused
     # directory costs no server start, and a model that cannot start leaves no half-made run behind.
     if processes > 1:
@@ -99,7 +108,7 @@ def run(
     notify("starting models...")
     try:
         make_runner_factory(settings, models=models, wrap=wrap)
-    except Exception as error:  # noqa: BLE001 - a settings problem or a server that will not start
+    except Exception as error:  # a settings problem or a server that will not start
         raise ModelStartError(next((r for r in ("doctor", "patient", "judge") if r not in models), "a"), error) from error
     done = prepare_run_dir(out, config, resume)
     provider, store = build.experience(settings, out, [c.id for c in cases], experience_from, notify)

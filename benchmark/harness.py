@@ -23,12 +23,12 @@ from pathlib import Path
 from agents.llm.base import ChatModel
 from agents.llm.embedded_roles import lane_numbering
 from benchmark.provenance import code_identity
-from sim.core.records import EpisodeRecord, append_record, drop_records, now_iso, read_records, repair_tail
 from sim.core.case import Case
 from sim.core.config import Settings
+from sim.core.errors import InputError, Problem
+from sim.core.records import EpisodeRecord, append_record, drop_records, now_iso, read_records, repair_tail
 from sim.encounter.build import Parts
 from sim.encounter.runner import EncounterRunner
-from sim.core.errors import InputError, Problem
 
 CONFIG_FILE = "config.json"
 EPISODES_FILE = "episodes.jsonl"

@@ -17,10 +17,10 @@ from scipy.stats import binomtest
 
 from benchmark.api import run
 from benchmark.metrics import summarise
-from sim.core.records import EpisodeRecord
 from benchmark.report import figure_png, plt, render_report, write_report
 from sim.core.case import Case
 from sim.core.config import Settings
+from sim.core.records import EpisodeRecord
 
 ARMS = ("experience-on", "experience-off")
 

@@ -34,8 +34,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from agents.judge import score_candidate
-from sim.core.records import EpisodeRecord
 from sim.core.case import Diagnosis
+from sim.core.records import EpisodeRecord
 
 BOOTSTRAP_SAMPLES = 2000
 BOOTSTRAP_SEED = 12345

@@ -17,10 +17,10 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")  # no display on servers and CI
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from benchmark.metrics import format_ci  # noqa: E402
-from sim.core.records import EpisodeRecord  # noqa: E402
+from benchmark.metrics import format_ci
+from sim.core.records import EpisodeRecord
 
 ACTION_COLOURS = {"ask": "#4C72B0", "test": "#DD8452", "image": "#55A868", "diagnose": "#C44E52"}
 MAX_TRANSCRIPTS = 40

@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from retrieval import wiring
 from retrieval.ingest import read_source, write_items
 from retrieval.ingest.common import Progress
 from retrieval.ingest.write import IngestSummary
 from retrieval.search import ImageIndex
-from retrieval import wiring
 from retrieval.wiring import embedders_for, open_store, store_exists
 from sim.core.config import Settings
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 import tarfile
-import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass, field
 from pathlib import Path
+from xml.etree import ElementTree
 
 import numpy as np
 from PIL import Image

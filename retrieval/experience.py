@@ -21,10 +21,10 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, Field
 
-from sim.core.transcript import Turn
 from retrieval.embedders.base import Embedder, l2_normalise
 from sim.core.case import Case
 from sim.core.jsonlines import append_lines, read_models
+from sim.core.transcript import Turn
 
 EXPERIENCES_FILE = "experiences.jsonl"
 COLLECTION = "clinsim-experiences"

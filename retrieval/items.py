@@ -96,7 +96,7 @@ def split_regions(value: str) -> list[str]:
 
 def impression(report: str) -> str:
     """The report's conclusion when it has an IMPRESSION section (what a reader scans first), else all of it."""
-    head, marker, tail = report.partition("IMPRESSION:")
+    _head, marker, tail = report.partition("IMPRESSION:")
     return tail.strip() if marker and tail.strip() else report
 
 

@@ -247,7 +247,7 @@ def _jitter(images, generator):
     import torch.nn.functional as F
 
     n = images.shape[0]
-    uniform = lambda low, high: low + (high - low) * torch.rand(n, generator=generator)  # noqa: E731
+    uniform = lambda low, high: low + (high - low) * torch.rand(n, generator=generator)
     angle = uniform(-0.1, 0.1)
     scale = uniform(0.9, 1.1)
     shift = torch.stack([uniform(-0.06, 0.06), uniform(-0.06, 0.06)], dim=1)

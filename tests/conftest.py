@@ -14,6 +14,9 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 # `DEFAULT_DOCTOR` explicitly (a setting passed in beats the environment).
 os.environ.setdefault("CLINSIM_EMBEDDED__MODEL", "smollm2-135m")
 
+# The retrieval fixtures (tiny_bank, archive_bank, tiny_embedder) for every test module that asks for them.
+pytest_plugins = ["tests.retrieval_helpers"]
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 

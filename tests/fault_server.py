@@ -27,6 +27,7 @@ import threading
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Self
 
 MODES = ("timeout", "500", "429", "400", "garbage", "empty", "close", "ok")
 # Longest a `timeout` request is held (far past any client timeout a test sets); stop() releases it at once.
@@ -73,7 +74,7 @@ class FaultServer:
         self._httpd.server_close()
         self._thread.join(timeout=5)
 
-    def __enter__(self) -> FaultServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -97,7 +98,7 @@ class FaultServer:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, format, *args):  # noqa: A002 - quiet: tests read their own counters
+            def log_message(self, format, *args):  # quiet: tests read their own counters
                 pass
 
             def do_GET(self):  # /v1/models, for clients that probe

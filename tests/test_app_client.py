@@ -126,7 +126,7 @@ def test_case_uploads_are_checked(served, world, tmp_path):
         client.predict("upload", handle_file(str(wrong)), api_name="/list_cases")
     good = tmp_path / "mine.jsonl"
     good.write_bytes((root / "data" / "bank" / "cases.jsonl").read_bytes())
-    choices, note, _ = client.predict("upload", handle_file(str(good)), api_name="/list_cases")
+    _choices, note, _ = client.predict("upload", handle_file(str(good)), api_name="/list_cases")
     assert note.startswith("4 cases")
     broken = tmp_path / "broken.jsonl"
     broken.write_text('{"id": "x"}\n')
@@ -186,7 +186,7 @@ def test_with_auth_unauthenticated_requests_are_refused(world):
             with pytest.raises(HTTPError) as refused:
                 urllib.request.urlopen(app.url + path, timeout=10)
             assert refused.value.code in (401, 403), path
-        with pytest.raises(Exception):
+        with pytest.raises(Exception):  # noqa: B017 - gradio_client raises a bare Exception without the login
             Client(app.url, verbose=False)
         client = Client(app.url, auth=("doctor", "s3cret:pass"), verbose=False)
         screen = named(client.predict(*START_ARGS, bank[0].id, ["doctor"], *MODELS, "", api_name="/start"))

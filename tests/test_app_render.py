@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from PIL import Image
 
-from sim.core.transcript import Turn
 from sim.app import render
+from sim.core.transcript import Turn
 
 
 def test_chat_labels_each_speaker_and_inlines_only_publishable_images(tmp_path):

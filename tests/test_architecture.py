@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def test_import_contracts_hold():
     lint = Path(sys.executable).with_name("lint-imports")
-    done = subprocess.run([str(lint), "--config", str(REPO / "pyproject.toml")], cwd=REPO, capture_output=True,
+    done = subprocess.run([str(lint), "--config", str(REPO / "pyproject.toml")], cwd=REPO, check=False, capture_output=True,
                           text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     assert "3 kept, 0 broken" in done.stdout

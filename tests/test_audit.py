@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from sim.loaders.audit import audit_cases, rule_totals
-from sim.core.case import Case, CaseImage, Diagnosis, PatientScript
 from sim.cli.main import app
+from sim.core.case import Case, CaseImage, Diagnosis, PatientScript
 from sim.loaders import load_cases
+from sim.loaders.audit import audit_cases, rule_totals
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 MEDQA = SHARED_DATA / "agentclinic" / "agentclinic_medqa.jsonl"

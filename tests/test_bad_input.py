@@ -22,7 +22,6 @@ from typer.testing import CliRunner
 from retrieval.store import persistent_store_exists
 from sim.bank import generate_bank
 from sim.cli.main import app
-from tests.retrieval_helpers import tiny_embedder  # noqa: F401  (guards ingest: never a real embedder)
 
 SCRIPTED = """data_dir = "{data}"
 [roles.doctor]
@@ -100,8 +99,8 @@ CONFIGS = [
     ("string for a boolean", '[encounter]\nllm_judge = "perhaps"\n', SHOW, {},
      "{file}:2: encounter.llm_judge: Input should be a valid boolean, unable to interpret input"),
     ("unknown doctor bias", '[encounter]\ndoctor_bias = "sleepy"\n', SHOW, {},
-     "{file}:2: encounter.doctor_bias: unknown doctor bias 'sleepy'; choose from none, confirmation, cultural, "
-     "education, false_consensus, frequency, race, recency, religion, socioeconomic, status_quo"),
+     ("{file}:2: encounter.doctor_bias: unknown doctor bias 'sleepy'; choose from none, confirmation, cultural, "
+     "education, false_consensus, frequency, race, recency, religion, socioeconomic, status_quo")),
     ("unknown experience embedder", '[experience]\nembedder = "nope"\n', SHOW, {},
      "{file}:2: experience.embedder: Input should be 'minilm' or 'hashing'"),
     ("unclosed table header", '[encounter\nturn_cap = 3\n', SHOW, {},
@@ -113,8 +112,8 @@ CONFIGS = [
     ("not UTF-8", b'[roles.doctor]\nmodel = "caf\xe9"\n', SHOW, {}, "{file}: -: not UTF-8 (invalid continuation byte)"),
     ("missing file", None, SHOW, {}, "{file}: -: config file not found"),
     ("bad environment value", '[encounter]\nturn_cap = 4\n', SHOW, {"CLINSIM_ENCOUNTER__TURN_CAP": "lots"},
-     "$CLINSIM_ENCOUNTER__TURN_CAP: encounter.turn_cap: Input should be a valid integer, unable to parse string as "
-     "an integer"),
+     ("$CLINSIM_ENCOUNTER__TURN_CAP: encounter.turn_cap: Input should be a valid integer, unable to parse string as "
+     "an integer")),
     ("bad flag value", '[encounter]\nturn_cap = 4\n', ("run", "--turn-cap", "0"), {},
      "command-line flags: encounter.turn_cap: Input should be greater than or equal to 1"),
     ("missing API key variable",
@@ -123,11 +122,11 @@ CONFIGS = [
     ("openai backend without base_url", JUDGED + '[roles.judge]\nbackend = "openai"\n', RUN, {},
      "{file}:10: roles.judge.base_url: required for the openai backend"),
     ("missing GGUF file", JUDGED + '[embedded]\nmodel = "/nonexistent/model.gguf"\n', RUN, {},
-     "{file}:11: embedded.model: '/nonexistent/model.gguf' is neither a known model "
-     "(qwen2.5-coder-1.5b, smollm2-135m) nor an existing GGUF file"),
+     ("{file}:11: embedded.model: '/nonexistent/model.gguf' is neither a known model "
+     "(qwen2.5-coder-1.5b, smollm2-135m) nor an existing GGUF file")),
     ("unknown model name", JUDGED + '[embedded]\nmodel = "gpt-5"\n', RUN, {},
-     "{file}:11: embedded.model: 'gpt-5' is neither a known model "
-     "(qwen2.5-coder-1.5b, smollm2-135m) nor an existing GGUF file"),
+     ("{file}:11: embedded.model: 'gpt-5' is neither a known model "
+     "(qwen2.5-coder-1.5b, smollm2-135m) nor an existing GGUF file")),
 ]
 
 
@@ -200,14 +199,14 @@ FOLDERS = [
     ("too many fields", _csv("s3,files/0.png,a,b,c,d"), (), "{src}:4: -: row has 6 fields, the header has 4"),
     ("unclosed quote", _csv('"s3,files/0.png,Opacity.,Pneumonia.'), (), "{src}:4: -: row has 1 fields, the header has 4"),
     ("wrong columns", _reports("study,picture,text\ns1,files/0.png,Clear.\n"), (),
-     "{src}:1: columns: no id column (accepted names: id, uid, study_id, studyid, case_id, report_id, dicom_id, "
-     "subject_id, patient_id); the columns are: study, picture, text"),
+     ("{src}:1: columns: no id column (accepted names: id, uid, study_id, studyid, case_id, report_id, dicom_id, "
+     "subject_id, patient_id); the columns are: study, picture, text")),
     ("no report column", _reports("id,image\ns1,files/0.png\n"), (),
-     "{src}:1: columns: no findings or impression column (accepted names: findings, impression); "
-     "the columns are: id, image"),
+     ("{src}:1: columns: no findings or impression column (accepted names: findings, impression); "
+     "the columns are: id, image")),
     ("empty CSV", _reports(""), (),
-     "{src}:1: columns: no id column (accepted names: id, uid, study_id, studyid, case_id, report_id, dicom_id, "
-     "subject_id, patient_id); the columns are: (none)"),
+     ("{src}:1: columns: no id column (accepted names: id, uid, study_id, studyid, case_id, report_id, dicom_id, "
+     "subject_id, patient_id); the columns are: (none)")),
     ("not UTF-8 deep in the file",  # past the first read buffer: found while reading rows, not the header
      _reports("".join(f"s{i},files/0.png,Clear lungs and nothing else.,Normal.\n" for i in range(300)).join(
          [HEADER + "\n", ""]).encode() + b"s9,files/0.png,Op\xe9city.,X.\n"),
@@ -323,9 +322,9 @@ NPZS = [
      "--labels: label 'a=b': expected NUMBER=NAME"),
     ("pickled object array", _npz(train_images=np.array([object()] * 4, dtype=object), train_labels=LABELS), (),
      "{src}: -: not a readable .npz file: Object arrays cannot be loaded when allow_pickle=False"),
-    ("a .npy file", lambda path: np.save(open(path, "wb"), IMAGES), (),
-     "{src}: -: not a .npz archive (one bare array, as np.save writes); expected arrays named {{split}}_images, "
-     "{{split}}_labels"),
+    ("a .npy file", lambda path: np.save(path.with_suffix(".npy"), IMAGES) or path.with_suffix(".npy").replace(path), (),
+     ("{src}: -: not a .npz archive (one bare array, as np.save writes); expected arrays named {{split}}_images, "
+     "{{split}}_labels")),
     ("truncated archive", _truncated, (), "{src}: -: not a readable .npz file: File is not a zip file"),
     ("not an archive", lambda path: path.write_text("hello"), (),
      "{src}: -: not a .npz file (a .npz is a zip archive of .npy arrays)"),
@@ -357,7 +356,7 @@ def good_run(tmp_path_factory, bank) -> tuple[Path, Path]:
     return config, run
 
 
-def RUN_ARGS(bank: Path, run: Path) -> list:  # noqa: N802 - reads as the constant it is
+def RUN_ARGS(bank: Path, run: Path) -> list:  # reads as the constant it is
     return ["bench", "run", "--cases", bank, "--out", run, "--limit", "3", "--record-responses", "--no-retrieval"]
 
 

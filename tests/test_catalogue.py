@@ -9,8 +9,15 @@ import sys
 import pytest
 
 from agents.llm import catalogue
-from agents.llm.catalogue import (CATALOGUE, CatalogueModel, ModelUnavailable, Part, gguf_name, model_identity,
-                                  resolve_model)
+from agents.llm.catalogue import (
+    CATALOGUE,
+    CatalogueModel,
+    ModelUnavailable,
+    Part,
+    gguf_name,
+    model_identity,
+    resolve_model,
+)
 
 
 @pytest.fixture
@@ -63,7 +70,7 @@ def test_every_part_of_the_default_model_is_installed():
 
 
 def test_chunks_are_assembled_once_into_the_cache_with_progress(chunked, cache):
-    model, whole, _ = chunked
+    _model, whole, _ = chunked
     seen = []
     path = resolve_model("fake-model", progress=lambda done, total: seen.append((done, total)))
     assert path == cache / "models" / "fake-model.gguf" and path.read_bytes() == whole

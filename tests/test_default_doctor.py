@@ -12,7 +12,6 @@ from retrieval.wiring import open_store
 from sim.core.config import load_settings
 from sim.encounter.runner import EncounterRunner
 from sim.loaders import load_cases
-from tests.retrieval_helpers import archive_bank, tiny_bank, tiny_embedder  # noqa: F401
 
 pytestmark = pytest.mark.integration
 

@@ -12,8 +12,8 @@ from agents.llm.catalogue import resolve_model
 from agents.llm.embedded import EmbeddedServerError, LlamaServer
 from agents.llm.registry import model_for_role
 from benchmark.perf.server_log import log_offset, read_since
-from sim.core.transcript import TerminationReason
 from sim.core.config import load_settings
+from sim.core.transcript import TerminationReason
 from sim.encounter.runner import EncounterRunner
 from tests.helpers import small_case
 
@@ -161,16 +161,16 @@ def test_the_record_names_the_model_that_was_loaded_not_the_setting(tmp_path):
 def test_llm_check_command(settings):
     result = subprocess.run(
         [sys.executable, "-m", "sim.cli.main", "--data-dir", str(settings.data_dir), "llm", "check", "--role", "doctor"],
-        capture_output=True, text=True, timeout=300,
+        check=False, capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stderr
     assert "smollm2" in result.stdout.lower() and "doctor" in result.stdout
 
 
 def test_structured_output_is_constrained_json_on_llama_cpp(settings):
-    from sim.core.actions import action_json_schema
-    from agents.parsing import parse_action
     from agents.llm.openai_compat import client
+    from agents.parsing import parse_action
+    from sim.core.actions import action_json_schema
 
     spec = settings.roles.doctor.model_copy(update={"structured_output": "json_object"})
     base = model_for_role(settings, "doctor").base_url
@@ -257,7 +257,7 @@ def test_clinsim_run_on_agentclinic_cases_with_the_embedded_model(source, tmp_pa
     out = tmp_path / "run"
     done = subprocess.run([sys.executable, "-m", "sim.cli.main", "--data-dir", str(tmp_path / "data"), "run",
                            "--cases", str(cases), "--turn-cap", "2", "--no-retrieval", "--out", str(out)],
-                          capture_output=True, text=True, timeout=600)
+                          check=False, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-1500:] + done.stderr[-1500:]
     (record,) = [json.loads(line) for line in (out / "episodes.jsonl").read_text().splitlines()]
     assert record["termination"] in ("diagnosed", "turn_cap") and record["truth"]

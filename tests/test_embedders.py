@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from retrieval.embedder_registry import make_embedder
 from retrieval.embedders.base import Embedder
 from retrieval.embedders.cache import CachedEmbedder, EmbeddingCache
 from retrieval.embedders.open_clip_embedder import EmbedderUnavailable, OpenClipEmbedder
 from retrieval.embedders.pixels import RawPixelEmbedder
-from retrieval.embedder_registry import make_embedder
 from retrieval.embedders.tfidf import TfidfEmbedder
 from tests.helpers import scripted_settings
 

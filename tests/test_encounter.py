@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 from PIL import Image
 
@@ -22,7 +21,7 @@ def _runner(tmp_path, doctor, patient=("I have had a cough for four days.",), ju
 def test_each_action_kind_routes_to_its_node_and_diagnosis_is_judged(tmp_path):
     image = tmp_path / "cxr.png"
     Image.new("L", (32, 32), 80).save(image)
-    runner, models = _runner(tmp_path, [
+    runner, _models = _runner(tmp_path, [
         "ASK: How long have you had the cough?",
         "TEST: CBC",
         "IMAGE: chest x-ray",
@@ -59,7 +58,7 @@ def test_repair_then_success_is_counted(tmp_path):
 
 
 def test_repair_then_fallback_asks_the_raw_text(tmp_path):
-    runner, models = _runner(tmp_path, ["Tell me about your cough", "still no tag", "DIAGNOSIS: pneumonia"])
+    runner, _models = _runner(tmp_path, ["Tell me about your cough", "still no tag", "DIAGNOSIS: pneumonia"])
     record = runner.run(small_case())
     assert record.turns[0].parse == "fallback"
     assert record.turns[0].action.model_dump() == {"kind": "ask", "text": "Tell me about your cough"}

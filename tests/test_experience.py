@@ -9,8 +9,15 @@ import pytest
 from typer.testing import CliRunner
 
 from agents.llm.scripted import ScriptedModel
-from retrieval.experience import (Experience, ExperienceProvider, ExperienceStore, HashingTextEmbedder,
-                                  experience_embedder, read_experiences, rebuild_store)
+from retrieval.experience import (
+    Experience,
+    ExperienceProvider,
+    ExperienceStore,
+    HashingTextEmbedder,
+    experience_embedder,
+    read_experiences,
+    rebuild_store,
+)
 from sim.bank import generate_bank
 from sim.cli.main import app
 from tests.helpers import small_case

@@ -11,14 +11,13 @@ from typer.testing import CliRunner
 from agents.llm.scripted import ScriptedModel
 from benchmark.harness import make_runner_factory, plan_episodes, prepare_run_dir, run_config, run_episodes
 from benchmark.metrics import bootstrap_ci, paired_difference, summarise
-from sim.core.records import read_records
 from benchmark.report import render_report
 from sim.bank import generate_bank
 from sim.cli.main import app
 from sim.core.errors import InputError
+from sim.core.records import read_records
 from sim.loaders import load_cases
 from tests.helpers import scripted_settings, stable_record
-
 
 
 def conversation_doctor(messages) -> str:
@@ -55,7 +54,7 @@ def _run(bank, tmp_path, out_name, concurrency=1, trials=2, done=None):
 def test_concurrency_gives_the_same_records_as_sequential(bank, tmp_path):
     one, _ = _run(bank, tmp_path, "c1", concurrency=1)
     four, _ = _run(bank, tmp_path, "c4", concurrency=4)
-    key = lambda r: (r.case_id, r.trial)  # noqa: E731
+    key = lambda r: (r.case_id, r.trial)
     assert len(one.records) == len(four.records) == 24
     assert [stable_record(r) for r in sorted(one.records, key=key)] == [stable_record(r) for r in sorted(four.records, key=key)]
     # seeds depend on (run seed, case, trial) only
@@ -107,7 +106,7 @@ def test_config_names_the_code_that_ran_and_a_resume_by_other_code_is_noted(tmp_
     settings = scripted_settings(tmp_path)
     out = tmp_path / "run"
     config = run_config(settings, {"trials": 1})
-    head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip() or None
+    head = subprocess.run(["git", "rev-parse", "HEAD"], check=False, capture_output=True, text=True).stdout.strip() or None
     assert config["code"]["version"] == "0.1.0" and config["code"]["commit"] == head
     prepare_run_dir(out, config, resume=False)
     later = {**config, "code": {"version": "0.1.0", "commit": "f" * 40, "dirty": False}}

@@ -16,7 +16,6 @@ from retrieval.ingest.write import MAX_IDENTICAL_REPORTS
 from retrieval.store import CaseStore, persistent_store_exists
 from sim.cli.main import app
 from tests.conftest import shared_file
-from tests.retrieval_helpers import tiny_bank, tiny_embedder  # noqa: F401
 
 
 def _folder(tmp_path: Path, bank: Path, header: str, rows: list[str], name: str = "reports.csv") -> Path:

@@ -6,9 +6,9 @@ from __future__ import annotations
 from agents.leaks import MASK, LeakCheck, redact_case
 from agents.llm.scripted import ScriptedModel
 from agents.protocol import Reply
-from sim.loaders.audit import audit_cases
 from sim.encounter.runner import EncounterRunner
 from sim.loaders import load_cases
+from sim.loaders.audit import audit_cases
 from tests.helpers import scripted_settings, small_case
 
 ATTEMPTS = [

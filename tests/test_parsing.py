@@ -1,7 +1,7 @@
 import pytest
 
-from sim.core.actions import Ask, Diagnose, RequestImage, RequestTest
 from agents.parsing import fallback_ask, parse_action
+from sim.core.actions import Ask, Diagnose, RequestImage, RequestTest
 
 
 @pytest.mark.parametrize(

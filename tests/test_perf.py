@@ -10,9 +10,9 @@ import sys
 import numpy as np
 import pytest
 
-from sim.core.transcript import Turn
 from benchmark.perf.baseline_prompt import baseline_messages
 from benchmark.perf.vectors import default_dim, exact_top_k, sample
+from sim.core.transcript import Turn
 from tests.helpers import small_case
 
 SECTIONS = ("machine", "targets", "embedded", "harness", "store", "ingest", "prompt_tokens", "concurrency", "memory",
@@ -24,7 +24,7 @@ def report(tmp_path_factory) -> dict:
     folder = tmp_path_factory.mktemp("perf")
     out = folder / "perf.json"
     done = subprocess.run([sys.executable, "-m", "sim.cli.main", "--data-dir", str(folder / "data"), "bench", "perf",
-                           "--quick", "--smoke", "--json", str(out)], capture_output=True, text=True, timeout=300)
+                           "--quick", "--smoke", "--json", str(out)], check=False, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "targets" in done.stdout and "wrote" in done.stdout
     return json.loads(out.read_text(encoding="utf-8"))
@@ -123,7 +123,7 @@ def test_exact_search_and_vector_kinds():
 def test_baseline_prompt_resends_the_case_and_the_history():
     case = small_case()
     transcript = [Turn(index=0, role="doctor", text="ASK: Any fever?"), Turn(index=1, role="patient", text="Yes, since Monday.")]
-    system, user = baseline_messages(case, transcript, turn_cap=20)
+    _system, user = baseline_messages(case, transcript, turn_cap=20)
     assert "15,200 /uL" in user.content and "Crackles at the right base" in user.content  # every result, every turn
     assert "Doctor: ASK: Any fever?\nPatient: Yes, since Monday." in user.content
     assert "Crackles" not in baseline_messages(case, transcript, 20, history_only=True)[1].content
@@ -132,21 +132,21 @@ def test_baseline_prompt_resends_the_case_and_the_history():
 def test_only_runs_the_named_sections_and_rejects_unknown_ones(tmp_path):
     out = tmp_path / "perf.json"
     command = [sys.executable, "-m", "sim.cli.main", "--data-dir", str(tmp_path / "data"), "bench", "perf", "--smoke"]
-    done = subprocess.run([*command, "--only", "prompt_tokens", "--json", str(out)], capture_output=True, text=True,
+    done = subprocess.run([*command, "--only", "prompt_tokens", "--json", str(out)], check=False, capture_output=True, text=True,
                           timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(out.read_text(encoding="utf-8"))
     assert report["prompt_tokens"]["reduction"] > 0
     for section in ("harness", "store", "ingest", "concurrency", "memory"):
         assert report[section] == {"skipped": "not selected (--only)"}, section
-    done = subprocess.run([*command, "--only", "scale_out", "--json", str(out)], capture_output=True, text=True,
+    done = subprocess.run([*command, "--only", "scale_out", "--json", str(out)], check=False, capture_output=True, text=True,
                           timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(out.read_text(encoding="utf-8"))
     assert report["concurrency"]["scripted_server"]["levels"] and report["concurrency"]["scripted_server"]["peak_in_flight"] >= 1
     assert report["concurrency"]["embedded_server"] == {"skipped": "not selected (--only scale_out)"}
     assert report["harness"] == {"skipped": "not selected (--only)"}
-    bad = subprocess.run([*command, "--only", "stores"], capture_output=True, text=True, timeout=120)
+    bad = subprocess.run([*command, "--only", "stores"], check=False, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 1 and "unknown section stores" in bad.stdout + bad.stderr and "Traceback" not in bad.stderr
 
 

@@ -44,7 +44,7 @@ def test_worker_processes_give_the_records_of_one_process(bank, tmp_path):
         factory = make_runner_factory(settings) if processes == 1 else None
         execute = process_executor(settings, run_id="r", processes=2, concurrency=4) if processes == 2 else None
         outcomes[processes] = run_episodes(episodes, out, factory, run_id="r", concurrency=4, execute=execute)
-    key = lambda r: (r.case_id, r.trial)  # noqa: E731
+    key = lambda r: (r.case_id, r.trial)
     one, two = (sorted(outcomes[p].records, key=key) for p in (1, 2))
     assert len(one) == len(two) == 12 and not outcomes[2].interrupted
     assert [stable_record(r) for r in one] == [stable_record(r) for r in two]

@@ -1,7 +1,7 @@
 import pytest
 
-from sim.core.records import EpisodeRecord, append_record, read_records, repair_tail
 from sim.core.errors import InputError
+from sim.core.records import EpisodeRecord, append_record, read_records, repair_tail
 
 
 def _record(i: int) -> EpisodeRecord:

@@ -131,7 +131,7 @@ def test_labelled_text_embedder_ranks_by_label_where_wording_misleads():
 
     labels = [list(synonyms)[i % 3] for i in range(240)]
     texts = [report(label) for label in labels]
-    train, test = range(0, 120), range(120, 240)
+    train, test = range(120), range(120, 240)
     trained = LabelledTextEmbedder.fit([texts[i] for i in train], [{labels[i]} for i in train])
     assert trained.dim == 3 and sorted(trained.labels) == sorted(synonyms)
 

@@ -7,9 +7,8 @@ import typer
 from typer.testing import CliRunner
 
 from agents.knn_doctor import UNKNOWN, KnnDoctor, similarity_vote
-from agents.protocol import View
-from sim.core.transcript import Turn
 from agents.llm.scripted import ScriptedModel
+from agents.protocol import View
 from benchmark.metrics import accuracy
 from retrieval.ingest import read_source, write_items
 from retrieval.retriever import NOTHING_SIMILAR, CaseRetriever, make_retriever
@@ -17,9 +16,10 @@ from retrieval.wiring import open_store
 from sim.cli.main import app
 from sim.cli.model_flags import parse_model_flag
 from sim.core.config import load_settings
+from sim.core.transcript import Turn
 from sim.encounter.runner import EncounterRunner
 from sim.loaders import load_cases
-from tests.retrieval_helpers import TINY_BANK_CASES, archive_bank, noise_image, tiny_bank, tiny_embedder  # noqa: F401
+from tests.retrieval_helpers import TINY_BANK_CASES, noise_image
 
 
 @pytest.fixture

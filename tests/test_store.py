@@ -14,7 +14,7 @@ from retrieval.ingest import read_source, write_items
 from retrieval.search import search
 from retrieval.store import CaseStore, StoreError, collection_name
 from sim.cli.main import app
-from tests.retrieval_helpers import TinyEmbedder, noise_image, photographs, tiny_bank, tiny_embedder  # noqa: F401
+from tests.retrieval_helpers import TinyEmbedder, noise_image, photographs
 
 
 @pytest.fixture
@@ -55,7 +55,7 @@ def test_query_by_image_finds_the_same_image_first(filled):
 
 
 def test_query_by_text_finds_matching_reports(filled):
-    store, embedder, read, _ = filled
+    store, embedder, _read, _ = filled
     collection = store.collection("report", embedder.name)
     result = search(collection, embedder.embed_texts(["cardiomegaly enlarged cardiac silhouette"])[0], 3)
     assert [n.diagnosis for n in result.neighbours] == ["Cardiomegaly"] * 3
@@ -90,7 +90,7 @@ def test_region_text_conditioning_prefers_reports_about_the_region(filled):
 
 
 def test_noise_and_photographs_are_out_of_distribution(filled):
-    store, embedder, read, summary = filled
+    store, embedder, read, _summary = filled
     collection = store.collection("image", embedder.name)
     assert collection.calibration["k"] == 5 and collection.calibration["queries"] == len(read.items)
     strangers = {"noise": noise_image(1), **photographs()}
@@ -104,10 +104,8 @@ def test_noise_and_photographs_are_out_of_distribution(filled):
 
 def test_a_second_writer_is_refused(tmp_path):
     first, second = CaseStore.open(tmp_path / "chroma"), CaseStore.open(tmp_path / "chroma")
-    with first.writing():
-        with pytest.raises(StoreError, match="another process .* is writing"):
-            with second.writing():
-                pass
+    with first.writing(), pytest.raises(StoreError, match="another process .* is writing"), second.writing():
+        pass
     with second.writing():  # free again once the first writer is done
         pass
 

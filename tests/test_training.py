@@ -159,8 +159,8 @@ def test_siglip_training_with_outlier_exposure_runs(bank, tmp_path):
 
 
 def test_cli_trains_and_the_bank_spec_reuses_the_checkpoint(bank, tmp_path):
-    from retrieval.embedders.open_clip_embedder import EmbedderUnavailable
     from retrieval.embedder_registry import bank_checkpoint_path, ensure_bank_checkpoint, make_embedder
+    from retrieval.embedders.open_clip_embedder import EmbedderUnavailable
     from sim.cli.main import app
     from tests.helpers import scripted_settings
 

@@ -52,8 +52,8 @@ BAD_FILES = [
             (
                 1,
                 "-",
-                "cannot tell the case format from the keys (label, patient); expected AgentClinic OSCE "
-                "(OSCE_Examination), NEJM (question, answers, patient_info) or native (id, source, diagnosis)",
+                ("cannot tell the case format from the keys (label, patient); expected AgentClinic OSCE "
+                "(OSCE_Examination), NEJM (question, answers, patient_info) or native (id, source, diagnosis)"),
             )
         ],
         0,

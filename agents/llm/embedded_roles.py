@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import itertools
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from agents.llm.base import ChatModel, Completion, LLMError, Message
 

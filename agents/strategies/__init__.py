@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 from agents.strategies.base import Strategy
-from agents.strategies.cot import ChainOfThought
 from agents.strategies.conference import Conference, Panelist
+from agents.strategies.cot import ChainOfThought
 from agents.strategies.direct import Direct
 from agents.strategies.self_consistency import SelfConsistency, rank_vote
 

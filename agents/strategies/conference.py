@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sim.core.actions import Diagnose
 from agents.llm.base import ChatModel, Message
 from agents.parsing import parse_action
 from agents.prompts import PROMPT_DIR, render
 from agents.protocol import Reply, View
 from agents.strategies.base import DoctorTools
+from sim.core.actions import Diagnose
 from sim.core.transcript import Turn
 
 PANEL_TOKENS = 120

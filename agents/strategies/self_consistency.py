@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from rapidfuzz import fuzz
 
-from sim.core.actions import MAX_DIFFERENTIAL, Diagnose
 from agents.parsing import parse_action
 from agents.prompts import render
 from agents.protocol import Reply, View
 from agents.strategies.base import DoctorTools
 from agents.synonyms import normalise
+from sim.core.actions import MAX_DIFFERENTIAL, Diagnose
 
 SAME_DIAGNOSIS = 90.0  # token-sort similarity at which two names count as one diagnosis
 

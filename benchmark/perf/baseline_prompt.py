@@ -13,8 +13,8 @@ from __future__ import annotations
 import json
 
 from agents.llm.base import Message
-from sim.core.transcript import Turn
 from sim.core.case import Case
+from sim.core.transcript import Turn
 
 INSTRUCTIONS = (
     "You play the doctor in a simulated consultation. Work out the diagnosis by talking with the patient.\n"

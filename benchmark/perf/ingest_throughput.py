@@ -11,6 +11,7 @@ cache, Chroma writes and bookkeeping).
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from collections.abc import Callable
@@ -45,8 +46,8 @@ class TimedEmbedder:
 def default_image_embedder(data_dir: Path, train: bool) -> tuple[Embedder, str]:
     """The default 'bank' embedder without its cache: its trained checkpoint when there is one (or when
     `train`), else the same architecture with random weights, which costs exactly as much to run."""
-    from retrieval.embedders.open_clip_embedder import OpenClipEmbedder
     from retrieval.embedder_registry import bank_checkpoint_path, ensure_bank_checkpoint
+    from retrieval.embedders.open_clip_embedder import OpenClipEmbedder
     from retrieval.training import ARCHITECTURES, read_sidecar
 
     checkpoint = bank_checkpoint_path(data_dir)
@@ -104,6 +105,6 @@ def _stage_seconds(marks: list[tuple[float, str]]) -> dict[str, float]:
     """Seconds per stage from the times each stage began (a stage runs until the next one begins; a stage
     that comes back, e.g. one OOD calibration per collection, adds up)."""
     stages: dict[str, float] = {}
-    for (begin, name), (end, _) in zip(marks, marks[1:]):
+    for (begin, name), (end, _) in itertools.pairwise(marks):
         stages[name] = round(stages.get(name, 0.0) + end - begin, 2)
     return stages

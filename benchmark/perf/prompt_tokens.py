@@ -117,7 +117,7 @@ def measure_prompt_tokens(cases: list[Case], case_dir: Path, work_dir: Path) -> 
         history_only.append(sum(prompt_tokens(baseline_messages(case, record.turns[:i], turn_cap, history_only=True), count)
                                 for i in doctor_turns))
     total = sum(composition.values()) or 1
-    mean = lambda values: round(sum(values) / len(values), 1)  # noqa: E731
+    mean = lambda values: round(sum(values) / len(values), 1)
     return {
         "tokenizer": tokenizer,
         "encounters": len(cases),

@@ -75,13 +75,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def do_GET(self) -> None:  # noqa: N802 - the http.server API
+    def do_GET(self) -> None:  # the http.server API
         if self.path == "/stats":
             self._send(200, {"peak_in_flight": self.server.counter.peak, "requests": self.server.counter.requests})
             return
         self._send(200, {"object": "list", "data": [{"id": MODEL, "object": "model", "owned_by": "clinsim"}]})
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         request = json.loads(self.rfile.read(length) or b"{}")
         messages = request.get("messages", [])

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval.chroma_server import chroma_server
 from benchmark.perf.vectors import exact_top_k, sample
+from retrieval.chroma_server import chroma_server
 
 K = 10
 SEED = 0
@@ -28,7 +28,7 @@ SEED = 0
 
 def _child(spec: dict, timeout_s: float = 3600) -> dict:
     done = subprocess.run([sys.executable, "-m", "benchmark.perf.store_child", json.dumps(spec)],
-                          capture_output=True, text=True, timeout=timeout_s)
+                          check=False, capture_output=True, text=True, timeout=timeout_s)
     if done.returncode != 0:
         tail = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
         raise RuntimeError(f"store child ({spec['action']}) failed: {tail}")

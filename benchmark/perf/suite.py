@@ -61,8 +61,8 @@ PLANS = {
                   token_cases=15, concurrency_levels=(1, 8, 32), concurrency_episodes=8, server_latency_s=0.05,
                   train_first_use=False,
                   embedded_levels=(),
-                  notes=("quick: stores of 1k and 10k vectors only (the target is stated at 100k); "
-                         "no embedded-server concurrency",)),
+                  notes=(("quick: stores of 1k and 10k vectors only (the target is stated at 100k); "
+                         "no embedded-server concurrency"),)),
     "smoke": Plan("smoke", harness_episodes=8, harness_delay_s=0.002, embedded="off", store_sizes=(1_000,),
                   store_queries=30, ef_sweep=(), store_server=False, ingest_bank_cases=8, ingest_npz_limit=40,
                   train_embedder=False, token_cases=3, bank_cases=6, concurrency_levels=(1, 2),

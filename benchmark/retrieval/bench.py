@@ -135,7 +135,9 @@ def _ood(data: BenchData, methods: list[Method], vectors: _Vectors, on_step) -> 
         if on_step:
             on_step(f"OOD: {method.name}")
         gallery = vectors.get(method, "image", setup.gallery)
-        distance = lambda items: kth_neighbour_distance(vectors.get(method, "image", items), gallery, OOD_K)  # noqa: E731
+        def distance(items, method=method, gallery=gallery):
+            return kth_neighbour_distance(vectors.get(method, "image", items), gallery, OOD_K)
+
         threshold = float(np.quantile(distance(setup.calibration), OOD_CALIBRATION_QUANTILE))
         inside = distance(setup.in_distribution)
         result: dict[str, Any] = {"threshold": round(threshold, 4),

@@ -60,8 +60,8 @@ def build_methods(
     train_progress: Callable[[str, int], Callable[[int, float], None]] | None = None,
 ) -> tuple[list[Method], list[str]]:
     """Methods for `data`, and notes on the ones left out (and why)."""
-    from retrieval.embedders.pixels import RawPixelEmbedder
     from retrieval.embedder_registry import ensure_bank_checkpoint, make_embedder
+    from retrieval.embedders.pixels import RawPixelEmbedder
     from retrieval.embedders.tfidf import TfidfEmbedder
 
     has_images = any("image" in (task.query_kind, task.gallery_kind) for task in data.tasks)

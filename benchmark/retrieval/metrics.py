@@ -59,7 +59,7 @@ def ranking_metrics(scores: np.ndarray, relevant: np.ndarray, ks: tuple[int, ...
     dcg = (top * discounts).sum(axis=1)
     ideal = np.array([discounts[: min(int(n), top.shape[1])].sum() for n in n_relevant])
     return RankingMetrics(
-        n_queries=int(len(ranked)),
+        n_queries=len(ranked),
         n_without_relevant=int((n_relevant == 0).sum()),
         recall_at={k: float(ranked[:, :k].any(axis=1).mean()) for k in ks},
         precision_at_10=float(top.sum(axis=1).mean() / 10),

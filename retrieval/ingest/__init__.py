@@ -21,7 +21,7 @@ from retrieval.ingest.write import IngestSummary, write_items
 SourceKind = Literal["bank", "agentclinic", "folder", "npz"]
 READERS = {"bank": read_bank, "agentclinic": read_agentclinic, "folder": read_folder, "npz": read_npz}
 
-__all__ = ["IngestSummary", "Progress", "READERS", "SourceKind", "SourceRead", "read_source", "write_items"]
+__all__ = ["READERS", "IngestSummary", "Progress", "SourceKind", "SourceRead", "read_source", "write_items"]
 
 
 def read_source(kind: SourceKind, source: Path, progress: Progress = None, limit: int | None = None,

@@ -14,14 +14,13 @@ from pathlib import Path
 
 import gradio as gr
 
-from sim.core.actions import ACTION_ADAPTER
 from sim.app import render
 from sim.app.encounters import EncounterBook, LiveEncounter
-from sim.core.config import MODEL_ROLES
 from sim.app.paths import AppPaths
 from sim.app.safety import UploadRejected, check_image_upload, publish
 from sim.app.sources import BANK, UPLOAD, CaseSources, SourceError
-from sim.core.config import RoleModel, Settings
+from sim.core.actions import ACTION_ADAPTER
+from sim.core.config import MODEL_ROLES, RoleModel, Settings
 from sim.encounter.runner import HUMAN_ROLES
 
 RANDOM = "(random case)"

@@ -19,15 +19,15 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from sim.core.transcript import Turn
-from sim.core.records import EpisodeRecord, append_record, now_iso, read_records
 from sim.app.paths import AppPaths
 from sim.app.sources import CaseSources, SourceError
 from sim.core.case import Case
 from sim.core.config import MODEL_ROLES, Settings, parse_model_spec
+from sim.core.errors import InputError
+from sim.core.records import EpisodeRecord, append_record, now_iso, read_records
+from sim.core.transcript import Turn
 from sim.encounter import build
 from sim.encounter.runner import HUMAN_ROLES, EncounterRunner, EncounterSession, Step
-from sim.core.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +188,7 @@ class LiveEncounter:
             if step.record is not None:
                 step = Step(step.turns, record=self.book.save(self, step.record))
             self.step, self.failure = step, None
-        except Exception as error:  # noqa: BLE001 - shown to the user; the checkpoint keeps the thread
+        except Exception as error:  # shown to the user; the checkpoint keeps the thread
             log.exception("encounter %s", self.thread_id)
             self.failure = f"{type(error).__name__}: {error}"
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sim.core.transcript import Turn
 from sim.core.records import EpisodeRecord
+from sim.core.transcript import Turn
 
 Publish = Callable[[str], str | None]
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import gradio as gr
 
-from sim.core.records import EpisodeRecord, read_records
 from sim.app import render
 from sim.app.paths import AppPaths
 from sim.app.safety import has_traversal, is_inside, publish
 from sim.core.errors import InputError
+from sim.core.records import EpisodeRecord, read_records
 
 EPISODES = "episodes.jsonl"
 MAX_DEPTH = 4  # run directories are found up to DATA_DIR/a/b/c/d/episodes.jsonl (no full-tree walks)

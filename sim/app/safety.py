@@ -27,7 +27,7 @@ DEFAULT_MAX_UPLOAD_MB = 20
 IMAGE_FORMATS = {"PNG": "png", "JPEG": "jpg", "GIF": "gif", "BMP": "bmp", "WEBP": "webp"}
 MAX_IMAGE_PIXELS = 64_000_000  # larger "images" are decompression bombs, not radiographs
 
-_FILE_ROUTE = re.compile(r"^(?:/gradio_api)?/file[=/](?P<target>.*)$", re.S)
+_FILE_ROUTE = re.compile(r"^(?:/gradio_api)?/file[=/](?P<target>.*)$", re.DOTALL)
 _PROXY_ROUTE = re.compile(r"^(?:/gradio_api)?/proxy=")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]+:")  # http:, https:, data:, file: ... (not a C: drive)
 

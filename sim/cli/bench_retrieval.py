@@ -36,8 +36,8 @@ def retrieval(
     Per task and method: R@1/5/10 (hit rate), P@10, mAP, nDCG@10 and single-query latency p50/p95;
     per image method: OOD AUROC against noise, photographs and another dataset's images.
     """
-    from benchmark.retrieval.bench import run_benchmark
     from benchmark.retrieval import data as rd
+    from benchmark.retrieval.bench import run_benchmark
     from benchmark.retrieval.data import parse_dataset
     from benchmark.retrieval.methods import build_methods
     from retrieval.embedders.open_clip_embedder import EmbedderUnavailable

@@ -274,7 +274,7 @@ def bench_learn(
     from benchmark.learning import ARMS, ordered, run_sequence, write_learning_outputs
 
     cfg = settings({**models.overrides(), **doctor.overrides()})
-    cases_path, loaded, case_dir = resolve_cases(source, cfg.data_dir, apply_limit=False)
+    _cases_path, loaded, case_dir = resolve_cases(source, cfg.data_dir, apply_limit=False)
     sequence = ordered(loaded, order_seed)[: source.limit or None]
     models: dict = {}
     try:
@@ -307,7 +307,7 @@ def bench_learn(
     for column in ("arm", "top-1 first half", "top-1 second half", "experiences shown / encounter"):
         view.add_column(column)
     for arm, half in result["halves"].items():
-        fmt = lambda v: "n/a" if v is None else f"{100 * v:.1f}%"  # noqa: E731
+        fmt = lambda v: "n/a" if v is None else f"{100 * v:.1f}%"
         view.add_row(arm, fmt(half["first_half"]), fmt(half["second_half"]), f"{half['experiences_used_per_episode']:.2f}")
     console.print(view)
     console.print(f"curve: {out / 'curve.json'}; plot in {out / 'report.html'}")
@@ -353,6 +353,6 @@ def bench_rejudge(
     for column in ("run", "episodes", "verdicts changed", "top-1 before", "top-1 after"):
         view.add_column(column)
     for r in results:
-        pct = lambda v: "n/a" if v is None else f"{100 * v:.1f}%"  # noqa: E731
+        pct = lambda v: "n/a" if v is None else f"{100 * v:.1f}%"
         view.add_row(Path(r.run).name, str(r.episodes), str(r.changed), pct(r.top1_before), pct(r.top1_after))
     console.print(view)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -32,7 +32,7 @@ class CaseFormat(str, Enum):
 
 
 FormatOption = Annotated[
-    Optional[CaseFormat],
+    CaseFormat | None,
     typer.Option("--format", "-f", help="Case file format; detected from the first JSON object line if omitted."),
 ]
 
@@ -77,7 +77,7 @@ def validate(
 @app.command()
 def audit(
     files: Annotated[list[Path], typer.Argument(help="JSONL case files or bank folders.")],
-    json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the findings as JSON here.")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the findings as JSON here.")] = None,
     format: FormatOption = None,
     include_reports: Annotated[
         bool, typer.Option("--include-reports", help="Also audit image reports (shown only with encounter.show_image_report).")
@@ -126,7 +126,7 @@ def audit(
 
 @app.command()
 def schema(
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the schema here instead of stdout.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the schema here instead of stdout.")] = None,
 ) -> None:
     """Print the JSON Schema of one line of the native case format."""
     from sim.core.case import case_json_schema
@@ -190,7 +190,7 @@ def generate(
 @app.command()
 def show(
     file: Annotated[Path, typer.Argument(help="JSONL case file or bank folder.")],
-    case_id: Annotated[Optional[str], typer.Option("--case-id", help="Case to show; the first if omitted.")] = None,
+    case_id: Annotated[str | None, typer.Option("--case-id", help="Case to show; the first if omitted.")] = None,
     format: FormatOption = None,
 ) -> None:
     """Print one case as readable panels: what each agent sees, and the answer."""

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import typer
 
-from sim.cli import cases as cases_cli
 from sim.cli import bench, config_cmd, embedder, llm
+from sim.cli import cases as cases_cli
 from sim.cli import store as store_cli
 from sim.cli.app_cmd import app as app_command
+from sim.cli.common import HELP_MARKUP, state
 from sim.cli.demo import demo
 from sim.cli.replay import replay
 from sim.cli.run import run
-from sim.cli.common import HELP_MARKUP, state
 
 app = typer.Typer(
     name="clinsim",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Self
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -19,7 +19,7 @@ from sim.cli.common import command_group, console, err_console, fail, settings
 
 app = command_group("Fill, describe and search the image-report case store.")
 
-ChromaUrl = Annotated[Optional[str], typer.Option(
+ChromaUrl = Annotated[str | None, typer.Option(
     "--chroma-url", help="Chroma server (http://HOST:PORT); default: retrieval.chroma_url, else DATA_DIR/chroma")]
 
 
@@ -38,7 +38,7 @@ class _Bar:
                                  TimeElapsedColumn(), console=console, transient=False)
         self.tasks: dict[str, int] = {}
 
-    def __enter__(self) -> _Bar:
+    def __enter__(self) -> Self:
         self.progress.__enter__()
         return self
 
@@ -62,11 +62,11 @@ def ingest(
                                                 "image reports, or .npz file")],
     kind: Annotated[SourceKind, typer.Option("--kind", help="what SOURCE is")] = SourceKind.bank,
     skip_bad: Annotated[bool, typer.Option("--skip-bad", help="skip bad rows (reported) instead of writing nothing")] = False,
-    limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="ingest only the first N rows (per split)")] = None,
-    images: Annotated[Optional[Path], typer.Option("--images", help="folder: where image files are (default: "
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="ingest only the first N rows (per split)")] = None,
+    images: Annotated[Path | None, typer.Option("--images", help="folder: where image files are (default: "
                                                                     "beside the reports file)")] = None,
     split: Annotated[str, typer.Option("--split", help="npz: comma-separated splits to ingest")] = "train",
-    labels: Annotated[Optional[str], typer.Option("--labels", help="npz: label names, 'normal,pneumonia' or "
+    labels: Annotated[str | None, typer.Option("--labels", help="npz: label names, 'normal,pneumonia' or "
                                                                    "'0=normal,1=pneumonia'")] = None,
     chroma_url: ChromaUrl = None,
 ) -> None:
@@ -159,12 +159,12 @@ def info(chroma_url: ChromaUrl = None) -> None:
 
 @app.command()
 def query(
-    image: Annotated[Optional[Path], typer.Option("--image", help="find cases with similar images")] = None,
-    text: Annotated[Optional[str], typer.Option("--text", help="find cases with similar reports")] = None,
-    region: Annotated[Optional[str], typer.Option("--region", help="only cases labelled with this anatomical "
+    image: Annotated[Path | None, typer.Option("--image", help="find cases with similar images")] = None,
+    text: Annotated[str | None, typer.Option("--text", help="find cases with similar reports")] = None,
+    region: Annotated[str | None, typer.Option("--region", help="only cases labelled with this anatomical "
                                                                    "region, re-ranked by it (e.g. 'right lower zone')")] = None,
     k: Annotated[int, typer.Option("-k", "--k", min=1, max=100, help="how many cases")] = 5,
-    exclude_case: Annotated[Optional[str], typer.Option("--exclude-case", help="leave out this case id")] = None,
+    exclude_case: Annotated[str | None, typer.Option("--exclude-case", help="leave out this case id")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
     chroma_url: ChromaUrl = None,
 ) -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from rich.panel import Panel
 
-from sim.core.transcript import Turn
-from sim.core.records import EpisodeRecord
 from sim.cli.common import console
+from sim.core.records import EpisodeRecord
+from sim.core.transcript import Turn
 
 STYLES = {"doctor": "bold cyan", "patient": "green", "measurement": "yellow", "retrieval": "magenta", "judge": "bold"}
 

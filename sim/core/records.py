@@ -12,15 +12,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from datetime import UTC, datetime
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from sim.core.jsonlines import append_lines, complete_lines, read_models
 from sim.core.transcript import Turn, request_kind
 from sim.core.verdict import Verdict
-from sim.core.jsonlines import append_lines, complete_lines, read_models
 
 RECORD_VERSION = 1
 

@@ -19,10 +19,10 @@ from agents.leaks import LeakCheck, redact_case
 from agents.llm.base import ChatModel
 from agents.measurement import LookupMeasurement
 from agents.measurement_agent import LookupMeasurementAgent
-from agents.request_matching import TextEncoder
 from agents.patient import LLMPatient, licensed_breaks
 from agents.protocol import Participant
 from agents.reference_doctors import KnnTextDoctor, TextClassifier, TextDoctor
+from agents.request_matching import TextEncoder
 from sim.core.case import Case
 from sim.core.config import (
     MODEL_ROLES,
@@ -37,7 +37,6 @@ from sim.core.plugins import DOCTORS, STRATEGIES
 from sim.core.records import RoleInfo
 from sim.core.transcript import Turn
 from sim.encounter.graph import Encounter, ExperienceSource, Retriever, Seats
-
 
 REFERENCE_MODELS = {"knn": "knn retrieval vote", "text": "text classifier (tf-idf + logistic regression)",
                     "knn+text": "knn retrieval vote x text classifier"}
@@ -292,8 +291,13 @@ def experience(settings: Settings, out: Path, case_ids: list[str], experience_fr
     directory, mirrored to RUN_DIR/experiences.jsonl. Raises InputError for an unreadable warm-start file."""
     if not settings.experience.enabled:
         return None, None
-    from retrieval.experience import (EXPERIENCES_FILE, ExperienceProvider, ExperienceStore, experience_embedder,
-                                      read_experiences)
+    from retrieval.experience import (
+        EXPERIENCES_FILE,
+        ExperienceProvider,
+        ExperienceStore,
+        experience_embedder,
+        read_experiences,
+    )
 
     store = ExperienceStore(out / "experience-store", experience_embedder(settings.experience.embedder),
                             mirror=out / EXPERIENCES_FILE)

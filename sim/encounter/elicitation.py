@@ -16,11 +16,7 @@ from sim.core.records import Elicitation
 
 RECALL_NEEDED = 0.5
 STEM = 4
-_STOP = set(
-    "a an and are as at be been but by for from had has have he her his i in is it its me my no not of on or she "
-    "so than that the their them there they this to too was were with without you your about after before over "
-    "into also very more most some any all ago".split()
-)
+_STOP = {"a", "an", "and", "are", "as", "at", "be", "been", "but", "by", "for", "from", "had", "has", "have", "he", "her", "his", "i", "in", "is", "it", "its", "me", "my", "no", "not", "of", "on", "or", "she", "so", "than", "that", "the", "their", "them", "there", "they", "this", "to", "too", "was", "were", "with", "without", "you", "your", "about", "after", "before", "over", "into", "also", "very", "more", "most", "some", "any", "all", "ago"}
 _SPLIT = re.compile(r"(?<=[.!?;])\s+")
 
 

@@ -23,13 +23,13 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 
-from agents.llm.base import ChatModel, LLMError
 from agents.judge import judge_differential
 from agents.leaks import LeakCheck
-from agents.role_breaks import role_breaks
+from agents.llm.base import ChatModel, LLMError
 from agents.protocol import Participant, Reply, View
-from sim.core.transcript import TerminationReason, Turn
+from agents.role_breaks import role_breaks
 from sim.core.case import Case
+from sim.core.transcript import TerminationReason, Turn
 from sim.encounter import routing
 from sim.encounter.state import EncounterState
 
@@ -183,7 +183,7 @@ def _judge(state: EncounterState, runtime: Runtime[Encounter]) -> dict:
     verdict = judge_differential(state.get("differential", []), encounter.case.diagnosis, k=top_k,
                                  llm=encounter.judge_model, lookalikes=lookalikes)
     index = len(state.get("turns", []))
-    outcome = "correct" if verdict.top1_correct else ("correct in top-%d" % top_k if verdict.topk_correct else "incorrect")
+    outcome = "correct" if verdict.top1_correct else (f"correct in top-{top_k}" if verdict.topk_correct else "incorrect")
     turn = Turn(index=index, role="judge", text=f"{outcome}: {verdict.reason}", calls=verdict.calls).model_dump()
     return {"verdict": verdict.model_dump(), "turns": [turn]}
 

@@ -7,10 +7,11 @@ encounter whose process died continues from its last completed turn when run aga
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import time
-from dataclasses import dataclass
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from langgraph.checkpoint.memory import InMemorySaver
@@ -19,10 +20,10 @@ from langgraph.types import Command
 
 from agents.leaks import redact_case
 from agents.llm.base import ChatModel
-from sim.core.transcript import TerminationReason, Turn
-from sim.core.records import EpisodeRecord, compute_totals, config_hash, now_iso
 from sim.core.case import Case
 from sim.core.config import SEATS, Settings
+from sim.core.records import EpisodeRecord, compute_totals, config_hash, now_iso
+from sim.core.transcript import TerminationReason, Turn
 from sim.core.verdict import Verdict
 from sim.encounter.build import Parts, check_seats
 from sim.encounter.elicitation import elicitation
@@ -218,10 +219,8 @@ class EncounterSession:
 
     def finish_with_error(self, error: str) -> Step:
         state = {}
-        try:
+        with contextlib.suppress(Exception):  # the error we report matters more than the state we lost
             state = self.state()
-        except Exception:  # noqa: BLE001 - the error we report matters more than the state we lost
-            pass
         return self._finished(state, error)
 
     def _finished(self, state: dict, error: str | None = None) -> Step:

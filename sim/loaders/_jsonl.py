@@ -8,9 +8,10 @@ is handled here once, so every format reports the same problems the same way.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from sim.core.case import Case
 from sim.core.errors import Problem

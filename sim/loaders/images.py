@@ -61,7 +61,7 @@ def _download(url: str, cache_dir: Path, key: str, timeout: float) -> Path:
     if urllib.parse.urlsplit(url).scheme.lower() not in ("http", "https"):
         raise ValueError("only http(s) image URLs are fetched")
     request = urllib.request.Request(url, headers={"User-Agent": "clinsim-case-loader"})
-    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - http(s) URLs from case files
+    with urllib.request.urlopen(request, timeout=timeout) as response:  # http(s) URLs from case files
         content_type = (response.headers.get_content_type() or "").lower()
         if not content_type.startswith("image/"):
             raise ValueError(f"server sent {content_type or 'no content type'}, not an image")

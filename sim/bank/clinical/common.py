@@ -78,7 +78,7 @@ def smoking_history(rng: np.random.Generator, person: Person, heavy: bool = Fals
     longest = max(6, person.age - 15)
     years = int(rng.integers(min(25, longest - 1), longest)) if heavy else int(rng.integers(5, longest))
     packs = float(rng.choice([1.0, 1.5, 2.0])) if heavy else float(rng.choice([0.25, 0.5, 1.0]))
-    pack_years = max(1, int(round(years * packs)))
+    pack_years = max(1, round(years * packs))
     if chance(rng, 0.5):
         return f"Current smoker, about {pack_years} pack-years.", pack_years
     quit_ago = int(rng.integers(1, 12))
@@ -148,7 +148,7 @@ def complete_blood_count(
 ) -> Findings:
     neutrophil_share = int(rng.integers(neutrophils[0], neutrophils[1] + 1))
     # Lymphocytes take most of the rest; monocytes and eosinophils the remainder.
-    lymphocyte_share = max(3, int(round((100 - neutrophil_share) * rng.uniform(0.6, 0.8))))
+    lymphocyte_share = max(3, round((100 - neutrophil_share) * rng.uniform(0.6, 0.8)))
     return {
         "WBC": f"{rng.uniform(*wbc):.1f} x10^9/L",
         "Neutrophils": f"{neutrophil_share}%",

@@ -10,6 +10,7 @@ it. The plan is what the report describes.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -319,7 +320,7 @@ def _hyperinflation(scene: Scene, sign: Sign) -> LesionInfo:
 
 
 def _line(scene: Scene, points: list[tuple[float, float]], width_px: float, amount: float) -> None:
-    for (u0, v0), (u1, v1) in zip(points, points[1:], strict=False):
+    for (u0, v0), (u1, v1) in itertools.pairwise(points):
         du, dv = u1 - u0, v1 - v0
         length2 = du * du + dv * dv
         t = np.clip(((scene.u - u0) * du + (scene.v - v0) * dv) / length2, 0.0, 1.0)

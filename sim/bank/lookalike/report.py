@@ -29,8 +29,8 @@ def _effusion(rng: np.random.Generator, sign: Sign) -> tuple[str, str]:
                 f"small {sign.side} pleural effusion")  # fmt: skip
     finding = pick(rng, (
         f"There is a {size} {sign.side} pleural effusion with a meniscus along the lateral chest wall.",
-        f"Homogeneous opacity at the {sign.side} base with a curved upper border tracking up the lateral wall, "
-        f"in keeping with a {size} pleural effusion.",
+        (f"Homogeneous opacity at the {sign.side} base with a curved upper border tracking up the lateral wall, "
+        f"in keeping with a {size} pleural effusion."),
         f"{size.capitalize()} {sign.side}-sided pleural fluid obscuring the {sign.side} hemidiaphragm.",
     ))  # fmt: skip
     return finding, f"{size} {sign.side} pleural effusion"
@@ -92,11 +92,11 @@ def _mass(rng: np.random.Generator, sign: Sign, diameter_mm: float) -> tuple[str
 def _pneumothorax(rng: np.random.Generator, sign: Sign, lung_kept: float) -> tuple[str, str]:
     size = "small" if lung_kept > 0.72 else "moderate" if lung_kept > 0.6 else "large"
     finding = pick(rng, (
-        f"A visceral pleural line is seen in the {sign.side} hemithorax with no lung markings beyond it: {size} "
-        f"{sign.side} pneumothorax.",
+        (f"A visceral pleural line is seen in the {sign.side} hemithorax with no lung markings beyond it: {size} "
+        f"{sign.side} pneumothorax."),
         f"{size.capitalize()} {sign.side} pneumothorax; the lung edge lies well away from the chest wall at the apex.",
-        f"Absent lung markings peripheral to a thin pleural line on the {sign.side}, in keeping with a {size} "
-        "pneumothorax. No mediastinal shift.",
+        (f"Absent lung markings peripheral to a thin pleural line on the {sign.side}, in keeping with a {size} "
+        "pneumothorax. No mediastinal shift."),
     ))  # fmt: skip
     return finding, f"{size} {sign.side} pneumothorax"
 
