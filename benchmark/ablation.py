@@ -124,6 +124,7 @@ def ablation_table(arms: dict[str, Path]) -> dict:
             "tests_mean": summary["tests"]["mean"],
             "role_breaks_per_episode": summary["workup"]["role_breaks_per_episode"],
             "retrieval_hit_rate": summary["retrieval"]["hit_rate"],
+            "first_is_nearest": summary["retrieval"]["first_is_nearest"],
             "diff_top1": paired_difference(base_top1, _correct(records[name], "top1_correct")),
         })
     return {"baseline": baseline, "arms": rows}
@@ -159,7 +160,8 @@ def table_cells(table: dict) -> tuple[list[str], list[list[str]]]:
     the facts that separate the look-alikes the doctor drew out."""
     grouped = any(row.get("group_top1") for row in table["arms"])
     headers = ["arm", "episodes", "top-1 [95% CI]", "top-k [95% CI]", f"Δ top-1 vs {table['baseline']} (paired)"]
-    headers += ["group top-1", "discriminators drawn out", "tests ordered"] if grouped else []
+    headers += ["group top-1", "first answer = nearest case", "discriminators drawn out", "tests ordered"] \
+        if grouped else []
     headers += ["tokens / encounter", "s / encounter", "doctor turns", "script elicited", "requests answered",
                 "arm wall time", "errors"]
     rows = []
@@ -168,7 +170,9 @@ def table_cells(table: dict) -> tuple[list[str], list[list[str]]]:
                  "–" if row["name"] == table["baseline"] else _delta(row["diff_top1"])]
         if grouped:
             share = row.get("discriminators_share")
+            nearest = row.get("first_is_nearest")
             cells += [_pct(row["group_top1"]) if row.get("group_top1") else "n/a",
+                      _pct(nearest) if nearest and nearest.get("n") else "n/a",
                       _pct(share) if share and share.get("n") else "n/a", f"{row.get('tests_mean') or 0:.1f}"]
         cells += [f"{row['tokens_per_episode']:,.0f}", f"{row['wall_s_mean'] or 0:.0f}",
                   f"{row.get('doctor_turns_mean') or 0:.1f}", _pct(row["elicited_share"]),

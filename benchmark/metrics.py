@@ -11,9 +11,11 @@ summary.json keys (all rates in [0, 1]):
 - `turns`, `questions`, `tests`, `images`: {"mean", "median", "p95"} per episode (doctor turns)
 - `turns_to_diagnosis`: the same over episodes that ended `diagnosed`
 - `parse`: {"repairs_per_episode", "fallbacks_per_episode", "repaired_turn_rate", "fallback_turn_rate"}
-- `retrieval`: {"episodes_with_retrieval", "hit_rate", "top1_when_hit", "top1_when_miss"} (hit = a retrieved
-  case shares the true diagnosis; top-1 with its CI over the episodes with and without a hit: what the
-  doctor adds beyond copying a neighbour)
+- `retrieval`: {"episodes_with_retrieval", "hit_rate", "top1_when_hit", "top1_when_miss", "first_is_nearest",
+  "first_is_retrieved"} (hit = a retrieved case shares the true diagnosis; top-1 with its CI over the
+  episodes with and without a hit: what the doctor adds beyond copying a neighbour; the share of episodes
+  whose first answer names the nearest retrieved case's diagnosis, or any retrieved one, with CI: how much
+  the doctor copies)
 - `workup`: {"elicited_share" (share of the patient script's facts the doctor drew out, with CI),
   "discriminators_share" (share of the facts that separate the case from its look-alikes it drew out, with CI),
   "role_breaks_per_episode", "episodes_with_role_break", "redirects_per_episode"}
@@ -113,12 +115,31 @@ def retrieval_hit(record: EpisodeRecord) -> bool | None:
     return any(score_candidate(str(i["diagnosis"]), truth, 1).outcome == "correct" for i in items)
 
 
+def copied(record: EpisodeRecord) -> tuple[bool, bool] | None:
+    """Does the first answer name the nearest retrieved case's diagnosis, and any retrieved one? None when
+    nothing was retrieved or nothing answered. The judge's rules decide "names" (aliases, qualifiers)."""
+    items = [i for i in record.retrieved if i.get("diagnosis")]
+    if not items or not record.differential:
+        return None
+
+    def names(diagnosis: object) -> bool:
+        return score_candidate(record.differential[0], Diagnosis(name=str(diagnosis)), 1).outcome == "correct"
+
+    nearest = max(items, key=lambda i: float(i.get("similarity", i.get("score", 0.0)) or 0.0))
+    return names(nearest["diagnosis"]), any(names(i["diagnosis"]) for i in items)
+
+
 def _retrieval_summary(judged: list[EpisodeRecord]) -> dict:
     hit_of = {id(r): retrieval_hit(r) for r in judged}
     hits = [h for h in hit_of.values() if h is not None]
+    copies = [(r, c) for r in judged if (c := copied(r)) is not None]
     return {"episodes_with_retrieval": len(hits), "hit_rate": (sum(hits) / len(hits)) if hits else None,
             "top1_when_hit": accuracy([r for r in judged if hit_of[id(r)] is True]),
-            "top1_when_miss": accuracy([r for r in judged if hit_of[id(r)] is False])}
+            "top1_when_miss": accuracy([r for r in judged if hit_of[id(r)] is False]),
+            "first_is_nearest": bootstrap_ci(list(per_case([r for r, _ in copies],
+                                                            lambda r: copied(r)[0]).values())),  # type: ignore[index]
+            "first_is_retrieved": bootstrap_ci(list(per_case([r for r, _ in copies],
+                                                              lambda r: copied(r)[1]).values()))}  # type: ignore[index]
 
 
 def _elicited_share(record: EpisodeRecord) -> float:

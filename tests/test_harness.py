@@ -257,6 +257,26 @@ def test_summary_splits_accuracy_by_retrieval_hit_and_reports_the_workup():
     assert "when none did: 0.0%" in page and "25.0% [" in page and "0.25 per episode" in page
 
 
+def test_summary_says_how_often_the_first_answer_copies_a_retrieved_case():
+    """first_is_nearest: the first answer names the most similar retrieved case's diagnosis (the judge's rules
+    decide, so a qualifier still counts); first_is_retrieved: it names any retrieved one."""
+    from sim.core.records import EpisodeRecord
+
+    neighbours = [{"diagnosis": "Hepatic hydrothorax", "similarity": 0.99},
+                  {"diagnosis": "Malignant pleural effusion", "similarity": 0.95}]
+
+    def record(case, answer, retrieved=neighbours):
+        return EpisodeRecord(run_id="r", episode_id=f"{case}:t0", case_id=case, source="bank",
+                             truth="Malignant pleural effusion", differential=[answer, "Asthma"],
+                             termination="diagnosed", retrieved=retrieved)
+
+    records = [record("a", "Right hepatic hydrothorax"), record("b", "Malignant pleural effusion"),
+               record("c", "Tuberculous pleural effusion"), record("d", "Asthma", retrieved=[])]
+    retrieval = summarise(records)["retrieval"]
+    assert retrieval["first_is_nearest"]["mean"] == pytest.approx(1 / 3) and retrieval["first_is_nearest"]["n"] == 3
+    assert retrieval["first_is_retrieved"]["mean"] == pytest.approx(2 / 3)
+
+
 def test_ablation_arms_cross_axes_and_give_each_bias_its_own_arm():
     from benchmark.ablation import ablation_arms
 
