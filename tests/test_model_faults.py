@@ -31,6 +31,7 @@ from sim.loaders import load_cases
 from tests.fault_server import FaultServer
 
 REPO = Path(__file__).resolve().parents[1]
+SUBPROCESS_ENV = {**os.environ, "COLUMNS": "200", "HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False"}
 HI = [Message(role="user", content="Hello?")]
 
 # mode -> what the recorded cause says (besides the endpoint and the number of attempts)
@@ -251,28 +252,24 @@ def _lines(path: Path) -> int:
     return path.read_bytes().count(b"\n") if path.is_file() else 0
 
 
-@pytest.mark.integration
-@pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds the server's process through /proc (Linux)")
-def test_killing_the_embedded_server_mid_run_restarts_it_and_reruns_the_episode(tmp_path):
-    """kill -9 of the llama.cpp server while the second episode runs: the server is started again on its
-    port (logged with the exit code), the episode that lost it runs again from its start, and the run ends
-    with no error and exit code 0."""
+def _kill_the_server_mid_run(tmp_path: Path, cases: int, turn_cap: int, embedded: str) -> tuple[int, str, Path, list]:
+    """`bench run` on the embedded model in a process of its own; once the first episode is written, the
+    llama.cpp server it started is killed with SIGKILL. Returns the exit code, the output, the run directory
+    and the command (to resume it)."""
     bank = tmp_path / "bank"
-    generate_bank(2, 0, bank, size=96)
+    generate_bank(cases, 0, bank, size=96)
     config = tmp_path / "clinsim.toml"
     # Short replies, a small context and one thread: on a loaded 2-core machine, llama.cpp threads that
     # compete for cores are several times slower than one.
     config.write_text(f'data_dir = "{tmp_path / "data"}"\n'
                       '[roles.doctor]\nmax_tokens = 24\n'
                       '[roles.patient]\nbackend = "scripted"\nscript = ["It hurts when I breathe."]\n'
-                      '[embedded]\nn_ctx = 1024\nn_threads = 1\nrestart_backoff_s = 0.5\n'
+                      f'[embedded]\nn_ctx = 1024\nn_threads = 1\n{embedded}\n'
                       '[encounter]\nllm_judge = false\n')
     out = tmp_path / "run"
     command = [sys.executable, "-m", "sim.cli.main", "--config", str(config), "bench", "run", "--cases", str(bank),
-               "--out", str(out), "--no-retrieval", "--turn-cap", "2"]
-    env = {**os.environ, "COLUMNS": "200", "HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False"}
-
-    run = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+               "--out", str(out), "--no-retrieval", "--turn-cap", str(turn_cap)]
+    run = subprocess.Popen(command, cwd=REPO, env=SUBPROCESS_ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 400
         while _lines(out / "episodes.jsonl") < 1 and run.poll() is None and time.monotonic() < deadline:
@@ -287,51 +284,37 @@ def test_killing_the_embedded_server_mid_run_restarts_it_and_reruns_the_episode(
             run.kill()
             run.wait()
     text = output.decode(errors="replace")
-    assert run.returncode == 0, text
-    assert "Traceback" not in text
+    assert "Traceback" not in text, text
+    return run.returncode, text, out, command
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds the server's process through /proc (Linux)")
+def test_killing_the_embedded_server_mid_run_restarts_it_and_reruns_the_episode(tmp_path):
+    """kill -9 of the llama.cpp server while the second episode runs: the server is started again on its
+    port (logged with the exit code), the episode that lost it runs again from its start, and the run ends
+    with no error and exit code 0."""
+    code, text, out, _ = _kill_the_server_mid_run(tmp_path, cases=2, turn_cap=2, embedded="restart_backoff_s = 0.5")
+    assert code == 0, text
     assert "exited with code -9; restarting it" in text and "is back on port" in text, text
     records = read_records(out / "episodes.jsonl")
     assert len(records) == 2 and not any(r.termination == "error" for r in records), [r.error for r in records]
     assert "errors 0/2" in text
 
 
+@pytest.mark.integration
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds the server's process through /proc (Linux)")
 def test_a_server_that_keeps_dying_stops_the_run(tmp_path):
     """With no restart allowed, a killed server is beyond revival: the run stops starting episodes, says
     why, and exits 4 (STOPPED); --resume on a live server completes it."""
-    bank = tmp_path / "bank"
-    generate_bank(3, 0, bank, size=96)
-    config = tmp_path / "clinsim.toml"
-    config.write_text(f'data_dir = "{tmp_path / "data"}"\n'
-                      '[roles.doctor]\nmax_tokens = 24\n'
-                      '[roles.patient]\nbackend = "scripted"\nscript = ["It hurts when I breathe."]\n'
-                      '[embedded]\nn_ctx = 1024\nn_threads = 1\nmax_restarts = 0\n'
-                      '[encounter]\nllm_judge = false\n')
-    out = tmp_path / "run"
-    command = [sys.executable, "-m", "sim.cli.main", "--config", str(config), "bench", "run", "--cases", str(bank),
-               "--out", str(out), "--no-retrieval", "--turn-cap", "1"]
-    env = {**os.environ, "COLUMNS": "200", "HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False"}
-    run = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 400
-        while _lines(out / "episodes.jsonl") < 1 and run.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.1)
-        servers = [pid for pid, cmdline in _children(run.pid) if "llama-server" in cmdline]
-        assert len(servers) == 1, _children(run.pid)
-        os.kill(servers[0], signal.SIGKILL)
-        output, _ = run.communicate(timeout=300)
-    finally:
-        if run.poll() is None:
-            run.kill()
-            run.wait()
-    text = output.decode(errors="replace")
-    assert run.returncode == ExitCode.STOPPED, text
+    code, text, out, command = _kill_the_server_mid_run(tmp_path, cases=3, turn_cap=1, embedded="max_restarts = 0")
+    assert code == ExitCode.STOPPED, text
     assert "run stopped" in text and "embedded.max_restarts" in text and "--resume" in text, text
-    assert "Traceback" not in text
     written = read_records(out / "episodes.jsonl")
     assert len(written) == 2, "the episode that met the dead server is recorded; the third never started"
 
-    resumed = subprocess.run([*command, "--resume"], check=False, cwd=REPO, env=env, capture_output=True, text=True,
-                             timeout=600)
+    resumed = subprocess.run([*command, "--resume"], check=False, cwd=REPO, env=SUBPROCESS_ENV, capture_output=True,
+                             text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     final = read_records(out / "episodes.jsonl")
     assert len(final) == 3 and not any(r.termination == "error" for r in final)
