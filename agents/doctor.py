@@ -14,12 +14,12 @@ from agents.prompts import bias_fragment, grammar, render
 from agents.protocol import Reply, View, call_record
 from agents.synonyms import canonical
 from sim.core.actions import Ask, Diagnose, DoctorAction, RequestImage, RequestTest, action_json_schema
+from sim.core.config import StrategySettings
 from sim.core.transcript import LLMCall, request_kind
 
 OPENING = "A new patient has come in."
 EXAM_WORDS = ("exam", "auscultat", "percuss", "palpat", "inspect", "vital", "observation")
 JSON_MODES = ("json_object", "json_schema")
-REASONING_TOKENS = 64  # measured against 120 on 40 encounters: no worse (docs/results.md, private reasoning)
 
 
 DECIDED = "DIAGNOSIS:"
@@ -182,7 +182,7 @@ class LLMDoctor:
 
     def __init__(self, model: ChatModel, objective: str, turn_cap: int = 20, top_k: int = 5, bias: str = "none",
                  max_tokens: int | None = None, output_mode: str = "off", strategy=None, deliberate: bool = False,
-                 reasoning_tokens: int = REASONING_TOKENS):
+                 reasoning_tokens: int = StrategySettings.model_fields["reasoning_tokens"].default):
         from agents.strategies.direct import Direct
 
         self.model = model

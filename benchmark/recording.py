@@ -108,7 +108,3 @@ def replay_models(path: Path, roles: list[str], names: dict[str, tuple[str, str]
         models[role].sha256 = sha256
     return models
 
-
-def wrap_for_recording(models: dict[str, ChatModel], run_dir: Path) -> dict[str, ChatModel]:
-    log = ResponseLog(run_dir / RESPONSES_FILE)
-    return {role: RecordingModel(model, role, log) for role, model in models.items()}

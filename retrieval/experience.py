@@ -12,7 +12,6 @@ split unless that is explicitly allowed.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import threading
 from collections.abc import Iterable
@@ -218,6 +217,3 @@ class ExperienceProvider:
                  for e, score in hits]
         return text.strip(), items
 
-
-def experiences_json(experiences: list[Experience]) -> str:
-    return json.dumps([e.model_dump() for e in experiences], sort_keys=True)

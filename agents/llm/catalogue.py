@@ -94,10 +94,6 @@ def cache_dir() -> Path:
     return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "clinsim"
 
 
-def is_catalogue_name(spec: str) -> bool:
-    return spec in CATALOGUE
-
-
 def resolve_model(spec: str, progress: Callable[[int, int], None] | None = None) -> Path:
     """The GGUF file for `embedded.model`: a catalogue name (assembled on first use) or a path."""
     spec = (spec or DEFAULT_MODEL).strip()

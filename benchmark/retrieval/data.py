@@ -21,7 +21,6 @@ from PIL import Image
 from retrieval.datasets import Pair, bank_pairs, iu_reports, pneumoniamnist_pairs, split_bank
 
 Kind = Literal["image", "text"]
-DEFAULT_BANK_CASES = 330  # 30 per condition
 DEFAULT_BANK_SEED = 0
 PHOTOGRAPHS = ("astronaut", "coffee", "chelsea", "camera", "rocket")
 

@@ -20,8 +20,7 @@ from sim.app.paths import AppPaths
 from sim.app.safety import UploadRejected, check_image_upload, publish
 from sim.app.sources import BANK, UPLOAD, CaseSources, SourceError
 from sim.core.actions import ACTION_ADAPTER
-from sim.core.config import MODEL_ROLES, RoleModel, Settings
-from sim.encounter.runner import HUMAN_ROLES
+from sim.core.config import MODEL_ROLES, SEATS, RoleModel, Settings
 
 RANDOM = "(random case)"
 WORKING = "### The agents are working…\nThe chat fills in as they answer (the first start of the embedded model takes a while)."
@@ -61,7 +60,7 @@ class EncounterTab:
                 self.case_choice = gr.Dropdown([RANDOM], value=RANDOM, label="Case", allow_custom_value=True,
                                                elem_id="case-choice")
                 self.source_note = gr.Markdown(elem_id="source-note")
-                self.seats = gr.CheckboxGroup(list(HUMAN_ROLES), value=["doctor"], label="Seats you play",
+                self.seats = gr.CheckboxGroup(list(SEATS), value=["doctor"], label="Seats you play",
                                               elem_id="seats")
                 with gr.Accordion("Models of the other seats", open=False):
                     gr.Markdown("`embedded` (the built-in llama.cpp model) or `MODEL@URL` of an "
@@ -302,5 +301,5 @@ class EncounterTab:
         yield from self._run(encounter, "")  # an empty answer takes the lookup's result
 
     def leave(self, thread: str):
-        encounter = self._waiting(thread, tuple(HUMAN_ROLES))
+        encounter = self._waiting(thread, tuple(SEATS))
         yield from self._run(encounter, {"quit": True})

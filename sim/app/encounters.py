@@ -22,12 +22,12 @@ from pydantic import BaseModel, Field
 from sim.app.paths import AppPaths
 from sim.app.sources import CaseSources, SourceError
 from sim.core.case import Case
-from sim.core.config import MODEL_ROLES, Settings, parse_model_spec
+from sim.core.config import MODEL_ROLES, SEATS, Settings, parse_model_spec
 from sim.core.errors import InputError
 from sim.core.records import EpisodeRecord, append_record, now_iso, read_records
 from sim.core.transcript import Turn
 from sim.encounter import build
-from sim.encounter.runner import HUMAN_ROLES, EncounterRunner, EncounterSession, Step
+from sim.encounter.runner import EncounterRunner, EncounterSession, Step
 
 log = logging.getLogger(__name__)
 
@@ -204,9 +204,9 @@ class EncounterBook:
         self._lock = threading.Lock()
 
     def start(self, source: Path, case: Case, human: list[str], models: dict[str, str], seed: int = 0) -> LiveEncounter:
-        unknown = set(human) - set(HUMAN_ROLES)
+        unknown = set(human) - set(SEATS)
         if unknown:
-            raise ValueError(f"a human can sit in {', '.join(HUMAN_ROLES)}, not {', '.join(sorted(unknown))}")
+            raise ValueError(f"a human can sit in {', '.join(SEATS)}, not {', '.join(sorted(unknown))}")
         agent_models = {role: value for role, value in models.items()
                         if value and value.strip() and role not in human and role in MODEL_ROLES}
         spec = EncounterSpec(thread_id=new_thread_id(), source=str(source), case_id=case.id, human=sorted(human),

@@ -21,7 +21,7 @@ from langgraph.types import Command
 from agents.leaks import redact_case
 from agents.llm.base import ChatModel
 from sim.core.case import Case
-from sim.core.config import SEATS, Settings
+from sim.core.config import Settings
 from sim.core.records import EpisodeRecord, compute_totals, config_hash, now_iso
 from sim.core.transcript import TerminationReason, Turn
 from sim.core.verdict import Verdict
@@ -31,7 +31,6 @@ from sim.encounter.graph import Encounter, ExperienceSource, Retriever, encounte
 from sim.encounter.state import initial_state
 
 HumanInput = Callable[[dict], object]
-HUMAN_ROLES = SEATS
 
 
 def open_checkpointer(path: Path | None):
