@@ -4,7 +4,8 @@ behind the retrieval panel (pixel embedder: nothing to train) and the rule judge
 its verdict; nothing of one user's encounter (their words, their case's film, the patient's answers to
 them, their verdict) appears in another's view; each encounter is saved once under its own thread.
 
-The time of each doctor turn is written to test-output/app-load.json (docs/app.md reports it)."""
+The time of each doctor turn, and of one user alone just before, is written to test-output/app-load.json
+(docs/app.md reports it)."""
 
 from __future__ import annotations
 
@@ -67,6 +68,7 @@ def test_eight_users_at_once_each_see_only_their_own_encounter(tmp_path, monkeyp
                 timings[action] = time.perf_counter() - started
             return {"case": case, "thread": thread, "marker": marker, "screen": screen, "timings": timings}
 
+        solo = user(0)  # one user alone first: the baseline the shared times are read against
         started = time.perf_counter()
         with ThreadPoolExecutor(max_workers=USERS) as pool:
             views = list(pool.map(user, range(USERS)))
@@ -87,7 +89,7 @@ def test_eight_users_at_once_each_see_only_their_own_encounter(tmp_path, monkeyp
         assert gallery, "the retrieval panel shows the similar cases of this user's film"
     assert len({v["thread"] for v in views}) == USERS
     records = [r for path in (data / "app" / "runs").glob("*/episodes.jsonl") for r in read_records(path)]
-    assert sorted(r.episode_id for r in records) == sorted(f"{v['case'].id}:{v['thread']}" for v in views)
+    assert sorted(r.episode_id for r in records) == sorted(f"{v['case'].id}:{v['thread']}" for v in [solo, *views])
     for view in views:
         record = next(r for r in records if r.episode_id.endswith(view["thread"]))
         doctor_words = " ".join(t.text for t in record.turns if t.role == "doctor")
@@ -98,6 +100,7 @@ def test_eight_users_at_once_each_see_only_their_own_encounter(tmp_path, monkeyp
     figures = {"users": USERS, "wall_s": round(wall, 1), "doctor_turns": len(turns),
                "turn_p50_s": round(statistics.median(turns), 2), "turn_p95_s": round(turns[int(0.95 * (len(turns) - 1))], 2),
                "ask_p50_s": round(statistics.median(asks), 2), "ask_max_s": round(asks[-1], 2),
+               "solo_ask_s": round(solo["timings"]["ask"], 2), "solo_turns_s": [round(x, 2) for x in solo["timings"].values()],
                "model": settings.embedded.model}
     out = REPO / "test-output"
     out.mkdir(exist_ok=True)
