@@ -44,15 +44,16 @@ def run(
     models: ModelFlags = ...,
 ) -> None:
     """Run one encounter: the transcript streams live, then the verdict; the record goes to episodes.jsonl."""
+    from sim.core.config import SEATS
     from sim.core.records import append_record
     from sim.encounter import build
-    from sim.encounter.runner import HUMAN_ROLES, EncounterRunner
+    from sim.encounter.runner import EncounterRunner
     from sim.loaders import load_cases
 
     cfg = settings({**models.overrides(), **doctor.overrides()})
-    bad_seats = sorted(set(human) - set(HUMAN_ROLES))
+    bad_seats = sorted(set(human) - set(SEATS))
     if bad_seats:
-        fail(f"--human: unknown seat(s) {', '.join(bad_seats)}; choose from {', '.join(HUMAN_ROLES)}")
+        fail(f"--human: unknown seat(s) {', '.join(bad_seats)}; choose from {', '.join(SEATS)}")
     source = cases or cfg.data_dir / "bank"
     if cases is None:  # the data directory's bank, generated on first use (as `clinsim demo` does)
         from sim.bank.generate import BankMismatch, ensure_bank
