@@ -291,18 +291,17 @@ def execute_episodes(todo: list[Episode], runner_factory: RunnerFactory, *, run_
         restarts = getattr(runner, "model_restarts", lambda: 0)
         before = restarts()
         record = runner.run(episode.case, episode.case_dir, run_id=run_id, trial=episode.trial, seed=episode.seed)
-        return record, restarts() != before
+        return record, restarts() != before, getattr(runner, "models_exhausted", lambda: False)()
 
     def work(episode: Episode) -> EpisodeRecord | None:
         if stop is not None and stop.is_set():
             return None
         try:
-            record, lost_server = attempt(episode)
-            if lost_server:
-                record, _ = attempt(episode)
-            # The server's own words when it is beyond revival (agents/llm/embedded.py): no later episode can run.
-            if record.termination == "error" and halt is not None and "embedded.max_restarts" in (record.error or ""):
-                halt(record.error or "")
+            record, lost_server, exhausted = attempt(episode)
+            if lost_server and not exhausted:
+                record, _, exhausted = attempt(episode)
+            if exhausted and halt is not None:  # a server beyond revival: no later episode can run
+                halt(record.error or "a model's server died with no restart left (embedded.max_restarts)")
         except Exception as exc:  # noqa: BLE001 - an episode that cannot even start is still recorded
             record = EpisodeRecord(run_id=run_id, episode_id=f"{episode.case.id}:t{episode.trial}",
                                    case_id=episode.case.id, source=episode.case.source, trial=episode.trial,

@@ -132,14 +132,13 @@ def copied(record: EpisodeRecord) -> tuple[bool, bool] | None:
 def _retrieval_summary(judged: list[EpisodeRecord]) -> dict:
     hit_of = {id(r): retrieval_hit(r) for r in judged}
     hits = [h for h in hit_of.values() if h is not None]
-    copies = [(r, c) for r in judged if (c := copied(r)) is not None]
+    copies = {id(r): c for r in judged if (c := copied(r)) is not None}
+    with_retrieval = [r for r in judged if id(r) in copies]
     return {"episodes_with_retrieval": len(hits), "hit_rate": (sum(hits) / len(hits)) if hits else None,
             "top1_when_hit": accuracy([r for r in judged if hit_of[id(r)] is True]),
             "top1_when_miss": accuracy([r for r in judged if hit_of[id(r)] is False]),
-            "first_is_nearest": bootstrap_ci(list(per_case([r for r, _ in copies],
-                                                            lambda r: copied(r)[0]).values())),  # type: ignore[index]
-            "first_is_retrieved": bootstrap_ci(list(per_case([r for r, _ in copies],
-                                                              lambda r: copied(r)[1]).values()))}  # type: ignore[index]
+            "first_is_nearest": bootstrap_ci(list(per_case(with_retrieval, lambda r: copies[id(r)][0]).values())),
+            "first_is_retrieved": bootstrap_ci(list(per_case(with_retrieval, lambda r: copies[id(r)][1]).values()))}
 
 
 def _elicited_share(record: EpisodeRecord) -> float:

@@ -115,6 +115,7 @@ class LlamaServer:
         self.restart_backoff_s = restart_backoff_s
         self.stopped = False  # stopped on purpose: never revived
         self.restarts = 0  # how often it died and was started again (callers compare counts)
+        self.exhausted = False  # it died with no restart left: no later call can be answered
         self.deaths: list[str] = []  # one line per death: exit code and when
         self._restart_lock = threading.Lock()
 
@@ -228,6 +229,7 @@ class LlamaServer:
             tail = self.log_tail()
             self.deaths.append(f"exit code {code} at {time.strftime('%H:%M:%S')}")
             if self.restarts >= self.max_restarts:
+                self.exhausted = True
                 raise EmbeddedServerError(
                     f"the llama.cpp server died (exit code {code}) after {self.restarts} restart(s), the most "
                     f"embedded.max_restarts allows; its log ({self.log_file}) ended:\n{tail}")

@@ -105,6 +105,11 @@ class EmbeddedRoleModel:
         """How often the server died and was restarted so far (a harness compares counts around an episode)."""
         return self._running.restarts if self._running is not None else 0
 
+    @property
+    def exhausted(self) -> bool:
+        """The server died with no restart left (a run stops starting episodes)."""
+        return self._running.exhausted if self._running is not None else False
+
     def complete(self, messages: list[Message], **options) -> Completion:
         before = self.restarts
         try:

@@ -124,6 +124,12 @@ class Parts:
             models = list(self.models.values())
         return sum(getattr(getattr(m, "inner", m), "restarts", 0) for m in models)
 
+    def models_exhausted(self) -> bool:
+        """A model's server died with no restart left: no later episode can be answered."""
+        with self._lock:
+            models = list(self.models.values())
+        return any(getattr(getattr(m, "inner", m), "exhausted", False) for m in models)
+
     # --- the doctor ---------------------------------------------------------------------------------------
 
     def doctor_kind(self, human: Iterable[str] = ()) -> str:

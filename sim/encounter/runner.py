@@ -70,6 +70,9 @@ class EncounterRunner:
     def model_restarts(self) -> int:
         return self.parts.model_restarts()
 
+    def models_exhausted(self) -> bool:
+        return self.parts.models_exhausted()
+
     def compile(self):
         return encounter_graph(self.checkpointer)
 
