@@ -1,5 +1,5 @@
-"""The linter is part of the suite: `ruff check` (the version pinned in pyproject.toml, its rules configured
-there) finds nothing in the project."""
+"""The linters are part of the suite: `ruff check` and `mypy` (the versions pinned in pyproject.toml, their
+rules configured there) find nothing in the project."""
 
 from __future__ import annotations
 
@@ -14,6 +14,14 @@ def test_ruff_finds_nothing():
     done = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "--output-format", "concise", "."],
                           check=False, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+
+
+def test_mypy_finds_nothing():
+    """Plain `mypy`: the files, plugins and overrides of pyproject.toml's [tool.mypy] (the shipped packages),
+    its cache in .mypy_cache (about a minute cold on 2 cores, seconds warm)."""
+    done = subprocess.run([sys.executable, "-m", "mypy", "--no-color-output"],
+                          check=False, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-8000:] + done.stderr[-2000:]
 
 
 def test_every_project_import_names_something_that_exists():
