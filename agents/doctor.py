@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TypeVar
 
 from rapidfuzz import fuzz
 
@@ -16,6 +17,12 @@ from agents.synonyms import canonical
 from sim.core.actions import Ask, Diagnose, DoctorAction, RequestImage, RequestTest, action_json_schema
 from sim.core.config import StrategySettings
 from sim.core.transcript import LLMCall, request_kind
+
+if TYPE_CHECKING:
+    from agents.strategies.base import DoctorStepLike
+
+# An action not decided yet, or none: the private reasoning returns a diagnosis or gives back what it was given.
+_Undecided = TypeVar("_Undecided", bound="Ask | RequestTest | RequestImage | Diagnose | None")
 
 OPENING = "A new patient has come in."
 EXAM_WORDS = ("exam", "auscultat", "percuss", "palpat", "inspect", "vital", "observation")
@@ -270,7 +277,8 @@ class LLMDoctor:
         notes = ""
         if deliberate and (isinstance(action, Diagnose) or how == "repeated"):
             repeated = how == "repeated"
-            action, how, raw, notes = self._deliberate(messages, view, action, how, raw, calls)
+            deliberated, how, raw, notes = self._deliberate(messages, view, action, how, raw, calls)
+            action = deliberated  # through a name of its own: mypy then infers from the argument, not from `action`
             how = "repeated" if repeated else how  # the record says why it diagnosed early
         elif how == "repeated":
             decided, text = self._diagnose_now(messages, view, calls)
@@ -285,8 +293,8 @@ class LLMDoctor:
             action = without_requests(action, Workup.of(view.transcript))
         return DoctorStep(action, how, raw, calls, notes)
 
-    def _deliberate(self, messages: list[Message], view: View, action: DoctorAction | None, how: str, raw: str,
-                    calls: list[LLMCall]) -> tuple[DoctorAction | None, str, str, str]:
+    def _deliberate(self, messages: list[Message], view: View, action: _Undecided, how: str, raw: str,
+                    calls: list[LLMCall]) -> tuple[Diagnose | _Undecided, str, str, str]:
         """Private reasoning, then the diagnosis line with the notes in view; the notes go to the turn's record
         (`meta.reasoning`), never to another agent."""
         thinking = with_extra(messages, render("diagnosis_reasoning"))
@@ -332,7 +340,7 @@ class LLMDoctor:
         decided = parse_action(final.text).action
         return (decided if isinstance(decided, Diagnose) else None), final.text
 
-    def reply(self, step: DoctorStep, meta: dict | None = None) -> Reply:
+    def reply(self, step: DoctorStepLike, meta: dict | None = None) -> Reply:
         text = action_text(step.action)
         if step.notes:
             meta = {**(meta or {}), "reasoning": step.notes}

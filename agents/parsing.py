@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -97,7 +98,7 @@ def _from_json(text: str) -> DoctorAction | None:
         return None
     kind = str(data.get("kind") or data.get("action") or "").strip().lower()
     kind = _KIND_ALIASES.get(kind, kind)
-    payload = {"kind": kind}
+    payload: dict[str, Any] = {"kind": kind}
     if kind == "ask":
         payload["text"] = data.get("text") or data.get("question") or ""
     elif kind in ("test", "image"):

@@ -23,7 +23,9 @@ WALL_CLOCK_FIELDS = ("started_at", "finished_at")
 
 
 def request_payload(messages: list[Message], **options) -> dict:
-    return {"messages": [m.model_dump() for m in messages],
+    # A message's images (the doctor's, with vision) are named only when it has some: a text-only request keeps
+    # the key it had before messages could carry images, so earlier recordings still answer it.
+    return {"messages": [m.model_dump(exclude=set() if m.images else {"images"}) for m in messages],
             "options": {k: v for k, v in sorted(options.items()) if v is not None}}
 
 
@@ -64,9 +66,10 @@ class RecordingModel:
 class ReplayModel:
     """Answers from recordings only; a request that was never recorded is an error (the run changed)."""
 
-    def __init__(self, role: str, recordings: dict[str, deque[Completion]], name: str = "replay"):
+    def __init__(self, role: str, recordings: dict[str, deque[Completion]], name: str = "replay", sha256: str = ""):
         self.role = role
         self.name = name
+        self.sha256 = sha256
         self._recordings = recordings
         self._lock = threading.Lock()
 
@@ -97,14 +100,13 @@ def load_recordings(path: Path) -> dict[str, dict[str, deque[Completion]]]:
     return by_role
 
 
-def replay_models(path: Path, roles: list[str], names: dict[str, tuple[str, str]] | None = None) -> dict[str, ReplayModel]:
+def replay_models(path: Path, roles: list[str], names: dict[str, tuple[str, str]] | None = None) -> dict[str, ChatModel]:
     """Models answering from recordings; `names` gives each role the (name, sha256) of the model that ran, so a
     rerun's records name it as the original did, also for a role that was never called."""
     recordings = load_recordings(path)
-    models = {}
+    models: dict[str, ChatModel] = {}
     for role in roles:
         name, sha256 = (names or {}).get(role, (f"replay-{role}", ""))
-        models[role] = ReplayModel(role, recordings.get(role, {}), name=name)
-        models[role].sha256 = sha256
+        models[role] = ReplayModel(role, recordings.get(role, {}), name=name, sha256=sha256)
     return models
 

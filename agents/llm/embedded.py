@@ -145,9 +145,11 @@ class LlamaServer:
 
     def peak_rss_mb(self) -> float | None:
         """The server's peak resident memory (Linux), or None."""
+        if self.process is None:
+            return None
         try:
             status = Path(f"/proc/{self.process.pid}/status").read_text()
-        except (OSError, AttributeError):
+        except OSError:
             return None
         match = re.search(r"VmHWM:\s+(\d+) kB", status)
         return round(int(match.group(1)) / 1024, 1) if match else None
@@ -178,7 +180,7 @@ class LlamaServer:
         except OSError as error:
             raise EmbeddedServerError(f"could not start {command[0]}: {error}") from error
         finally:
-            if log is not subprocess.DEVNULL:
+            if not isinstance(log, int):  # a file, not subprocess.DEVNULL
                 log.close()
         self._wait_ready()
         return self

@@ -3,9 +3,11 @@ that clinsim starts itself, with a slot per role and lane by default (agents/llm
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from agents.llm.base import ChatModel
 from agents.llm.errors import ConfigError
-from agents.llm.openai_compat import client
+from agents.llm.openai_compat import OpenAICompatModel, client
 from sim.core.config import RoleModel, Settings
 
 # Slots each lane gets: the doctor, the patient, the judge, and one for a conference panelist or the lesson
@@ -46,7 +48,7 @@ def embedded_model(settings: Settings, spec: RoleModel, role: str) -> ChatModel:
             restart_backoff_s=embedded.restart_backoff_s,
         )
 
-    def client_for(slot: str) -> ChatModel:
+    def client_for(slot: str) -> OpenAICompatModel:
         running = server()
         # cache_prompt: the slot evaluates only what follows the prompt it kept from its last call.
         return client(spec, running.base_url, identity.label, api_key=None,
@@ -57,7 +59,7 @@ def embedded_model(settings: Settings, spec: RoleModel, role: str) -> ChatModel:
     return model
 
 
-def assembly_progress():
+def assembly_progress() -> Callable[[int, int], None]:
     """A progress bar for the one-time assembly of a chunked model (seconds for 1 GB), on stderr."""
     from rich.console import Console
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn

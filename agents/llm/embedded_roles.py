@@ -19,9 +19,12 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from agents.llm.base import ChatModel, Completion, LLMError, Message
+from agents.llm.base import Completion, LLMError, Message
+
+if TYPE_CHECKING:
+    from agents.llm.openai_compat import OpenAICompatModel
 
 _local = threading.local()
 
@@ -54,20 +57,20 @@ class EmbeddedRoleModel:
     """Sends each call to the slot of its role and the calling thread's lane; starts the server at once (so
     a server that cannot start fails before a run begins)."""
 
-    def __init__(self, slot: str, lanes: int, client_for: Callable[[str], ChatModel],
+    def __init__(self, slot: str, lanes: int, client_for: Callable[[str], OpenAICompatModel],
                  server: Callable[[], Any] | None = None):
         self.slot = slot
         self.lanes = max(1, lanes)
         self._client_for = client_for
         self._server = server  # the running LlamaServer (revived when it died), or None (no supervision)
-        self._clients: dict[int, ChatModel] = {}
+        self._clients: dict[int, OpenAICompatModel] = {}
         self._siblings: dict[str, EmbeddedRoleModel] = {}
         self._lock = threading.Lock()
         self.name = self._client(0).name
         self._running = server() if server else None  # the server its calls go to (one object across restarts)
         self.sha256 = ""  # the model file's hash, set by the registry (episode records carry it)
 
-    def _client(self, lane: int) -> ChatModel:
+    def _client(self, lane: int) -> OpenAICompatModel:
         with self._lock:  # one start per lane, even when two threads ask at once
             if lane not in self._clients:
                 self._clients[lane] = self._client_for(f"{self.slot}-{lane}")
@@ -87,7 +90,7 @@ class EmbeddedRoleModel:
                 self._siblings[slot].sha256 = self.sha256
             return self._siblings[slot]
 
-    def _own_client(self) -> ChatModel:
+    def _own_client(self) -> OpenAICompatModel:
         return self._client(current_lane() % self.lanes)
 
     @property

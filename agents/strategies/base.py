@@ -10,12 +10,18 @@ from typing import Protocol
 
 from agents.llm.base import ChatModel, Completion, Message
 from agents.protocol import Reply, View
+from sim.core.actions import DoctorAction
 from sim.core.transcript import LLMCall
 
 
 class DoctorStepLike(Protocol):
-    action: object
+    """One decided action (a strategy may replace it or add calls) and what the doctor's reply records of it."""
+
+    action: DoctorAction
+    how: str
+    raw: str
     calls: list[LLMCall]
+    notes: str
 
 
 class DoctorTools(Protocol):

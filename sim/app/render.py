@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from sim.core.actions import Ask, Diagnose, RequestImage, RequestTest
 from sim.core.records import EpisodeRecord
 from sim.core.transcript import Turn
 
@@ -16,6 +17,7 @@ Publish = Callable[[str], str | None]
 ROLE_NAMES = {"doctor": "Doctor", "patient": "Patient", "measurement": "Measurement", "retrieval": "Retrieval",
               "judge": "Judge"}
 EXCERPT_CHARS = 220
+VERDICTS: dict[bool | None, str] = {True: "diagnosed correctly", False: "missed"}
 
 
 def _label(turn: Turn) -> str:
@@ -24,14 +26,13 @@ def _label(turn: Turn) -> str:
 
 def _doctor_text(turn: Turn) -> str:
     action = turn.action
-    kind = action.kind if action else None
-    if kind == "ask":
+    if isinstance(action, Ask):
         return action.text
-    if kind == "test":
+    if isinstance(action, RequestTest):
         return f"*requests test:* {action.name}"
-    if kind == "image":
+    if isinstance(action, RequestImage):
         return f"*requests image:* {action.name}"
-    if kind == "diagnose":
+    if isinstance(action, Diagnose):
         ranked = "  ".join(f"{i}. {d}" for i, d in enumerate(action.differential, start=1))
         return f"*diagnosis:* {ranked}"
     return turn.text
@@ -122,7 +123,7 @@ def experiences_markdown(experiences: list[dict]) -> str:
         score = item.get("score")
         parts = [f"case {_field(item, 'case_id', 'id', default='?')}",
                  str(_field(item, "truth", "diagnosis", default="")),
-                 {True: "diagnosed correctly", False: "missed"}.get(item.get("correct"), ""),
+                 VERDICTS.get(item.get("correct"), ""),
                  f"similarity {score:.2f}" if isinstance(score, (int, float)) else "",
                  _excerpt(_field(item, "lesson", "summary", default=""))]
         lines.append("- " + " · ".join(part for part in parts if part))
@@ -165,7 +166,7 @@ def request_markdown(payload: dict) -> str:
     """What a human patient or measurement seat is asked to answer."""
     role = payload.get("role", "?")
     request = payload.get("request") or {}
-    kind = request.get("kind")
+    kind = request.get("kind", "")
     if role == "patient":
         return f"### Your turn: the patient\nThe doctor asks: **{request.get('text') or payload.get('message', '')}**"
     wanted = {"test": "the test", "image": "the image"}.get(kind, "")

@@ -6,11 +6,12 @@ import shlex
 import sys
 from enum import IntEnum
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, Final, NoReturn
 
 import typer
 from rich.console import Console
 
+from agents.llm.errors import ConfigError
 from sim.core.config import Settings, load_settings, locate_setting
 from sim.core.errors import InputError
 
@@ -35,7 +36,7 @@ def resume_command() -> str:
     return shlex.join(["clinsim", *args, *([] if "--resume" in args else ["--resume"])])
 
 # Markdown: a command docstring's later paragraphs reflow to the terminal ("rich" keeps the source's breaks).
-HELP_MARKUP = "markdown"
+HELP_MARKUP: Final = "markdown"
 
 
 def command_group(help: str | None = None) -> typer.Typer:
@@ -66,9 +67,8 @@ def fail_problems(error: InputError, code: int = 1) -> NoReturn:
 def fail_model(role: str, error: Exception) -> NoReturn:
     """A model that cannot start: a settings problem is located in the config file, anything else (a
     server that will not start, say) is said in one line."""
-    field = getattr(error, "field", None)
-    if field:
-        fail_problems(InputError([locate_setting(state.config_file, field, error.message)]))
+    if isinstance(error, ConfigError) and error.field:
+        fail_problems(InputError([locate_setting(state.config_file, error.field, error.message)]))
     fail(f"{role} model: {getattr(error, 'cause', error)}")
 
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Final = 1
 
 # Nested free-form results ("Blood_Tests" -> {"CBC": {"WBC": "12,000/mm3"}}): sources use arbitrary
 # key names and depths, so the model keeps them as JSON and the measurement agent flattens them.

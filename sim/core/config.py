@@ -172,6 +172,7 @@ class EncounterSettings(_Section):
     @classmethod
     def _known_bias(cls, name: str, info: ValidationInfo) -> str:
         """Checked here, so a typo is a located config error rather than every episode failing."""
+        assert info.field_name is not None  # a field validator is always called for a field
         role = info.field_name.removesuffix("_bias")
         if name != "none" and name not in BIASES[role]:
             raise ValueError(f"unknown {role} bias '{name}'; choose from none, {', '.join(BIASES[role])}")

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from sim.core.errors import InputError, Problem
 
@@ -82,7 +83,7 @@ def read_models(path: Path, model: type[Model], what: str) -> list[Model]:
     return found
 
 
-def _readable(error: dict) -> str:
+def _readable(error: ErrorDetails) -> str:
     """pydantic's message, with the position inside the line for JSON errors ("at line 1 column 9" would
     contradict the file line the problem is reported at)."""
     message = error.get("msg", "invalid record")

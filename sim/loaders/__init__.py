@@ -23,7 +23,7 @@ from sim.loaders._jsonl import ParsedFile, convert_records, read_jsonl
 Format = Literal["native", "agentclinic", "nejm"]
 # The case-format registry: each module has detects(keys), make_converter(path, **options), OPTIONS, LABEL
 # and EXPECTED_KEYS. Detection asks them in this order (the most specific keys first).
-FORMATS: dict[str, Any] = {"agentclinic": agentclinic, "nejm": nejm, "native": native}
+FORMATS: dict[Format, Any] = {"agentclinic": agentclinic, "nejm": nejm, "native": native}
 BANK_FILE_NAME = "cases.jsonl"
 
 __all__ = ["FORMATS", "Format", "LoadResult", "detect_format", "load_cases", "read_cases"]

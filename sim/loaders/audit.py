@@ -163,8 +163,9 @@ class DiagnosisMatcher:
         words = norm.split()
         for name, tokens in self.token_sets:
             spans = [_word_span(words, t) for t in tokens]
-            if all(spans):
-                start, end = min(s[0] for s in spans), max(s[1] for s in spans)
+            found = [s for s in spans if s is not None]
+            if len(found) == len(spans):
+                start, end = min(s[0] for s in found), max(s[1] for s in found)
                 return "all-tokens", name, _snippet(norm, start, end), 100.0
         for name, phrase in self.phrases:
             # A field shorter than the name would be "found" inside the name itself ("Normal" in

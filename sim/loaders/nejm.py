@@ -74,6 +74,7 @@ def row_to_case(row: dict[str, Any], where: RowContext, source: str, image_for) 
     if options and len(correct) != 1:
         reader.report("answers", _correct_count_message(row["answers"]))
     reader.finish()
+    assert question is not None  # required: finish() raised on a missing or blank question
 
     return reader.build_case(
         id=stable_id(source, row),
