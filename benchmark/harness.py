@@ -80,6 +80,8 @@ def config_differences(old: dict, new: dict, prefix: str = "") -> list[str]:
         if path in VOLATILE_SETTINGS or path == "code":
             continue
         a, b = old.get(key, "<missing>"), new.get(key, "<missing>")
+        if prefix == "params" and all(v is None or v is False or v == "<missing>" for v in (a, b)):
+            continue  # an option left at its default is recorded by some versions and not by others
         if isinstance(a, dict) and isinstance(b, dict):
             differences.extend(config_differences(a, b, path))
         elif a != b:
@@ -126,7 +128,7 @@ def check_run_dir(run_dir: Path, config: dict, resume: bool) -> None:
         raise InputError([Problem(str(config_path), None, "-", "missing: episodes.jsonl exists without its config.json")])
 
 
-def prepare_run_dir(run_dir: Path, config: dict, resume: bool) -> set[tuple[str, int, int]]:
+def prepare_run_dir(run_dir: Path, config: dict, resume: bool) -> set[tuple[str, int, int | None]]:
     """Create or check the run directory; returns the episode keys already recorded.
 
     On resume, episodes recorded as `error` are not done: their records are removed (the file is
@@ -216,7 +218,7 @@ def run_episodes(
     *,
     run_id: str,
     concurrency: int = 1,
-    done: set[tuple[str, int, int]] | None = None,
+    done: set[tuple[str, int, int | None]] | None = None,
     on_progress: Callable[[Progress, EpisodeRecord], None] | None = None,
     learner=None,
     execute: Callable[[list[Episode], Callable[[EpisodeRecord], None]], bool] | None = None,

@@ -2,27 +2,23 @@
 next to the same sequence with experience off. Does the doctor get better as it sees more patients?
 
 Experiences of earlier cases in the sequence are allowed (that is the point), the same case never.
-Each arm is an ordinary run directory (resumable); `curve.json` and `report.html` sit beside them.
+Each arm is an ordinary run directory (resumable; benchmark/api.py `learn` runs them); `curve.json` and
+`report.html` sit beside them.
 """
 
 from __future__ import annotations
 
 import json
 import random
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 from scipy.stats import binomtest
 
-from benchmark.api import run
 from benchmark.metrics import summarise
 from benchmark.report import figure_png, plt, render_report, write_report
 from sim.core.case import Case
-from sim.core.config import Settings
 from sim.core.records import EpisodeRecord
-
-ARMS = ("experience-on", "experience-off")
 
 
 def ordered(cases: list[Case], order_seed: int) -> list[Case]:
@@ -40,25 +36,6 @@ def moving_window(correct: list[bool], window: int) -> list[dict]:
         interval = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
         points.append({"seen": end, "accuracy": k / n, "lo": float(interval.low), "hi": float(interval.high), "n": n})
     return points
-
-
-def run_sequence(cfg: Settings, arm: str, cases: list[Case], case_dir: Path | None, out: Path, order_seed: int,
-                 models: dict, resume: bool, on_step: Callable[[str, int, EpisodeRecord], None] | None = None
-                 ) -> list[EpisodeRecord]:
-    """One arm: strictly one case after the other (one worker), so each sees every earlier experience.
-    Built like any run (benchmark/api.py), retrieval step included."""
-    arm_dir = out / arm
-    arm_cfg = cfg.model_copy(deep=True)
-    arm_cfg.experience.enabled = arm == "experience-on"
-    arm_cfg.experience.allow_same_split = True  # earlier cases of the sequence are the point; the same case never
-    step = (lambda progress, record: on_step(arm, progress.done - 1, record)) if on_step else None
-    result = run(arm_cfg, cases, arm_dir, case_dir=case_dir, trials=1, seed=order_seed, concurrency=1, resume=resume,
-                 params={"order_seed": order_seed, "cases": len(cases), "arm": arm}, models=models,
-                 title=f"learning curve, {arm}", on_progress=step)
-    if result.failure:
-        raise RuntimeError(result.failure)
-    by_case = {r.case_id: r for r in result.records}
-    return [by_case[c.id] for c in cases if c.id in by_case]
 
 
 def curve_plot(curves: dict[str, list[dict]], window: int) -> str:

@@ -18,7 +18,7 @@ from agents.llm.base import ChatModel
 from benchmark.ablation import ablation_table, write_ablation
 from benchmark.harness import CONFIG_FILE, EPISODES_FILE, read_run_config
 from benchmark.metrics import summarise
-from benchmark.report import render_report, write_report
+from benchmark.report import write_summary_and_report
 from benchmark.rerun import settings_from_config
 from sim.core.case import Diagnosis
 from sim.core.errors import InputError, Problem
@@ -61,9 +61,7 @@ def rejudge_run(run_dir: Path, out: Path, judge: ChatModel | None) -> Rejudged:
     again = [rejudge_record(r, llm, settings.encounter.top_k) for r in records]
     for record in again:
         append_record(out / EPISODES_FILE, record)
-    summary = summarise(again)
-    (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
-    write_report(out / "report.html", render_report(f"run {out.name} (judged again)", again, summary, config))
+    summary = write_summary_and_report(out, again, f"run {out.name} (judged again)", config)
     before = summarise(records)["top1"]["mean"]
     return Rejudged(str(run_dir), len(again), sum(a.top1_correct != b.top1_correct or a.topk_correct != b.topk_correct
                                                    for a, b in zip(again, records)), before, summary["top1"]["mean"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import json
 import os
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -195,3 +196,16 @@ def write_report(path: Path, document: str) -> Path:
     tmp.write_text(document, encoding="utf-8")
     os.replace(tmp, path)
     return path
+
+
+def write_summary_and_report(out: Path, records: list[EpisodeRecord], title: str, config: dict | None = None) -> dict:
+    """The one place a run directory's summary.json and report.html are written (a run, a judged-again run,
+    `clinsim bench report`); returns the summary. summary.json is replaced atomically like the report."""
+    from benchmark.metrics import summarise
+
+    summary = summarise(records)
+    tmp = out / "summary.json.tmp"
+    tmp.write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    os.replace(tmp, out / "summary.json")
+    write_report(out / "report.html", render_report(title, records, summary, config))
+    return summary

@@ -1,9 +1,12 @@
-"""`clinsim bench run | ablate | compare | report`: benchmark runs from the command line."""
+"""`clinsim bench run | ablate | learn | rejudge | report | compare | table`: benchmark runs from the command
+line. Each parses its options into a configuration of the Python API (benchmark/api.py) and calls it; the
+API is imported when a command runs, so `clinsim --help` stays fast."""
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 from rich.progress import (
@@ -24,66 +27,108 @@ from sim.cli.options import (
     resolve_cases,
     with_groups,
 )
-from sim.core.config import BIASES, Settings
+from sim.core.config import BIASES, REFERENCE_DOCTORS, Settings
 from sim.core.errors import InputError
 
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
-def execute_run(cfg: Settings, params: dict, cases: list, case_dir: Path, out: Path,
-                resume: bool, concurrency: int, title: str, experience_from: Path | None = None,
-                models: dict | None = None) -> dict:
-    """The Python run API (benchmark/api.py) with a progress bar. Exits STOPPED when the run stopped before
-    its end, INTERRUPTED on Ctrl-C; episodes that ended in error are counted and said here (the caller
-    decides the exit, so an ablation's later arms still run)."""
-    from benchmark.api import ModelStartError, run
-    from benchmark.metrics import format_ci
+    from benchmark.api import Hooks, RunConfig, RunResult
+    from benchmark.harness import Progress as HarnessProgress
+    from sim.core.records import EpisodeRecord
 
-    columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("acc {task.fields[acc]}"), TextColumn("{task.fields[rate]} ep/min"),
-               TextColumn("{task.fields[tokens]} tok"), TextColumn("err {task.fields[errors]}"), TimeElapsedColumn()]
-    bar = Progress(*columns, console=console)
-    task = None
+T = TypeVar("T")
 
-    def start(total: int) -> None:
-        nonlocal task
-        bar.start()
-        task = bar.add_task(title, total=total, acc="-", rate="-", tokens=0, errors=0)
 
-    def update(progress, record) -> None:
-        bar.update(task, advance=1, acc=f"{100 * progress.accuracy:.0f}%", rate=f"{progress.per_minute:.1f}",
-                   tokens=progress.tokens, errors=progress.errors)
+class RunProgress:
+    """The CLI's view of runs going through the Python API (benchmark/api.py Hooks): a progress bar per run,
+    then its one-line result and anything that went wrong."""
 
-    extra = {k: v for k, v in params.items() if k not in ("trials", "seed", "concurrency", "processes")}
+    def __init__(self, arms: bool = False):
+        self.arms = arms
+        columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("acc {task.fields[acc]}"), TextColumn("{task.fields[rate]} ep/min"),
+                   TextColumn("{task.fields[tokens]} tok"), TextColumn("err {task.fields[errors]}"), TimeElapsedColumn()]
+        self.bar = Progress(*columns, console=console)
+        self.task: TaskID | None = None
+
+    def hooks(self) -> Hooks:
+        from benchmark.api import Hooks
+
+        return Hooks(notify=lambda m: console.print(f"[dim]{m}[/]", highlight=False), on_start=self.start,
+                     on_progress=self.update, on_end=self.end)
+
+    def start(self, title: str, total: int) -> None:
+        if self.arms:
+            console.rule(title)
+        self.bar.start()
+        self.task = self.bar.add_task(title, total=total, acc="-", rate="-", tokens=0, errors=0)
+
+    def update(self, progress: HarnessProgress, record: EpisodeRecord) -> None:
+        if self.task is not None:
+            self.bar.update(self.task, advance=1, acc=f"{100 * progress.accuracy:.0f}%",
+                            rate=f"{progress.per_minute:.1f}", tokens=progress.tokens, errors=progress.errors)
+
+    def stop(self) -> None:
+        self.bar.stop()
+        if self.task is not None:
+            self.bar.remove_task(self.task)
+            self.task = None
+
+    def end(self, result: RunResult) -> None:
+        from benchmark.metrics import format_ci
+
+        self.stop()
+        summary, out = result.summary, result.out
+        if result.failure:
+            console.print(f"[red]run stopped: {result.failure}[/]")
+        if result.interrupted:
+            console.print("[yellow]interrupted: in-flight episodes were written; continue with --resume[/]")
+        if result.outcome and result.outcome.skipped:
+            console.print(f"[dim]{result.outcome.skipped} episode(s) already recorded, skipped[/]")
+        desk = summary.get("desk", {})
+        answered = f"   requests answered {format_ci(desk['answered_share'])}" if desk.get("requests") else ""
+        console.print(f"top-1 {format_ci(summary['top1'])}   top-{summary.get('k') or 'k'} {format_ci(summary['topk'])}"
+                      f"{answered}   errors {summary['errors']}/{summary['episodes']}   -> {out}/report.html")
+
+
+def run_through(call: Callable[[], T], progress: RunProgress) -> T:
+    """Call the Python API; its located refusals (bad input, a model that will not start) end the command."""
+    from benchmark.api import ModelStartError
+
     try:
-        result = run(cfg, cases, out, case_dir=case_dir, trials=params["trials"], seed=params["seed"],
-                     concurrency=concurrency, processes=params.get("processes", 1), resume=resume, experience_from=experience_from,
-                     record_responses=bool(params.get("record_responses")), params=extra, models=models, title=title,
-                     on_start=start, on_progress=update, notify=lambda m: console.print(f"[dim]{m}[/]", highlight=False))
+        return call()
     except InputError as error:
         fail_problems(error)
     except ModelStartError as error:
         fail_model(error.role, error.error)
     finally:
-        bar.stop()
-    summary = result.summary
-    if result.failure:
-        console.print(f"[red]run stopped: {result.failure}[/]")
-    if result.interrupted:
-        console.print("[yellow]interrupted: in-flight episodes were written; continue with --resume[/]")
-    if result.outcome and result.outcome.skipped:
-        console.print(f"[dim]{result.outcome.skipped} episode(s) already recorded, skipped[/]")
-    desk = summary.get("desk", {})
-    answered = f"   requests answered {format_ci(desk['answered_share'])}" if desk.get("requests") else ""
-    console.print(f"top-1 {format_ci(summary['top1'])}   top-{summary.get('k') or 'k'} {format_ci(summary['topk'])}"
-                  f"{answered}   errors {summary['errors']}/{summary['episodes']}   -> {out}/report.html")
-    if summary["errors"] and not (result.failure or result.interrupted):
-        console.print(f"[red]{summary['errors']} of {summary['episodes']} episode(s) ended in error[/] (causes in "
-                      f"{out}/report.html); run them again with:\n  {resume_command()}", highlight=False, soft_wrap=True)
-    if result.failure:
+        progress.stop()
+
+
+def exit_for(results: list[RunResult], errors: str | None) -> None:
+    """Exit STOPPED when a run stopped before its end, INTERRUPTED on Ctrl-C, EPISODE_ERRORS when episodes
+    ended in error (`errors` says how many, and where); each with the command that continues or reruns."""
+    if any(r.failure for r in results):
         console.print(f"continue with:\n  {resume_command()}", highlight=False, soft_wrap=True)
         raise typer.Exit(ExitCode.STOPPED)
-    if result.interrupted:
-        raise typer.Exit(ExitCode.INTERRUPTED)  # ends the command, not only this run: no next arm starts
-    return summary
+    if any(r.interrupted for r in results):
+        raise typer.Exit(ExitCode.INTERRUPTED)
+    if errors:
+        console.print(f"[red]{errors}[/]; run them again with:\n  {resume_command()}", highlight=False,
+                      soft_wrap=True)
+        raise typer.Exit(ExitCode.EPISODE_ERRORS)
+
+
+def run_config(source: CaseFlags, shape: TrialFlags, cfg: Settings, out: Path, resume: bool,
+               apply_limit: bool = True, **more: Any) -> RunConfig:
+    """The run configuration the options describe (cases loaded, the bank generated when missing)."""
+    from benchmark.api import RunConfig
+
+    cases_path, loaded, case_dir = resolve_cases(source, cfg.data_dir, apply_limit=apply_limit)
+    return RunConfig(settings=cfg, cases=loaded, out=out, case_source=str(cases_path), limit=source.limit,
+                     case_dir=case_dir, trials=shape.trials, seed=shape.seed, concurrency=shape.concurrency,
+                     processes=shape.processes, resume=resume, **more)
 
 
 @with_groups
@@ -102,15 +147,15 @@ def bench_run(
     overrides = {**models.overrides(), **shape.overrides(), **doctor.overrides()}
     if experience is not None or experience_from is not None:
         overrides["experience.enabled"] = bool(experience) or (experience is None and experience_from is not None)
-    cfg = settings(overrides)
-    cases_path, loaded, case_dir = resolve_cases(source, cfg.data_dir)
-    params = {"cases": str(cases_path), "limit": source.limit, **shape.params(),
-              "experience_from": str(experience_from) if experience_from else None,
-              "record_responses": record_responses}
-    summary = execute_run(cfg, params, loaded, case_dir, out, resume, shape.concurrency, f"run {out.name}",
-                          experience_from=experience_from)
-    if summary["errors"]:
-        raise typer.Exit(ExitCode.EPISODE_ERRORS)
+    from benchmark.api import run
+
+    config = run_config(source, shape, settings(overrides), out, resume, experience_from=experience_from,
+                        record_responses=record_responses)
+    progress = RunProgress()
+    result = run_through(lambda: run(config, hooks=progress.hooks()), progress)
+    summary = result.summary
+    exit_for([result], summary["errors"] and f"{summary['errors']} of {summary['episodes']} episode(s) ended in "
+             f"error (causes in {config.out}/report.html)")
 
 
 @with_groups
@@ -136,50 +181,24 @@ def bench_ablate(
                                          "knn+text (both): what each source of information is worth"),
 ) -> None:
     """Run the same cases and seeds in every combination of the axes' arms; table of paired differences."""
-    from benchmark.ablation import (
-        AXES,
-        ablation_arms,
-        ablation_table,
-        bias_problems,
-        write_ablation,
-    )
-    from sim.core.plugins import STRATEGIES
+    from pydantic import ValidationError
 
-    chosen = [a.strip() for a in axes.split(",")] if axes else ["retrieval", "experience"]
-    unknown = [a for a in chosen if a not in AXES]
-    if unknown:
-        fail(f"--axes: unknown axis {', '.join(unknown)}; available: {', '.join(AXES)}")
-    values = {"strategy": _listed(strategies), "bias": _listed(biases)}
-    bad = [s for s in values["strategy"] if s not in STRATEGIES.names()]
-    if bad:
-        fail(f"--strategies: unknown strategy {', '.join(bad)}; choose from {', '.join(STRATEGIES.names())}")
-    if "bias" in chosen and (problems := bias_problems(values["bias"], BIASES)):
-        fail("--biases: " + "; ".join(problems))
+    from benchmark.api import AblationConfig, ablate
+
     base = {**models.overrides(), **shape.overrides()}
-    cases_path, loaded, case_dir = resolve_cases(source, settings(base).data_dir)
-    planned = ablation_arms(chosen, values)
-    references = ("knn", "text", "knn+text") if with_references else ("knn",) if with_knn else ()
-    for doctor in references:  # the reference doctors, everything else as the other arms
-        planned.append((doctor, {"encounter.doctor": doctor, "retrieval.enabled": True}))
-    arms: dict[str, Path] = {}
-    errors = 0
-    for name, arm_overrides in planned:
-        arm_settings = settings({**base, **arm_overrides})
-        warm = experience_from if arm_settings.experience.enabled else None
-        params = {"cases": str(cases_path), "limit": source.limit, **shape.params(), "arm": name,
-                  "experience_from": str(warm) if warm else None}
-        console.rule(f"arm {name}")
-        summary = execute_run(arm_settings, params, loaded, case_dir, out / name, resume, shape.concurrency,
-                              f"arm {name}", experience_from=warm)
-        errors += summary["errors"]
-        arms[name] = out / name
-    table = ablation_table(arms)
-    write_ablation(out, table, arms)
-    _print_ablation(table)
-    if errors:
-        console.print(f"[red]{errors} episode(s) of the ablation ended in error[/]; run them again with:\n  "
-                      f"{resume_command()}", highlight=False, soft_wrap=True)
-        raise typer.Exit(ExitCode.EPISODE_ERRORS)
+    try:
+        config = AblationConfig(
+            run=run_config(source, shape, settings(base), out, resume, experience_from=experience_from),
+            axes=_listed(axes) if axes else ["retrieval", "experience"], strategies=_listed(strategies),
+            biases=_listed(biases),
+            references=list(REFERENCE_DOCTORS) if with_references else ["knn"] if with_knn else [])
+    except ValidationError as error:
+        fail("; ".join(f"--{e['loc'][0]}: {e['msg'].removeprefix('Value error, ')}" for e in error.errors()))
+    progress = RunProgress(arms=True)
+    result = run_through(lambda: ablate(config, hooks=progress.hooks()), progress)
+    if result.table is not None:
+        _print_ablation(result.table)
+    exit_for(list(result.arms.values()), result.errors and f"{result.errors} episode(s) of the ablation ended in error")
 
 
 def bench_table(
@@ -236,25 +255,16 @@ def bench_compare(
 
 def bench_report(run_dir: Path = typer.Argument(..., help="run directory with episodes.jsonl")) -> None:
     """(Re)write summary.json and report.html for a run directory."""
-    from benchmark.harness import read_run_config
-    from benchmark.metrics import format_ci, summarise
-    from benchmark.report import render_report, write_report
-    from sim.core.records import read_records
+    from benchmark.api import report
+    from benchmark.metrics import format_ci
 
-    episodes = run_dir / "episodes.jsonl"
-    config_path = run_dir / "config.json"
-    if not episodes.is_file():
-        fail(f"{episodes}: not found (is {run_dir} a run directory?)")
+    if not (run_dir / "episodes.jsonl").is_file():
+        fail(f"{run_dir / 'episodes.jsonl'}: not found (is {run_dir} a run directory?)")
     try:
-        records = read_records(episodes)
-        # The report shows the run's config when it has one; episodes alone still make a report.
-        config = read_run_config(config_path) if config_path.exists() else None
+        summary = report(run_dir)
     except InputError as error:
         fail_problems(error)
-    summary = summarise(records)
-    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
-    write_report(run_dir / "report.html", render_report(f"run {run_dir.name}", records, summary, config))
-    console.print(f"{len(records)} episodes: top-1 {format_ci(summary['top1'])}; wrote {run_dir / 'report.html'}")
+    console.print(f"{summary['episodes']} episodes: top-1 {format_ci(summary['top1'])}; wrote {run_dir / 'report.html'}")
 
 
 @with_groups
@@ -269,53 +279,49 @@ def bench_learn(
 ) -> None:
     """Learning curve: cases in sequence with the experience store growing, against the same sequence
     with experience off; accuracy vs encounters seen with a moving-window CI."""
-    from benchmark.api import ModelStartError
-    from benchmark.harness import make_runner_factory
-    from benchmark.learning import ARMS, ordered, run_sequence, write_learning_outputs
+    from benchmark.api import LEARNING_ARMS, Hooks, LearnConfig, ModelStartError, learn
 
+    shape = TrialFlags(trials=1, concurrency=1, seed=order_seed, processes=1)
     cfg = settings({**models.overrides(), **doctor.overrides()})
-    _cases_path, loaded, case_dir = resolve_cases(source, cfg.data_dir, apply_limit=False)
-    sequence = ordered(loaded, order_seed)[: source.limit or None]
-    models: dict = {}
-    try:
-        with console.status("starting models..."):
-            make_runner_factory(cfg, models=models)
-    except Exception as error:  # noqa: BLE001 - a settings problem or a server that will not start
-        fail_model(next((r for r in ("doctor", "patient", "judge") if r not in models), "a"), error)
-    arms = {}
-    try:
-        with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                      TextColumn("acc {task.fields[acc]}"), TimeElapsedColumn(), console=console) as bar:
-            for arm in ARMS:
-                task = bar.add_task(arm, total=len(sequence), acc="-")
-                hits = {"n": 0, "correct": 0}
+    config = LearnConfig(run=run_config(source, shape, cfg, out, resume, apply_limit=False), order_seed=order_seed,
+                         window=window)
+    total = len(config.run.cases[: source.limit or None])
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("acc {task.fields[acc]}"), TimeElapsedColumn(), console=console) as bar:
+        tasks = {arm: bar.add_task(arm, total=total, acc="-") for arm in LEARNING_ARMS}
+        current: dict[str, Any] = {}
 
-                def step(arm_name, index, record, task=task, hits=hits):
-                    hits["n"] += 1
-                    hits["correct"] += record.top1_correct
-                    bar.update(task, completed=index + 1, acc=f"{100 * hits['correct'] / hits['n']:.0f}%")
+        def start(title: str, _todo: int) -> None:
+            current["task"] = tasks[title.rsplit(", ", 1)[-1]]
 
-                arms[arm] = run_sequence(cfg, arm, sequence, case_dir, out, order_seed, models, resume, step)
-    except InputError as error:
-        fail_problems(error)
-    except ModelStartError as error:
-        fail_model(error.role, error.error)
-    except RuntimeError as error:  # the arm's run stopped before its end; what it did is written
-        fail(f"run stopped: {error}; continue with:\n  {resume_command()}", ExitCode.STOPPED)
-    result = write_learning_outputs(out, arms, window, order_seed)
-    view = Table(title=f"learning curve ({len(sequence)} cases, order seed {order_seed})")
+        def step(progress: HarnessProgress, _record: EpisodeRecord) -> None:
+            bar.update(current["task"], completed=progress.done, acc=f"{100 * progress.accuracy:.0f}%")
+
+        hooks = Hooks(notify=lambda m: console.print(f"[dim]{m}[/]", highlight=False), on_start=start, on_progress=step)
+        try:
+            result = learn(config, hooks=hooks)
+        except InputError as error:
+            fail_problems(error)
+        except ModelStartError as error:
+            fail_model(error.role, error.error)
+        except RuntimeError as error:  # an arm's run stopped before its end; what it did is written
+            fail(f"run stopped: {error}; continue with:\n  {resume_command()}", ExitCode.STOPPED)
+    view = Table(title=f"learning curve ({total} cases, order seed {order_seed})")
     for column in ("arm", "top-1 first half", "top-1 second half", "experiences shown / encounter"):
         view.add_column(column)
-    for arm, half in result["halves"].items():
-        fmt = lambda v: "n/a" if v is None else f"{100 * v:.1f}%"
-        view.add_row(arm, fmt(half["first_half"]), fmt(half["second_half"]), f"{half['experiences_used_per_episode']:.2f}")
+    for arm, half in result.curve["halves"].items():
+        view.add_row(arm, _share(half["first_half"]), _share(half["second_half"]),
+                     f"{half['experiences_used_per_episode']:.2f}")
     console.print(view)
     console.print(f"curve: {out / 'curve.json'}; plot in {out / 'report.html'}")
-    errors = sum(r.termination == "error" for records in arms.values() for r in records)
-    if errors:
-        console.print(f"[red]{errors} episode(s) ended in error[/]; run them again with:\n  {resume_command()}",
-                      highlight=False, soft_wrap=True)
-        raise typer.Exit(ExitCode.EPISODE_ERRORS)
+    if result.interrupted:
+        raise typer.Exit(ExitCode.INTERRUPTED)
+    errors = sum(r.termination == "error" for records in result.arms.values() for r in records)
+    exit_for([], errors and f"{errors} episode(s) ended in error")
+
+
+def _share(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f}%"
 
 
 def bench_rejudge(
@@ -324,35 +330,18 @@ def bench_rejudge(
 ) -> None:
     """Score recorded episodes again with the current judge (string rules, then the run's judge model when
     they cannot decide), without running the encounters again; writes a complete run (or ablation) to --out."""
-    from agents.llm.registry import model_for_role
-    from benchmark.harness import CONFIG_FILE, read_run_config
-    from benchmark.rejudge import ABLATION_FILE, rejudge
-    from benchmark.rerun import settings_from_config
+    from benchmark.api import ModelStartError, rejudge
 
-    first = source
-    if (source / ABLATION_FILE).is_file():
-        rows = json.loads((source / ABLATION_FILE).read_text(encoding="utf-8"))["arms"]
-        first = source / rows[0]["name"]
     try:
-        run_settings = settings_from_config(read_run_config(first / CONFIG_FILE), str(first / CONFIG_FILE))
+        with console.status("judging again..."):
+            results = rejudge(source, out, data_dir=settings().data_dir)
     except InputError as error:
         fail_problems(error)
-    run_settings = run_settings.model_copy(update={"data_dir": settings().data_dir})
-    judge = None
-    if run_settings.encounter.llm_judge:
-        try:
-            with console.status("starting the judge model..."):
-                judge = model_for_role(run_settings, "judge")
-        except Exception as error:  # noqa: BLE001 - a settings problem or a server that will not start
-            fail_model("judge", error)
-    try:
-        results = rejudge(source, out, judge)
-    except InputError as error:
-        fail_problems(error)
+    except ModelStartError as error:
+        fail_model(error.role, error.error)
     view = Table(title=f"judged again -> {out}")
     for column in ("run", "episodes", "verdicts changed", "top-1 before", "top-1 after"):
         view.add_column(column)
     for r in results:
-        pct = lambda v: "n/a" if v is None else f"{100 * v:.1f}%"
-        view.add_row(Path(r.run).name, str(r.episodes), str(r.changed), pct(r.top1_before), pct(r.top1_after))
+        view.add_row(Path(r.run).name, str(r.episodes), str(r.changed), _share(r.top1_before), _share(r.top1_after))
     console.print(view)
