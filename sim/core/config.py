@@ -253,6 +253,18 @@ class Settings(BaseSettings):
     def role(self, name: str) -> RoleModel:
         return getattr(self.roles, name)
 
+    def with_overrides(self, overrides: dict[str, Any]) -> Settings:
+        """These settings with dotted overrides applied ({"retrieval.enabled": False}), validated like a file:
+        how an ablation's arms differ from the run they share."""
+        merged = self.model_dump()
+        for dotted, value in overrides.items():
+            node = merged
+            *parents, leaf = dotted.split(".")
+            for part in parents:
+                node = node[part]
+            node[leaf] = value
+        return Settings.model_validate(merged)
+
     def masked(self) -> dict[str, Any]:
         """The effective config as a dict with secrets masked (only key *names* are stored, never keys)."""
         data = self.model_dump(mode="json")
