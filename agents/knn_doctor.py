@@ -53,8 +53,8 @@ class KnnDoctor:
         items = [item for turn in view.transcript if turn.role == "retrieval" for item in turn.meta.get("items", [])]
         asked = any(turn.role == "doctor" and isinstance(turn.action, RequestImage) for turn in view.transcript)
         if not (items or asked or view.final_turn):
-            action = RequestImage(name=self.image_name)
-            return Reply(text=action_text(action), action=action, parse="knn")
+            request = RequestImage(name=self.image_name)
+            return Reply(text=action_text(request), action=request, parse="knn")
         votes = similarity_vote(items)
         action = Diagnose(differential=[v.diagnosis for v in votes[: self.top_k]] or [UNKNOWN])
         return Reply(text=action_text(action), action=action, parse="knn",

@@ -170,14 +170,17 @@ class ExperienceStore:
         with self._lock:
             result = self._collection.query(query_embeddings=[vector.tolist()], n_results=k, where=where,
                                             include=["metadatas", "distances"])
+        metadatas, distances = result["metadatas"], result["distances"]
+        assert metadatas is not None and distances is not None  # both in `include`
         hits = []
-        for meta, distance in zip(result["metadatas"][0], result["distances"][0]):
-            hits.append((Experience.model_validate_json(meta["json"]), round(1.0 - float(distance), 4)))
+        for meta, distance in zip(metadatas[0], distances[0]):
+            hits.append((Experience.model_validate_json(str(meta["json"])), round(1.0 - float(distance), 4)))
         return hits
 
     def all(self) -> list[Experience]:
-        data = self._collection.get(include=["metadatas"])
-        return sorted((Experience.model_validate_json(m["json"]) for m in data["metadatas"]), key=lambda e: e.id)
+        metadatas = self._collection.get(include=["metadatas"])["metadatas"]
+        assert metadatas is not None  # in `include`
+        return sorted((Experience.model_validate_json(str(m["json"])) for m in metadatas), key=lambda e: e.id)
 
 
 def _mirrored_ids(path: Path) -> set[str]:

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -222,6 +222,14 @@ class CaseStore:
                 handle.seek(0)
                 handle.truncate()
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+    @overload
+    def collection(self, kind: Kind, embedder_name: str, dim: int | None = None, *, create: Literal[True],
+                   vectors: str = "") -> StoreCollection: ...
+
+    @overload
+    def collection(self, kind: Kind, embedder_name: str, dim: int | None = None, create: bool = False,
+                   vectors: str = "") -> StoreCollection | None: ...
 
     def collection(self, kind: Kind, embedder_name: str, dim: int | None = None, create: bool = False,
                    vectors: str = "") -> StoreCollection | None:

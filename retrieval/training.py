@@ -25,6 +25,7 @@ from retrieval.datasets import Pair
 from retrieval.embedders.base import load_image
 
 Loss = Literal["clip", "siglip"]
+LOSSES: tuple[Loss, ...] = ("clip", "siglip")
 ARCHITECTURES: dict[str, str] = {"clip": "clinsim-tiny", "siglip": "clinsim-tiny-sigmoid"}
 
 
@@ -131,8 +132,8 @@ def train_embedder(
     tokenizer = open_clip.get_tokenizer(config.architecture)
     images = torch.stack([preprocess(load_image(pair.image).convert("RGB")) for pair in pairs])
     tokens = tokenizer([pair.report for pair in pairs])
-    _, text_ids = np.unique([pair.report for pair in pairs], return_inverse=True)
-    text_ids = torch.as_tensor(text_ids)
+    _, report_ids = np.unique([pair.report for pair in pairs], return_inverse=True)
+    text_ids = torch.as_tensor(report_ids)
     outliers = _outlier_batch_source(config, preprocess, tokenizer, int(text_ids.max()) + 1)
 
     # The fused kernel: one pass over all parameters instead of a loop of small ops per tensor (measured: a

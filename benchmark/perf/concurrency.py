@@ -13,6 +13,7 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from agents.llm.base import ChatModel
 from benchmark.harness import make_runner_factory, plan_episodes, run_episodes
@@ -43,7 +44,7 @@ def measure_level(settings: Settings, models: dict[str, ChatModel], planned: lis
     wall = time.perf_counter() - started
     calls = sum(int(v["calls"]) for r in records for v in r.totals.by_role.values())
     errors = [r.error for r in records if r.termination == "error"]
-    row = {"concurrency": level, "episodes": len(records), "errors": len(errors), "calls": calls,
+    row: dict[str, Any] = {"concurrency": level, "episodes": len(records), "errors": len(errors), "calls": calls,
            "wall_s": round(wall, 2), "calls_per_s": round(calls / wall, 3),
            "episodes_per_s": round(len(records) / wall, 3), "load_avg_1m": None if load is None else round(load, 2)}
     if judge and records:
@@ -86,7 +87,7 @@ def run_levels(settings: Settings, models: dict[str, ChatModel], cases: list[Cas
         usage = resource.getrusage(resource.RUSAGE_CHILDREN)
         return usage.ru_utime + usage.ru_stime
 
-    rows = []
+    rows: list[dict] = []
     runs = [(level, 1) for level in ([*levels, levels[0]] if len(levels) > 1 else levels)]
     runs += [(levels[-1], processes)] if processes > 1 and len(levels) > 1 else []
     for level, workers in runs:
@@ -134,6 +135,7 @@ def embedded_levels(settings: Settings, cases: list[Case], case_dir: Path, work_
     then the shared C=1 again. `settings` say how to start the server and whether retrieval runs; each row
     also says how long an encounter took, its accuracy, and where the time went."""
     from agents.llm.embedded import running_server
+    from agents.llm.embedded_roles import EmbeddedRoleModel
     from benchmark.perf.embedded_latency import embedded_models
     from benchmark.perf.server_log import log_offset, timings_by_role
     from sim.encounter import build
@@ -147,8 +149,11 @@ def embedded_levels(settings: Settings, cases: list[Case], case_dir: Path, work_
             update={"servers": servers, "lanes": level})})
         models = embedded_models(started)
         for model in models.values():
+            assert isinstance(model, EmbeddedRoleModel)  # the embedded backend's model
             model.start_lanes()
-        server = running_server(models["doctor"].base_url)
+        doctor = models["doctor"]
+        assert isinstance(doctor, EmbeddedRoleModel)
+        server = running_server(doctor.base_url)
         log = server.log_file if server else None
         offset = log_offset(log)
         row = measure_level(short, models, planned, work_dir / "embedded" / name, level, judge=True,

@@ -40,7 +40,7 @@ class TimedModel:
 
 def measure_harness(cases: list[Case], case_dir: Path, work_dir: Path, episodes: int, delay_s: float) -> dict:
     settings = perf_settings(work_dir / "harness-data")
-    models = {role: TimedModel(model) for role, model in scripted_models(delay_s).items()}
+    models: dict[str, ChatModel] = {role: TimedModel(model) for role, model in scripted_models(delay_s).items()}
     factory = make_runner_factory(settings, models=models)
     planned = plan_episodes(cases, case_dir, trials=-(-episodes // len(cases)), run_seed=0)[:episodes]
     run_dir = work_dir / "harness-run"

@@ -16,10 +16,14 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from retrieval.embedders.base import Embedder
+
+if TYPE_CHECKING:
+    from retrieval.ingest import SourceKind
 
 
 class TimedEmbedder:
@@ -64,7 +68,7 @@ def default_image_embedder(data_dir: Path, train: bool) -> tuple[Embedder, str]:
                        f"{data_dir}): the same cost to run")
 
 
-def measure_ingest(kind: str, source: Path, embedder: Embedder, work_dir: Path, limit: int | None = None,
+def measure_ingest(kind: SourceKind, source: Path, embedder: Embedder, work_dir: Path, limit: int | None = None,
                    **options) -> dict:
     from retrieval.embedders.cache import CachedEmbedder, EmbeddingCache
     from retrieval.ingest import read_source, write_items

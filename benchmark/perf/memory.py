@@ -11,6 +11,10 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from agents.llm.base import ChatModel
 
 
 def current_rss_mb() -> float:
@@ -40,7 +44,8 @@ def _main(bank: Path, episodes: int, work_dir: Path) -> dict:
     planned = plan_episodes(cases, bank, trials=-(-episodes // len(cases)), run_seed=0)[:episodes]
     run_dir = work_dir / "memory-run"
     run_dir.mkdir(parents=True, exist_ok=True)
-    factory = make_runner_factory(perf_settings(work_dir / "memory-data"), models=scripted_models())
+    models: dict[str, ChatModel] = dict(scripted_models())
+    factory = make_runner_factory(perf_settings(work_dir / "memory-data"), models=models)
     outcome = run_episodes(planned, run_dir, factory, run_id="perf-memory", concurrency=1)
     return {"episodes": len(outcome.records), "rss_after_imports_mb": after_imports, "peak_rss_mb": peak_rss_mb()}
 

@@ -16,7 +16,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from agents.llm.base import Message, approx_tokens
+from agents.llm.base import ChatModel, Message, approx_tokens
 from benchmark.perf.baseline_prompt import baseline_messages
 from benchmark.perf.scripted import perf_settings, scripted_models
 from sim.core.case import Case
@@ -98,11 +98,12 @@ def measure_prompt_tokens(cases: list[Case], case_dir: Path, work_dir: Path) -> 
     ours, history_only, full, calls, ours_evaluated, full_evaluated = [], [], [], [], [], []
     composition = {"system": 0, "own_actions": 0, "replies_and_results": 0}
     for case in cases:
-        models = scripted_models()
+        scripted = scripted_models()
+        models: dict[str, ChatModel] = dict(scripted)
         record = EncounterRunner(settings, models=models, retriever=retriever).run(case, case_dir, run_id="perf-tokens")
         if record.termination == "error":
             raise RuntimeError(f"scripted encounter of {case.id} failed: {record.error}")
-        sent = models["doctor"].calls
+        sent = scripted["doctor"].calls
         calls.append(len(sent))
         ours.append(sum(prompt_tokens(messages, count) for messages in sent))
         for messages in sent:

@@ -22,6 +22,7 @@ import resource
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -162,10 +163,11 @@ def query(spec: dict) -> dict:
     collection = StoreCollection(store.client.get_collection(spec["collection"]), store.max_batch)
     first = time.perf_counter()
     collection.query(queries[:1], k)  # the first query loads the index
-    result = {"open_s": round(first - started, 3), "first_query_ms": round(1000 * (time.perf_counter() - first), 2)}
+    result: dict[str, Any] = {"open_s": round(first - started, 3),
+                              "first_query_ms": round(1000 * (time.perf_counter() - first), 2)}
     result.update(_pass(collection, queries, truth, k, [None] * len(queries)))
     if spec.get("filtered_truth"):
-        excluded = [case_id(int(i)) for i in np.load(spec["excluded"])]
+        excluded: list[str | None] = [case_id(int(i)) for i in np.load(spec["excluded"])]
         filtered_truth = np.load(spec["filtered_truth"])
         result["filtered"] = _pass(collection, queries, filtered_truth, k, excluded)
         result["filtered_chroma_where"] = _pass(collection, queries, filtered_truth, k, excluded, chroma_filter=True)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark.perf.vectors import exact_top_k, sample
+from benchmark.perf.vectors import Kind, exact_top_k, sample
 from retrieval.chroma_server import chroma_server
 
 K = 10
@@ -35,7 +35,7 @@ def _child(spec: dict, timeout_s: float = 3600) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def _write_vectors(folder: Path, kind: str, n: int, dim: int, queries: int) -> dict:
+def _write_vectors(folder: Path, kind: Kind, n: int, dim: int, queries: int) -> dict:
     """Data, queries, exact answers (plain, and with each query's nearest case excluded) as .npy files."""
     folder.mkdir(parents=True, exist_ok=True)
     data, probe = sample(kind, n, dim, SEED, 1), sample(kind, queries, dim, SEED, 2)
@@ -60,7 +60,7 @@ def _measure(files: dict, where: dict, collection: str, hnsw: dict, ef_sweep: li
     return {**built, **queried}
 
 
-def measure_store(work_dir: Path, sizes: list[int], kinds: list[str], dim: int, queries: int, hnsw: dict,
+def measure_store(work_dir: Path, sizes: list[int], kinds: list[Kind], dim: int, queries: int, hnsw: dict,
                   ef_sweep: list[int], server: bool, step: Callable[[str], None] = lambda _: None) -> dict:
     result: dict = {"dim": dim, "k": K, "queries": queries, "hnsw": dict(hnsw), "persistent": {}, "server": {}}
     vector_files = {}

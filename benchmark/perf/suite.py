@@ -249,7 +249,7 @@ def targets(report: dict) -> list[dict]:
     single = [r for r in scripted if r.get("processes", 1) == 1]
     top = max((r["concurrency"] for r in scripted), default=None)
     at_top = [r for r in scripted if r["concurrency"] == top and r.get("efficiency") is not None]
-    best_top = max(at_top, key=lambda r: r["efficiency"], default={})
+    best_top: dict = max(at_top, key=lambda r: r["efficiency"], default={})
     worst = min((r["efficiency"] for r in single if r.get("efficiency") is not None), default=None)
     store_note = f"{int(size):,} clustered vectors, persistent" if size else ""
     if size and int(size) < 100_000:

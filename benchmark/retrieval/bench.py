@@ -116,6 +116,7 @@ def _latency(method: Method, task: Task, gallery: np.ndarray | None, samples: in
         if inner is None:
             similarity = rng.random(len(task.gallery))
         else:
+            assert gallery is not None  # embedded for every method but the random baseline
             embed = inner.embed_images if task.query_kind == "image" else inner.embed_texts
             similarity = embed([query])[0] @ gallery.T
         np.argpartition(-similarity, min(10, len(similarity) - 1))[:10]

@@ -8,8 +8,9 @@ hybrid TF-IDF + dense text fusion; any `--embedder SPEC` given.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -18,6 +19,9 @@ from benchmark.retrieval.data import BenchData
 from retrieval.embedders.base import Embedder, ImageInput, l2_normalise
 from retrieval.embedders.open_clip_embedder import EmbedderUnavailable
 from sim.core.config import Settings
+
+if TYPE_CHECKING:
+    from retrieval.training import Loss
 
 TEXT = frozenset({"text"})
 IMAGE = frozenset({"image"})
@@ -52,9 +56,9 @@ def build_methods(
     data: BenchData,
     settings: Settings,
     *,
-    extra_specs: list[str] = (),
+    extra_specs: Sequence[str] = (),
     train_steps: int = 600,
-    loss: str = "clip",
+    loss: Loss = "clip",
     use_bank_embedder: bool = True,
     use_minilm: bool = True,
     train_progress: Callable[[str, int], Callable[[int, float], None]] | None = None,
@@ -96,7 +100,7 @@ def build_methods(
         methods.append(Method(spec, make_embedder(spec, settings), _kinds_of(spec), "given with --embedder"))
     # Hybrid text search on report-only datasets, fusing TF-IDF with the best unsupervised dense text model.
     dense = minilm or next((m for m in methods if m.name.startswith("openclip")), None)
-    if tfidf is not None and dense is not None and not has_images:
+    if tfidf is not None and dense is not None and dense.embedder is not None and not has_images:
         methods.append(Method(f"hybrid({dense.name}+tfidf)", HybridTextEmbedder(dense.embedder, tfidf), TEXT,
                               f"score fusion, dense weight {HYBRID_DENSE_WEIGHT}"))  # fmt: skip
     return methods, notes
@@ -117,7 +121,7 @@ def _kinds_of(spec: str) -> frozenset[str]:
     return IMAGE if spec.startswith("pixels") else BOTH
 
 
-def _trained_checkpoint(data: BenchData, settings: Settings, steps: int, loss: str, progress) -> Path:
+def _trained_checkpoint(data: BenchData, settings: Settings, steps: int, loss: Loss, progress) -> Path:
     from retrieval.training import TrainConfig, train_embedder
 
     checkpoint = Path(settings.data_dir) / "models" / f"{data.train_key}-{loss}-{steps}.pt"

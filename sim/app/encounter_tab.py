@@ -153,7 +153,7 @@ class EncounterTab:
         elif record is not None:
             status = f"### {render.headline(record)}\nThe encounter is over; its record is saved. Start another on the left."
         elif role == "doctor":
-            status = render.doctor_prompt_markdown(waiting)
+            status = render.doctor_prompt_markdown(waiting or {})
         elif role in ("patient", "measurement"):
             status = f"### Your turn: the {role}\nAnswer below the chat."
         elif encounter.failure:
@@ -171,7 +171,7 @@ class EncounterTab:
             status,
             gr.update(visible=role == "doctor"),
             gr.update(visible=role in ("patient", "measurement")),
-            render.request_markdown(waiting) if role in ("patient", "measurement") else "",
+            render.request_markdown(waiting or {}) if role in ("patient", "measurement") else "",
             gr.update(value=suggested, visible=measuring and bool(suggested)),
             "",
             gr.update(value=None, visible=measuring),
@@ -283,7 +283,9 @@ class EncounterTab:
 
     def reply(self, thread: str, text: str, image: str | None):
         encounter = self._waiting(thread, ("patient", "measurement"))
-        role = encounter.step.waiting_for["role"]
+        step = encounter.step
+        assert step is not None and step.waiting_for is not None  # what _waiting checked
+        role = step.waiting_for["role"]
         text = (text or "").strip()
         if role == "patient" and not text:
             raise gr.Error("Write the patient's answer.")

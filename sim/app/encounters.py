@@ -150,6 +150,7 @@ class LiveEncounter:
         """While the worker runs: the turns so far, each time they change. Returns when it is done."""
         shown = -1
         while self.busy:
+            assert self._worker is not None  # busy: a worker runs
             self._worker.join(poll_s)
             turns = self.turns_now()
             if len(turns) != shown:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sim.app.encounters import EncounterBook, RunnerFactory
 from sim.app.paths import AppPaths
@@ -13,12 +14,15 @@ from sim.app.safety import DEFAULT_MAX_UPLOAD_MB, FileGuard, prepare_environment
 from sim.app.sources import CaseSources
 from sim.core.config import Settings
 
+if TYPE_CHECKING:
+    import gradio as gr
+
 LOOPBACK = "127.0.0.1"
 
 
 @dataclass
 class RunningApp:
-    blocks: object  # gr.Blocks
+    blocks: gr.Blocks
     url: str
     book: EncounterBook
     paths: AppPaths

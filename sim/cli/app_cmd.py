@@ -13,6 +13,7 @@ from sim.cli.options import ModelFlags, with_groups
 
 @with_groups
 def app(
+    *,
     host: str = typer.Option("127.0.0.1", "--host", envvar="CLINSIM_APP_HOST",
                              help="address to bind; anything but loopback exposes the app and needs --auth"),
     port: int = typer.Option(7860, "--port", envvar="CLINSIM_APP_PORT", help="port to listen on"),
@@ -24,7 +25,7 @@ def app(
         False, "--allow-unauthenticated", envvar="CLINSIM_APP_ALLOW_UNAUTHENTICATED",
         help="serve a non-loopback --host without --auth: anyone who can reach the port can run encounters, "
              "read every recorded run and the data directory's images"),
-    models: ModelFlags = ...,
+    models: ModelFlags,
 ) -> None:
     """Serve the web app: play any seat of an encounter, see images and similar cases, replay runs."""
     from sim.app.server import launch_app, parse_auth

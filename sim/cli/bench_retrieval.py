@@ -41,8 +41,9 @@ def retrieval(
     from benchmark.retrieval.data import parse_dataset
     from benchmark.retrieval.methods import build_methods
     from retrieval.embedders.open_clip_embedder import EmbedderUnavailable
+    from retrieval.training import LOSSES
 
-    if loss not in ("clip", "siglip"):
+    if loss not in LOSSES:
         fail(f"--loss must be clip or siglip, got {loss!r}")
     cfg = settings()
     try:

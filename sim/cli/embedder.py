@@ -29,9 +29,9 @@ def train(
     The checkpoint loads with open_clip (`create_model_and_transforms("clinsim-tiny", pretrained=PATH)`)
     and can be used as `retrieval.image_embedder = "PATH"`.
     """
-    from retrieval.training import TrainConfig, train_embedder
+    from retrieval.training import LOSSES, TrainConfig, train_embedder
 
-    if loss not in ("clip", "siglip"):
+    if loss not in LOSSES:
         fail(f"--loss must be clip or siglip, got {loss!r}")
     cfg = settings()
     pairs, name = _pairs(source)

@@ -1,9 +1,10 @@
 """Option groups shared by the commands that run encounters (`run`, `bench run`, `bench ablate`,
 `bench learn`, `app`): declared once here as dataclasses, expanded into each command's options by
-`@with_groups`, and handed to the command as one object.
+`@with_groups`, and handed to the command as one object. The command's parameters are keyword-only, so
+a group needs no default of its own (its options have theirs):
 
     @with_groups
-    def bench_run(out: Path = typer.Option(...), models: ModelFlags = ..., cases: CaseFlags = ...): ...
+    def bench_run(*, out: Path = typer.Option(...), models: ModelFlags, cases: CaseFlags): ...
 """
 
 from __future__ import annotations

@@ -28,11 +28,13 @@ def ask_in_terminal(payload: dict) -> str:
         console.print(f"[dim]lookup says:[/] {payload['suggestion']['text']}", markup=True, highlight=False)
     if payload.get("final_turn") and role == "doctor":
         console.print("[bold]Last turn: give your DIAGNOSIS.[/]")
-    return Prompt.ask(f"[bold]{HUMAN_HINTS.get(role, role)}[/]\n>", default="" if role == "measurement" else ...)
+    hint = f"[bold]{HUMAN_HINTS.get(role, role)}[/]\n>"
+    return Prompt.ask(hint, default="") if role == "measurement" else Prompt.ask(hint)
 
 
 @with_groups
 def run(
+    *,
     cases: Path = typer.Option(None, "--cases", help="case file or bank folder (default: the bank in the data dir)"),
     case_id: str = typer.Option(None, "--case-id", help="id of the case to run (default: the first)"),
     pick_random: bool = typer.Option(False, "--random", help="pick a random case (uses --seed)"),
@@ -40,8 +42,8 @@ def run(
     human: list[str] = typer.Option([], "--human", help="seat(s) you play: doctor, patient, measurement"),
     seed: int = typer.Option(0, "--seed", help="seed sent to the models and used by --random"),
     fetch_images: bool = typer.Option(False, "--fetch-images", help="download remote case images (NEJM) when online"),
-    doctor: DoctorFlags = ...,
-    models: ModelFlags = ...,
+    doctor: DoctorFlags,
+    models: ModelFlags,
 ) -> None:
     """Run one encounter: the transcript streams live, then the verdict; the record goes to episodes.jsonl."""
     from sim.core.config import SEATS

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated, Self
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from sim.cli.common import command_group, console, err_console, fail, settings
@@ -36,7 +36,7 @@ class _Bar:
     def __init__(self) -> None:
         self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                                  TimeElapsedColumn(), console=console, transient=False)
-        self.tasks: dict[str, int] = {}
+        self.tasks: dict[str, TaskID] = {}
 
     def __enter__(self) -> Self:
         self.progress.__enter__()
@@ -198,11 +198,13 @@ def query(
             except OSError as error:
                 fail(f"{image}: unreadable image: {error}")
         else:
+            assert text is not None  # exactly one of --image and --text (checked above)
             if embedders.text is None:
                 fail(f"the image embedder {embedders.image.name} cannot embed text; set retrieval.text_embedder")
-            collection = store.collection("report", embedders.text.name)
-            if collection is None or collection.count() == 0:
+            reports = store.collection("report", embedders.text.name)
+            if reports is None or reports.count() == 0:
                 fail(f"the store has no reports embedded with {embedders.text.name}; ingest a source first")
+            collection = reports
             region = _known_region(region, collection.regions) if region is not None else None
             result = search(collection, embedders.text.embed_texts([text])[0], k, region=region,
                             exclude=exclude_case, text_space=embedders.text)

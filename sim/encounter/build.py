@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from agents.doctor import LLMDoctor
 from agents.human import HumanSeat
@@ -38,6 +39,9 @@ from sim.core.records import RoleInfo
 from sim.core.transcript import Turn
 from sim.encounter.graph import Encounter, ExperienceSource, Retriever, Seats
 
+if TYPE_CHECKING:
+    from retrieval.embedders.minilm import MiniLMEmbedder
+
 REFERENCE_MODELS = {"knn": "knn retrieval vote", "text": "text classifier (tf-idf + logistic regression)",
                     "knn+text": "knn retrieval vote x text classifier"}
 
@@ -57,7 +61,7 @@ class LazyTextEncoder:
     """MiniLM, loaded when first asked to embed (thread-safe); the desk's semantic matcher."""
 
     def __init__(self) -> None:
-        self._model = None
+        self._model: MiniLMEmbedder | None = None
         self._lock = threading.Lock()
 
     def embed_texts(self, texts: list[str]):

@@ -147,7 +147,7 @@ def _answer(role: str, state: EncounterState, encounter: Encounter) -> dict:
             reply = reply.model_copy(update={"meta": {**reply.meta, "role_breaks": breaks}})
     leak_check = encounter.leak_check
     leak = leak_check.check(reply.text) if leak_check is not None else None
-    if leak is not None:
+    if leak_check is not None and leak is not None:
         # Flag always; mask what can be masked, so the doctor does not read the answer.
         meta = {**reply.meta, "leak": leak}
         text = leak_check.mask(reply.text) if encounter.mask_leaks else reply.text
@@ -188,7 +188,11 @@ def _judge(state: EncounterState, runtime: Runtime[Encounter]) -> dict:
     return {"verdict": verdict.model_dump(), "turns": [turn]}
 
 
-def build_graph() -> StateGraph:
+EncounterGraph = StateGraph[EncounterState, Encounter, EncounterState, EncounterState]
+CompiledEncounterGraph = CompiledStateGraph[EncounterState, Encounter, EncounterState, EncounterState]
+
+
+def build_graph() -> EncounterGraph:
     graph = StateGraph(EncounterState, context_schema=Encounter)
     graph.add_node("doctor", _doctor)
     graph.add_node("patient", _patient)
@@ -205,11 +209,11 @@ def build_graph() -> StateGraph:
 
 
 @functools.cache
-def _compiled() -> CompiledStateGraph:
+def _compiled() -> CompiledEncounterGraph:
     return build_graph().compile()
 
 
-def encounter_graph(checkpointer) -> CompiledStateGraph:
+def encounter_graph(checkpointer) -> CompiledEncounterGraph:
     """The compiled graph bound to `checkpointer`. Compiling costs more CPU than running a scripted
     encounter's graph steps, so it happens once per process; binding a checkpointer is a shallow copy."""
     return _compiled().copy(update={"checkpointer": checkpointer})

@@ -9,7 +9,7 @@ from sim.encounter.state import EncounterState
 
 _STOP = {TerminationReason.error.value, TerminationReason.human_quit.value}
 _JUDGE = {TerminationReason.diagnosed.value, TerminationReason.turn_cap.value}
-_BY_KIND = {"ask": "patient", "test": "measurement", "image": "measurement"}
+_BY_KIND: dict[str | None, str] = {"ask": "patient", "test": "measurement", "image": "measurement"}
 
 
 def at_start(state: EncounterState) -> str:

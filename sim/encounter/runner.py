@@ -28,7 +28,7 @@ from sim.core.verdict import Verdict
 from sim.encounter.build import Parts, check_seats
 from sim.encounter.elicitation import elicitation
 from sim.encounter.graph import Encounter, ExperienceSource, Retriever, encounter_graph
-from sim.encounter.state import initial_state
+from sim.encounter.state import EncounterState, initial_state
 
 HumanInput = Callable[[dict], object]
 
@@ -104,14 +104,15 @@ class EncounterRunner:
                 shown = len(step.turns)
             if step.record is not None:
                 return step.record
+            assert step.waiting_for is not None  # a step without its record waits for a human seat
             if ask_human is None:
-                return session.finish_with_error(
+                return session.error_record(
                     f"the {step.waiting_for.get('role', '?')} seat is human but no input was given"
-                ).record
+                )
             try:
                 answer = ask_human(step.waiting_for)
             except Exception as exc:  # noqa: BLE001 - the encounter stays resumable from its checkpoint
-                return session.finish_with_error(f"{type(exc).__name__}: {exc}").record
+                return session.error_record(f"{type(exc).__name__}: {exc}")
 
     def record(self, case: Case, state: dict, *, run_id: str, trial: int, seed: int | None, error: str | None,
                started_at: str, wall_s: float, redactions: list[dict] | None = None) -> EpisodeRecord:
@@ -201,6 +202,7 @@ class EncounterSession:
                 return self._finished(dict(snapshot.values))
             if waiting and answer is None:
                 return Step(self._turns(snapshot.values), waiting_for=waiting[0])
+            pending: Command | EncounterState | None
             if waiting:
                 pending = Command(resume=answer)
             else:
@@ -220,16 +222,24 @@ class EncounterSession:
         return dict(self._graph.get_state(self.config).values) if self._graph is not None else {}
 
     def finish_with_error(self, error: str) -> Step:
+        record = self.error_record(error)
+        return Step(record.turns, record=record)
+
+    def error_record(self, error: str) -> EpisodeRecord:
+        """The episode ended by `error`, with what its checkpoint holds."""
         state = {}
         with contextlib.suppress(Exception):  # the error we report matters more than the state we lost
             state = self.state()
-        return self._finished(state, error)
+        return self._record(state, error)
 
     def _finished(self, state: dict, error: str | None = None) -> Step:
-        record = self.runner.record(self.case, state, run_id=self.run_id, trial=self.trial, seed=self.seed,
-                                    error=error, started_at=self.started_at,
-                                    wall_s=time.perf_counter() - self._started, redactions=self._redactions)
+        record = self._record(state, error)
         return Step(record.turns, record=record)
+
+    def _record(self, state: dict, error: str | None) -> EpisodeRecord:
+        return self.runner.record(self.case, state, run_id=self.run_id, trial=self.trial, seed=self.seed,
+                                  error=error, started_at=self.started_at,
+                                  wall_s=time.perf_counter() - self._started, redactions=self._redactions)
 
     @staticmethod
     def _turns(values: dict) -> list[Turn]:
