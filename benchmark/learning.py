@@ -65,11 +65,11 @@ def write_learning_outputs(out: Path, arms: dict[str, list[EpisodeRecord]], wind
             "second_half": float(np.mean([r.top1_correct for r in records[half:]])) if records[half:] else None,
             "experiences_used_per_episode": float(np.mean([len(r.experiences) for r in records])) if records else 0.0,
         }
-    result = {"order_seed": order_seed, "window": window, "curves": curves, "halves": halves,
-              "summary": {arm: summarise(records) for arm, records in arms.items()}}
+    summaries = {arm: summarise(records) for arm, records in arms.items()}
+    result = {"order_seed": order_seed, "window": window, "curves": curves, "halves": halves, "summary": summaries}
     (out / "curve.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
     everything = [r for records in arms.values() for r in records]
-    groups = {arm: {"top1": s["top1"], "topk": s["topk"]} for arm, s in result["summary"].items()}
+    groups = {arm: {"top1": s["top1"], "topk": s["topk"]} for arm, s in summaries.items()}
     rows = "".join(f"<tr><td>{arm}</td><td>{h['first_half']}</td><td>{h['second_half']}</td>"
                    f"<td>{h['experiences_used_per_episode']:.2f}</td></tr>" for arm, h in halves.items())
     extra = ("<h2>Learning curve</h2>" + curve_plot(curves, window)

@@ -66,3 +66,29 @@ def test_relative_links_resolve(page: Path):
 def test_the_slug_follows_github():
     assert slug("Retrieval × experience (findings bank)") == "retrieval--experience-findings-bank"
     assert slug("AgentClinic-MedQA, before and after") == "agentclinic-medqa-before-and-after"
+
+
+def python_blocks(page: Path) -> list[str]:
+    return re.findall(r"```python\n(.*?)```", page.read_text(encoding="utf-8"), flags=re.DOTALL)
+
+
+def test_the_python_api_page_runs_as_written(tmp_path, monkeypatch, capsys):
+    """docs/python-api.md's session, block after block in one namespace, with scripted models (the page says
+    so): the API leaves the run directories the CLI leaves, and the page's claims hold."""
+    monkeypatch.chdir(tmp_path)
+    for role, reply in (("DOCTOR", "DIAGNOSIS: Tension pneumothorax"), ("PATIENT", "It started this morning.")):
+        monkeypatch.setenv(f"CLINSIM_ROLES__{role}__BACKEND", "scripted")
+        monkeypatch.setenv(f"CLINSIM_ROLES__{role}__SCRIPT", f'["{reply}"]')
+    monkeypatch.setenv("CLINSIM_ENCOUNTER__LLM_JUDGE", "false")
+    blocks = python_blocks(ROOT / "docs" / "python-api.md")
+    assert len(blocks) >= 3
+    namespace: dict = {}
+    for block in blocks:
+        exec(compile(block, "docs/python-api.md", "exec"), namespace)  # noqa: S102 - the page's own code, run as a reader would
+    first = tmp_path / "lab" / "runs" / "first"
+    assert {p.name for p in first.iterdir()} >= {"config.json", "episodes.jsonl", "summary.json", "report.html"}
+    assert len((first / "episodes.jsonl").read_text().splitlines()) == 8  # 4 cases x 2 trials, once each
+    lift = namespace["lift"]
+    assert [row["name"] for row in lift.table["arms"]] == ["retrieval-off", "retrieval-on", "knn"]
+    assert (tmp_path / "lab" / "runs" / "lift" / "ablation.json").is_file()
+    assert "'mean'" in capsys.readouterr().out

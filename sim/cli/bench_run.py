@@ -133,12 +133,13 @@ def run_config(source: CaseFlags, shape: TrialFlags, cfg: Settings, out: Path, r
 
 @with_groups
 def bench_run(
+    *,
     out: Path = typer.Option(..., "--out", help="run directory (config.json, episodes.jsonl, summary.json, report.html)"),
-    source: CaseFlags = ...,
-    shape: TrialFlags = ...,
-    models: ModelFlags = ...,
+    source: CaseFlags,
+    shape: TrialFlags,
+    models: ModelFlags,
     resume: bool = typer.Option(False, "--resume", help="continue a run: skip recorded episodes, run failed (error) ones again; refuse a different config"),
-    doctor: DoctorFlags = ...,
+    doctor: DoctorFlags,
     experience: bool = typer.Option(None, "--experience/--no-experience", help="remember encounters and use past ones (default from config: off)"),
     experience_from: Path = typer.Option(None, "--experience-from", help="warm-start the experience store from an earlier run directory"),
     record_responses: bool = typer.Option(False, "--record-responses", help="save every model request and response (for `clinsim replay --rerun`)"),
@@ -154,21 +155,22 @@ def bench_run(
     progress = RunProgress()
     result = run_through(lambda: run(config, hooks=progress.hooks()), progress)
     summary = result.summary
-    exit_for([result], summary["errors"] and f"{summary['errors']} of {summary['episodes']} episode(s) ended in "
-             f"error (causes in {config.out}/report.html)")
+    exit_for([result], f"{summary['errors']} of {summary['episodes']} episode(s) ended in error (causes in "
+             f"{config.out}/report.html)" if summary["errors"] else None)
 
 
 @with_groups
 def bench_ablate(
+    *,
     out: Path = typer.Option(..., "--out", help="ablation directory: one run directory per arm, plus ablation.json and report.html"),
     axes: str = typer.Option(None, "--axes", help="comma-separated axes (default: retrieval,experience); 'strategy' gives one arm per --strategies, 'bias' a no-bias arm and one per --biases"),
     strategies: str = typer.Option("direct,cot,self-consistency,conference", "--strategies", help="strategy axis: the strategies to compare"),
     biases: str = typer.Option("doctor:recency,doctor:confirmation,patient:self_diagnosis,patient:education", "--biases",
                                help="bias axis: ROLE:BIAS arms, each against no bias; doctor biases: "
                                f"{', '.join(BIASES['doctor'])}; patient biases: {', '.join(BIASES['patient'])}"),
-    source: CaseFlags = ...,
-    shape: TrialFlags = ...,
-    models: ModelFlags = ...,
+    source: CaseFlags,
+    shape: TrialFlags,
+    models: ModelFlags,
     resume: bool = typer.Option(False, "--resume", help="continue an ablation"),
     experience_from: Path = typer.Option(None, "--experience-from", help="warm-start the experience arms from an "
                                          "earlier run directory (otherwise they only see past encounters of cases "
@@ -198,7 +200,7 @@ def bench_ablate(
     result = run_through(lambda: ablate(config, hooks=progress.hooks()), progress)
     if result.table is not None:
         _print_ablation(result.table)
-    exit_for(list(result.arms.values()), result.errors and f"{result.errors} episode(s) of the ablation ended in error")
+    exit_for(list(result.arms.values()), f"{result.errors} episode(s) of the ablation ended in error" if result.errors else None)
 
 
 def bench_table(
@@ -269,13 +271,14 @@ def bench_report(run_dir: Path = typer.Argument(..., help="run directory with ep
 
 @with_groups
 def bench_learn(
+    *,
     out: Path = typer.Option(..., "--out", help="directory for both arms, curve.json and report.html"),
-    source: CaseFlags = ...,
-    models: ModelFlags = ...,
+    source: CaseFlags,
+    models: ModelFlags,
     order_seed: int = typer.Option(0, "--order-seed", help="seed of the order the cases are seen in"),
     window: int = typer.Option(10, "--window", min=2, help="moving-window size of the accuracy curve"),
     resume: bool = typer.Option(False, "--resume", help="continue both arms where they stopped"),
-    doctor: DoctorFlags = ...,
+    doctor: DoctorFlags,
 ) -> None:
     """Learning curve: cases in sequence with the experience store growing, against the same sequence
     with experience off; accuracy vs encounters seen with a moving-window CI."""
@@ -317,7 +320,7 @@ def bench_learn(
     if result.interrupted:
         raise typer.Exit(ExitCode.INTERRUPTED)
     errors = sum(r.termination == "error" for records in result.arms.values() for r in records)
-    exit_for([], errors and f"{errors} episode(s) ended in error")
+    exit_for([], f"{errors} episode(s) ended in error" if errors else None)
 
 
 def _share(value: float | None) -> str:
