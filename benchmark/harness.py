@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agents.llm.base import ChatModel
-from agents.llm.embedded_roles import lane_numbering
 from benchmark.provenance import code_identity
 from sim.core.case import Case
 from sim.core.config import Settings
 from sim.core.errors import InputError, Problem
+from sim.core.lanes import lane_numbering
 from sim.core.records import EpisodeRecord, append_record, drop_records, now_iso, read_records, repair_tail
 from sim.encounter.build import Parts
 from sim.encounter.runner import EncounterRunner
@@ -324,7 +324,7 @@ def execute_episodes(todo: list[Episode], runner_factory: RunnerFactory, *, run_
 
     interrupted = False
     collected: set[Future] = set()
-    # Each worker keeps to a lane of its own (embedded server slots of its own; see agents/llm/embedded_roles.py).
+    # Each worker keeps to a lane of its own (sim/core/lanes.py: the embedded server gives each its own slots).
     pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="episode", initializer=lane_numbering())
     futures: list[Future] = [pool.submit(work, episode) for episode in todo]
     try:

@@ -56,7 +56,7 @@ def test_each_worker_thread_keeps_to_a_lane_of_its_own(settings):
     reached: dict[str, set[int]] = {}
 
     def worker(name: str) -> None:
-        from agents.llm.embedded_roles import set_lane
+        from sim.core.lanes import set_lane
 
         set_lane(int(name[1:]))  # what the harness's worker threads are given
         for _ in range(2):

@@ -211,7 +211,7 @@ def test_concurrent_workers_get_distinct_lanes_in_every_run(bank, tmp_path):
     could share one (ids are reused), and two episodes would queue on one embedded server."""
     import threading
 
-    from agents.llm.embedded_roles import current_lane
+    from sim.core.lanes import current_lane
 
     for run in range(3):
         lanes: dict[str, int] = {}

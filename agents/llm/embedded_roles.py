@@ -6,8 +6,8 @@ a slot to itself pays only for its new turn; roles that alternate on one slot ev
 and pay for all of it on every call (measured: four doctor-patient exchanges took 33-37 s on one shared
 slot, 8-12 s with one per role). So by default each role gets its own slot.
 
-Concurrent episodes would still evict each other in a role's slot, so there are lanes: each worker thread of
-a run is given a lane for all its calls, and each lane has its own slots (the server decodes the lanes'
+Concurrent episodes would still evict each other in a role's slot, so there are lanes (sim/core/lanes.py):
+each worker thread of a run is given a lane for all its calls, and each lane has its own slots (the server decodes the lanes'
 requests together, in one batch).
 
 A call that fails because the server died has the server revived (agents/llm/embedded.py) and ends with
@@ -16,42 +16,15 @@ A call that fails because the server died has the server revived (agents/llm/emb
 
 from __future__ import annotations
 
-import itertools
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from agents.llm.base import Completion, LLMError, Message
+from sim.core.lanes import current_lane
 
 if TYPE_CHECKING:
     from agents.llm.openai_compat import OpenAICompatModel
-
-_local = threading.local()
-
-
-def set_lane(lane: int) -> None:
-    """Called by each worker thread of a run (the harness numbers its workers 0..C-1)."""
-    _local.lane = lane
-
-
-def current_lane() -> int:
-    """The calling thread's lane; threads that were given none (the main thread, the web app) use lane 0.
-    Thread-local, not keyed by thread id: ids are reused once a thread ends, so a later run's worker
-    could inherit another worker's lane."""
-    return getattr(_local, "lane", 0)
-
-
-def lane_numbering() -> Callable[[], None]:
-    """A ThreadPoolExecutor initializer giving its workers lanes 0, 1, 2, ... in the order they start."""
-    counter = itertools.count()
-    lock = threading.Lock()
-
-    def initializer() -> None:
-        with lock:
-            set_lane(next(counter))
-
-    return initializer
-
 
 class EmbeddedRoleModel:
     """Sends each call to the slot of its role and the calling thread's lane; starts the server at once (so
