@@ -54,22 +54,27 @@ def action_text(action: DoctorAction) -> str:
     return "DIAGNOSIS: " + "; ".join(action.differential)
 
 
-def doctor_messages(view: View, system: str, structured: bool = False) -> list[Message]:
+def doctor_messages(view: View, system: str, structured: bool = False, vision: bool = False,
+                    keep_images: bool = True) -> list[Message]:
     """System prompt, then the encounter as a chat: the doctor's actions as its own turns, the rest as user
-    turns. Only what the doctor needs is resent: its actions in tagged form and each reply once."""
+    turns. Only what the doctor needs is resent: its actions in tagged form and each reply once. With `vision`
+    the image files the desk returned go with the user message of their result (the turn they arrive in);
+    without `keep_images` only the newest message keeps its images."""
     # Past encounters go with the instructions, not into the dialogue, so they are not repeated per turn.
     messages = [Message(role="system", content=f"{system.rstrip()}\n\n{view.context}" if view.context else system)]
     pending = [OPENING]
+    images: list[str] = []
     for turn in view.transcript:
         if turn.role == "doctor":
-            messages.append(Message(role="user", content="\n\n".join(pending)))
-            pending = []
+            messages.append(Message(role="user", content="\n\n".join(pending), images=images))
+            pending, images = [], []
             own = json.dumps(turn.action.model_dump()) if structured and turn.action else turn.text
             messages.append(Message(role="assistant", content=own))
         elif turn.role == "patient":
             pending.append(f"Patient: {turn.text}")
         elif turn.role == "measurement":
             pending.append(f"Result: {turn.text}")
+            images = images + list(turn.images) if vision else images
         elif turn.role == "retrieval":
             pending.append(turn.text)
     # The work-up status goes on the newest message only: resent with every past turn, it would grow the
@@ -77,7 +82,10 @@ def doctor_messages(view: View, system: str, structured: bool = False) -> list[M
     pending.append(workup_status(view.transcript, view.doctor_turns + 1, view.turn_cap))
     if view.final_turn:
         pending.append(render("doctor_final_turn_json" if structured else "doctor_final_turn").strip())
-    messages.append(Message(role="user", content="\n\n".join(pending) or "Continue."))
+    messages.append(Message(role="user", content="\n\n".join(pending) or "Continue.", images=images))
+    if not keep_images:
+        messages = [m.model_copy(update={"images": []}) if m.images and i < len(messages) - 1 else m
+                    for i, m in enumerate(messages)]
     return messages
 
 
@@ -189,7 +197,8 @@ class LLMDoctor:
 
     def __init__(self, model: ChatModel, objective: str, turn_cap: int = 20, top_k: int = 5, bias: str = "none",
                  max_tokens: int | None = None, output_mode: str = "off", strategy=None, deliberate: bool = False,
-                 reasoning_tokens: int = StrategySettings.model_fields["reasoning_tokens"].default):
+                 reasoning_tokens: int = StrategySettings.model_fields["reasoning_tokens"].default,
+                 vision: bool = False, keep_images: bool = True):
         from agents.strategies.direct import Direct
 
         self.model = model
@@ -208,6 +217,11 @@ class LLMDoctor:
             workup=render("doctor_workup").strip(),
             context="",
         )
+        # A doctor that sees is told that the images it orders come with their results (roles.doctor.vision).
+        self.vision = vision
+        self.keep_images = keep_images
+        if vision:
+            self.system = f"{self.system.rstrip()}\n{render('doctor_vision').strip()}\n"
         self.max_tokens = max_tokens
         self.strategy = strategy or Direct()
         # Reason in free text before the diagnosis line (not when the strategy reasons before every turn):
@@ -216,7 +230,7 @@ class LLMDoctor:
         self.reasoning_tokens = reasoning_tokens
 
     def messages(self, view: View, extra: str = "") -> list[Message]:
-        return with_extra(doctor_messages(view, self.system, self.structured), extra)
+        return with_extra(doctor_messages(view, self.system, self.structured, self.vision, self.keep_images), extra)
 
     def call(self, messages: list[Message], view: View, purpose: str, *, constrained: bool = True,
              temperature: float | None = None, seed: int | None = None, max_tokens: int | None = None,
@@ -231,6 +245,7 @@ class LLMDoctor:
         )
         record = call_record("doctor", purpose, completion)
         record.strategy = self.strategy.name
+        record.images = [path for message in messages for path in message.images]
         return completion, record
 
     def step(self, messages: list[Message], view: View, purpose: str = "act") -> DoctorStep:
@@ -356,7 +371,7 @@ def with_extra(messages: list[Message], extra: str) -> list[Message]:
     if not extra:
         return messages
     last = messages[-1]
-    return [*messages[:-1], Message(role=last.role, content=f"{last.content}\n\n{extra.strip()}")]
+    return [*messages[:-1], last.model_copy(update={"content": f"{last.content}\n\n{extra.strip()}"})]
 
 
 def as_diagnosis(raw: str, action: DoctorAction | None = None) -> Diagnose | None:

@@ -109,6 +109,11 @@ class LookupMeasurement:
         scored = []
         for image in self.case.images:
             descriptor = canonical(f"{image.body_region} {image.modality} {image.view}")
+            if not descriptor and image.available and image.path:
+                # Nothing to match by (AgentClinic-NEJM's one picture per case): every imaging request means it.
+                # Without its file, a request still goes to the case's text results, as before.
+                scored.append((100.0, image))
+                continue
             modality = canonical(image.modality)
             region = canonical(image.body_region)
             score = fuzz.token_set_ratio(query, descriptor)

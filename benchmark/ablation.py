@@ -44,6 +44,7 @@ def _bias_arms(values: list[str]) -> list[tuple[str, dict]]:
 AXES: dict[str, Axis] = {
     "retrieval": _toggle("retrieval", "retrieval.enabled"),
     "experience": _toggle("experience", "experience.enabled"),
+    "vision": _toggle("vision", "roles.doctor.vision"),  # images to the doctor's model (docs/vision.md)
     "strategy": Axis("one arm per strategy (--strategies)", _strategy_arms,
                      ("direct", "cot", "self-consistency", "conference")),
     "bias": Axis("no bias, then one arm per ROLE:BIAS (--biases), only that agent biased", _bias_arms,

@@ -23,7 +23,9 @@ WALL_CLOCK_FIELDS = ("started_at", "finished_at")
 
 
 def request_payload(messages: list[Message], **options) -> dict:
-    return {"messages": [m.model_dump() for m in messages],
+    # A message's images (the doctor's, with vision) are named only when it has some: a text-only request keeps
+    # the key it had before messages could carry images, so earlier recordings still answer it.
+    return {"messages": [m.model_dump(exclude=set() if m.images else {"images"}) for m in messages],
             "options": {k: v for k, v in sorted(options.items()) if v is not None}}
 
 

@@ -15,7 +15,8 @@ Modes (what a faulty request gets):
 
 `fail_times=None` makes every request faulty; `fail_times=N` faults the first N requests and answers the
 rest. `fault_when(text)` narrows faults to requests whose messages contain some text (e.g. one case's
-objective), so one run can mix failed and answered episodes. Normal replies come from `reply(messages)`.
+objective), so one run can mix failed and answered episodes. Normal replies come from `reply(messages)`;
+the usage they report counts `prompt_tokens(messages)` prompt tokens (10 unless given).
 Binds 127.0.0.1 on a free port; stopped by `stop()` or leaving the `with` block.
 """
 
@@ -42,13 +43,15 @@ def _default_reply(messages: list[dict]) -> str:
 
 class FaultServer:
     def __init__(self, mode: str = "ok", fail_times: int | None = None, reply: Reply = _default_reply,
-                 fault_when: Callable[[str], bool] | None = None):
+                 fault_when: Callable[[str], bool] | None = None,
+                 prompt_tokens: Callable[[list[dict]], int] | None = None):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}")
         self.mode = mode
         self.fail_times = fail_times
         self.reply = reply
         self.fault_when = fault_when
+        self.prompt_tokens = prompt_tokens or (lambda messages: 10)
         self.attempts = 0  # chat requests received
         self.faults = 0  # of which got the fault
         self.times: list[float] = []  # monotonic arrival time of each chat request
@@ -132,13 +135,14 @@ class FaultServer:
                     self._raw(200, b"<html>this is not JSON {{{", "text/html")
                     return
                 content = "" if mode == "empty" else server.reply(messages)
+                prompt = server.prompt_tokens(messages)
                 self._json(200, {
                     "id": f"fault-{server.attempts}", "object": "chat.completion", "created": int(time.time()),
                     "model": body.get("model", "fault-model"),
                     "choices": [{"index": 0, "finish_reason": "stop",
                                  "message": {"role": "assistant", "content": content}}],
-                    "usage": {"prompt_tokens": 10, "completion_tokens": max(1, len(content) // 4),
-                              "total_tokens": 10 + max(1, len(content) // 4)},
+                    "usage": {"prompt_tokens": prompt, "completion_tokens": max(1, len(content) // 4),
+                              "total_tokens": prompt + max(1, len(content) // 4)},
                 })
 
             def _json(self, status: int, payload: dict) -> None:

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class Message(BaseModel):
     role: str  # "system" | "user" | "assistant"
     content: str
+    # Image files shown with a user message (the doctor's, with roles.doctor.vision): a backend that sends
+    # images turns each into an OpenAI image content part after the text; the others refuse them.
+    images: list[str] = Field(default_factory=list)
 
 
 class Completion(BaseModel):

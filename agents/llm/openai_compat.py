@@ -12,6 +12,12 @@ Retries are ours, not the client's, so the number of attempts lands in the recor
 bounded: transient faults (timeouts, dropped connections, 429, 5xx, a body that is not a completion, an
 empty reply) are retried with exponential backoff and jitter; anything else fails at once with a one-line
 cause. A reply that stays empty is a failure, not an answer: no role can use it.
+
+A role with `vision` sends the image files of its messages (`Message.images`) as OpenAI image content parts
+after the message's text, LangChain's public content-block form: `{"type": "image_url", "image_url": {"url":
+"data:image/png;base64,..."}}` (agents/llm/images.py limits their size). A server that refuses such a request
+(HTTP 400 or 422: a model that reads text only, say) fails with the setting to change, `roles.doctor.vision`;
+a message with images for a role without vision is refused before anything is sent.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import time
 import openai
 from langchain_core.messages import (
     AIMessage,
+    BaseMessage,
     HumanMessage,
     SystemMessage,
     convert_to_openai_messages,
@@ -31,6 +38,7 @@ from openai.types.chat import ChatCompletion
 
 from agents.llm.base import Completion, LLMError, Message, approx_tokens
 from agents.llm.errors import ConfigError
+from agents.llm.images import image_part
 from sim.core.config import RoleModel, Settings
 
 _TRANSIENT = (
@@ -46,6 +54,12 @@ class _UnusableReply(Exception):
 
 
 _LC_TYPES = {"system": SystemMessage, "user": HumanMessage, "assistant": AIMessage}
+# What a server that cannot take an image answers (vLLM, OpenAI and llama.cpp: 400; some proxies: 422).
+_REFUSALS = (openai.BadRequestError, openai.UnprocessableEntityError)
+
+
+class VisionRefused(ConfigError):
+    """The server refused a request that carried images: `field` is the role's vision setting."""
 
 
 class OpenAICompatModel:
@@ -62,6 +76,9 @@ class OpenAICompatModel:
         name: str | None = None,
         structured_output: str = "off",
         body: dict | None = None,
+        vision: bool = False,
+        image_max_side: int = 1024,
+        vision_setting: str = "roles.doctor.vision",
     ):
         self.name = name or model or "default"
         self.base_url = base_url
@@ -69,6 +86,9 @@ class OpenAICompatModel:
         self.backoff_s = backoff_s
         self.structured_output = structured_output
         self.body = dict(body or {})  # sent with every request (the embedded server's slot, say)
+        self.vision = vision  # images in messages are sent (else refused before a request is made)
+        self.image_max_side = image_max_side
+        self.vision_setting = vision_setting  # the setting a refused image request names
         self._temperature = temperature
         self._max_tokens = max_tokens
         self._model = model or "default"
@@ -91,10 +111,11 @@ class OpenAICompatModel:
         # this call's budget. OpenAI itself rejects `max_tokens` for newer models, so it only gets the
         # LangChain field.
         budget = max_tokens if max_tokens is not None else self._max_tokens
+        images = sum(len(m.images) for m in messages)
         payload: dict = {
             "model": self._model,
             "stream": False,
-            "messages": convert_to_openai_messages([_LC_TYPES[m.role](content=m.content) for m in messages]),
+            "messages": convert_to_openai_messages([self._langchain_message(m) for m in messages]),
             "max_completion_tokens": budget,
         }
         if seed is not None:
@@ -119,6 +140,11 @@ class OpenAICompatModel:
                 if attempt > self.max_retries:
                     raise LLMError(_describe(error, self.base_url, attempt), attempts=attempt) from error
                 time.sleep(self.backoff_s * (2 ** (attempt - 1)) * (0.5 + random.random()))
+            except _REFUSALS as error:
+                if images:
+                    raise VisionRefused(self.vision_setting, _refused_images(error, self.base_url, images,
+                                                                             self.vision_setting)) from error
+                raise LLMError(_describe(error, self.base_url, attempt), attempts=attempt) from error
             except openai.APIError as error:
                 raise LLMError(_describe(error, self.base_url, attempt), attempts=attempt) from error
         latency = time.perf_counter() - started
@@ -134,6 +160,27 @@ class OpenAICompatModel:
             latency_s=latency,
             attempts=attempt,
         )
+
+    def _langchain_message(self, message: Message) -> BaseMessage:
+        """The message as LangChain's type; with images, a content list: the text, then one part per image."""
+        if not message.images:
+            return _LC_TYPES[message.role](content=message.content)
+        if not self.vision:
+            raise LLMError(f"{len(message.images)} image(s) given to the {self.name} model, whose role does not "
+                           f"take images ({self.vision_setting} is off)")
+        if message.role != "user":
+            raise LLMError(f"images go with a user message, not a {message.role} one")
+        parts: list[str | dict] = [{"type": "text", "text": message.content}]
+        parts += [image_part(path, self.image_max_side) for path in message.images]
+        return HumanMessage(content=parts)
+
+
+def _refused_images(error: Exception, base_url: str, images: int, setting: str) -> str:
+    """Why a request with images failed, and what to change: most often a model that reads text only."""
+    role = setting.rsplit(".", 1)[0]
+    return (f"{_describe(error, base_url)}; the request carried {images} image(s), which this server refused: "
+            f"serve a model that takes images (docs/vision.md), or set {setting} = false (if the prompt was too "
+            f"long for the model's context instead: lower {role}.image_max_side, or set {role}.keep_images = false)")
 
 
 def _post(client: openai.OpenAI, payload: dict) -> ChatCompletion:
@@ -176,13 +223,13 @@ def openai_model(settings: Settings, spec: RoleModel, role: str) -> OpenAICompat
         api_key = os.environ.get(spec.api_key_env)
         if not api_key:
             raise ConfigError(f"roles.{role}.api_key_env", f"environment variable {spec.api_key_env} is not set")
-    return client(spec, spec.base_url, spec.model, api_key)
+    return client(spec, spec.base_url, spec.model, api_key, role=role)
 
 
 def client(spec: RoleModel, base_url: str, model: str, api_key: str | None,
-           body: dict | None = None) -> OpenAICompatModel:
+           body: dict | None = None, role: str = "doctor") -> OpenAICompatModel:
     """A client for one role's settings at `base_url` (the embedded backend's server uses it too); `body`
-    goes into every request."""
+    goes into every request; `role` names the settings a refused image request points at."""
     return OpenAICompatModel(
         base_url=base_url,
         model=model,
@@ -193,4 +240,7 @@ def client(spec: RoleModel, base_url: str, model: str, api_key: str | None,
         max_retries=spec.max_retries,
         structured_output=spec.output_mode(),
         body=body,
+        vision=spec.vision,
+        image_max_side=spec.image_max_side,
+        vision_setting=f"roles.{role}.vision",
     )

@@ -18,7 +18,16 @@ from typing import Any
 
 import typer
 
-from sim.cli.model_flags import DoctorModel, JudgeModel, PatientModel, role_overrides
+from sim.cli.model_flags import DoctorModel, DoctorVision, JudgeModel, PatientModel, role_overrides
+
+ImageDir = typer.Option(None, "--image-dir", help="a folder of the cases' image files (NEJM), each named after its "
+                        "case id or its image URL's file name (IC20240111.jpg): the images without the network; a case "
+                        "whose file is missing is an error")
+SkipMissingImages = typer.Option(False, "--skip-missing-images", help="with --image-dir: skip a case whose image file "
+                                 "is missing (each is printed with its reason) instead of stopping")
+
+if typing.TYPE_CHECKING:
+    from sim.core.case import Case
 
 DEFAULT_BANK_SIZE = 200
 
@@ -31,12 +40,15 @@ class ModelFlags:
     patient_model: str = PatientModel
     judge_model: str = JudgeModel
     turn_cap: int = typer.Option(None, "--turn-cap", help="maximum doctor turns (default from config)")
+    doctor_vision: bool = DoctorVision
 
     def overrides(self) -> dict[str, Any]:
         overrides = role_overrides(doctor_model=self.doctor_model, patient_model=self.patient_model,
                                    judge_model=self.judge_model)
         if self.turn_cap is not None:
             overrides["encounter.turn_cap"] = self.turn_cap
+        if self.doctor_vision is not None:
+            overrides["roles.doctor.vision"] = self.doctor_vision
         return overrides
 
 
@@ -64,6 +76,14 @@ class CaseFlags:
                               "generated if missing)")
     limit: int = typer.Option(None, "--limit", help="use only the first N cases")
     bank_size: int = typer.Option(DEFAULT_BANK_SIZE, "--bank-size", help="cases to generate when the bank is missing")
+    image_dir: Path = ImageDir
+    skip_missing_images: bool = SkipMissingImages
+
+    def image_options(self) -> dict[str, Any]:
+        """The loader's options for the cases' image files (NEJM; other formats ignore them)."""
+        if self.image_dir is None:
+            return {}
+        return {"image_dir": self.image_dir, "missing_images": "skip" if self.skip_missing_images else "error"}
 
 
 @dataclasses.dataclass
@@ -125,7 +145,6 @@ def resolve_cases(flags: CaseFlags, data_dir: Path, apply_limit: bool = True):
     located problems when the file is bad."""
     from sim.cli.common import console, fail_problems
     from sim.core.errors import InputError
-    from sim.loaders import load_cases
 
     if flags.cases in (None, "bank"):
         from sim.bank.generate import BankMismatch, ensure_bank
@@ -140,9 +159,26 @@ def resolve_cases(flags: CaseFlags, data_dir: Path, apply_limit: bool = True):
     else:
         path = Path(flags.cases)
     try:
-        loaded = load_cases(path)
+        loaded = load_with_skips(path, **flags.image_options())
     except InputError as error:
         fail_problems(error)
     if apply_limit and flags.limit:
         loaded = loaded[: flags.limit]
     return path, loaded, (path if path.is_dir() else path.parent)
+
+
+def load_with_skips(path: Path, **options: Any) -> list[Case]:
+    """The cases of a file or folder (InputError for any problem); each case skipped on request (an image file
+    missing with --skip-missing-images) is printed with where it is and why."""
+    from sim.cli.common import console
+    from sim.core.errors import InputError
+    from sim.loaders import read_cases
+
+    result = read_cases(path, **options)
+    if result.problems:
+        raise InputError(result.problems)
+    for skipped in result.skipped:
+        console.print(f"[yellow]skipped:[/] {skipped}", highlight=False, soft_wrap=True)
+    if result.skipped:
+        console.print(f"[yellow]{len(result.skipped)} case(s) skipped, {len(result.cases)} loaded[/]", highlight=False)
+    return result.cases

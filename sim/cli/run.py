@@ -11,7 +11,15 @@ import typer
 from rich.prompt import Prompt
 
 from sim.cli.common import ExitCode, console, fail, fail_model, fail_problems, settings
-from sim.cli.options import DEFAULT_BANK_SIZE, DoctorFlags, ModelFlags, with_groups
+from sim.cli.options import (
+    DEFAULT_BANK_SIZE,
+    DoctorFlags,
+    ImageDir,
+    ModelFlags,
+    SkipMissingImages,
+    load_with_skips,
+    with_groups,
+)
 from sim.cli.transcript_view import print_turn, print_verdict
 from sim.core.errors import InputError
 
@@ -42,6 +50,8 @@ def run(
     human: list[str] = typer.Option([], "--human", help="seat(s) you play: doctor, patient, measurement"),
     seed: int = typer.Option(0, "--seed", help="seed sent to the models and used by --random"),
     fetch_images: bool = typer.Option(False, "--fetch-images", help="download remote case images (NEJM) when online"),
+    image_dir: Path = ImageDir,
+    skip_missing_images: bool = SkipMissingImages,
     doctor: DoctorFlags,
     models: ModelFlags,
 ) -> None:
@@ -50,7 +60,6 @@ def run(
     from sim.core.records import append_record
     from sim.encounter import build
     from sim.encounter.runner import EncounterRunner
-    from sim.loaders import load_cases
 
     cfg = settings({**models.overrides(), **doctor.overrides()})
     bad_seats = sorted(set(human) - set(SEATS))
@@ -66,7 +75,9 @@ def run(
         except BankMismatch as error:
             fail(str(error))
     try:
-        loaded = load_cases(source, fetch_images=fetch_images, image_cache=cfg.data_dir / "cache" / "images")
+        images = {"image_dir": image_dir, "missing_images": "skip" if skip_missing_images else "error"} if image_dir else {}
+        loaded = load_with_skips(source, fetch_images=fetch_images, image_cache=cfg.data_dir / "cache" / "images",
+                                 **images)
     except InputError as error:
         fail_problems(error)
     if case_id:

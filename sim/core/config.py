@@ -45,6 +45,10 @@ BIASES = {
     "patient": ("cultural", "education", "race", "recency", "religion", "self_diagnosis", "socioeconomic"),
 }
 DEFAULT_CONFIG_FILE = "clinsim.toml"
+# The backends that can send images to their model: any OpenAI-compatible server (whether its model takes them
+# is the server's to say: a refusal names roles.doctor.vision) and the scripted backend (plumbing tests: it
+# records what it was given and answers from its script). The embedded llama.cpp model reads text only.
+VISION_BACKENDS = ("openai", "scripted")
 
 
 class _Section(BaseModel):
@@ -72,6 +76,26 @@ class RoleModel(_Section):
         "text form), json_object (llama.cpp JSON schema), json_schema (OpenAI/vLLM), off (free text, parsed "
         "tolerantly); auto = grammar on the embedded backend, off elsewhere",
     )
+    vision: bool = Field(
+        False, description="doctor only: each image the measurement desk returns goes to the model as an OpenAI image "
+        "content part (a base64 data URL) in the turn it arrives; needs a server whose model takes images (backend "
+        "openai; the embedded llama.cpp model reads text only) (docs/vision.md)",
+    )
+    image_max_side: int = Field(1024, ge=32, le=8192, description="vision: an image's longest side in pixels as "
+                                "sent (larger images are scaled down, keeping their proportions)")
+    keep_images: bool = Field(True, description="vision: earlier images stay in later requests (off: only the "
+                              "newest message carries its images; the text of earlier results stays)")
+
+    @field_validator("vision")
+    @classmethod
+    def _backend_sees(cls, vision: bool, info: ValidationInfo) -> bool:
+        """Checked here, so a backend that cannot take images is a located config error before anything runs."""
+        backend = info.data.get("backend")
+        if vision and backend is not None and backend not in VISION_BACKENDS:
+            raise ValueError(f"the {backend} backend cannot take images (the embedded llama.cpp model reads text "
+                             "only); point the doctor at an OpenAI-compatible server with a vision model "
+                             "(backend = \"openai\", base_url, model; docs/vision.md), or set vision = false")
+        return vision
 
     def output_mode(self) -> str:
         """The constraint actually used (what `auto` means for this backend)."""
@@ -88,6 +112,15 @@ class Roles(_Section):
     doctor: RoleModel = Field(default_factory=lambda: RoleModel(max_tokens=ROLE_MAX_TOKENS["doctor"]))
     patient: RoleModel = Field(default_factory=lambda: RoleModel(max_tokens=ROLE_MAX_TOKENS["patient"]))
     judge: RoleModel = Field(default_factory=lambda: RoleModel(max_tokens=ROLE_MAX_TOKENS["judge"]))
+
+    @field_validator("patient", "judge")
+    @classmethod
+    def _only_the_doctor_sees(cls, spec: RoleModel, info: ValidationInfo) -> RoleModel:
+        """Only the doctor is shown images: the patient and the judge work from text alone."""
+        if spec.vision:
+            raise ValueError(f"vision: only the doctor is shown images; the {info.field_name} never gets one "
+                             "(remove vision from this role)")
+        return spec
 
     @model_validator(mode="before")
     @classmethod

@@ -28,6 +28,7 @@ class LLMCall(BaseModel):
     latency_s: float = 0.0
     attempts: int = 1
     strategy: str = ""  # the doctor strategy the call served (direct, cot, self-consistency, conference)
+    images: list[str] = Field(default_factory=list)  # image files the request carried (roles.doctor.vision)
 
 
 class Turn(BaseModel):

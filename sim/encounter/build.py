@@ -153,7 +153,9 @@ class Parts:
                 from agents.llm.registry import model_for_spec
 
                 flat = parse_model_spec("doctor", panelist.model)
-                spec = self.settings.roles.doctor.model_copy(update={k.split(".")[-1]: v for k, v in flat.items()})
+                # A panelist reads the encounter's summary, never an image: its model needs no vision.
+                update = {**{k.split(".")[-1]: v for k, v in flat.items()}, "vision": False}
+                spec = self.settings.roles.doctor.model_copy(update=update)
                 self.models[key] = model_for_spec(self.settings, spec, key)
             return self.models[key]
 
@@ -258,7 +260,8 @@ def llm_doctor(parts: Parts, case: Case) -> Participant:
     return LLMDoctor(parts.model("doctor"), case.objective, enc.turn_cap, enc.top_k, enc.doctor_bias, spec.max_tokens,
                      output_mode=spec.output_mode(), strategy=parts.strategy(),
                      deliberate=parts.settings.strategy.deliberate,
-                     reasoning_tokens=parts.settings.strategy.reasoning_tokens)
+                     reasoning_tokens=parts.settings.strategy.reasoning_tokens,
+                     vision=spec.vision, keep_images=spec.keep_images)
 
 
 def knn_doctor(parts: Parts, case: Case) -> Participant:

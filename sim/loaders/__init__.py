@@ -18,7 +18,7 @@ from typing import Any, Literal
 from sim.core.case import Case
 from sim.core.errors import InputError, Problem
 from sim.loaders import agentclinic, native, nejm
-from sim.loaders._jsonl import ParsedFile, convert_records, read_jsonl
+from sim.loaders._jsonl import ParsedFile, Skipped, convert_records, read_jsonl
 
 Format = Literal["native", "agentclinic", "nejm"]
 # The case-format registry: each module has detects(keys), make_converter(path, **options), OPTIONS, LABEL
@@ -26,7 +26,7 @@ Format = Literal["native", "agentclinic", "nejm"]
 FORMATS: dict[Format, Any] = {"agentclinic": agentclinic, "nejm": nejm, "native": native}
 BANK_FILE_NAME = "cases.jsonl"
 
-__all__ = ["FORMATS", "Format", "LoadResult", "detect_format", "load_cases", "read_cases"]
+__all__ = ["FORMATS", "Format", "LoadResult", "Skipped", "detect_format", "load_cases", "read_cases"]
 
 
 @dataclass
@@ -35,6 +35,7 @@ class LoadResult:
     problems: list[Problem] = field(default_factory=list)
     n_records: int = 0  # non-blank lines seen: the cases a clean file would have given
     file: str = ""
+    skipped: list[Skipped] = field(default_factory=list)  # cases left out on request, each with where and why
 
     @property
     def ok(self) -> bool:
@@ -65,8 +66,11 @@ def read_cases(path: str | Path, format: Format | None = None, **opts: Any) -> L
     """Every case of a file or bank folder, plus a located problem for anything that is not a case.
 
     Options: `source` (agentclinic, nejm: override the source name the ids are prefixed with),
-    `fetch_images`, `image_cache`, `image_timeout` (nejm: network use for remote images, off by default).
-    Options that do not apply to the detected format are ignored.
+    `fetch_images`, `image_cache`, `image_timeout` (nejm: network use for remote images, off by default),
+    `image_dir` (nejm: a folder holding the cases' image files, matched by case id or the image URL's file
+    name; a case whose file is missing is a problem, or with `missing_images="skip"` a `skipped` case).
+    Options that do not apply to the detected format are ignored. An `image_dir` that is not a folder raises
+    InputError.
     """
     if format is not None and format not in FORMATS:
         raise ValueError(f"unknown case format {format!r}; expected one of {', '.join(FORMATS)}")
@@ -87,11 +91,13 @@ def read_cases(path: str | Path, format: Format | None = None, **opts: Any) -> L
     converter = loader.make_converter(case_file, **{k: v for k, v in opts.items() if k in loader.OPTIONS})
     result.cases = convert_records(parsed, converter)
     result.problems = _in_file_order(parsed.problems)
+    result.skipped = parsed.skipped
     return result
 
 
 def load_cases(path: str | Path, format: Format | None = None, **opts: Any) -> list[Case]:
-    """Every case of a file or bank folder; raises InputError listing every problem if there is any."""
+    """Every case of a file or bank folder; raises InputError listing every problem if there is any. Cases
+    skipped on request are left out (`read_cases` says which and why)."""
     result = read_cases(path, format, **opts)
     if result.problems:
         raise InputError(result.problems)

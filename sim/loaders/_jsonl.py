@@ -53,6 +53,29 @@ class RowError(Exception):
         super().__init__("; ".join(str(p) for p in problems))
 
 
+@dataclass(frozen=True)
+class Skipped:
+    """A row that is a case but was left out on request (its image file is missing, with `missing_images="skip"`),
+    where it is and why: not a problem of the file, and not dropped silently either."""
+
+    case_id: str
+    file: str
+    line: int
+    field: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.field or '-'}: case {self.case_id} skipped: {self.reason}"
+
+
+class SkipRow(Exception):
+    """Raised by a converter for a row to leave out (see Skipped)."""
+
+    def __init__(self, case_id: str, field: str, reason: str):
+        super().__init__(reason)
+        self.case_id, self.field, self.reason = case_id, field, reason
+
+
 Converter = Callable[[dict[str, Any], RowContext], Case]
 
 
@@ -62,7 +85,8 @@ class ParsedFile:
     path: Path
     records: list[Record] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
-    n_rows: int = 0  # non-blank lines: every one is either a case or a problem
+    n_rows: int = 0  # non-blank lines: every one is either a case, a problem or a skipped case
+    skipped: list[Skipped] = field(default_factory=list)
 
 
 def json_type(value: Any) -> str:
@@ -188,6 +212,9 @@ def convert_records(parsed: ParsedFile, convert: Converter) -> list[Case]:
             case = convert(record.value, where)
         except RowError as exc:
             parsed.problems.extend(exc.problems)
+            continue
+        except SkipRow as skip:
+            parsed.skipped.append(Skipped(skip.case_id, where.file, where.line, skip.field, skip.reason))
             continue
         if case.id in first_line_of_id:
             parsed.problems.append(

@@ -82,3 +82,53 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, urllib.error.URLError):
         return str(exc.reason)
     return str(exc) or type(exc).__name__
+
+
+# --- a local folder of case images (offline) ------------------------------------------------------------
+
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".tif", ".tiff"})
+# Query parameters that name an image on sites that serve it from a script (NEJM: ...images?id=IC20240111&...).
+_NAME_PARAMETERS = ("id", "image", "img", "file", "filename", "name")
+
+
+def url_file_names(url: str) -> list[str]:
+    """The names a saved copy of `url` goes by: the last segment of its path when that is a file name (it has a
+    suffix: ".../IC20240111.jpg"), and the value of a parameter naming the image (NEJM's `?id=IC20240111`)."""
+    parts = urllib.parse.urlsplit(url)
+    names = []
+    last = urllib.parse.unquote(parts.path.rstrip("/").rsplit("/", 1)[-1])
+    if Path(last).suffix:
+        names.append(last)
+    names += [value for key, value in urllib.parse.parse_qsl(parts.query) if key.lower() in _NAME_PARAMETERS and value]
+    return list(dict.fromkeys(names))
+
+
+class ImageFolder:
+    """The image files of one folder, found by a case's id or its image URL's file name (whole file name or
+    without its suffix, letter case ignored): `agentclinic-nejm-909c7af23c.jpg`, `IC20240111.jpg`."""
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+        if not self.folder.is_dir():
+            raise NotADirectoryError(f"{self.folder}: not a folder of images")
+        self._by_name: dict[str, list[Path]] = {}
+        for path in sorted(self.folder.iterdir()):
+            if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES:
+                for key in {path.name.casefold(), path.stem.casefold()}:
+                    self._by_name.setdefault(key, []).append(path)
+
+    def names(self, case_id: str, url: str) -> list[str]:
+        """What a case's image file may be called, in the order they are looked for."""
+        return list(dict.fromkeys([case_id, *url_file_names(url)]))
+
+    def find(self, case_id: str, url: str) -> Path | None:
+        """The case's image file, or None. Raises ValueError when one name fits several files
+        (`IC20240111.jpg` and `IC20240111.png`): which one is meant cannot be told."""
+        for name in self.names(case_id, url):
+            found = self._by_name.get(name.casefold(), [])
+            if len(found) > 1:
+                raise ValueError(f"{len(found)} files in {self.folder} are named '{name}' "
+                                 f"({', '.join(p.name for p in found)}); keep one")
+            if found:
+                return found[0]
+        return None

@@ -11,21 +11,27 @@ Mapping choices:
 - `physical_exams` is one string mixing exam findings and test results, so it is offered under
   "Reported_Findings" to both the exam and the tests lookups.
 - `answers` become `options`; exactly one must be correct, and it is the diagnosis.
-- `image_url` becomes an image that is only fetched when `fetch_images=True`.
+- `image_url` becomes an image that is only fetched when `fetch_images=True`; with `image_dir` it is the
+  folder's file named after the case id or the URL's file name (NEJM's URLs name the image in `?id=`:
+  `IC20240111.jpg`), and a case whose file is missing is a problem at `image_url` (or, with
+  `missing_images="skip"`, a skipped case with its reason), unless `fetch_images` gets the image.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sim.core.case import AnswerOption, Case, CaseImage, stable_id
-from sim.loaders._jsonl import RowContext, json_type
+from sim.core.errors import InputError, Problem
+from sim.loaders._jsonl import RowContext, SkipRow, json_type
 from sim.loaders._rows import SourceRow, diagnosis_from_text, source_for, source_slug
-from sim.loaders.images import DEFAULT_TIMEOUT_S, remote_image
+from sim.loaders.images import DEFAULT_TIMEOUT_S, ImageFolder, remote_image
 
-OPTIONS = frozenset({"source", "fetch_images", "image_cache", "image_timeout"})
+OPTIONS = frozenset({"source", "fetch_images", "image_cache", "image_timeout", "image_dir", "missing_images"})
+MISSING_IMAGES = ("error", "skip")  # what a case whose image file is not in `image_dir` becomes
 LABEL, EXPECTED_KEYS = "NEJM", "question, answers, patient_info"
 
 
@@ -33,6 +39,15 @@ def detects(keys: set[str]) -> bool:
     return "patient_info" in keys or {"question", "answers"} <= keys
 
 FINDINGS_KEY = "Reported_Findings"
+
+
+@dataclass(frozen=True)
+class MissingImage:
+    """Why a case's image is not in the image folder; `skippable`: the case may be skipped for it (a file that
+    is absent), or the folder itself must be put right (one name, several files)."""
+
+    reason: str
+    skippable: bool = True
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9])")
 
 
@@ -42,14 +57,38 @@ def make_converter(
     fetch_images: bool = False,
     image_cache: Path | None = None,
     image_timeout: float = DEFAULT_TIMEOUT_S,
+    image_dir: str | Path | None = None,
+    missing_images: str = "error",
 ):
     source = source_slug(source) if source else source_for(path)
+    if missing_images not in MISSING_IMAGES:
+        raise ValueError(f"missing_images must be one of {', '.join(MISSING_IMAGES)}, got {missing_images!r}")
+    folder = None
+    if image_dir is not None:
+        try:
+            folder = ImageFolder(Path(image_dir))
+        except NotADirectoryError as error:
+            raise InputError([Problem(str(image_dir), None, "image_dir", str(error).split(": ", 1)[-1])]) from None
 
-    def image_for(url: str) -> CaseImage:
-        return remote_image(url, fetch=fetch_images, cache_dir=image_cache, timeout=image_timeout)
+    def image_for(url: str, case_id: str) -> CaseImage | MissingImage:
+        """The case's image, or (with an image folder) why it cannot be had."""
+        if folder is not None:
+            try:
+                local = folder.find(case_id, url)
+            except ValueError as error:  # one name, several files: the folder must say which
+                return MissingImage(str(error), skippable=False)
+            if local is not None:
+                return CaseImage(url=url, path=str(local.resolve()))
+            if not fetch_images:
+                looked = ", ".join(f"{name}.*" for name in folder.names(case_id, url))
+                return MissingImage(f"no image file for this case in {folder.folder} (looked for {looked})")
+        image = remote_image(url, fetch=fetch_images, cache_dir=image_cache, timeout=image_timeout)
+        if folder is not None and not image.available:
+            return MissingImage(f"no image file for this case in {folder.folder}, and {image.unavailable_reason}")
+        return image
 
     def convert(row: dict[str, Any], where: RowContext) -> Case:
-        return row_to_case(row, where, source, image_for)
+        return row_to_case(row, where, source, image_for, skip_missing=missing_images == "skip")
 
     return convert
 
@@ -63,7 +102,8 @@ def objective_from_question(question: str) -> str:
     return f"{sentences[0]} {closing}"
 
 
-def row_to_case(row: dict[str, Any], where: RowContext, source: str, image_for) -> Case:
+def row_to_case(row: dict[str, Any], where: RowContext, source: str, image_for,
+                skip_missing: bool = False) -> Case:
     reader = SourceRow(where)
     question = reader.text(row, "question", "question", required=True)
     role = reader.text(row, "patient_info", "patient_info", required=True)
@@ -74,16 +114,28 @@ def row_to_case(row: dict[str, Any], where: RowContext, source: str, image_for) 
     if options and len(correct) != 1:
         reader.report("answers", _correct_count_message(row["answers"]))
     reader.finish()
+    case_id = stable_id(source, row)
+    images: list[CaseImage] = []
+    if image_url:
+        image = image_for(image_url.strip(), case_id)
+        if isinstance(image, MissingImage):  # the image folder has no file for it (or several)
+            if skip_missing and image.skippable:
+                raise SkipRow(case_id, "image_url", image.reason)
+            hint = "; add it, or skip such cases (--skip-missing-images)" if image.skippable and not skip_missing else ""
+            reader.report("image_url", image.reason + hint)
+            reader.finish()
+        else:
+            images.append(image)
     assert question is not None  # required: finish() raised on a missing or blank question
 
     return reader.build_case(
-        id=stable_id(source, row),
+        id=case_id,
         source=source,
         objective=objective_from_question(question),
         patient={"extra": {"role": role}},
         exam=findings,
         tests=findings,
-        images=[image_for(image_url.strip())] if image_url else [],
+        images=images,
         diagnosis=diagnosis_from_text(correct[0].text),
         options=options,
         metadata={"source_file": where.path.name, "source_line": where.line, "question": question},
