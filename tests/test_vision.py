@@ -458,3 +458,28 @@ def test_bench_ablate_vision_axis_sends_images_only_in_its_on_arm(servers, tmp_p
                for arm, records in arms.items()}
     assert carried == {"vision-off": set(), "vision-on": {str(image)}}
     assert json.loads((out / "vision-on" / "config.json").read_text())["settings"]["roles"]["doctor"]["vision"]
+
+
+def test_the_agentclinic_nejm_file_with_an_image_folder(nejm_path, tmp_path):
+    """AgentClinic's NEJM file as it is (read, never copied): its images named by their URL's id, one left out."""
+    urls = [json.loads(line)["image_url"] for line in nejm_path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    folder = tmp_path / "images"
+    for url in urls[1:]:
+        picture(folder / f"{url_file_names(url)[0]}.jpg", (40, 30))
+    strict = read_cases(nejm_path, image_dir=folder)
+    assert len(strict.cases) == len(urls) - 1 and [(p.line, p.field) for p in strict.problems] == [(1, "image_url")]
+    assert all(Path(c.images[0].path).parent == folder.resolve() for c in strict.cases)
+    skipping = read_cases(nejm_path, image_dir=folder, missing_images="skip")
+    assert skipping.problems == [] and len(skipping.cases) == len(urls) - 1
+    assert [(s.line, s.field) for s in skipping.skipped] == [(1, "image_url")]
+
+
+def test_a_model_for_an_unvalidated_embedded_spec_with_vision_is_refused():
+    from agents.llm.errors import ConfigError
+    from agents.llm.registry import model_for_spec
+
+    settings = load_settings(None, {})
+    spec = settings.roles.doctor.model_copy(update={"vision": True})  # model_copy does not validate
+    with pytest.raises(ConfigError) as refused:
+        model_for_spec(settings, spec, "doctor")
+    assert refused.value.field == "roles.doctor.vision"
