@@ -14,8 +14,16 @@ from agents.parsing import fallback_ask, parse_action
 from agents.prompts import bias_fragment, grammar, render
 from agents.protocol import Reply, View, call_record
 from agents.synonyms import canonical
-from sim.core.actions import Ask, Diagnose, DoctorAction, RequestImage, RequestTest, action_json_schema
-from sim.core.config import StrategySettings
+from sim.core.actions import (
+    MAX_DIFFERENTIAL,
+    Ask,
+    Diagnose,
+    DoctorAction,
+    RequestImage,
+    RequestTest,
+    action_json_schema,
+)
+from sim.core.config import EncounterSettings, StrategySettings
 from sim.core.transcript import LLMCall, request_kind
 
 if TYPE_CHECKING:
@@ -195,7 +203,8 @@ class LLMDoctor:
 
     role = "doctor"
 
-    def __init__(self, model: ChatModel, objective: str, turn_cap: int = 20, top_k: int = 5, bias: str = "none",
+    def __init__(self, model: ChatModel, objective: str, turn_cap: int = EncounterSettings.model_fields["turn_cap"].default,
+                 top_k: int = MAX_DIFFERENTIAL, bias: str = "none",
                  max_tokens: int | None = None, output_mode: str = "off", strategy=None, deliberate: bool = False,
                  reasoning_tokens: int = StrategySettings.model_fields["reasoning_tokens"].default,
                  vision: bool = False, keep_images: bool = True):

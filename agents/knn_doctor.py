@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from agents.doctor import action_text
 from agents.protocol import Reply, View
-from sim.core.actions import Diagnose, RequestImage
+from sim.core.actions import MAX_DIFFERENTIAL, Diagnose, RequestImage
 
 DEFAULT_IMAGE = "chest x-ray"
 UNKNOWN = "no diagnosis (nothing retrieved)"
@@ -45,7 +45,7 @@ def similarity_vote(items: list[dict]) -> list[Vote]:
 class KnnDoctor:
     role = "doctor"
 
-    def __init__(self, image_name: str = DEFAULT_IMAGE, top_k: int = 5):
+    def __init__(self, image_name: str = DEFAULT_IMAGE, top_k: int = MAX_DIFFERENTIAL):
         self.image_name = image_name
         self.top_k = top_k
 

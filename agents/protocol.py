@@ -12,6 +12,7 @@ from typing import Protocol
 from pydantic import BaseModel, Field
 
 from sim.core.actions import DoctorAction
+from sim.core.config import EncounterSettings
 from sim.core.transcript import LLMCall, Turn
 
 
@@ -20,7 +21,7 @@ class View:
     transcript: list[Turn]
     message: Turn | None = None  # what this participant is answering (None for the doctor)
     doctor_turns: int = 0
-    turn_cap: int = 20
+    turn_cap: int = EncounterSettings.model_fields["turn_cap"].default  # one default: the setting's
     context: str = ""  # retrieved cases and experiences shown to the doctor
     seed: int | None = None
     extra: dict = field(default_factory=dict)

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from agents.doctor import action_text
 from agents.knn_doctor import DEFAULT_IMAGE, similarity_vote
 from agents.protocol import Reply, View
-from sim.core.actions import Diagnose, RequestImage
+from sim.core.actions import MAX_DIFFERENTIAL, Diagnose, RequestImage
 from sim.core.case import Case
 
 SMOOTHING = 0.05  # what a diagnosis of a group no retrieved case shows still keeps of its text probability
@@ -91,7 +91,7 @@ class TextDoctor:
 
     role = "doctor"
 
-    def __init__(self, classifier: TextClassifier, case: Case, top_k: int = 5):
+    def __init__(self, classifier: TextClassifier, case: Case, top_k: int = MAX_DIFFERENTIAL):
         self.classifier = classifier
         self.case = case
         self.top_k = top_k
@@ -108,7 +108,7 @@ class KnnTextDoctor:
 
     role = "doctor"
 
-    def __init__(self, classifier: TextClassifier, case: Case, image_name: str = DEFAULT_IMAGE, top_k: int = 5):
+    def __init__(self, classifier: TextClassifier, case: Case, image_name: str = DEFAULT_IMAGE, top_k: int = MAX_DIFFERENTIAL):
         self.classifier = classifier
         self.case = case
         self.image_name = image_name

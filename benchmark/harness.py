@@ -20,10 +20,12 @@ from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from agents.llm.base import ChatModel
 from benchmark.provenance import code_identity
 from sim.core.case import Case
-from sim.core.config import Settings
+from sim.core.config import Settings, upgrade_recorded_settings
 from sim.core.errors import InputError, Problem
 from sim.core.lanes import lane_numbering
 from sim.core.records import EpisodeRecord, append_record, drop_records, now_iso, read_records, repair_tail
@@ -89,6 +91,23 @@ def config_differences(old: dict, new: dict, prefix: str = "") -> list[str]:
     return differences
 
 
+def recorded_as_today(config: dict) -> dict:
+    """A recorded config.json with its settings in today's shape (renamed settings under their new names;
+    settings added since at their defaults, which is how the code that recorded it behaved), so resuming an
+    older run compares what the settings mean, not how they were spelled. Settings today's code cannot read
+    stay as recorded (and are then reported as differences)."""
+    data = upgrade_recorded_settings(config["settings"])
+    keys = {role: spec.pop("api_key") for role, spec in (data.get("roles") or {}).items()
+            if isinstance(spec, dict) and "api_key" in spec}  # the masked key markers are not settings
+    try:
+        today = Settings.model_validate(data).model_dump(mode="json")
+    except ValidationError:
+        return config
+    for role, marker in keys.items():
+        today["roles"][role]["api_key"] = marker
+    return {**config, "settings": today}
+
+
 def read_run_config(path: Path) -> dict:
     """A run directory's config.json, checked for its shape: {"settings": {...}, "params": {...}}."""
     if not path.is_file():
@@ -118,7 +137,7 @@ def check_run_dir(run_dir: Path, config: dict, resume: bool) -> None:
         if not resume:
             raise InputError([Problem(str(run_dir), None, "-", "run directory already holds a run; "
                                       "pass --resume to continue it or choose another --out")])
-        differences = config_differences(read_run_config(config_path), config)
+        differences = config_differences(recorded_as_today(read_run_config(config_path)), config)
         if differences:
             raise InputError([Problem(str(config_path), None, d.split(":")[0], "differs from this run: " + d.split(": ", 1)[1])
                               for d in differences])

@@ -58,7 +58,7 @@ def rejudge_run(run_dir: Path, out: Path, judge: ChatModel | None) -> Rejudged:
         raise InputError([Problem(str(out / EPISODES_FILE), None, "-", "already exists: choose another --out")])
     shutil.copy2(run_dir / CONFIG_FILE, out / CONFIG_FILE)
     llm = judge if settings.encounter.llm_judge else None
-    again = [rejudge_record(r, llm, settings.encounter.top_k) for r in records]
+    again = [rejudge_record(r, llm, settings.encounter.differential_size) for r in records]
     for record in again:
         append_record(out / EPISODES_FILE, record)
     summary = write_summary_and_report(out, again, f"run {out.name} (judged again)", config)

@@ -123,3 +123,21 @@ def test_settings_recorded_by_an_older_clinsim_still_load():
     assert settings.roles.doctor.backend == "embedded"
     current = Settings().model_dump(mode="json")
     assert settings_from_config({"settings": current, "params": {}}) == Settings.model_validate(current)
+
+
+def test_the_old_name_of_the_differential_size_still_loads_and_says_so(tmp_path):
+    """`encounter.top_k` became `encounter.differential_size`: a config file with the old name loads, with a
+    warning at its line; a recorded run's config.json with it upgrades silently (old runs resume and rejudge)."""
+    import warnings
+
+    from sim.core.config import upgrade_recorded_settings
+
+    config = tmp_path / "clinsim.toml"
+    config.write_text("[encounter]\nturn_cap = 8\ntop_k = 3\n")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        settings = load_settings(config)
+    assert settings.encounter.differential_size == 3
+    messages = [str(w.message) for w in caught if issubclass(w.category, FutureWarning)]
+    assert messages == [f"{config}:3: encounter.top_k: is now encounter.differential_size (the old name is still read)"]
+    assert upgrade_recorded_settings({"encounter": {"top_k": 2}}) == {"encounter": {"differential_size": 2}}

@@ -340,3 +340,23 @@ def test_the_graph_does_not_count_what_the_patients_bias_asks_for_as_a_role_brea
         record = EncounterRunner(scripted_settings(tmp_path / bias, patient_bias=bias),
                                  models={"doctor": doctor, "patient": patient}).run(small_case())
         assert (record.totals.role_breaks, len(patient.calls)) == (flagged, calls), bias
+
+
+def test_a_run_recorded_before_a_setting_was_renamed_or_added_still_resumes(bank, tmp_path):
+    """config.json of an older clinsim (encounter.top_k, no roles.doctor.vision) against today's settings: the
+    same meaning, so --resume continues it; a setting whose value differs is still refused, by name."""
+    from benchmark.api import RunConfig, run
+
+    settings = scripted_settings(tmp_path)
+    config = RunConfig(settings=settings, cases=load_cases(bank)[:2], out=tmp_path / "old", case_dir=bank)
+    assert len(run(config, models=_models()).records) == 2
+    recorded = json.loads((config.out / "config.json").read_text())
+    encounter = recorded["settings"]["encounter"]
+    encounter["top_k"] = encounter.pop("differential_size")
+    del recorded["settings"]["roles"]["doctor"]["vision"]
+    (config.out / "config.json").write_text(json.dumps(recorded))
+    again = run(config.model_copy(update={"resume": True}), models=_models())
+    assert again.outcome is not None and again.outcome.skipped == 2 and not again.failure
+    changed = config.model_copy(update={"resume": True, "settings": settings.with_overrides({"encounter.turn_cap": 3})})
+    with pytest.raises(InputError, match="settings.encounter.turn_cap"):
+        run(changed, models=_models())

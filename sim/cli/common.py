@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 import sys
+import warnings
 from enum import IntEnum
 from pathlib import Path
 from typing import Any, Final, NoReturn
@@ -78,6 +79,11 @@ def settings(overrides: dict[str, Any] | None = None) -> Settings:
     if state.data_dir is not None:
         merged.setdefault("data_dir", str(state.data_dir))
     try:
-        return load_settings(state.config_file, merged)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", FutureWarning)
+            loaded = load_settings(state.config_file, merged)
     except InputError as error:
         fail_problems(error)
+    for warning in caught:  # a setting under its old name: still read, said once
+        err_console.print(f"[yellow]warning:[/] {warning.message}", highlight=False, soft_wrap=True)
+    return loaded

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import tomllib
+import warnings
 from pathlib import Path
 from typing import Any, Literal
 
@@ -31,6 +32,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from sim.core.actions import MAX_DIFFERENTIAL
 from sim.core.errors import InputError, Problem
 from sim.core.plugins import BACKENDS, DOCTORS, STRATEGIES, TEXT_EMBEDDERS
 
@@ -187,7 +189,9 @@ class EncounterSettings(_Section):
     turn_cap: int = Field(20, ge=1, le=200)
     patient_opens: bool = Field(True, description="the patient states why they came before the doctor's first turn "
                                 "(as in a clinic); off: the doctor speaks first")
-    top_k: int = Field(5, ge=1, le=5, description="size of the ranked differential scored as top-k")
+    differential_size: int = Field(MAX_DIFFERENTIAL, ge=1, le=MAX_DIFFERENTIAL, description="how many diagnoses "
+                                   "the doctor ranks in its differential; top-k accuracy is scored over them (was "
+                                   "top_k, still read)")
     missing_test_answer: str = "Not available: this test was not performed for this patient."
     desk_semantic: bool = Field(True, description="the measurement desk also matches a request by meaning (MiniLM "
                                 "sentence embeddings) when its words match no section of the case")
@@ -210,6 +214,19 @@ class EncounterSettings(_Section):
         if name != "none" and name not in BIASES[role]:
             raise ValueError(f"unknown {role} bias '{name}'; choose from none, {', '.join(BIASES[role])}")
         return name
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data: Any) -> Any:
+        """`top_k` was this differential's size under a name that said nothing of it (and clashed with the
+        retrieval depth, `retrieval.k`): config files and environments that still say it keep working."""
+        if isinstance(data, dict) and "top_k" in data:
+            data = dict(data)
+            value = data.pop("top_k")
+            data.setdefault("differential_size", value)
+            warnings.warn("encounter.top_k is now encounter.differential_size (the old name is still read)",
+                          FutureWarning, stacklevel=2)
+        return data
 
 
 class RetrievalSettings(_Section):
@@ -312,7 +329,7 @@ def upgrade_recorded_settings(data: dict[str, Any]) -> dict[str, Any]:
     """Settings as an older clinsim recorded them in a run's config.json, in today's shape, so recorded runs
     can still be judged again, reported and replayed: `roles.measurement` is gone (the measurement desk is a
     lookup, never a model) and the knn doctor moved from `roles.doctor.backend = "knn"` to
-    `encounter.doctor = "knn"`. Returns a new dict; today's settings pass through unchanged."""
+    `encounter.doctor = "knn"`; `encounter.top_k` is `encounter.differential_size`. Returns a new dict; today's settings pass through unchanged."""
     data = json.loads(json.dumps(data))
     roles = data.get("roles")
     if isinstance(roles, dict):
@@ -321,6 +338,9 @@ def upgrade_recorded_settings(data: dict[str, Any]) -> dict[str, Any]:
         if isinstance(doctor, dict) and doctor.get("backend") == "knn":
             doctor["backend"] = "embedded"
             data.setdefault("encounter", {})["doctor"] = "knn"
+    encounter = data.get("encounter")
+    if isinstance(encounter, dict) and "top_k" in encounter:  # renamed: encounter.differential_size
+        encounter.setdefault("differential_size", encounter.pop("top_k"))
     return data
 
 
@@ -389,9 +409,14 @@ def load_settings(config_file: Path | None = None, overrides: dict[str, Any] | N
             return tuple(sources)
 
     try:
-        settings = _FileSettings(**_nest(overrides or {}))
+        with warnings.catch_warnings(record=True) as renamed:
+            warnings.simplefilter("always", FutureWarning)
+            settings = _FileSettings(**_nest(overrides or {}))
     except ValidationError as error:
         raise InputError(_config_problems(path, error, overrides or {})) from None
+    for warning in renamed:  # an old setting name: said once, at its line in the file
+        field, _, message = str(warning.message).partition(" ")
+        warnings.warn(str(locate_setting(path, field, message)), FutureWarning, stacklevel=2)
     # Return the plain class so callers can compare and serialise it like any Settings.
     return Settings.model_validate(settings.model_dump())
 

@@ -205,7 +205,7 @@ class Parts:
         enc = self.settings.encounter
         seats, redactions = self.seats(case, case_dir, human)
         judge = self.model("judge") if enc.llm_judge else None
-        context = Encounter(case, seats, enc.turn_cap, enc.top_k, judge, self.retriever, seed, self.experience,
+        context = Encounter(case, seats, enc.turn_cap, enc.differential_size, judge, self.retriever, seed, self.experience,
                             LeakCheck(case.diagnosis), enc.mask_leaks, licensed_breaks(enc.patient_bias))
         return context, redactions
 
@@ -257,7 +257,7 @@ class Parts:
 
 def llm_doctor(parts: Parts, case: Case) -> Participant:
     enc, spec = parts.settings.encounter, parts.settings.roles.doctor
-    return LLMDoctor(parts.model("doctor"), case.objective, enc.turn_cap, enc.top_k, enc.doctor_bias, spec.max_tokens,
+    return LLMDoctor(parts.model("doctor"), case.objective, enc.turn_cap, enc.differential_size, enc.doctor_bias, spec.max_tokens,
                      output_mode=spec.output_mode(), strategy=parts.strategy(),
                      deliberate=parts.settings.strategy.deliberate,
                      reasoning_tokens=parts.settings.strategy.reasoning_tokens,
@@ -265,15 +265,15 @@ def llm_doctor(parts: Parts, case: Case) -> Participant:
 
 
 def knn_doctor(parts: Parts, case: Case) -> Participant:
-    return KnnDoctor(top_k=parts.settings.encounter.top_k)  # the retrieval vote: no model
+    return KnnDoctor(top_k=parts.settings.encounter.differential_size)  # the retrieval vote: no model
 
 
 def text_doctor(parts: Parts, case: Case) -> Participant:
-    return TextDoctor(parts.text_classifier(), case, top_k=parts.settings.encounter.top_k)
+    return TextDoctor(parts.text_classifier(), case, top_k=parts.settings.encounter.differential_size)
 
 
 def knn_text_doctor(parts: Parts, case: Case) -> Participant:
-    return KnnTextDoctor(parts.text_classifier(), case, top_k=parts.settings.encounter.top_k)
+    return KnnTextDoctor(parts.text_classifier(), case, top_k=parts.settings.encounter.differential_size)
 
 
 def human_doctor(parts: Parts, case: Case) -> Participant:

@@ -53,8 +53,8 @@ class Encounter:
 
     case: Case
     seats: Seats
-    turn_cap: int = 20
-    top_k: int = 5
+    turn_cap: int
+    differential_size: int  # the judge scores top-k over this many
     judge_model: ChatModel | None = None
     retriever: Retriever | None = None
     seed: int | None = None
@@ -178,7 +178,7 @@ def _retrieve(state: EncounterState, runtime: Runtime[Encounter]) -> dict:
 
 def _judge(state: EncounterState, runtime: Runtime[Encounter]) -> dict:
     encounter = runtime.context
-    top_k = encounter.top_k
+    top_k = encounter.differential_size
     lookalikes = [o.text for o in encounter.case.options if not o.correct]
     verdict = judge_differential(state.get("differential", []), encounter.case.diagnosis, k=top_k,
                                  llm=encounter.judge_model, lookalikes=lookalikes)
