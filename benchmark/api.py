@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from agents.llm.base import ChatModel
 from benchmark.harness import (
@@ -40,7 +40,7 @@ from benchmark.learner import make_learner
 from benchmark.report import write_summary_and_report
 from sim.core.case import Case
 from sim.core.config import BIASES, REFERENCE_DOCTORS, Settings
-from sim.core.errors import InputError, Problem
+from sim.core.errors import InputError, Problem, pydantic_problems
 from sim.core.records import EpisodeRecord, read_records
 from sim.encounter import build
 
@@ -332,8 +332,17 @@ def ablate(config: AblationConfig, *, models: dict[str, ChatModel] | None = None
     base = config.run
     out = base.out
     result = AblationResult(out=out, arms={}, table=None)
+    # Every arm's settings are made (and checked) before the first arm runs: an arm the settings refuse (vision
+    # on an embedded doctor, say) is said at once, not after the arms before it.
+    planned, problems = [], []
     for name, overrides in ablation_plan(config):
-        settings = base.settings.with_overrides(overrides)
+        try:
+            planned.append((name, base.settings.with_overrides(overrides)))
+        except ValidationError as error:
+            problems += pydantic_problems(f"arm {name}", None, error)
+    if problems:
+        raise InputError(problems)
+    for name, settings in planned:
         warm = base.experience_from if settings.experience.enabled else None
         arm = base.model_copy(update={"settings": settings, "out": out / name, "experience_from": warm,
                                       "labels": {**base.labels, "arm": name}, "title": f"arm {name}"})

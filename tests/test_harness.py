@@ -360,3 +360,16 @@ def test_a_run_recorded_before_a_setting_was_renamed_or_added_still_resumes(bank
     changed = config.model_copy(update={"resume": True, "settings": settings.with_overrides({"encounter.turn_cap": 3})})
     with pytest.raises(InputError, match="settings.encounter.turn_cap"):
         run(changed, models=_models())
+
+
+def test_an_ablation_arm_the_settings_refuse_is_said_before_any_arm_runs(bank, tmp_path):
+    """vision on an embedded doctor is refused: with --axes vision the refusal names the arm and the setting,
+    and the vision-off arm has not run first."""
+    config = tmp_path / "clinsim.toml"
+    config.write_text(f'data_dir = "{tmp_path / "data"}"\n[roles.patient]\nbackend = "scripted"\nscript = ["Here."]\n')
+    out = tmp_path / "ablation"
+    result = CliRunner().invoke(app, ["--config", str(config), "bench", "ablate", "--axes", "vision", "--cases",
+                                      str(bank), "--out", str(out), "--limit", "1"])
+    assert result.exit_code == 1, result.output
+    assert "arm vision-on: roles.doctor.vision: the embedded backend cannot take images" in result.output
+    assert not out.exists()

@@ -126,9 +126,11 @@ def run_config(source: CaseFlags, shape: TrialFlags, cfg: Settings, out: Path, r
     from benchmark.api import RunConfig
 
     cases_path, loaded, case_dir = resolve_cases(source, cfg.data_dir, apply_limit=apply_limit)
+    # Where the images came from identifies the run too (a resume with another folder is refused).
+    images = {k: str(v) for k, v in source.image_options().items()}
     return RunConfig(settings=cfg, cases=loaded, out=out, case_source=str(cases_path), limit=source.limit,
                      case_dir=case_dir, trials=shape.trials, seed=shape.seed, concurrency=shape.concurrency,
-                     processes=shape.processes, resume=resume, **more)
+                     processes=shape.processes, resume=resume, labels=images, **more)
 
 
 @with_groups

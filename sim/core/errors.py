@@ -37,7 +37,7 @@ def pydantic_problems(file: str, line: int | None, error, prefix: str = "") -> l
         path = ".".join(str(part) for part in item.get("loc", ()))
         if prefix:
             path = f"{prefix}.{path}" if path else prefix
-        message = item.get("msg", "invalid")
+        message = item.get("msg", "invalid").removeprefix("Value error, ")  # a validator's own words need none
         if item.get("type") == "missing":
             message = "required field is missing"
         problems.append(Problem(file, line, path, message))
