@@ -23,6 +23,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from agents.llm.base import ChatModel
+from benchmark.experience_learner import make_learner
 from benchmark.harness import (
     CONFIG_FILE,
     EPISODES_FILE,
@@ -36,7 +37,6 @@ from benchmark.harness import (
     run_config,
     run_episodes,
 )
-from benchmark.learner import make_learner
 from benchmark.report import write_summary_and_report
 from sim.core.case import Case
 from sim.core.config import BIASES, REFERENCE_DOCTORS, Settings
@@ -366,7 +366,7 @@ def learn(config: LearnConfig, *, models: dict[str, ChatModel] | None = None,
     """Both arms of the learning curve, strictly one case after the other (one worker, so each encounter sees
     every earlier experience), then curve.json and report.html. The models start once, for both arms. Raises
     RuntimeError when an arm stopped before its end (what it did is written; resume continues it)."""
-    from benchmark.learning import ordered, write_learning_outputs
+    from benchmark.learning_curve import ordered, write_learning_outputs
 
     base = config.run
     sequence = ordered(base.cases, config.order_seed)[: base.limit or None]

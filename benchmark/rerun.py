@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from benchmark.experience_learner import make_learner
 from benchmark.harness import (
     CONFIG_FILE,
     EPISODES_FILE,
@@ -14,7 +15,6 @@ from benchmark.harness import (
     prepare_run_dir,
     read_run_config,
 )
-from benchmark.learner import make_learner
 from benchmark.recording import RESPONSES_FILE, WALL_CLOCK_FIELDS, replay_models
 from sim.core.config import ROLES, Settings, upgrade_recorded_settings
 from sim.core.errors import InputError, Problem, pydantic_problems
