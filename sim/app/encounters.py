@@ -59,19 +59,13 @@ def new_thread_id() -> str:
 def settings_with_models(base: Settings, models: dict[str, str]) -> Settings:
     """The base settings with each role's model spec applied ('embedded', 'scripted', MODEL@URL, or knn for
     the doctor); raises ValueError naming the role."""
-    data = base.model_dump()
+    overrides: dict = {}
     for role, value in models.items():
         try:
-            overrides = parse_model_spec(role, value.strip())
+            overrides |= parse_model_spec(role, value.strip())
         except ValueError as error:
             raise ValueError(f"{role} model: {error}") from None
-        for dotted, setting in overrides.items():
-            *parents, key = dotted.split(".")
-            node = data
-            for part in parents:
-                node = node[part]
-            node[key] = setting
-    return Settings.model_validate(data)
+    return base.with_overrides(overrides)
 
 
 _retrievers: dict[str, object] = {}
