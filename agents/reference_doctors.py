@@ -78,8 +78,8 @@ class TextClassifier:
 
     def probabilities(self, case: Case) -> dict[str, float]:
         model = self._model(case.id)
-        probs = model.predict_proba([case_text(case)])[0]  # type: ignore[attr-defined]
-        return {str(label): float(p) for label, p in zip(model.classes_, probs, strict=True)}  # type: ignore[attr-defined]
+        probs = model.predict_proba([case_text(case)])[0]
+        return {str(label): float(p) for label, p in zip(model.classes_, probs, strict=True)}
 
 
 def _ranked(scores: dict[str, float], top_k: int) -> list[str]:

@@ -211,12 +211,14 @@ class LlamaServer:
 
     def log_tail(self, lines: int = 8) -> str:
         """The last lines the server wrote to its log (what it said before it died), or ''."""
+        if self.log_file is None:
+            return ""
         try:
-            with open(self.log_file, "rb") as handle:  # type: ignore[arg-type]
+            with open(self.log_file, "rb") as handle:
                 handle.seek(0, os.SEEK_END)
                 handle.seek(max(0, handle.tell() - 8192))
                 text = handle.read().decode("utf-8", "replace")
-        except (OSError, TypeError):
+        except OSError:
             return ""
         return "\n".join(text.splitlines()[-lines:])
 

@@ -60,7 +60,7 @@ class _Section(BaseModel):
 class RoleModel(_Section):
     """Which model plays a role and how it is called."""
 
-    backend: Literal[BACKENDS.names()] = "embedded"  # type: ignore[valid-type]  # sim/core/plugins.py
+    backend: Literal[BACKENDS.names()] = "embedded"  # type: ignore[valid-type]  # why: plugin names, known at import
     model: str = Field("", description="model name sent to the server; empty = the server's default")
     base_url: str = Field("", description="OpenAI-compatible endpoint (openai backend)")
     api_key_env: str = Field(
@@ -181,7 +181,7 @@ class EmbeddedServer(_Section):
 
 
 class EncounterSettings(_Section):
-    doctor: Literal[tuple(n for n in DOCTORS.names() if n != "human")] = Field(  # type: ignore[valid-type]
+    doctor: Literal[tuple(n for n in DOCTORS.names() if n != "human")] = Field(  # type: ignore[valid-type]  # why: plugin names, known at import
         "llm", description="who diagnoses: llm (the doctor model, roles.doctor); the reference doctors without a "
         "model: knn (the retrieved cases' similarity-weighted vote: the picture alone), text (a classifier of the "
         "archive bank's case text reading the whole case: the story alone), knn+text (both); a person takes the "
@@ -239,7 +239,7 @@ class RetrievalSettings(_Section):
         "bank", description="'bank' (the project's checkpoint trained on the bank), an open_clip model name, "
         "'hf-hub:org/name' (needs the network), or a local checkpoint path"
     )
-    text_embedder: Literal[TEXT_EMBEDDERS.names()] = Field(  # type: ignore[valid-type]
+    text_embedder: Literal[TEXT_EMBEDDERS.names()] = Field(  # type: ignore[valid-type]  # why: plugin names, known at import
         "same", description="'same' (the image embedder's text tower), 'minilm', or 'tfidf'")
 
 
@@ -269,7 +269,7 @@ def _default_panel() -> list[PanelistSettings]:
 class StrategySettings(_Section):
     """How the model doctor reaches its actions (agents/strategies)."""
 
-    name: Literal[STRATEGIES.names()] = "direct"  # type: ignore[valid-type]
+    name: Literal[STRATEGIES.names()] = "direct"  # type: ignore[valid-type]  # why: plugin names, known at import
     deliberate: bool = Field(True, description="private free-text reasoning before the diagnosis line (one call more "
                              "at the diagnosis; the cot strategy reasons before every turn anyway)")
     reasoning_tokens: int = Field(64, ge=16, le=2048, description="most tokens of those private notes (64 against "

@@ -58,8 +58,9 @@ def build_lookalike_case(seed: int, index: int, size: int) -> tuple[Case, np.nda
     report = film_report(film, streams["report"])
     identifier = case_id(seed, index)
     main = plan.signs[0] if plan.signs and plan.main != "none" else None
-    regions = regions_for(GROUPS[chosen.group].lesion if main is None else main.kind,  # type: ignore[arg-type]
-                          main.side if main else None, main.level if main else None)
+    lesion = GROUPS[chosen.group].lesion if main is None else main.kind  # a Sign's kind: any str (devices too)
+    regions = regions_for(lesion, main.side if main else None,  # type: ignore[arg-type]  # why: the main sign is a lesion
+                          main.level if main else None)
     image = CaseImage(path=f"images/{identifier}.png", modality="X-ray", body_region="chest",
                       view=plan.projection, regions=regions, report=report)
     case = Case(

@@ -181,14 +181,16 @@ def render_film(plan: FilmPlan, rng: np.random.Generator, size: int = DEFAULT_SI
             shape = shape.with_cardiothoracic_ratio(min(0.8, shape.cardiothoracic_ratio + 0.035))
         return shape
 
+    drawn: list[JsonValue] = []  # measured["signs"] once a sign is painted
+
     def paint(scene: Scene) -> LesionInfo:
         infos = []
         for sign in plan.signs:
             info = _PAINTERS.get(sign.kind, lambda s, g: None)(scene, sign)
             if info is not None:
                 infos.append(info)
-                measured.setdefault("signs", [])
-                measured["signs"].append({"kind": info.kind, **{k: round(float(x), 3) for k, x in info.extra.items()}})  # type: ignore[union-attr]
+                measured.setdefault("signs", drawn)
+                drawn.append({"kind": info.kind, **{k: round(float(x), 3) for k, x in info.extra.items()}})
         return infos[0] if infos else LesionInfo("none")
 
     def devices(scene: Scene) -> None:
@@ -243,12 +245,12 @@ def _cardiomegaly(scene: Scene, sign: Sign) -> LesionInfo:
 def _congestion(scene: Scene, sign: Sign) -> LesionInfo:
     """Engorged upper-lobe vessels and hazy hila: raised pressure in the pulmonary veins."""
     for side in ("right", "left"):
-        hu, hv = scene.shape.hilum(side)  # type: ignore[arg-type]
+        hu, hv = scene.shape.hilum(side)
         dist = np.hypot(scene.u - hu, scene.v - hv)
         haze = 0.05 + 0.07 * sign.size
-        scene.density += haze * np.exp(-((dist / 0.2) ** 2)) * scene.lung(side)  # type: ignore[arg-type]
+        scene.density += haze * np.exp(-((dist / 0.2) ** 2)) * scene.lung(side)
         upper = (scene.v < hv) * np.exp(-((dist / 0.35) ** 2))
-        scene.density += 0.04 * sign.size * upper * scene.lung(side)  # type: ignore[arg-type]
+        scene.density += 0.04 * sign.size * upper * scene.lung(side)
     return LesionInfo("congestion", None, None, {"severity": sign.size})
 
 

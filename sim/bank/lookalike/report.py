@@ -141,8 +141,9 @@ def film_report(film: Film, rng: np.random.Generator) -> str:
         elif sign.kind == "cavity":
             pair = _cavity(rng, sign)
         elif sign.kind == "cardiomegaly":
-            pair = _cardiomegaly(rng, Sign("cardiomegaly", size=float(film.measured["cardiothoracic_ratio"])),  # type: ignore[arg-type]
-                                 film.plan.projection)
+            ratio = film.measured["cardiothoracic_ratio"]
+            assert isinstance(ratio, float)  # render_film measures it
+            pair = _cardiomegaly(rng, Sign("cardiomegaly", size=ratio), film.plan.projection)
         elif sign.kind == "congestion":
             pair = _congestion(rng, sign)
         elif sign.kind == "nodule":
