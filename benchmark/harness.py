@@ -321,7 +321,7 @@ def execute_episodes(todo: list[Episode], runner_factory: RunnerFactory, *, run_
             record, lost_server, exhausted = attempt(episode)
             if lost_server and not exhausted:
                 record, _, exhausted = attempt(episode)
-            if exhausted and halt is not None:  # a server beyond revival: no later episode can run
+            if exhausted and halt is not None:  # a server beyond revival, or one refusing images: stop
                 halt(record.error or "a model's server died with no restart left (embedded.max_restarts)")
         except Exception as exc:  # noqa: BLE001 - an episode that cannot even start is still recorded
             record = EpisodeRecord(run_id=run_id, episode_id=f"{episode.case.id}:t{episode.trial}",

@@ -209,6 +209,24 @@ def test_a_server_that_refuses_images_is_an_error_naming_the_setting(servers, tm
     assert len(image_parts(doctor.bodies[-1])) == 1  # the check sent a picture
 
 
+def test_a_benchmark_stops_at_the_first_refused_image_instead_of_failing_every_episode(servers, tmp_path):
+    """A server that refuses images refuses them in every episode: the run stops after the first (exit 4,
+    the cause naming roles.doctor.vision) instead of recording the same error for each case."""
+    doctor = servers(mode="400", fault_when=lambda text: "image_url" in text, reply=doctor_script("IMAGE: chest X-ray"))
+    patient = servers(reply=lambda messages: "I have had a cough.")
+    judge = servers(reply=lambda messages: "VERDICT: incorrect\nREASON: vague")
+    one, _ = case_file(tmp_path)
+    case = json.loads(one.read_text())
+    lines = [json.dumps({**case, "id": f"{case['id']}-{n}"}) for n in range(4)]
+    cases = one.with_name("four.jsonl")
+    cases.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    config = config_file(tmp_path, doctor, patient, judge)
+    result = CliRunner().invoke(app, ["--config", str(config), "bench", "run", "--cases", str(cases), "--out",
+                                      str(tmp_path / "bench")], env={"COLUMNS": "200"})
+    assert result.exit_code == ExitCode.STOPPED, result.output
+    assert "run stopped: doctor: roles.doctor.vision" in " ".join(result.output.split())
+    assert len(read_records(tmp_path / "bench" / "episodes.jsonl")) == 1 and doctor.faults == 1
+
 def test_llm_check_sends_the_doctor_a_picture_and_the_others_none(servers, tmp_path):
     doctor = servers(reply=lambda messages: "A white disc on black.")
     patient = servers(reply=lambda messages: "Fine.")

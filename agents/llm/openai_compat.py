@@ -89,6 +89,7 @@ class OpenAICompatModel:
         self.vision = vision  # images in messages are sent (else refused before a request is made)
         self.image_max_side = image_max_side
         self.vision_setting = vision_setting  # the setting a refused image request names
+        self.refuses_images = False  # set when the server refused a request with images (HTTP 400/422)
         self._temperature = temperature
         self._max_tokens = max_tokens
         self._model = model or "default"
@@ -142,6 +143,7 @@ class OpenAICompatModel:
                 time.sleep(self.backoff_s * (2 ** (attempt - 1)) * (0.5 + random.random()))
             except _REFUSALS as error:
                 if images:
+                    self.refuses_images = True  # the run reads this: every later image request would fail too
                     raise VisionRefused(self.vision_setting, _refused_images(error, self.base_url, images,
                                                                              self.vision_setting)) from error
                 raise LLMError(_describe(error, self.base_url, attempt), attempts=attempt) from error

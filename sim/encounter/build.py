@@ -129,10 +129,11 @@ class Parts:
         return sum(getattr(getattr(m, "inner", m), "restarts", 0) for m in models)
 
     def models_exhausted(self) -> bool:
-        """A model's server died with no restart left: no later episode can be answered."""
+        """No later episode can be answered as configured: a model's server died with no restart left, or
+        refused the images the doctor is set to send (roles.doctor.vision with a model that reads text only)."""
         with self._lock:
-            models = list(self.models.values())
-        return any(getattr(getattr(m, "inner", m), "exhausted", False) for m in models)
+            models = [getattr(m, "inner", m) for m in self.models.values()]
+        return any(getattr(m, "exhausted", False) or getattr(m, "refuses_images", False) for m in models)
 
     # --- the doctor ---------------------------------------------------------------------------------------
 
