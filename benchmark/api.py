@@ -78,8 +78,8 @@ class RunConfig(BaseModel):
     resume: bool = False
     experience_from: Path | None = Field(None, description="warm-start the experience store from this run")
     record_responses: bool = Field(False, description="save every model request and response")
-    labels: dict[str, str | int | None] = Field(default_factory=dict,
-                                                description="more that identifies the run (an arm's name, say)")
+    labels: dict[str, Any] = Field(default_factory=dict, description="more that identifies the run, as JSON "
+                                   "(an arm's name, the cases left out for a missing image, say)")
     title: str | None = None
 
     def params(self) -> dict[str, Any]:

@@ -143,6 +143,10 @@ def render_report(title: str, records: list[EpisodeRecord], summary: dict, confi
             for role, spec in models.items()
         )
         sections.append(f"<h2>Models</h2><table><tr><th>role</th><th>backend</th><th>model</th><th>base URL</th></tr>{rows}</table>")
+        skipped = config.get("params", {}).get("skipped_cases") or []
+        if skipped:  # left out on request (an image file missing, --skip-missing-images): said, never silent
+            items = "".join(f"<li>{html.escape(str(line))}</li>" for line in skipped)
+            sections.append(f"<h2>Cases skipped ({len(skipped)})</h2><ul>{items}</ul>")
     sections.append("<h2>Accuracy</h2>")
     if arms:
         sections.append(accuracy_plot(arms, "Accuracy per arm"))

@@ -438,6 +438,16 @@ def test_the_cli_stops_at_a_missing_image_or_skips_it(tmp_path):
                                       "CLINSIM_STRATEGY__DELIBERATE": "false"})
     assert skipped.exit_code == 0, skipped.output
     assert f"skipped: {path}:2: image_url: case" in skipped.output and "1 case(s) skipped, 1 loaded" in skipped.output
+    bench = ["--data-dir", str(tmp_path / "data"), "bench", "run", "--cases", str(path), "--image-dir", str(folder),
+             "--skip-missing-images", "--turn-cap", "1", "--out", str(tmp_path / "bench"), "--doctor-model", "scripted",
+             "--patient-model", "scripted", "--judge-model", "scripted"]
+    env = {"COLUMNS": "250", "CLINSIM_ROLES__DOCTOR__SCRIPT": '["DIAGNOSIS: Melasma"]', "CLINSIM_RETRIEVAL__ENABLED":
+           "false", "CLINSIM_ENCOUNTER__LLM_JUDGE": "false", "CLINSIM_ENCOUNTER__PATIENT_OPENS": "false"}
+    assert CliRunner().invoke(app, bench, env=env).exit_code == 0
+    params = json.loads((tmp_path / "bench" / "config.json").read_text())["params"]  # the run records what it left out
+    assert params["image_dir"] == str(folder) and params["missing_images"] == "skip"
+    (line,) = params["skipped_cases"]
+    assert line.startswith(f"{path}:2: image_url: case") and "Cases skipped (1)" in (tmp_path / "bench" / "report.html").read_text()
 
 
 def test_a_nejm_case_with_its_image_from_the_folder_reaches_a_doctor_that_sees(servers, tmp_path):

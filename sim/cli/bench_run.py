@@ -125,9 +125,12 @@ def run_config(source: CaseFlags, shape: TrialFlags, cfg: Settings, out: Path, r
     """The run configuration the options describe (cases loaded, the bank generated when missing)."""
     from benchmark.api import RunConfig
 
-    cases_path, loaded, case_dir = resolve_cases(source, cfg.data_dir, apply_limit=apply_limit)
-    # Where the images came from identifies the run too (a resume with another folder is refused).
-    images = {k: str(v) for k, v in source.image_options().items()}
+    cases_path, loaded, case_dir, skipped = resolve_cases(source, cfg.data_dir, apply_limit=apply_limit)
+    # Where the images came from identifies the run too (a resume with another folder is refused), and the
+    # cases left out for a missing image are recorded with why (config.json, shown in report.html).
+    images: dict[str, Any] = {k: str(v) for k, v in source.image_options().items()}
+    if skipped:
+        images["skipped_cases"] = skipped
     return RunConfig(settings=cfg, cases=loaded, out=out, case_source=str(cases_path), limit=source.limit,
                      case_dir=case_dir, trials=shape.trials, seed=shape.seed, concurrency=shape.concurrency,
                      processes=shape.processes, resume=resume, labels=images, **more)

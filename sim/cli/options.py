@@ -141,7 +141,8 @@ def with_groups(command):
 
 def resolve_cases(flags: CaseFlags, data_dir: Path, apply_limit: bool = True):
     """The cases of `--cases` (the data directory's bank is generated when missing), cut to `--limit` unless
-    the caller orders them first: (source path, cases, folder image paths are relative to). Exits with the
+    the caller orders them first: (source path, cases, folder image paths are relative to, the cases
+    skipped on request, each with where and why). Exits with the
     located problems when the file is bad."""
     from sim.cli.common import console, fail_problems
     from sim.core.errors import InputError
@@ -158,18 +159,19 @@ def resolve_cases(flags: CaseFlags, data_dir: Path, apply_limit: bool = True):
             fail(str(error))
     else:
         path = Path(flags.cases)
+    skipped: list[str] = []
     try:
-        loaded = load_with_skips(path, **flags.image_options())
+        loaded = load_with_skips(path, skipped_out=skipped, **flags.image_options())
     except InputError as error:
         fail_problems(error)
     if apply_limit and flags.limit:
         loaded = loaded[: flags.limit]
-    return path, loaded, (path if path.is_dir() else path.parent)
+    return path, loaded, (path if path.is_dir() else path.parent), skipped
 
 
-def load_with_skips(path: Path, **options: Any) -> list[Case]:
+def load_with_skips(path: Path, *, skipped_out: list[str] | None = None, **options: Any) -> list[Case]:
     """The cases of a file or folder (InputError for any problem); each case skipped on request (an image file
-    missing with --skip-missing-images) is printed with where it is and why."""
+    missing with --skip-missing-images) is printed with where it is and why, and added to `skipped_out`."""
     from sim.cli.common import console
     from sim.core.errors import InputError
     from sim.loaders import read_cases
@@ -179,6 +181,8 @@ def load_with_skips(path: Path, **options: Any) -> list[Case]:
         raise InputError(result.problems)
     for skipped in result.skipped:
         console.print(f"[yellow]skipped:[/] {skipped}", highlight=False, soft_wrap=True)
+        if skipped_out is not None:
+            skipped_out.append(str(skipped))
     if result.skipped:
         console.print(f"[yellow]{len(result.skipped)} case(s) skipped, {len(result.cases)} loaded[/]", highlight=False)
     return result.cases

@@ -6,6 +6,7 @@ import random
 from contextlib import nullcontext
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.prompt import Prompt
@@ -75,7 +76,8 @@ def run(
         except BankMismatch as error:
             fail(str(error))
     try:
-        images = {"image_dir": image_dir, "missing_images": "skip" if skip_missing_images else "error"} if image_dir else {}
+        images: dict[str, Any] = (
+            {"image_dir": image_dir, "missing_images": "skip" if skip_missing_images else "error"} if image_dir else {})
         loaded = load_with_skips(source, fetch_images=fetch_images, image_cache=cfg.data_dir / "cache" / "images",
                                  **images)
     except InputError as error:
