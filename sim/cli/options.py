@@ -13,6 +13,7 @@ import dataclasses
 import functools
 import inspect
 import typing
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -109,7 +110,7 @@ class TrialFlags:
 GROUPS = (ModelFlags, CaseFlags, TrialFlags, DoctorFlags)
 
 
-def with_groups(command):
+def with_groups(command: Callable[..., None]) -> Callable[..., None]:
     """Replace each parameter annotated with an option group by the group's options (same names, defaults
     and help everywhere), and call the command with the group built from them."""
     hints = typing.get_type_hints(command)
@@ -118,7 +119,7 @@ def with_groups(command):
     groups: dict[str, tuple[type, list[str]]] = {}
     for parameter in signature.parameters.values():
         group = hints.get(parameter.name)
-        if group in GROUPS:
+        if group in GROUPS and dataclasses.is_dataclass(group) and isinstance(group, type):
             fields = dataclasses.fields(group)
             field_types = typing.get_type_hints(group)
             groups[parameter.name] = (group, [f.name for f in fields])
@@ -129,17 +130,19 @@ def with_groups(command):
                                                 annotation=hints.get(parameter.name, parameter.annotation)))
 
     @functools.wraps(command)
-    def wrapper(**values):
+    def wrapper(**values: Any) -> None:
         for name, (group, names) in groups.items():
             values[name] = group(**{n: values.pop(n) for n in names})
         return command(**values)
 
-    wrapper.__signature__ = signature.replace(parameters=parameters)
+    # typer reads the command's options from its signature: the groups' fields in place of the groups.
+    wrapper.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]  # why: functions take a __signature__ (inspect.signature reads it); typeshed does not declare it
     wrapper.__annotations__ = {p.name: p.annotation for p in parameters}
     return wrapper
 
 
-def resolve_cases(flags: CaseFlags, data_dir: Path, apply_limit: bool = True):
+def resolve_cases(flags: CaseFlags, data_dir: Path, apply_limit: bool = True
+                  ) -> tuple[Path, list[Case], Path, list[str]]:
     """The cases of `--cases` (the data directory's bank is generated when missing), cut to `--limit` unless
     the caller orders them first: (source path, cases, folder image paths are relative to, the cases
     skipped on request, each with where and why). Exits with the
