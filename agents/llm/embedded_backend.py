@@ -20,6 +20,7 @@ def embedded_model(settings: Settings, spec: RoleModel, role: str) -> ChatModel:
     from agents.llm.catalogue import ModelUnavailable, model_identity, resolve_model
     from agents.llm.embedded import shared_server
     from agents.llm.embedded_roles import EmbeddedRoleModel
+    from agents.llm.speculative import draft_model, model_label, server_args
 
     embedded = settings.embedded
     try:
@@ -27,6 +28,10 @@ def embedded_model(settings: Settings, spec: RoleModel, role: str) -> ChatModel:
     except ModelUnavailable as error:
         raise ConfigError("embedded.model", error.cause) from None
     identity = model_identity(path)
+    draft = draft_model(embedded, progress=assembly_progress())
+    # What records name: the model file, and the speculative decoding that produced its text when one is on.
+    label = model_label(identity, embedded, draft[1] if draft else None)
+    speculative = server_args(embedded, draft[0] if draft else None)
     per_role = embedded.servers == "per-role"
     slots = (SLOTS_PER_LANE if per_role else 1) * embedded.lanes
 
@@ -41,9 +46,9 @@ def embedded_model(settings: Settings, spec: RoleModel, role: str) -> ChatModel:
             startup_timeout_s=embedded.startup_timeout_s,
             prompt_cache_mb=embedded.prompt_cache_mb,
             slots=slots,
-            alias=identity.label,
+            alias=label,
             binary=embedded.server_binary,
-            extra_args=tuple(embedded.server_args),
+            extra_args=(*speculative, *embedded.server_args),
             max_restarts=embedded.max_restarts,
             restart_backoff_s=embedded.restart_backoff_s,
         )
@@ -51,7 +56,7 @@ def embedded_model(settings: Settings, spec: RoleModel, role: str) -> ChatModel:
     def client_for(slot: str) -> OpenAICompatModel:
         running = server()
         # cache_prompt: the slot evaluates only what follows the prompt it kept from its last call.
-        return client(spec, running.base_url, identity.label, api_key=None,
+        return client(spec, running.base_url, label, api_key=None,
                       body={"id_slot": running.slot_for(slot), "cache_prompt": True})
 
     model = EmbeddedRoleModel(role if per_role else "shared", embedded.lanes, client_for, server)

@@ -47,6 +47,18 @@ section that failed or was skipped holds only {"error": ...} or {"skipped": ...}
   run before and after the others), `efficiency` (speedup / C); the scripted server's levels also
   `processes`, `harness_cpu_ms_per_episode`, `peak_rss_mb` (the harness process's peak during the level; `peak_rss_of`
   says "the process so far" where the peak could not be reset) and, with worker processes, `worker_peak_rss_mb`}
+- `speculative` (benchmark/perf/speculative.py; {"skipped"} without arms): `turn_cap`, `episodes` (per arm and
+  round), `rounds`, `retrieval`, `temperature` ({doctor, patient}), `unavailable` ({arm: why not measured}),
+  `note`, and `arms`: list of {`label` (MODE[:FIELD=VALUE...]), `mode`, `settings` (the embedded settings it
+  changes), `model` (the name the server answered with, as records carry it), `encounter_s` (distribution over
+  every round), `ratio_to_off` (its p50 / off's p50), `round_ratios` (per round, against that round's off),
+  `errors`, `top1`, `by_role` (summed server-log figures per role, as `timings_by_role`, with `draft_tokens`,
+  `draft_accepted`, `draft_acceptance` where a role drafted), `per_encounter_s` ({role: {prompt, generation}}),
+  `draft_tokens`, `draft_accepted`, `draft_acceptance` (all roles), `server_peak_rss_mb`, `startup_s`,
+  `behaviour` ({`compared`, `same_text`, `same_doctor`, `same_patient`, `same_differential`, `against`,
+  `differences` (the first few: {case_id, trial, turn, role, off, arm, turns_off, turns_arm})}; the off arm is
+  compared with off of round 1, the noise floor), `rounds` (each round's level row, as `concurrency`'s, with
+  `round`, `startup_s`, `by_role`, `server_peak_rss_mb`)}
 - `memory`: `episode_run` ({`episodes`, `rss_after_imports_mb`, `peak_rss_mb`}, a process of its own) and
   `store_query_process` ({`vectors`, `peak_rss_mb`}: the largest clustered persistent store's query process)
 """

@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 
 _TIMING = re.compile(r"print_timing: id\s+(\d+) \| task \d+ \|\s+(prompt eval|eval) time =\s+([\d.]+) ms /\s+(\d+) tokens")
+# With speculative decoding on, a request that drafted also prints how many drafted tokens the model kept.
+_DRAFTS = re.compile(r"print_timing: id\s+(\d+) \| task \d+ \| draft acceptance = [\d.]+ \(\s*(\d+) accepted /\s*(\d+) generated\)")
 
 
 def log_offset(log_file: Path | None) -> int:
@@ -35,8 +37,10 @@ def read_since(log_file: Path, offset: int, expect: re.Pattern | None = None, ti
 
 def timings_by_role(log_file: Path | None, offset: int, slot_names: dict[str, int]) -> dict[str, dict]:
     """{role: {prompt_tokens, prompt_s, prompt_tokens_per_s, gen_tokens, gen_s, gen_tokens_per_s, requests}}
-    over the log written after `offset`. Under concurrency a slot's times include waiting for the batch it
-    shares with other slots, so its rates there are per request, not the machine's."""
+    over the log written after `offset`; with speculative decoding, a role whose requests drafted also has
+    `draft_tokens`, `draft_accepted` and `draft_acceptance` (accepted / drafted). Under concurrency a slot's
+    times include waiting for the batch it shares with other slots, so its rates there are per request, not the
+    machine's."""
     if log_file is None or not log_file.is_file():
         return {}
     text = read_since(log_file, offset)
@@ -52,7 +56,14 @@ def timings_by_role(log_file: Path | None, offset: int, slot_names: dict[str, in
         else:
             entry["gen_tokens"] += int(tokens)
             entry["gen_s"] += float(ms) / 1000
+    for slot, accepted, drafted in _DRAFTS.findall(text):
+        entry = sums.setdefault(role_of.get(int(slot), f"slot {slot}"),
+                                {"prompt_tokens": 0, "prompt_s": 0.0, "gen_tokens": 0, "gen_s": 0.0, "requests": 0})
+        entry["draft_tokens"] = entry.get("draft_tokens", 0) + int(drafted)
+        entry["draft_accepted"] = entry.get("draft_accepted", 0) + int(accepted)
     for entry in sums.values():
+        if entry.get("draft_tokens"):
+            entry["draft_acceptance"] = round(entry["draft_accepted"] / entry["draft_tokens"], 3)
         entry["prompt_tokens_per_s"] = round(entry["prompt_tokens"] / entry["prompt_s"], 1) if entry["prompt_s"] else None
         entry["gen_tokens_per_s"] = round(entry["gen_tokens"] / entry["gen_s"], 1) if entry["gen_s"] else None
         entry["prompt_s"], entry["gen_s"] = round(entry["prompt_s"], 2), round(entry["gen_s"], 2)

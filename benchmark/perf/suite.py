@@ -20,6 +20,10 @@ from sim.core.config import DEFAULT_BANK, Settings
 
 VERSION = 1
 BANK_SEED = 11
+# The full run's speculative arms: off, every n-gram mode at llama-server's defaults, and the draft model at
+# the setting the issue's probe found kept (n-max 3, p-min 0.75).
+SPECULATIVE_ARMS = ("off", "ngram-simple", "ngram-map-k", "ngram-map-k4v", "ngram-mod", "ngram-cache",
+                    "draft:draft_n_max=3:draft_p_min=0.75")
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,12 @@ class Plan:
     embedded_episodes: int = 6
     embedded_turn_cap: int = 6  # the published encounters' cap
     memory_episodes: int = 100
+    # Speculative decoding (benchmark/perf/speculative.py): arms written MODE[:FIELD=VALUE...], each on the same
+    # encounters, alternating over rounds; () = not measured unless `bench perf --speculative` names arms.
+    speculative_arms: tuple[str, ...] = SPECULATIVE_ARMS
+    speculative_rounds: int = 2
+    speculative_episodes: int = 6
+    speculative_turn_cap: int = 6
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
@@ -60,14 +70,17 @@ PLANS = {
                   ef_sweep=(64, 256), ingest_bank_cases=100, ingest_npz_limit=500, train_embedder=False,
                   token_cases=15, concurrency_levels=(1, 8, 32), concurrency_episodes=8, server_latency_s=0.05,
                   train_first_use=False,
-                  embedded_levels=(),
+                  embedded_levels=(), speculative_arms=("off", "ngram-mod"), speculative_rounds=1,
+                  speculative_episodes=2,
                   notes=(("quick: stores of 1k and 10k vectors only (the target is stated at 100k); "
-                         "no embedded-server concurrency"),)),
+                         "no embedded-server concurrency; speculative decoding: off and ngram-mod, one round "
+                         "of 2 encounters"),)),
     "smoke": Plan("smoke", harness_episodes=8, harness_delay_s=0.002, embedded="off", store_sizes=(1_000,),
                   store_queries=30, ef_sweep=(), store_server=False, ingest_bank_cases=8, ingest_npz_limit=40,
                   train_embedder=False, token_cases=3, bank_cases=6, concurrency_levels=(1, 2),
                   concurrency_episodes=4, server_latency_s=0.02, embedded_levels=(), memory_episodes=10,
                   train_probe_cases=12, train_probe_steps=2, train_first_use=False,
+                  speculative_arms=(), speculative_rounds=1, speculative_episodes=2, speculative_turn_cap=2,
                   notes=("smoke: sizes far too small for the figures to mean anything; it checks the command runs",)),
 }
 
@@ -116,26 +129,29 @@ def _section(name: str, run: Callable[[], dict], step: Step) -> dict:
 # What `--only` selects: section key in the report -> its progress label.
 SECTION_KEYS = {"embedded": "embedded model latency", "harness": "harness overhead", "store": "store latency",
                 "ingest": "ingest throughput", "prompt_tokens": "prompt tokens", "concurrency": "concurrency",
-                "memory": "memory", "training": "embedder training",
+                "memory": "memory", "training": "embedder training", "speculative": "speculative decoding",
                 "scale_out": "concurrency"}  # scale_out: the remote-model part of concurrency only
 
 
 def run_suite(settings: Settings, plan: Plan, work_dir: Path, step: Step = lambda _: None,
               only: set[str] | None = None) -> dict:
     """Every section of the plan, or only those named in `only` (keys of SECTION_KEYS); the others are
-    recorded as skipped."""
+    recorded as skipped. `plan.speculative_arms` are checked before anything runs (a ValueError says what
+    is wrong with which arm)."""
     from benchmark.perf.concurrency import embedded_levels, scripted_server_levels
     from benchmark.perf.embedded_latency import measure_embedded
     from benchmark.perf.harness_overhead import measure_harness
     from benchmark.perf.ingest_throughput import default_image_embedder, measure_ingest
     from benchmark.perf.memory import measure_episode_memory
     from benchmark.perf.prompt_tokens import measure_prompt_tokens
+    from benchmark.perf.speculative import parse_arms, speculative_arms
     from benchmark.perf.store_latency import measure_store
     from benchmark.perf.training_time import measure_training
     from benchmark.perf.vectors import KINDS, default_dim
     from retrieval.store import HNSW
     from sim.loaders import load_cases
 
+    arms = parse_arms(",".join(plan.speculative_arms), settings.embedded) if plan.speculative_arms else []
     started = time.perf_counter()
     report: dict = {"version": VERSION, "mode": plan.mode, "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
                     "machine": machine(), "notes": list(plan.notes)}
@@ -222,7 +238,15 @@ def run_suite(settings: Settings, plan: Plan, work_dir: Path, step: Step = lambd
     report["memory"] = section("memory", memory)
     report["training"] = section("training", lambda: measure_training(plan.train_probe_cases, plan.train_probe_steps,
                                                                       plan.train_first_use))
-    report["targets"] = targets(report)
+    if arms and str(report["embedded"].get("skipped", "")).startswith("the embedded model could not start"):
+        report["speculative"] = {"skipped": "the embedded model did not start (see embedded)"}
+    elif arms:
+        report["speculative"] = section("speculative", lambda: speculative_arms(
+            settings, arms, cases, bank, work_dir, plan.speculative_episodes, plan.speculative_turn_cap,
+            plan.speculative_rounds, step))
+    else:
+        report["speculative"] = {"skipped": f"{plan.mode} run: no speculative arms (bench perf --speculative names them)"}
+    report["targets"] = [*targets(report), speculative_target(report)]
     report["machine"]["load_avg_1m_end"] = round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
     report["seconds"] = round(time.perf_counter() - started, 1)
     return report
@@ -307,3 +331,24 @@ def targets(report: dict) -> list[dict]:
                           + (f"; one process, worst of C = {','.join(str(r['concurrency']) for r in single)}: {worst}"
                              if single else "")),
     ]
+
+
+def speculative_target(report: dict) -> dict:
+    """The fastest speculative arm that left every encounter's text as it was with the mode off, against off
+    (the issue's goal: <= 0.8x); when every arm changed the text, the fastest one, not met."""
+    arms = [a for a in _get(report, "speculative", "arms", default=[]) or [] if a["mode"] != "off"
+            and a.get("ratio_to_off") is not None]
+    kept = [a for a in arms if a["behaviour"]["compared"] and a["behaviour"]["same_text"] == a["behaviour"]["compared"]]
+    best = min(kept or arms, key=lambda a: a["ratio_to_off"], default=None)
+    if best is None:
+        return stats.target("speculative decoding, encounter median / off", "<= 0.8x", None, 0.8, at_most=True,
+                            unit="x")
+    same = best["behaviour"]
+    row = stats.target("speculative decoding, encounter median / off", "<= 0.8x", best["ratio_to_off"], 0.8,
+                       at_most=True, unit="x",
+                       note=f"{best['label']}: same text as off in {same['same_text']} of {same['compared']} encounters"
+                            + ("" if kept else " (every arm changed the text)")
+                            + f"; accepted {best['draft_accepted']} of {best['draft_tokens']} drafted tokens")
+    if not kept:
+        row["met"] = False
+    return row

@@ -16,7 +16,7 @@ from rich.table import Table
 from sim.cli.common import console, fail, settings
 
 SECTIONS = ("generating the case bank", "embedded model latency", "harness overhead", "store latency",
-            "ingest throughput", "prompt tokens", "concurrency", "memory", "embedder training")
+            "ingest throughput", "prompt tokens", "concurrency", "memory", "embedder training", "speculative decoding")
 
 
 def perf(
@@ -26,20 +26,36 @@ def perf(
     smoke: Annotated[bool, typer.Option("--smoke", hidden=True, help="seconds: tiny sizes, for tests")] = False,
     only: Annotated[str | None, typer.Option("--only", help="comma-separated sections to run (the rest are skipped): "
                                              "embedded, harness, store, ingest, prompt_tokens, concurrency, memory, "
-                                             "training; "
+                                             "training, speculative; "
                                              "scale_out = concurrency against the remote (scripted) model only")] = None,
+    speculative: Annotated[str | None, typer.Option(
+        "--speculative", help="speculative decoding arms to compare on real encounters, comma-separated, each "
+        "MODE[:FIELD=VALUE...] with FIELDs of [embedded], e.g. off,ngram-mod,draft:draft_n_max=3:draft_p_min=0.75 "
+        "(off is added if missing); default: the plan's (full: off, every n-gram mode, the draft model)")] = None,
+    rounds: Annotated[int | None, typer.Option("--rounds", min=1, help="speculative decoding: rounds of all arms "
+                                               "(alternating); default: the plan's (full 2)")] = None,
+    episodes: Annotated[int | None, typer.Option("--episodes", min=1, help="speculative decoding: encounters per "
+                                                 "arm and round (perf-bank cases); default: the plan's (full 6)")] = None,
 ) -> None:
     """Measure performance against the targets: harness overhead per turn, Chroma latency and recall at
     1k-100k vectors (persistent and server), ingest images/s, doctor prompt tokens against an
-    AgentClinic-style prompt, concurrency speed-up, peak memory, first-use training of the default embedder.
+    AgentClinic-style prompt, concurrency speed-up, peak memory, first-use training of the default embedder,
+    and speculative decoding's modes side by side on real encounters (`--speculative`).
 
     Every figure is a ratio or a distribution measured in this one run (the machine may be busy); none
     is pass/fail. The full run takes several minutes (filling a 100k-vector store dominates) and trains
     the default embedder first if it has never been trained.
     """
+    from dataclasses import replace
+
+    from benchmark.perf.speculative import parse_arms
     from benchmark.perf.suite import PLANS, SECTION_KEYS, run_suite
 
     plan = PLANS["smoke" if smoke else "quick" if quick else "full"]
+    if speculative is not None or rounds is not None or episodes is not None:
+        plan = replace(plan, speculative_arms=tuple(speculative.split(",")) if speculative is not None
+                       else plan.speculative_arms, speculative_rounds=rounds or plan.speculative_rounds,
+                       speculative_episodes=episodes or plan.speculative_episodes)
     chosen = None
     if only is not None:
         chosen = {name.strip() for name in only.split(",") if name.strip()}
@@ -47,6 +63,11 @@ def perf(
         if unknown or not chosen:
             fail(f"--only: unknown section {', '.join(unknown) or '(none given)'}; choose from {', '.join(SECTION_KEYS)}")
     cfg = settings()
+    if plan.speculative_arms:  # checked before the minutes of the other sections
+        try:
+            parse_arms(",".join(plan.speculative_arms), cfg.embedded)
+        except ValueError as error:
+            fail(f"--speculative: {error}")
     columns = [SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[detail]}"),
                TimeElapsedColumn()]
     with tempfile.TemporaryDirectory(prefix="clinsim-perf-") as work, Progress(*columns, console=console) as bar:
@@ -92,7 +113,9 @@ def print_report(report: dict) -> None:
     console.print(table)
     _print_store(report.get("store", {}))
     _print_details(report)
-    for name in ("embedded", "harness", "store", "ingest", "prompt_tokens", "concurrency", "memory", "training"):
+    _print_speculative(report.get("speculative", {}))
+    for name in ("embedded", "harness", "store", "ingest", "prompt_tokens", "concurrency", "memory", "training",
+                 "speculative"):
         section = report.get(name, {})
         for key in ("error", "skipped"):
             if key in section:
@@ -226,3 +249,35 @@ def _print_details(report: dict) -> None:
             text += f"; store query process ({q['vectors']:,} vectors): peak {q['peak_rss_mb']} MB"
         table.add_row("memory", text)
     console.print(table)
+
+
+def _print_speculative(section: dict) -> None:
+    """The speculative decoding arms side by side: speed, where the time went, drafts kept, memory, text."""
+    if not section.get("arms"):
+        return
+    table = Table(title=f"speculative decoding: {section['rounds']} round(s) x {section['episodes']} encounters per arm, "
+                        f"turn cap {section['turn_cap']}, retrieval {'on' if section['retrieval'] else 'off'}, "
+                        f"temperature doctor {section['temperature']['doctor']} / patient "
+                        f"{section['temperature']['patient']}", title_justify="left")
+    for column in ("arm", "encounter p50 s", "p95 s", "x off", "per round", "doctor gen tok/s", "patient gen tok/s",
+                   "doctor s/enc prompt+gen", "drafts kept", "server MB", "top-1", "same text as off"):
+        table.add_column(column, justify="left" if column in ("arm", "drafts kept", "same text as off") else "right")
+    for arm in section["arms"]:
+        roles, same = arm["by_role"], arm["behaviour"]
+        doctor = arm["per_encounter_s"].get("doctor", {})
+        kept = (f"{arm['draft_accepted']}/{arm['draft_tokens']} ({100 * arm['draft_acceptance']:.0f}%)"
+                if arm.get("draft_acceptance") is not None else "-")
+        table.add_row(arm["label"], _fmt(arm["encounter_s"]["p50"]), _fmt(arm["encounter_s"]["p95"]),
+                      _fmt(arm["ratio_to_off"]), " ".join(_fmt(r) for r in arm["round_ratios"]),
+                      _fmt(roles.get("doctor", {}).get("gen_tokens_per_s")),
+                      _fmt(roles.get("patient", {}).get("gen_tokens_per_s")),
+                      f"{_fmt(doctor.get('prompt'))} + {_fmt(doctor.get('generation'))}", kept,
+                      _fmt(arm["server_peak_rss_mb"]), _fmt(arm["top1"]),
+                      f"{same['same_text']}/{same['compared']}" + (" (off vs off)" if arm["mode"] == "off" else ""))
+    console.print(table)
+    for label, why in section.get("unavailable", {}).items():
+        console.print(f"[yellow]speculative arm {label} not measured: {why}[/]", highlight=False)
+    for arm in section["arms"]:
+        for difference in arm["behaviour"]["differences"]:
+            console.print(f"[dim]{arm['label']}: {difference['case_id']} turn {difference['turn']} ({difference['role']}): "
+                          f"off {difference['off']!r} / arm {difference['arm']!r}[/]", highlight=False)

