@@ -14,7 +14,7 @@ import re
 import tomllib
 import warnings
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -49,7 +49,8 @@ BIASES = {
 DEFAULT_CONFIG_FILE = "clinsim.toml"
 # embedded.speculative: llama-server's n-gram modes by their --spec-type names, and draft (its draft-simple,
 # with embedded.draft_model); agents/llm/speculative.py turns a mode into server arguments.
-SPECULATIVE_MODES = ("off", "ngram-simple", "ngram-map-k", "ngram-map-k4v", "ngram-mod", "ngram-cache", "draft")
+SpeculativeMode = Literal["off", "ngram-simple", "ngram-map-k", "ngram-map-k4v", "ngram-mod", "ngram-cache", "draft"]
+SPECULATIVE_MODES: tuple[str, ...] = get_args(SpeculativeMode)
 # The backends that can send images to their model: any OpenAI-compatible server (whether its model takes them
 # is the server's to say: a refusal names roles.doctor.vision) and the scripted backend (plumbing tests: it
 # records what it was given and answers from its script). The embedded llama.cpp model reads text only.
@@ -166,7 +167,7 @@ class EmbeddedServer(_Section):
                                  "(llama-server --cache-ram), useful only when roles share slots; 0 = off")
     server_args: list[str] = Field(default_factory=list, description="more llama-server arguments, appended "
                                    'to the ones clinsim sets, e.g. ["--flash-attn", "on"] (speculative decoding: the speculative setting)')
-    speculative: Literal[SPECULATIVE_MODES] = Field(  # type: ignore[valid-type]
+    speculative: SpeculativeMode = Field(
         "off", description="speculative decoding in the server (docs/performance.md): off; an n-gram mode of "
         "llama-server's (ngram-simple, ngram-map-k, ngram-map-k4v: draft what followed the last ngram_size_n "
         "tokens earlier in the slot's context; ngram-mod: a hash table of n-grams learnt from every request; "
