@@ -16,7 +16,7 @@ from sim.core.transcript import Turn
 from tests.helpers import small_case
 
 SECTIONS = ("machine", "targets", "embedded", "harness", "store", "ingest", "prompt_tokens", "concurrency", "memory",
-            "training")
+            "training", "speculative")
 
 
 @pytest.fixture(scope="module")
@@ -37,11 +37,13 @@ def test_report_has_every_section_and_no_failed_measurement(report):
         assert "error" not in report[section], report[section]
     assert report["machine"]["nproc"] >= 1 and report["machine"]["ram_gb"] > 0
     assert "skipped" in report["embedded"]  # smoke runs never start the model
+    assert "no speculative arms" in report["speculative"]["skipped"]  # ... unless --speculative names arms
 
 
 def test_targets_rows(report):
     names = [row["name"] for row in report["targets"]]
-    assert len(names) == 12 and any("harness" in n for n in names) and any("recall" in n for n in names)
+    assert len(names) == 13 and any("harness" in n for n in names) and any("recall" in n for n in names)
+    assert names[-1].startswith("speculative decoding") and report["targets"][-1]["measured"] is None
     for row in report["targets"]:
         assert set(row) == {"name", "target", "measured", "unit", "met", "note"}
         assert row["met"] is None if row["measured"] is None else isinstance(row["met"], bool)
@@ -237,3 +239,31 @@ def test_peak_rss_can_start_afresh_so_a_section_reports_its_own_peak():
     if not reset_peak_rss():
         pytest.skip("this kernel does not let a process reset its peak RSS (/proc/self/clear_refs)")
     assert peak_rss_mb() < high - 150
+
+
+@pytest.mark.integration
+def test_the_speculative_section_runs_and_prints_on_the_small_model(tmp_path):
+    """`bench perf --speculative` on SmolLM2: off and one mode on the same encounter, each on a server of its own,
+    printed side by side with what each role generated, the drafts kept, memory and whether the text changed."""
+    import os
+
+    out = tmp_path / "perf.json"
+    env = {**os.environ, "CLINSIM_EMBEDDED__MODEL": "smollm2-135m", "CLINSIM_EMBEDDED__N_CTX": "1792",
+           "CLINSIM_RETRIEVAL__ENABLED": "false", "CLINSIM_ENCOUNTER__LLM_JUDGE": "false"}
+    done = subprocess.run([sys.executable, "-m", "sim.cli.main", "--data-dir", str(tmp_path / "data"), "bench", "perf",
+                           "--smoke", "--only", "speculative", "--speculative", "ngram-mod", "--rounds", "1",
+                           "--episodes", "1", "--json", str(out)], check=False, capture_output=True, text=True,
+                          timeout=600, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "speculative decoding: 1 round(s) x 1 encounters" in done.stdout and "same text as" in done.stdout
+    section = json.loads(out.read_text(encoding="utf-8"))["speculative"]
+    assert [arm["label"] for arm in section["arms"]] == ["off", "ngram-mod"]  # off added: every ratio needs it
+    off, mode = section["arms"]
+    assert "[speculative" not in off["model"] and mode["model"].endswith("[speculative ngram-mod n-match=24 n-min=48 n-max=64]")
+    for arm in (off, mode):
+        assert arm["errors"] == 0 and arm["encounter_s"]["n"] == 1 and arm["server_peak_rss_mb"] > 50
+        assert arm["by_role"]["doctor"]["gen_tokens"] > 0 and arm["by_role"]["patient"]["gen_tokens_per_s"] > 0
+    assert off["behaviour"]["compared"] == 0 and mode["behaviour"]["compared"] == 1  # off: no second round to compare
+    assert off["ratio_to_off"] == 1.0 and mode["ratio_to_off"] > 0
+    assert off["draft_tokens"] == 0 and off["draft_acceptance"] is None
+    assert 0 <= mode["draft_accepted"] <= mode["draft_tokens"]

@@ -216,12 +216,13 @@ def speculative_arms(settings: Settings, arms: list[Arm], cases: list[Case], cas
         accepted = sum(r.get("draft_accepted", 0) for r in roles.values())
         n = len(planned) * rounds
         behaviour = [compare_texts(records[(off.label, k)], records[(arm.label, k)]) for k in range(rounds)]
-        if arm.off and rounds > 1:  # the noise floor: off against off of the first round
+        if arm.off:  # the noise floor: off against off of the first round (none with one round)
             behaviour = [compare_texts(records[(off.label, 0)], records[(off.label, k)]) for k in range(1, rounds)]
         same = {key: sum(b[key] for b in behaviour) for key in ("compared", "same_text", "same_doctor", "same_patient",
                                                                   "same_differential")}
         same["differences"] = [d for b in behaviour for d in b["differences"]][:DIFFERENCES_KEPT]
-        same["against"] = "off in round 1 (the noise floor)" if arm.off else "off in the same round"
+        same["against"] = ("off in the same round" if not arm.off else "off in round 1 (the noise floor)" if rounds > 1
+                           else "nothing (one round: no noise floor)")
         episodes_done = sum(r["episodes"] for r in rows)
         result_arms.append({
             "label": arm.label, "mode": arm.overrides.get("speculative", "off"), "settings": arm.overrides,
