@@ -20,9 +20,13 @@ from sim.core.config import DEFAULT_BANK, Settings
 
 VERSION = 1
 BANK_SEED = 11
-# The full run's speculative arms: off, every n-gram mode at llama-server's defaults, and the draft model at
-# the setting the issue's probe found kept (n-max 3, p-min 0.75).
+# The full run's speculative arms: off, every n-gram mode at llama-server's defaults, the two that drafted most
+# in encounters with shorter n-grams (a first probe of 3 perf cases: the defaults draft only after 12-24
+# matching tokens, rare in a doctor's short lines), and the draft model at the setting issue 32's probe found
+# fastest with the same text (n-max 3, p-min 0.75; n-max 8 halved its speed).
 SPECULATIVE_ARMS = ("off", "ngram-simple", "ngram-map-k", "ngram-map-k4v", "ngram-mod", "ngram-cache",
+                    "ngram-simple:ngram_size_n=3:ngram_size_m=8",
+                    "ngram-mod:ngram_mod_n_match=12:ngram_mod_n_min=2:ngram_mod_n_max=16",
                     "draft:draft_n_max=3:draft_p_min=0.75")
 
 
@@ -59,7 +63,7 @@ class Plan:
     # encounters, alternating over rounds; () = not measured unless `bench perf --speculative` names arms.
     speculative_arms: tuple[str, ...] = SPECULATIVE_ARMS
     speculative_rounds: int = 2
-    speculative_episodes: int = 6
+    speculative_episodes: int = 3  # 9 arms x 2 rounds x 3 = 54 encounters, about 35 min on 2 cores
     speculative_turn_cap: int = 6
     notes: tuple[str, ...] = field(default_factory=tuple)
 
