@@ -246,16 +246,18 @@ def test_the_speculative_section_runs_and_prints_on_the_small_model(tmp_path):
     """`bench perf --speculative` on SmolLM2: off and one mode on the same encounter, each on a server of its own,
     printed side by side with what each role generated, the drafts kept, memory and whether the text changed."""
     import os
+    import re
 
     out = tmp_path / "perf.json"
     env = {**os.environ, "CLINSIM_EMBEDDED__MODEL": "smollm2-135m", "CLINSIM_EMBEDDED__N_CTX": "1792",
-           "CLINSIM_RETRIEVAL__ENABLED": "false", "CLINSIM_ENCOUNTER__LLM_JUDGE": "false"}
+           "CLINSIM_RETRIEVAL__ENABLED": "false", "CLINSIM_ENCOUNTER__LLM_JUDGE": "false", "COLUMNS": "250"}
     done = subprocess.run([sys.executable, "-m", "sim.cli.main", "--data-dir", str(tmp_path / "data"), "bench", "perf",
                            "--smoke", "--only", "speculative", "--speculative", "ngram-mod", "--rounds", "1",
                            "--episodes", "1", "--json", str(out)], check=False, capture_output=True, text=True,
                           timeout=600, env=env)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "speculative decoding: 1 round(s) x 1 encounters" in done.stdout and "same text as" in done.stdout
+    assert "speculative decoding: 1 round(s) x 1 encounters per arm" in done.stdout and "same text as off" in done.stdout
+    assert re.search(r"│ ngram-mod +│ +[\d.]+ │", done.stdout), done.stdout  # its row, with its median
     section = json.loads(out.read_text(encoding="utf-8"))["speculative"]
     assert [arm["label"] for arm in section["arms"]] == ["off", "ngram-mod"]  # off added: every ratio needs it
     off, mode = section["arms"]
