@@ -212,6 +212,15 @@ def test_a_mode_reaches_the_real_server_and_records_name_it(tmp_path):
         reply = model.complete(prompt, max_tokens=48, temperature=0.0)
         assert reply.text.strip() and reply.model == model.name  # the server answers with the whole label
         assert f"[speculative {mode}" in reply.model and "sha256" in reply.model
+        if mode == "ngram-mod":  # an encounter's record names the mode for every embedded role
+            from sim.encounter.runner import EncounterRunner
+            from tests.helpers import small_case
+
+            short = settings.model_copy(update={"encounter": settings.encounter.model_copy(
+                update={"turn_cap": 2, "llm_judge": False})})
+            record = EncounterRunner(short).run(small_case(), seed=1)
+            assert record.models["doctor"].model == record.models["patient"].model == model.name, record.models
+            assert record.models["doctor"].sha256  # the model file's hash, as without a mode
         if mode == "draft":
             assert "Smollm2 135M" in reply.model.split("[speculative draft ")[1]
             doctor = timings_by_role(server.log_file, offset, server.slot_names())["doctor"]
