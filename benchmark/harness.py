@@ -303,7 +303,7 @@ def execute_episodes(todo: list[Episode], runner_factory: RunnerFactory, *, run_
     finishes; True when Ctrl-C stopped it (episodes already running still finish and are emitted). `stop`
     (an event) ends it the same way from outside: episodes not yet started are skipped.
 
-    An episode during which a model's server died and was restarted (agents/llm/embedded.py) lost its
+    An episode during which a model's server died and was restarted (agents/llm/embedded_server.py) lost its
     server mid-way: it runs again from its start, once, before its record counts. A server that cannot be
     revived any more calls `halt` with the reason."""
 

@@ -48,4 +48,4 @@ def _no_servers_in_unit_tests(request, monkeypatch):
             raise AssertionError("a unit test tried to start the embedded llama.cpp server: give every role a "
                                  "scripted model, or mark the test `integration`")
 
-        monkeypatch.setattr("agents.llm.embedded.LlamaServer.start", refuse)
+        monkeypatch.setattr("agents.llm.embedded_server.LlamaServer.start", refuse)

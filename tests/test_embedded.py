@@ -9,7 +9,7 @@ import pytest
 
 from agents.llm.base import Message
 from agents.llm.catalogue import resolve_model
-from agents.llm.embedded import EmbeddedServerError, LlamaServer
+from agents.llm.embedded_server import EmbeddedServerError, LlamaServer
 from agents.llm.registry import model_for_role
 from benchmark.perf.server_log import log_offset, read_since
 from sim.core.config import load_settings
@@ -193,7 +193,7 @@ def test_server_dies_with_a_killed_parent(tmp_path):
     script = tmp_path / "parent.py"
     script.write_text(
         "import sys, time\n"
-        "from agents.llm.embedded import shared_server\n"
+        "from agents.llm.embedded_server import shared_server\n"
         "from agents.llm.catalogue import resolve_model\n"
         "server = shared_server(resolve_model('smollm2-135m'))\n"
         "print(server.process.pid, flush=True)\n"
@@ -267,7 +267,7 @@ def test_clinsim_run_on_agentclinic_cases_with_the_embedded_model(source, tmp_pa
 def test_the_server_uses_every_core_and_a_slot_per_role_and_lane(monkeypatch):
     import os
 
-    from agents.llm.embedded import default_threads
+    from agents.llm.embedded_server import default_threads
 
     for cores, threads in ((1, 1), (2, 2), (8, 8), (None, 2)):
         monkeypatch.setattr(os, "cpu_count", lambda cores=cores: cores)
@@ -281,7 +281,7 @@ def test_the_server_uses_every_core_and_a_slot_per_role_and_lane(monkeypatch):
 
 
 def test_a_missing_server_binary_says_how_to_build_it(monkeypatch, tmp_path):
-    from agents.llm.embedded import server_binary
+    from agents.llm.embedded_server import server_binary
 
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.setattr("sys.prefix", str(tmp_path))
@@ -311,7 +311,7 @@ def test_more_server_arguments_reach_the_server(tmp_path):
     """embedded.server_args are appended to clinsim's own and the server runs with them."""
     from pathlib import Path
 
-    from agents.llm.embedded import running_server
+    from agents.llm.embedded_server import running_server
 
     settings = load_settings(None, {"data_dir": str(tmp_path), "embedded.n_ctx": 1024,
                                     "embedded.server_args": ["--spec-type", "ngram-simple"]})

@@ -59,7 +59,7 @@ def test_server_args_may_still_carry_spec_flags_while_the_setting_is_off():
 
 @functools.cache
 def _server_help() -> str:
-    from agents.llm.embedded import EmbeddedServerError, server_binary
+    from agents.llm.embedded_server import EmbeddedServerError, server_binary
 
     try:
         binary = server_binary()
@@ -195,7 +195,7 @@ def test_a_mode_reaches_the_real_server_and_records_name_it(tmp_path):
     drafts (its acceptance is in the server's log)."""
     from agents.llm.base import Message
     from agents.llm.catalogue import resolve_model
-    from agents.llm.embedded import running_server
+    from agents.llm.embedded_server import running_server
     from agents.llm.registry import model_for_role
     from benchmark.perf.server_log import log_offset, timings_by_role
 

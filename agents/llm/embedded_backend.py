@@ -1,5 +1,5 @@
 """The `embedded` model backend: the named GGUF model (agents/llm/catalogue.py) served by the llama.cpp server
-that clinsim starts itself, with a slot per role and lane by default (agents/llm/embedded_roles.py)."""
+that clinsim starts itself, with a slot per role and lane by default (agents/llm/embedded_slots.py)."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ SLOTS_PER_LANE = 4
 def embedded_model(settings: Settings, spec: RoleModel, role: str) -> ChatModel:
     """The `embedded` backend: the llama.cpp server clinsim starts itself (a slot per role and lane by default)."""
     from agents.llm.catalogue import ModelUnavailable, model_identity, resolve_model
-    from agents.llm.embedded import shared_server
-    from agents.llm.embedded_roles import EmbeddedRoleModel
+    from agents.llm.embedded_server import shared_server
+    from agents.llm.embedded_slots import EmbeddedRoleModel
     from agents.llm.speculative import draft_model, model_label, server_args
 
     embedded = settings.embedded

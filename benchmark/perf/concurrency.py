@@ -134,8 +134,8 @@ def embedded_levels(settings: Settings, cases: list[Case], case_dir: Path, work_
     transcript), a slot per role (C=1, the default), and a slot per role and lane at each higher level C;
     then the shared C=1 again. `settings` say how to start the server and whether retrieval runs; each row
     also says how long an encounter took, its accuracy, and where the time went."""
-    from agents.llm.embedded import running_server
-    from agents.llm.embedded_roles import EmbeddedRoleModel
+    from agents.llm.embedded_server import running_server
+    from agents.llm.embedded_slots import EmbeddedRoleModel
     from benchmark.perf.embedded_latency import embedded_models
     from benchmark.perf.server_log import log_offset, timings_by_role
     from sim.encounter import build

@@ -30,7 +30,7 @@ def token_counter() -> tuple[Counter, str]:
     """(count(text) -> tokens, what counts them)."""
     try:
         from agents.llm.catalogue import DEFAULT_MODEL, resolve_model
-        from agents.llm.embedded import shared_server
+        from agents.llm.embedded_server import shared_server
 
         server = shared_server(resolve_model(DEFAULT_MODEL), n_ctx=512)
     except Exception as error:  # noqa: BLE001 - no server binary or no model file: fall back to the estimate

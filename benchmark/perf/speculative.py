@@ -160,8 +160,8 @@ def speculative_arms(settings: Settings, arms: list[Arm], cases: list[Case], cas
                      episodes: int, turn_cap: int, rounds: int, step=lambda message: None) -> dict:
     """Every arm on the same planned encounters, `rounds` times, alternating; one server per arm and round,
     stopped before the next starts (memory is measured per arm, and no idle server holds its model)."""
-    from agents.llm.embedded import running_server
-    from agents.llm.embedded_roles import EmbeddedRoleModel
+    from agents.llm.embedded_server import running_server
+    from agents.llm.embedded_slots import EmbeddedRoleModel
     from benchmark.harness import EPISODES_FILE, plan_episodes
     from benchmark.perf.concurrency import measure_level
     from benchmark.perf.embedded_latency import embedded_models

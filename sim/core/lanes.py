@@ -1,7 +1,7 @@
 """Lanes: the number of the run's worker thread an episode runs on (0..C-1 with C concurrent episodes).
 
 The harness numbers its workers; a model backend that keeps state per concurrent episode reads the number
-(the embedded llama.cpp backend gives each lane server slots of its own: agents/llm/embedded_roles.py).
+(the embedded llama.cpp backend gives each lane server slots of its own: agents/llm/embedded_slots.py).
 Neither needs to know the other: both meet here.
 """
 

@@ -163,7 +163,7 @@ class Parts:
     def _panel_server(self, name: str) -> ChatModel | None:
         """A panelist on the embedded doctor's model with a server per role gets a server of its own: on
         the doctor's, each panelist and then the lead would evaluate its whole prompt again."""
-        from agents.llm.embedded_roles import EmbeddedRoleModel
+        from agents.llm.embedded_slots import EmbeddedRoleModel
 
         doctor = self.model("doctor")
         if not isinstance(doctor, EmbeddedRoleModel) or doctor.slot == "shared":

@@ -10,7 +10,7 @@ Concurrent episodes would still evict each other in a role's slot, so there are 
 each worker thread of a run is given a lane for all its calls, and each lane has its own slots (the server decodes the lanes'
 requests together, in one batch).
 
-A call that fails because the server died has the server revived (agents/llm/embedded.py) and ends with
+A call that fails because the server died has the server revived (agents/llm/embedded_server.py) and ends with
 `ServerRestarted`: the episode lost its server's state mid-way, and the harness runs it again from its start.
 """
 
@@ -93,7 +93,7 @@ class EmbeddedRoleModel:
         except LLMError as error:
             if self._server is None:
                 raise
-            from agents.llm.embedded import ServerRestarted
+            from agents.llm.embedded_server import ServerRestarted
 
             server = self._running = self._server()  # revives a dead server (or raises when none is left)
             if server.restarts > before:
