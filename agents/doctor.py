@@ -62,8 +62,9 @@ def action_text(action: DoctorAction) -> str:
     return "DIAGNOSIS: " + "; ".join(action.differential)
 
 
-def doctor_messages(view: View, system: str, structured: bool = False, vision: bool = False,
-                    keep_images: bool = True) -> list[Message]:
+def doctor_messages(
+    view: View, system: str, structured: bool = False, vision: bool = False, keep_images: bool = True
+) -> list[Message]:
     """System prompt, then the encounter as a chat: the doctor's actions as its own turns, the rest as user
     turns. Only what the doctor needs is resent: its actions in tagged form and each reply once. With `vision`
     the image files the desk returned go with the user message of their result (the turn they arrive in);
@@ -92,8 +93,10 @@ def doctor_messages(view: View, system: str, structured: bool = False, vision: b
         pending.append(render("doctor_final_turn_json" if structured else "doctor_final_turn").strip())
     messages.append(Message(role="user", content="\n\n".join(pending) or "Continue.", images=images))
     if not keep_images:
-        messages = [m.model_copy(update={"images": []}) if m.images and i < len(messages) - 1 else m
-                    for i, m in enumerate(messages)]
+        messages = [
+            m.model_copy(update={"images": []}) if m.images and i < len(messages) - 1 else m
+            for i, m in enumerate(messages)
+        ]
     return messages
 
 
@@ -125,10 +128,12 @@ class Workup:
     def next_step(self, turns_left: int) -> str:
         """The first step of history -> examination -> tests -> imaging -> diagnosis not yet done, skipping
         the least informative ones (more history, then tests) when too few turns are left for all."""
-        steps = [("a question about the main complaint", not self.questions),
-                 ("examination of the relevant body system", not self.exams),
-                 ("tests that fit", not self.tests),
-                 ("imaging", not self.images)]
+        steps = [
+            ("a question about the main complaint", not self.questions),
+            ("examination of the relevant body system", not self.exams),
+            ("tests that fit", not self.tests),
+            ("imaging", not self.images),
+        ]
         pending = [name for name, missing in steps if missing]
         for dropped in ("a question about the main complaint", "tests that fit"):
             if len(pending) >= turns_left and dropped in pending:
@@ -150,7 +155,9 @@ class Workup:
         if isinstance(action, (RequestTest, RequestImage)):
             # "chest x-ray" then "IMAGE: chest X-ray PA": canonical names, one a subset of the other.
             key = canonical(action.name)
-            return next((name for name in self.requests if fuzz.token_set_ratio(canonical(name), key) >= SAME_REQUEST), "")
+            return next(
+                (name for name in self.requests if fuzz.token_set_ratio(canonical(name), key) >= SAME_REQUEST), ""
+            )
         if isinstance(action, Ask):
             return next((q for q in self.questions if _key(q) == _key(action.text)), "")
         return ""
@@ -179,11 +186,16 @@ def workup_status(transcript: list, turn_number: int, turn_cap: int) -> str:
     model sees where it is without re-reading the whole transcript."""
     workup = Workup.of(transcript)
     count = len(workup.questions)
-    return render("doctor_status", turn=turn_number, turn_cap=turn_cap,
-                  questions=f"{count} question{'s' if count != 1 else ''}",
-                  exam=", ".join(workup.exams) or "not yet", tests=", ".join(workup.tests) or "none",
-                  images=", ".join(workup.images) or "none",
-                  next=workup.next_step(turn_cap - turn_number + 1)).strip()
+    return render(
+        "doctor_status",
+        turn=turn_number,
+        turn_cap=turn_cap,
+        questions=f"{count} question{'s' if count != 1 else ''}",
+        exam=", ".join(workup.exams) or "not yet",
+        tests=", ".join(workup.tests) or "none",
+        images=", ".join(workup.images) or "none",
+        next=workup.next_step(turn_cap - turn_number + 1),
+    ).strip()
 
 
 @dataclass
@@ -203,11 +215,21 @@ class LLMDoctor:
 
     role = "doctor"
 
-    def __init__(self, model: ChatModel, objective: str, turn_cap: int = EncounterSettings.model_fields["turn_cap"].default,
-                 top_k: int = MAX_DIFFERENTIAL, bias: str = "none",
-                 max_tokens: int | None = None, output_mode: str = "off", strategy=None, deliberate: bool = False,
-                 reasoning_tokens: int = StrategySettings.model_fields["reasoning_tokens"].default,
-                 vision: bool = False, keep_images: bool = True):
+    def __init__(
+        self,
+        model: ChatModel,
+        objective: str,
+        turn_cap: int = EncounterSettings.model_fields["turn_cap"].default,
+        top_k: int = MAX_DIFFERENTIAL,
+        bias: str = "none",
+        max_tokens: int | None = None,
+        output_mode: str = "off",
+        strategy=None,
+        deliberate: bool = False,
+        reasoning_tokens: int = StrategySettings.model_fields["reasoning_tokens"].default,
+        vision: bool = False,
+        keep_images: bool = True,
+    ):
         from agents.strategies.direct import Direct
 
         self.model = model
@@ -241,15 +263,28 @@ class LLMDoctor:
     def messages(self, view: View, extra: str = "") -> list[Message]:
         return with_extra(doctor_messages(view, self.system, self.structured, self.vision, self.keep_images), extra)
 
-    def call(self, messages: list[Message], view: View, purpose: str, *, constrained: bool = True,
-             temperature: float | None = None, seed: int | None = None, max_tokens: int | None = None,
-             model: ChatModel | None = None, diagnosis_only: bool = False,
-             decide_only: bool = False) -> tuple[Completion, LLMCall]:
+    def call(
+        self,
+        messages: list[Message],
+        view: View,
+        purpose: str,
+        *,
+        constrained: bool = True,
+        temperature: float | None = None,
+        seed: int | None = None,
+        max_tokens: int | None = None,
+        model: ChatModel | None = None,
+        diagnosis_only: bool = False,
+        decide_only: bool = False,
+    ) -> tuple[Completion, LLMCall]:
         final = view.final_turn or diagnosis_only
         grammar_text = action_grammar(final, decide_only) if constrained and self.output_mode == "grammar" else None
         completion = (model or self.model).complete(
-            messages, seed=view.seed if seed is None else seed, temperature=temperature,
-            max_tokens=max_tokens or self.max_tokens, response_schema=self.schema if constrained else None,
+            messages,
+            seed=view.seed if seed is None else seed,
+            temperature=temperature,
+            max_tokens=max_tokens or self.max_tokens,
+            response_schema=self.schema if constrained else None,
             grammar=grammar_text,
         )
         record = call_record("doctor", purpose, completion)
@@ -265,8 +300,9 @@ class LLMDoctor:
             return self._notes_then_diagnosis(messages, view, purpose, [])
         return self._step(messages, view, purpose, self.deliberate)
 
-    def _notes_then_diagnosis(self, messages: list[Message], view: View, purpose: str,
-                              calls: list[LLMCall]) -> DoctorStep:
+    def _notes_then_diagnosis(
+        self, messages: list[Message], view: View, purpose: str, calls: list[LLMCall]
+    ) -> DoctorStep:
         """The doctor has chosen to diagnose: its private notes, then the diagnosis line. Only if that line
         does not parse (a server without the grammar) does the usual call follow, the notes kept."""
         action, how, raw, notes = self._deliberate(messages, view, None, "", "", calls)
@@ -288,7 +324,9 @@ class LLMDoctor:
         if action is None:
             repair = messages + [
                 Message(role="assistant", content=first.text or "(empty)"),
-                Message(role="user", content=render("doctor_repair_json" if self.structured else "doctor_repair").strip()),
+                Message(
+                    role="user", content=render("doctor_repair_json" if self.structured else "doctor_repair").strip()
+                ),
             ]
             second, call = self.call(repair, view, "repair")
             calls.append(call)
@@ -317,8 +355,9 @@ class LLMDoctor:
             action = without_requests(action, Workup.of(view.transcript))
         return DoctorStep(action, how, raw, calls, notes)
 
-    def _deliberate(self, messages: list[Message], view: View, action: _Undecided, how: str, raw: str,
-                    calls: list[LLMCall]) -> tuple[Diagnose | _Undecided, str, str, str]:
+    def _deliberate(
+        self, messages: list[Message], view: View, action: _Undecided, how: str, raw: str, calls: list[LLMCall]
+    ) -> tuple[Diagnose | _Undecided, str, str, str]:
         """Private reasoning, then the diagnosis line with the notes in view; the notes go to the turn's record
         (`meta.reasoning`), never to another agent."""
         thinking = with_extra(messages, render("diagnosis_reasoning"))
@@ -328,8 +367,11 @@ class LLMDoctor:
         # The notes stay the doctor's own turn and the diagnosis is asked after them: the server's slot holds
         # the reasoning prompt and the notes it just generated, so this call evaluates only the short request
         # (pasting the notes into a new copy of the last message had it evaluate them again, ~200 tokens).
-        commit = [*thinking, Message(role="assistant", content=thought.text.strip() or "(none)"),
-                  Message(role="user", content=render("diagnosis_commit").strip())]
+        commit = [
+            *thinking,
+            Message(role="assistant", content=thought.text.strip() or "(none)"),
+            Message(role="user", content=render("diagnosis_commit").strip()),
+        ]
         final, call = self.call(commit, view, "diagnose", diagnosis_only=True)
         calls.append(call)
         decided = parse_action(final.text).action
@@ -337,8 +379,9 @@ class LLMDoctor:
             return decided, "deliberated", final.text, notes
         return action, how, raw, notes
 
-    def _redirect_repeat(self, messages: list[Message], view: View, action: DoctorAction, how: str, raw: str,
-                         calls: list[LLMCall]) -> tuple[DoctorAction, str, str]:
+    def _redirect_repeat(
+        self, messages: list[Message], view: View, action: DoctorAction, how: str, raw: str, calls: list[LLMCall]
+    ) -> tuple[DoctorAction, str, str]:
         """A request the encounter already answered costs a turn and adds nothing: ask once for another step."""
         workup = Workup.of(view.transcript)
         done = workup.repeats(action)
@@ -368,8 +411,14 @@ class LLMDoctor:
         text = action_text(step.action)
         if step.notes:
             meta = {**(meta or {}), "reasoning": step.notes}
-        return Reply(text=text, action=step.action, calls=step.calls, parse=step.how,
-                     raw=step.raw if step.raw.strip() != text else "", meta=meta or {})
+        return Reply(
+            text=text,
+            action=step.action,
+            calls=step.calls,
+            parse=step.how,
+            raw=step.raw if step.raw.strip() != text else "",
+            meta=meta or {},
+        )
 
     def generate_next_message(self, view: View) -> Reply:
         return self.strategy.next_action(self, view)

@@ -53,21 +53,28 @@ def _score(candidate: str, diagnosis: Diagnosis, rank: int) -> CandidateScore:
         if _side_conflict(normalise(candidate).split(), normalise(name).split()):
             continue
         if cand_words == name_words:
-            return CandidateScore(candidate=candidate, rank=rank, outcome="correct", method="alias", score=100.0, matched=name)
+            return CandidateScore(
+                candidate=candidate, rank=rank, outcome="correct", method="alias", score=100.0, matched=name
+            )
         if _side_conflict(cand_words, name_words):
             continue
         extra = [w for w in cand_words if w not in name_words]
         if set(name_words) <= set(cand_words) and len(extra) <= MAX_QUALIFIER_WORDS:
             # Every word of the truth, plus a qualifier: "Moderate right pleural effusion", "Pleural effusion
             # (right side)" name the same condition, more specifically.
-            return CandidateScore(candidate=candidate, rank=rank, outcome="correct", method="contains", score=100.0,
-                                  matched=name)
+            return CandidateScore(
+                candidate=candidate, rank=rank, outcome="correct", method="contains", score=100.0, matched=name
+            )
         sort_score = fuzz.token_sort_ratio(" ".join(cand_words), " ".join(name_words))
         set_score = fuzz.token_set_ratio(" ".join(cand_words), " ".join(name_words))
         if sort_score >= MATCH_THRESHOLD:
-            return CandidateScore(candidate=candidate, rank=rank, outcome="correct", method="fuzzy", score=sort_score, matched=name)
+            return CandidateScore(
+                candidate=candidate, rank=rank, outcome="correct", method="fuzzy", score=sort_score, matched=name
+            )
         if set_score >= RELATED_THRESHOLD and set_score > best.score:
-            best = CandidateScore(candidate=candidate, rank=rank, outcome="inconclusive", method="fuzzy", score=set_score, matched=name)
+            best = CandidateScore(
+                candidate=candidate, rank=rank, outcome="inconclusive", method="fuzzy", score=set_score, matched=name
+            )
     return best
 
 
@@ -92,8 +99,15 @@ def judge_differential(
     for rank, candidate in enumerate(differential[:k], start=1):
         scored = score_candidate(candidate, diagnosis, rank)
         if scored.outcome != "correct":
-            other = next((name for name in lookalikes or [] if name != diagnosis.name
-                          and score_candidate(candidate, Diagnosis(name=name), rank).outcome == "correct"), None)
+            other = next(
+                (
+                    name
+                    for name in lookalikes or []
+                    if name != diagnosis.name
+                    and score_candidate(candidate, Diagnosis(name=name), rank).outcome == "correct"
+                ),
+                None,
+            )
             if other is not None:
                 scored = scored.model_copy(update={"outcome": "incorrect", "method": "lookalike", "matched": other})
         if scored.outcome == "inconclusive" and llm is not None:
@@ -138,8 +152,15 @@ def _ask_llm(scored: CandidateScore, diagnosis: Diagnosis, llm: ChatModel) -> tu
         result = llm.complete([Message(role="user", content=prompt)], max_tokens=60, temperature=0.0)
     except LLMError:
         return scored, None
-    call = LLMCall(role="judge", purpose="judge", model=result.model, tokens_in=result.tokens_in,
-                   tokens_out=result.tokens_out, latency_s=result.latency_s, attempts=result.attempts)
+    call = LLMCall(
+        role="judge",
+        purpose="judge",
+        model=result.model,
+        tokens_in=result.tokens_in,
+        tokens_out=result.tokens_out,
+        latency_s=result.latency_s,
+        attempts=result.attempts,
+    )
     match = _VERDICT_LINE.search(result.text)
     if not match:
         return scored, call

@@ -57,5 +57,9 @@ class KnnDoctor:
             return Reply(text=action_text(request), action=request, parse="knn")
         votes = similarity_vote(items)
         action = Diagnose(differential=[v.diagnosis for v in votes[: self.top_k]] or [UNKNOWN])
-        return Reply(text=action_text(action), action=action, parse="knn",
-                     meta={"votes": [{"diagnosis": v.diagnosis, "weight": round(v.weight, 4)} for v in votes]})
+        return Reply(
+            text=action_text(action),
+            action=action,
+            parse="knn",
+            meta={"votes": [{"diagnosis": v.diagnosis, "weight": round(v.weight, 4)} for v in votes]},
+        )

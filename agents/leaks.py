@@ -74,10 +74,13 @@ def redact_case(case: Case) -> tuple[Case, list[dict]]:
     patient = clean(case.patient.model_dump(), "patient")
     exam = clean(case.exam, "exam")
     tests = clean(case.tests, "tests")
-    images = [image.model_copy(update={"report": clean(image.report, f"images.{i}.report")})
-              for i, image in enumerate(case.images)]
-    redacted = case.model_copy(update={"patient": type(case.patient).model_validate(patient), "exam": exam,
-                                       "tests": tests, "images": images})
+    images = [
+        image.model_copy(update={"report": clean(image.report, f"images.{i}.report")})
+        for i, image in enumerate(case.images)
+    ]
+    redacted = case.model_copy(
+        update={"patient": type(case.patient).model_validate(patient), "exam": exam, "tests": tests, "images": images}
+    )
     return redacted, report
 
 

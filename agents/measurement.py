@@ -132,8 +132,17 @@ class LookupMeasurement:
         return candidate
 
 
-_MODALITIES = ("x ray", "computed tomography", "magnetic resonance imaging", "ultrasound", "echocardiogram",
-               "pet", "angiography", "mammogram", "fluoroscopy")
+_MODALITIES = (
+    "x ray",
+    "computed tomography",
+    "magnetic resonance imaging",
+    "ultrasound",
+    "echocardiogram",
+    "pet",
+    "angiography",
+    "mammogram",
+    "fluoroscopy",
+)
 
 
 def _names_modality(query: str) -> bool:
@@ -142,7 +151,13 @@ def _names_modality(query: str) -> bool:
 
 def format_node(node: Node) -> str:
     """A result subtree as readable lines: `Complete Blood Count: WBC 12,000/mm3; Hemoglobin 13 g/dL`."""
-    label = "Physical examination" if node.path == ("exam",) else "Tests" if node.path == ("tests",) else _humanise(node.path[-1])
+    label = (
+        "Physical examination"
+        if node.path == ("exam",)
+        else "Tests"
+        if node.path == ("tests",)
+        else _humanise(node.path[-1])
+    )
     return "\n".join(_format(label, node.value, 0))
 
 
@@ -165,7 +180,11 @@ def _format(label: str, value: object, depth: int) -> list[str]:
 
 def _scalar(value: object) -> str:
     if isinstance(value, (dict, list)):
-        return ", ".join(f"{_humanise(k)} {_scalar(v)}" for k, v in value.items()) if isinstance(value, dict) else ", ".join(_scalar(v) for v in value)
+        return (
+            ", ".join(f"{_humanise(k)} {_scalar(v)}" for k, v in value.items())
+            if isinstance(value, dict)
+            else ", ".join(_scalar(v) for v in value)
+        )
     return str(value)
 
 

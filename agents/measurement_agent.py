@@ -19,6 +19,11 @@ class LookupMeasurementAgent:
         return Reply(
             text=result.text,
             images=result.images,
-            meta={"request": name, "kind": result.kind, "found": result.found, "method": result.method,
-                  "matched": result.matched_paths},
+            meta={
+                "request": name,
+                "kind": result.kind,
+                "found": result.found,
+                "method": result.method,
+                "matched": result.matched_paths,
+            },
         )

@@ -24,7 +24,9 @@ _TAG_WORDS = {
     "diagnose": r"(?:final[ _]|most[ _]likely[ _])?(?:diagnosis|diagnose|differential(?:[ _]diagnosis)?)",
 }
 _TAG_LINE = re.compile(
-    r"^[\s>*#\-]*\**\s*(?P<tag>" + "|".join(f"(?P<{k}>{v})" for k, v in _TAG_WORDS.items()) + r")\s*\**\s*[:\-]\**\s*(?P<rest>.*)$",
+    r"^[\s>*#\-]*\**\s*(?P<tag>"
+    + "|".join(f"(?P<{k}>{v})" for k, v in _TAG_WORDS.items())
+    + r")\s*\**\s*[:\-]\**\s*(?P<rest>.*)$",
     re.IGNORECASE,
 )
 _LIST_ITEM = re.compile(r"^\s*(?:\d+[.)]|[-*•])\s*(?P<item>.+)$")
@@ -52,11 +54,52 @@ def parse_action(text: str) -> ParseResult:
 
 # A differential item made only of these words names a place, not a condition: small models asked for the side
 # and lobe list them as items of their own ("Pulmonary nodule; Left mid zone; Lobe").
-_POSITION_WORDS = {"left", "right", "bilateral", "upper", "lower", "middle", "mid", "medial", "lateral", "anterior",
-                   "posterior", "apical", "basal", "proximal", "distal", "superior", "inferior", "central"}
-_REGION_WORDS = {"lobe", "lobes", "zone", "zones", "lung", "lungs", "chest", "side", "breast", "retina", "eye",
-                 "hemithorax", "base", "bases", "apex", "field", "fields", "region", "quadrant", "area", "lingula",
-                 "the", "of", "and"}
+_POSITION_WORDS = {
+    "left",
+    "right",
+    "bilateral",
+    "upper",
+    "lower",
+    "middle",
+    "mid",
+    "medial",
+    "lateral",
+    "anterior",
+    "posterior",
+    "apical",
+    "basal",
+    "proximal",
+    "distal",
+    "superior",
+    "inferior",
+    "central",
+}
+_REGION_WORDS = {
+    "lobe",
+    "lobes",
+    "zone",
+    "zones",
+    "lung",
+    "lungs",
+    "chest",
+    "side",
+    "breast",
+    "retina",
+    "eye",
+    "hemithorax",
+    "base",
+    "bases",
+    "apex",
+    "field",
+    "fields",
+    "region",
+    "quadrant",
+    "area",
+    "lingula",
+    "the",
+    "of",
+    "and",
+}
 
 
 def is_site(item: str) -> bool:

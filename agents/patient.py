@@ -21,9 +21,11 @@ MAX_ANSWER_CHARS = 600
 OPENING_QUESTION = "Please tell me about the problem that brought you here today."
 # A first name to play: small models asked "what is your name?" otherwise answer as the doctor. Chosen by
 # the script's content, so a case always has the same name.
-NAMES = {"female": ("Susan", "Maria", "Aisha", "Helen", "Mei", "Grace"),
-         "male": ("Robert", "David", "Omar", "James", "Kenji", "Samuel"),
-         "": ("Alex", "Sam", "Jordan", "Robin")}
+NAMES = {
+    "female": ("Susan", "Maria", "Aisha", "Helen", "Mei", "Grace"),
+    "male": ("Robert", "David", "Omar", "James", "Kenji", "Samuel"),
+    "": ("Alex", "Sam", "Jordan", "Robin"),
+}
 _FEMALE = re.compile(r"\b(woman|female|girl|lady|mother|she)\b", re.IGNORECASE)
 _MALE = re.compile(r"\b(man|male|boy|gentleman|father|he)\b", re.IGNORECASE)
 
@@ -103,9 +105,10 @@ class LLMPatient:
             # One reminder, as a standardised-patient trainer would give; the graph's checker still flags
             # a reply that stays out of character, and the record keeps the first attempt.
             question = messages[-1].content.removeprefix("Doctor: ")
-            retry = messages + [Message(role="assistant", content=result.text),
-                                Message(role="user", content=render("patient_repair", name=self.name,
-                                                                    question=question).strip())]
+            retry = messages + [
+                Message(role="assistant", content=result.text),
+                Message(role="user", content=render("patient_repair", name=self.name, question=question).strip()),
+            ]
             second = self.model.complete(retry, seed=view.seed, max_tokens=self.max_tokens)
             calls.append(call_record("patient", "repair", second))
             meta = {"repaired_role_break": {"first": text, "breaks": broken}}
@@ -113,8 +116,9 @@ class LLMPatient:
         return Reply(text=text, calls=calls, meta=meta)
 
 
-_SPEAKER_LABEL = re.compile(r"^\s*(patient|me|answer|" + "|".join(n for names in NAMES.values() for n in names) + r")\s*:\s*",
-                            re.IGNORECASE)
+_SPEAKER_LABEL = re.compile(
+    r"^\s*(patient|me|answer|" + "|".join(n for names in NAMES.values() for n in names) + r")\s*:\s*", re.IGNORECASE
+)
 
 
 def clean_answer(text: str) -> str:

@@ -29,9 +29,16 @@ SMOOTHING = 0.05  # what a diagnosis of a group no retrieved case shows still ke
 def case_text(case: Case) -> str:
     """Everything a case says in words, except its image and report: the patient's script, the examination
     and the results (keys and values), as one text."""
-    parts = [case.patient.demographics, case.patient.history, case.patient.symptoms.primary,
-             *case.patient.symptoms.secondary, case.patient.past_medical_history, case.patient.social_history,
-             case.patient.review_of_systems, *case.patient.extra.values()]
+    parts = [
+        case.patient.demographics,
+        case.patient.history,
+        case.patient.symptoms.primary,
+        *case.patient.symptoms.secondary,
+        case.patient.past_medical_history,
+        case.patient.social_history,
+        case.patient.review_of_systems,
+        *case.patient.extra.values(),
+    ]
 
     def flatten(tree: object, key: str = "") -> None:
         if isinstance(tree, dict):
@@ -70,8 +77,9 @@ class TextClassifier:
                 from sklearn.pipeline import make_pipeline
 
                 kept = [case for case in self.cases if case.id != key]
-                model = make_pipeline(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
-                                      LogisticRegression(C=self.c, max_iter=2000))
+                model = make_pipeline(
+                    TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True), LogisticRegression(C=self.c, max_iter=2000)
+                )
                 model.fit([case_text(c) for c in kept], [c.diagnosis.name for c in kept])
                 self._models[key] = model
             return self._models[key]
@@ -99,8 +107,12 @@ class TextDoctor:
     def generate_next_message(self, view: View) -> Reply:
         scores = self.classifier.probabilities(self.case)
         action = Diagnose(differential=_ranked(scores, self.top_k))
-        return Reply(text=action_text(action), action=action, parse="text",
-                     meta={"text_probabilities": {k: round(v, 4) for k, v in scores.items() if v >= 0.01}})
+        return Reply(
+            text=action_text(action),
+            action=action,
+            parse="text",
+            meta={"text_probabilities": {k: round(v, 4) for k, v in scores.items() if v >= 0.01}},
+        )
 
 
 class KnnTextDoctor:
@@ -108,7 +120,9 @@ class KnnTextDoctor:
 
     role = "doctor"
 
-    def __init__(self, classifier: TextClassifier, case: Case, image_name: str = DEFAULT_IMAGE, top_k: int = MAX_DIFFERENTIAL):
+    def __init__(
+        self, classifier: TextClassifier, case: Case, image_name: str = DEFAULT_IMAGE, top_k: int = MAX_DIFFERENTIAL
+    ):
         self.classifier = classifier
         self.case = case
         self.image_name = image_name
@@ -136,9 +150,15 @@ class KnnTextDoctor:
             picture = by_group.get(groups.get(name, ""), 0.0) if groups.get(name) else by_name.get(name, 0.0)
             scores[name] = p * (SMOOTHING + picture)
         action = Diagnose(differential=_ranked(scores, self.top_k) if items else _ranked(text, self.top_k))
-        return Reply(text=action_text(action), action=action, parse="knn+text",
-                     meta={"picture_groups": {k: round(v, 4) for k, v in by_group.items()},
-                           "scores": {k: round(float(v), 5) for k, v in scores.items() if v >= 1e-4}})
+        return Reply(
+            text=action_text(action),
+            action=action,
+            parse="knn+text",
+            meta={
+                "picture_groups": {k: round(v, 4) for k, v in by_group.items()},
+                "scores": {k: round(float(v), 5) for k, v in scores.items() if v >= 1e-4},
+            },
+        )
 
 
 __all__ = ["KnnTextDoctor", "TextClassifier", "TextDoctor", "case_text"]

@@ -39,10 +39,14 @@ _RULES: dict[str, list[str]] = {
         r"\bI cannot (?:provide|diagnose|give)\b",
     ],
     "names_diagnosis": [
-        (r"\bI (?:think|guess|suspect|believe|am sure|'m sure)(?: that)? (?:I|it)(?:'s| is| might| may| could| must)?"
-        r"(?: be| have| has)? (?:a |an )?(?:case of )?[a-z]+(?:itis|oma|emia|osis|pathy|thorax|monia|ism)\b"),
-        (r"\bI (?:have|had|might have|may have|probably have) (?:a |an )?(?!no |not )(?:[a-z]+ )?[a-z]*(?:pneumonia|pneumothorax|effusion|"
-        r"cancer|bronchitis|cardiomegaly|embolism|infarction|heart attack|tumou?r)\b"),
+        (
+            r"\bI (?:think|guess|suspect|believe|am sure|'m sure)(?: that)? (?:I|it)(?:'s| is| might| may| could| must)?"
+            r"(?: be| have| has)? (?:a |an )?(?:case of )?[a-z]+(?:itis|oma|emia|osis|pathy|thorax|monia|ism)\b"
+        ),
+        (
+            r"\bI (?:have|had|might have|may have|probably have) (?:a |an )?(?!no |not )(?:[a-z]+ )?[a-z]*(?:pneumonia|pneumothorax|effusion|"
+            r"cancer|bronchitis|cardiomegaly|embolism|infarction|heart attack|tumou?r)\b"
+        ),
     ],
 }
 _COMPILED = {kind: [re.compile(p, re.IGNORECASE | re.MULTILINE) for p in patterns] for kind, patterns in _RULES.items()}

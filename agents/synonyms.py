@@ -82,9 +82,34 @@ TOKEN_EXPANSIONS = {
 }
 
 # Words that add nothing to a test's identity ("CBC test", "serum TSH level", "chest CT scan").
-FILLER_WORDS = {"test", "tests", "level", "results", "result", "scan", "study", "studies", "the", "a", "an",
-                "of", "please", "order", "request", "check", "findings", "finding", "values", "value",
-                "measurement", "assessment", "evaluation", "perform", "get", "do"}
+FILLER_WORDS = {
+    "test",
+    "tests",
+    "level",
+    "results",
+    "result",
+    "scan",
+    "study",
+    "studies",
+    "the",
+    "a",
+    "an",
+    "of",
+    "please",
+    "order",
+    "request",
+    "check",
+    "findings",
+    "finding",
+    "values",
+    "value",
+    "measurement",
+    "assessment",
+    "evaluation",
+    "perform",
+    "get",
+    "do",
+}
 
 
 def normalise(text: str) -> str:

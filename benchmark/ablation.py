@@ -45,10 +45,14 @@ AXES: dict[str, Axis] = {
     "retrieval": _toggle("retrieval", "retrieval.enabled"),
     "experience": _toggle("experience", "experience.enabled"),
     "vision": _toggle("vision", "roles.doctor.vision"),  # images to the doctor's model (docs/vision.md)
-    "strategy": Axis("one arm per strategy (--strategies)", _strategy_arms,
-                     ("direct", "cot", "self-consistency", "conference")),
-    "bias": Axis("no bias, then one arm per ROLE:BIAS (--biases), only that agent biased", _bias_arms,
-                 ("doctor:recency", "doctor:confirmation", "patient:self_diagnosis", "patient:education")),
+    "strategy": Axis(
+        "one arm per strategy (--strategies)", _strategy_arms, ("direct", "cot", "self-consistency", "conference")
+    ),
+    "bias": Axis(
+        "no bias, then one arm per ROLE:BIAS (--biases), only that agent biased",
+        _bias_arms,
+        ("doctor:recency", "doctor:confirmation", "patient:self_diagnosis", "patient:education"),
+    ),
 }
 
 
@@ -108,26 +112,28 @@ def ablation_table(arms: dict[str, Path]) -> dict:
     rows = []
     for name in names:
         summary = summarise(records[name])
-        rows.append({
-            "name": name,
-            "episodes": summary["episodes"],
-            "errors": summary["errors"],
-            "top1": summary["top1"],
-            "topk": summary["topk"],
-            "tokens_per_episode": summary["tokens"]["in_per_episode"] + summary["tokens"]["out_per_episode"],
-            "wall_s_mean": summary["wall_s"]["mean"],
-            "doctor_turns_mean": summary["turns"]["mean"],
-            "elapsed_s": elapsed_s(records[name]),
-            "elicited_share": summary["workup"]["elicited_share"],
-            "desk_answered": summary["desk"]["answered_share"],
-            "group_top1": summary["group_top1"],
-            "discriminators_share": summary["workup"]["discriminators_share"],
-            "tests_mean": summary["tests"]["mean"],
-            "role_breaks_per_episode": summary["workup"]["role_breaks_per_episode"],
-            "retrieval_hit_rate": summary["retrieval"]["hit_rate"],
-            "first_is_nearest": summary["retrieval"]["first_is_nearest"],
-            "diff_top1": paired_difference(base_top1, _correct(records[name], "top1_correct")),
-        })
+        rows.append(
+            {
+                "name": name,
+                "episodes": summary["episodes"],
+                "errors": summary["errors"],
+                "top1": summary["top1"],
+                "topk": summary["topk"],
+                "tokens_per_episode": summary["tokens"]["in_per_episode"] + summary["tokens"]["out_per_episode"],
+                "wall_s_mean": summary["wall_s"]["mean"],
+                "doctor_turns_mean": summary["turns"]["mean"],
+                "elapsed_s": elapsed_s(records[name]),
+                "elicited_share": summary["workup"]["elicited_share"],
+                "desk_answered": summary["desk"]["answered_share"],
+                "group_top1": summary["group_top1"],
+                "discriminators_share": summary["workup"]["discriminators_share"],
+                "tests_mean": summary["tests"]["mean"],
+                "role_breaks_per_episode": summary["workup"]["role_breaks_per_episode"],
+                "retrieval_hit_rate": summary["retrieval"]["hit_rate"],
+                "first_is_nearest": summary["retrieval"]["first_is_nearest"],
+                "diff_top1": paired_difference(base_top1, _correct(records[name], "top1_correct")),
+            }
+        )
     return {"baseline": baseline, "arms": rows}
 
 
@@ -143,7 +149,9 @@ def arms_of(directory: Path) -> dict[str, Path]:
         except json.JSONDecodeError as error:
             raise InputError([Problem(str(listed), error.lineno, "-", f"invalid JSON ({error.msg})")]) from None
         except (KeyError, TypeError):
-            raise InputError([Problem(str(listed), None, "arms", "missing or not a list of arms with a name")]) from None
+            raise InputError(
+                [Problem(str(listed), None, "arms", "missing or not a list of arms with a name")]
+            ) from None
         return {name: directory / name for name in names if (directory / name / "episodes.jsonl").is_file()}
     started = []
     for arm in (p for p in directory.iterdir() if (p / "episodes.jsonl").is_file()):
@@ -151,7 +159,9 @@ def arms_of(directory: Path) -> dict[str, Path]:
         config = arm / "config.json"  # written as the arm starts; breaks ties of the stamps' whole seconds
         started.append((min(stamps) if stamps else "~", config.stat().st_mtime_ns if config.exists() else 0, arm))
     if not started:
-        raise InputError([Problem(str(directory), None, "-", "no arm folders with episodes.jsonl: not an ablation directory")])
+        raise InputError(
+            [Problem(str(directory), None, "-", "no arm folders with episodes.jsonl: not an ablation directory")]
+        )
     return {arm.name: arm for *_, arm in sorted(started)}
 
 
@@ -161,24 +171,45 @@ def table_cells(table: dict) -> tuple[list[str], list[list[str]]]:
     the facts that separate the look-alikes the doctor drew out."""
     grouped = any(row.get("group_top1") for row in table["arms"])
     headers = ["arm", "episodes", "top-1 [95% CI]", "top-k [95% CI]", f"Δ top-1 vs {table['baseline']} (paired)"]
-    headers += ["group top-1", "first answer = nearest case", "discriminators drawn out", "tests ordered"] \
-        if grouped else []
-    headers += ["tokens / encounter", "s / encounter", "doctor turns", "script elicited", "requests answered",
-                "arm wall time", "errors"]
+    headers += (
+        ["group top-1", "first answer = nearest case", "discriminators drawn out", "tests ordered"] if grouped else []
+    )
+    headers += [
+        "tokens / encounter",
+        "s / encounter",
+        "doctor turns",
+        "script elicited",
+        "requests answered",
+        "arm wall time",
+        "errors",
+    ]
     rows = []
     for row in table["arms"]:
-        cells = [row["name"], str(row["episodes"]), _pct(row["top1"]), _pct(row["topk"]),
-                 "–" if row["name"] == table["baseline"] else _delta(row["diff_top1"])]
+        cells = [
+            row["name"],
+            str(row["episodes"]),
+            _pct(row["top1"]),
+            _pct(row["topk"]),
+            "–" if row["name"] == table["baseline"] else _delta(row["diff_top1"]),
+        ]
         if grouped:
             share = row.get("discriminators_share")
             nearest = row.get("first_is_nearest")
-            cells += [_pct(row["group_top1"]) if row.get("group_top1") else "n/a",
-                      _pct(nearest) if nearest and nearest.get("n") else "n/a",
-                      _pct(share) if share and share.get("n") else "n/a", f"{row.get('tests_mean') or 0:.1f}"]
-        cells += [f"{row['tokens_per_episode']:,.0f}", f"{row['wall_s_mean'] or 0:.0f}",
-                  f"{row.get('doctor_turns_mean') or 0:.1f}", _pct(row["elicited_share"]),
-                  _pct(row["desk_answered"]) if row.get("desk_answered") else "n/a",
-                  minutes_text(row.get("elapsed_s")), str(row["errors"])]
+            cells += [
+                _pct(row["group_top1"]) if row.get("group_top1") else "n/a",
+                _pct(nearest) if nearest and nearest.get("n") else "n/a",
+                _pct(share) if share and share.get("n") else "n/a",
+                f"{row.get('tests_mean') or 0:.1f}",
+            ]
+        cells += [
+            f"{row['tokens_per_episode']:,.0f}",
+            f"{row['wall_s_mean'] or 0:.0f}",
+            f"{row.get('doctor_turns_mean') or 0:.1f}",
+            _pct(row["elicited_share"]),
+            _pct(row["desk_answered"]) if row.get("desk_answered") else "n/a",
+            minutes_text(row.get("elapsed_s")),
+            str(row["errors"]),
+        ]
         rows.append(cells)
     return headers, rows
 
@@ -186,16 +217,21 @@ def table_cells(table: dict) -> tuple[list[str], list[list[str]]]:
 def markdown_table(table: dict) -> str:
     """The ablation table as Markdown, the form docs/results.md uses."""
     headers, rows = table_cells(table)
-    return "\n".join(["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-                     + ["| " + " | ".join(cells) + " |" for cells in rows])
+    return "\n".join(
+        ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+        + ["| " + " | ".join(cells) + " |" for cells in rows]
+    )
 
 
 def elapsed_s(records: list[EpisodeRecord]) -> float | None:
     """The time during which at least one of the arm's episodes ran: the union of their [start, finish]
     intervals. Concurrent episodes count once (less than the sum of their wall times), and the pause of an
     arm stopped and resumed in a later session does not count."""
-    stamps = sorted((datetime.fromisoformat(r.started_at), datetime.fromisoformat(r.finished_at))
-                    for r in records if r.started_at and r.finished_at)
+    stamps = sorted(
+        (datetime.fromisoformat(r.started_at), datetime.fromisoformat(r.finished_at))
+        for r in records
+        if r.started_at and r.finished_at
+    )
     if not stamps:
         return None
     total, (start, end) = 0.0, stamps[0]
@@ -221,11 +257,16 @@ def write_ablation(out: Path, table: dict, arms: dict[str, Path]) -> None:
         f"<td>{row['role_breaks_per_episode']:.2f}</td></tr>"
         for row in table["arms"]
     )
-    extra = (cost_benefit_plot(table) + "<h2>Ablation table</h2><table><tr><th>arm</th><th>episodes</th><th>top-1</th><th>top-k</th>"
-             f"<th>Δ top-1 vs {table['baseline']} (paired)</th><th>tokens/episode</th><th>wall s/episode</th>"
-             f"<th>arm elapsed</th><th>doctor turns/episode</th><th>script elicited</th><th>role breaks/episode</th></tr>{rows}</table>")
-    write_report(out / "report.html", render_report(f"ablation {out.name}", everything, summarise(everything),
-                                                    arms=groups, extra_html=extra))
+    extra = (
+        cost_benefit_plot(table)
+        + "<h2>Ablation table</h2><table><tr><th>arm</th><th>episodes</th><th>top-1</th><th>top-k</th>"
+        f"<th>Δ top-1 vs {table['baseline']} (paired)</th><th>tokens/episode</th><th>wall s/episode</th>"
+        f"<th>arm elapsed</th><th>doctor turns/episode</th><th>script elicited</th><th>role breaks/episode</th></tr>{rows}</table>"
+    )
+    write_report(
+        out / "report.html",
+        render_report(f"ablation {out.name}", everything, summarise(everything), arms=groups, extra_html=extra),
+    )
 
 
 def cost_benefit_plot(table: dict) -> str:
@@ -236,8 +277,10 @@ def cost_benefit_plot(table: dict) -> str:
     if not rows:
         return ""
     figure, axes = plt.subplots(1, 2, figsize=(9, 3.4), sharey=True)
-    for axis, key, label in ((axes[0], "tokens_per_episode", "tokens per encounter"),
-                             (axes[1], "wall_s_mean", "wall seconds per encounter")):
+    for axis, key, label in (
+        (axes[0], "tokens_per_episode", "tokens per encounter"),
+        (axes[1], "wall_s_mean", "wall seconds per encounter"),
+    ):
         for row in rows:
             mean, lo, hi = (100 * row["top1"][k] for k in ("mean", "lo", "hi"))
             axis.errorbar(row[key] or 0, mean, yerr=[[mean - lo], [hi - mean]], fmt="o", capsize=3)

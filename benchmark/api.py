@@ -78,8 +78,11 @@ class RunConfig(BaseModel):
     resume: bool = False
     experience_from: Path | None = Field(None, description="warm-start the experience store from this run")
     record_responses: bool = Field(False, description="save every model request and response")
-    labels: dict[str, Any] = Field(default_factory=dict, description="more that identifies the run, as JSON "
-                                   "(an arm's name, the cases left out for a missing image, say)")
+    labels: dict[str, Any] = Field(
+        default_factory=dict,
+        description="more that identifies the run, as JSON "
+        "(an arm's name, the cases left out for a missing image, say)",
+    )
     title: str | None = None
 
     def params(self) -> dict[str, Any]:
@@ -102,10 +105,12 @@ class AblationConfig(BaseModel):
     run: RunConfig
     axes: list[str] = Field(default_factory=lambda: ["retrieval", "experience"])
     strategies: list[str] = Field(default_factory=lambda: ["direct", "cot", "self-consistency", "conference"])
-    biases: list[str] = Field(default_factory=lambda: ["doctor:recency", "doctor:confirmation",
-                                                       "patient:self_diagnosis", "patient:education"])
-    references: list[str] = Field(default_factory=list, description="reference doctors to add as arms: "
-                                  + ", ".join(REFERENCE_DOCTORS))
+    biases: list[str] = Field(
+        default_factory=lambda: ["doctor:recency", "doctor:confirmation", "patient:self_diagnosis", "patient:education"]
+    )
+    references: list[str] = Field(
+        default_factory=list, description="reference doctors to add as arms: " + ", ".join(REFERENCE_DOCTORS)
+    )
 
     @field_validator("axes")
     @classmethod
@@ -215,8 +220,14 @@ class CaseSet:
     case_dir: Path  # the folder image paths are relative to
 
 
-def load_cases(source: str | Path, settings: Settings, *, limit: int | None = None, bank_size: int = 200,
-               notify: Callable[[str], None] = lambda message: None) -> CaseSet:
+def load_cases(
+    source: str | Path,
+    settings: Settings,
+    *,
+    limit: int | None = None,
+    bank_size: int = 200,
+    notify: Callable[[str], None] = lambda message: None,
+) -> CaseSet:
     """A case file or bank folder, or "bank": the data directory's bank (generated when missing). Raises
     InputError for a bad file (file, line, field), BankMismatch for a bank of another size or kind."""
     from sim.bank.generate import ensure_bank
@@ -232,15 +243,18 @@ def load_cases(source: str | Path, settings: Settings, *, limit: int | None = No
     return CaseSet(loaded[:limit] if limit else loaded, str(path), path if path.is_dir() else path.parent)
 
 
-def start_models(settings: Settings, models: dict[str, ChatModel] | None = None, wrap: Wrap | None = None
-                 ) -> dict[str, ChatModel]:
+def start_models(
+    settings: Settings, models: dict[str, ChatModel] | None = None, wrap: Wrap | None = None
+) -> dict[str, ChatModel]:
     """Make (start) every model the settings need that `models` does not hold yet; returns the dict, filled.
     Raises ModelStartError naming the role that could not start. Models given are used as they are."""
     models = {} if models is None else models
     try:
         build.Parts(settings, models).start_models(wrap=wrap)
     except Exception as error:  # a settings problem or a server that will not start
-        raise ModelStartError(next((r for r in ("doctor", "patient", "judge") if r not in models), "a"), error) from error
+        raise ModelStartError(
+            next((r for r in ("doctor", "patient", "judge") if r not in models), "a"), error
+        ) from error
     return models
 
 
@@ -273,8 +287,9 @@ def run(config: RunConfig, *, models: dict[str, ChatModel] | None = None, hooks:
     hooks.notify("starting models...")
     models = start_models(settings, models, wrap)
     done = prepare_run_dir(out, run_identity, config.resume)
-    provider, store = build.experience(settings, out, [c.id for c in config.cases], config.experience_from,
-                                       hooks.notify)
+    provider, store = build.experience(
+        settings, out, [c.id for c in config.cases], config.experience_from, hooks.notify
+    )
     learner = make_learner(store, settings.experience.lessons, models)
     episodes = plan_episodes(config.cases, config.case_dir, config.trials, config.seed)
     factory = make_runner_factory(settings, models=models, retriever=retriever, experience=provider)
@@ -287,11 +302,21 @@ def run(config: RunConfig, *, models: dict[str, ChatModel] | None = None, hooks:
         if config.processes > 1:
             from benchmark.processes import process_executor
 
-            execute = process_executor(settings, run_id=out.name, processes=config.processes,
-                                       concurrency=config.concurrency)
-        result.outcome = run_episodes(episodes, out, factory, run_id=out.name, concurrency=config.concurrency,
-                                      done=done, on_progress=hooks.on_progress, learner=learner, execute=execute,
-                                      outage_window_s=settings.run.outage_window_s)
+            execute = process_executor(
+                settings, run_id=out.name, processes=config.processes, concurrency=config.concurrency
+            )
+        result.outcome = run_episodes(
+            episodes,
+            out,
+            factory,
+            run_id=out.name,
+            concurrency=config.concurrency,
+            done=done,
+            on_progress=hooks.on_progress,
+            learner=learner,
+            execute=execute,
+            outage_window_s=settings.run.outage_window_s,
+        )
         result.failure = result.outcome.stopped
     except Exception as error:  # noqa: BLE001 - the summary and report below are still written
         result.failure = str(getattr(error, "cause", error))
@@ -321,8 +346,9 @@ def ablation_plan(config: AblationConfig) -> list[tuple[str, dict[str, Any]]]:
     return planned
 
 
-def ablate(config: AblationConfig, *, models: dict[str, ChatModel] | None = None,
-           hooks: Hooks | None = None) -> AblationResult:
+def ablate(
+    config: AblationConfig, *, models: dict[str, ChatModel] | None = None, hooks: Hooks | None = None
+) -> AblationResult:
     """Every arm as a run in `config.run.out / ARM`, then ablation.json and report.html with paired differences
     against the first arm. An arm that ends early (stopped, interrupted) ends the ablation: the arms so far are
     kept, no table is written (`clinsim bench table` shows the arms so far). Each arm starts the models its
@@ -344,8 +370,15 @@ def ablate(config: AblationConfig, *, models: dict[str, ChatModel] | None = None
         raise InputError(problems)
     for name, settings in planned:
         warm = base.experience_from if settings.experience.enabled else None
-        arm = base.model_copy(update={"settings": settings, "out": out / name, "experience_from": warm,
-                                      "labels": {**base.labels, "arm": name}, "title": f"arm {name}"})
+        arm = base.model_copy(
+            update={
+                "settings": settings,
+                "out": out / name,
+                "experience_from": warm,
+                "labels": {**base.labels, "arm": name},
+                "title": f"arm {name}",
+            }
+        )
         result.arms[name] = run(arm, models=dict(models or {}), hooks=hooks)
         if result.arms[name].ended_early:
             return result
@@ -361,8 +394,9 @@ def ablate(config: AblationConfig, *, models: dict[str, ChatModel] | None = None
 LEARNING_ARMS = ("experience-on", "experience-off")
 
 
-def learn(config: LearnConfig, *, models: dict[str, ChatModel] | None = None,
-          hooks: Hooks | None = None) -> LearnResult:
+def learn(
+    config: LearnConfig, *, models: dict[str, ChatModel] | None = None, hooks: Hooks | None = None
+) -> LearnResult:
     """Both arms of the learning curve, strictly one case after the other (one worker, so each encounter sees
     every earlier experience), then curve.json and report.html. The models start once, for both arms. Raises
     RuntimeError when an arm stopped before its end (what it did is written; resume continues it)."""
@@ -375,13 +409,25 @@ def learn(config: LearnConfig, *, models: dict[str, ChatModel] | None = None,
     arms: dict[str, list[EpisodeRecord]] = {}
     interrupted = False
     for arm in LEARNING_ARMS:
-        settings = base.settings.with_overrides({"experience.enabled": arm == "experience-on",
-                                                 # earlier cases of the sequence are the point; the same case never
-                                                 "experience.allow_same_split": True})
-        arm_config = base.model_copy(update={
-            "settings": settings, "cases": sequence, "out": base.out / arm, "trials": 1, "seed": config.order_seed,
-            "concurrency": 1, "labels": {**base.labels, "order_seed": config.order_seed, "arm": arm},
-            "title": f"learning curve, {arm}"})
+        settings = base.settings.with_overrides(
+            {
+                "experience.enabled": arm == "experience-on",
+                # earlier cases of the sequence are the point; the same case never
+                "experience.allow_same_split": True,
+            }
+        )
+        arm_config = base.model_copy(
+            update={
+                "settings": settings,
+                "cases": sequence,
+                "out": base.out / arm,
+                "trials": 1,
+                "seed": config.order_seed,
+                "concurrency": 1,
+                "labels": {**base.labels, "order_seed": config.order_seed, "arm": arm},
+                "title": f"learning curve, {arm}",
+            }
+        )
         result = run(arm_config, models=models, hooks=hooks)
         if result.failure:
             raise RuntimeError(result.failure)

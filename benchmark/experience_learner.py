@@ -24,10 +24,18 @@ class Learner:
         lesson = ""
         if not record.top1_correct and self.lesson_model is not None:
             lesson = write_lesson(self.lesson_model, summary, record.differential, record.truth)
-        return Experience(id=experience_id(record.run_id, record.episode_id), run_id=record.run_id,
-                          episode_id=record.episode_id, case_id=record.case_id, source=record.source,
-                          summary=summary, differential=record.differential, correct=record.top1_correct,
-                          truth=record.truth, lesson=lesson)
+        return Experience(
+            id=experience_id(record.run_id, record.episode_id),
+            run_id=record.run_id,
+            episode_id=record.episode_id,
+            case_id=record.case_id,
+            source=record.source,
+            summary=summary,
+            differential=record.differential,
+            correct=record.top1_correct,
+            truth=record.truth,
+            lesson=lesson,
+        )
 
     def remember(self, experience: Experience) -> None:
         self.store.add([experience])

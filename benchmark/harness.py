@@ -38,10 +38,20 @@ EPISODES_FILE = "episodes.jsonl"
 VOLATILE_PARAMS = {"concurrency", "processes", "resume"}
 # Settings that do not change what is computed: where the data lives and how the embedded server runs (a
 # run may resume on another port, with other threads or another prompt-cache size).
-VOLATILE_SETTINGS = {"settings.data_dir", "settings.embedded.host", "settings.embedded.port", "settings.embedded.n_threads",
-                     "settings.embedded.startup_timeout_s", "settings.embedded.prompt_cache_mb",
-                     "settings.embedded.servers", "settings.embedded.lanes", "settings.embedded.server_binary",
-                     "settings.embedded.max_restarts", "settings.embedded.restart_backoff_s", "settings.run"}
+VOLATILE_SETTINGS = {
+    "settings.data_dir",
+    "settings.embedded.host",
+    "settings.embedded.port",
+    "settings.embedded.n_threads",
+    "settings.embedded.startup_timeout_s",
+    "settings.embedded.prompt_cache_mb",
+    "settings.embedded.servers",
+    "settings.embedded.lanes",
+    "settings.embedded.server_binary",
+    "settings.embedded.max_restarts",
+    "settings.embedded.restart_backoff_s",
+    "settings.run",
+}
 
 
 @dataclass(frozen=True)
@@ -63,8 +73,11 @@ def episode_seed(run_seed: int, case_id: str, trial: int) -> int:
 
 
 def plan_episodes(cases: list[Case], case_dir: Path | None, trials: int, run_seed: int) -> list[Episode]:
-    return [Episode(case, case_dir, trial, episode_seed(run_seed, case.id, trial))
-            for trial in range(trials) for case in cases]
+    return [
+        Episode(case, case_dir, trial, episode_seed(run_seed, case.id, trial))
+        for trial in range(trials)
+        for case in cases
+    ]
 
 
 def run_config(settings: Settings, params: dict) -> dict:
@@ -97,8 +110,11 @@ def recorded_as_today(config: dict) -> dict:
     older run compares what the settings mean, not how they were spelled. Settings today's code cannot read
     stay as recorded (and are then reported as differences)."""
     data = upgrade_recorded_settings(config["settings"])
-    keys = {role: spec.pop("api_key") for role, spec in (data.get("roles") or {}).items()
-            if isinstance(spec, dict) and "api_key" in spec}  # the masked key markers are not settings
+    keys = {
+        role: spec.pop("api_key")
+        for role, spec in (data.get("roles") or {}).items()
+        if isinstance(spec, dict) and "api_key" in spec
+    }  # the masked key markers are not settings
     try:
         today = Settings.model_validate(data).model_dump(mode="json")
     except ValidationError:
@@ -115,17 +131,35 @@ def read_run_config(path: Path) -> dict:
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError as error:
-        raise InputError([Problem(str(path), None, "-", f"not a readable run config: not UTF-8 ({error.reason})")]) from None
+        raise InputError(
+            [Problem(str(path), None, "-", f"not a readable run config: not UTF-8 ({error.reason})")]
+        ) from None
     except json.JSONDecodeError as error:
-        raise InputError([Problem(str(path), error.lineno, "-", f"not a readable run config: invalid JSON "
-                                  f"({error.msg}, column {error.colno})")]) from None
+        raise InputError(
+            [
+                Problem(
+                    str(path),
+                    error.lineno,
+                    "-",
+                    f"not a readable run config: invalid JSON ({error.msg}, column {error.colno})",
+                )
+            ]
+        ) from None
     if not isinstance(config, dict):
-        raise InputError([Problem(str(path), None, "-", "not a run config: expected a JSON object with "
-                                  f"'settings' and 'params', got {type(config).__name__}")])
+        raise InputError(
+            [
+                Problem(
+                    str(path),
+                    None,
+                    "-",
+                    "not a run config: expected a JSON object with "
+                    f"'settings' and 'params', got {type(config).__name__}",
+                )
+            ]
+        )
     wrong = [key for key in ("settings", "params") if not isinstance(config.get(key), dict)]
     if wrong:
-        raise InputError([Problem(str(path), None, key, "missing or not an object: not a run config")
-                          for key in wrong])
+        raise InputError([Problem(str(path), None, key, "missing or not an object: not a run config") for key in wrong])
     return config
 
 
@@ -135,16 +169,30 @@ def check_run_dir(run_dir: Path, config: dict, resume: bool) -> None:
     episodes_path = run_dir / EPISODES_FILE
     if config_path.exists():
         if not resume:
-            raise InputError([Problem(str(run_dir), None, "-", "run directory already holds a run; "
-                                      "pass --resume to continue it or choose another --out")])
+            raise InputError(
+                [
+                    Problem(
+                        str(run_dir),
+                        None,
+                        "-",
+                        "run directory already holds a run; pass --resume to continue it or choose another --out",
+                    )
+                ]
+            )
         differences = config_differences(recorded_as_today(read_run_config(config_path)), config)
         if differences:
-            raise InputError([Problem(str(config_path), None, d.split(":")[0], "differs from this run: " + d.split(": ", 1)[1])
-                              for d in differences])
+            raise InputError(
+                [
+                    Problem(str(config_path), None, d.split(":")[0], "differs from this run: " + d.split(": ", 1)[1])
+                    for d in differences
+                ]
+            )
         if episodes_path.exists():
             read_records(episodes_path)  # a corrupt complete line is the user's to fix, never ours to drop
     elif episodes_path.exists() and episodes_path.stat().st_size:
-        raise InputError([Problem(str(config_path), None, "-", "missing: episodes.jsonl exists without its config.json")])
+        raise InputError(
+            [Problem(str(config_path), None, "-", "missing: episodes.jsonl exists without its config.json")]
+        )
 
 
 def prepare_run_dir(run_dir: Path, config: dict, resume: bool) -> set[tuple[str, int, int | None]]:
@@ -212,8 +260,13 @@ class Progress:
 RunnerFactory = Callable[[], EncounterRunner]
 
 
-def make_runner_factory(settings: Settings, models: dict[str, ChatModel] | None = None, retriever=None,
-                        experience=None, wrap: Callable[[str, ChatModel], ChatModel] | None = None) -> RunnerFactory:
+def make_runner_factory(
+    settings: Settings,
+    models: dict[str, ChatModel] | None = None,
+    retriever=None,
+    experience=None,
+    wrap: Callable[[str, ChatModel], ChatModel] | None = None,
+) -> RunnerFactory:
     """The run's parts (sim/encounter/build.py) are built once: models are made (the embedded servers start)
     once and shared by every episode's runner; each episode gets its own runner and in-memory checkpointer,
     so concurrent episodes never share graph state."""
@@ -273,8 +326,10 @@ def run_episodes(
         if record.termination != "error":
             last_ok = time.monotonic()
         elif outage_window_s is not None and time.monotonic() - last_ok >= outage_window_s:
-            halt(f"every episode that ended in the last {time.monotonic() - last_ok:.0f} s ended in error "
-                 f"(run.outage_window_s = {outage_window_s:g}); the last: {record.error}")
+            halt(
+                f"every episode that ended in the last {time.monotonic() - last_ok:.0f} s ended in error "
+                f"(run.outage_window_s = {outage_window_s:g}); the last: {record.error}"
+            )
         progress.done += 1
         progress.correct += record.top1_correct
         progress.errors += record.termination == "error"
@@ -287,18 +342,35 @@ def run_episodes(
     else:
         if runner_factory is None:
             raise ValueError("a runner factory is needed to run episodes in this process")
-        interrupted = execute_episodes(todo, runner_factory, run_id=run_id, concurrency=concurrency, emit=finish,
-                                       learner=learner, stop=stop, halt=halt)
+        interrupted = execute_episodes(
+            todo,
+            runner_factory,
+            run_id=run_id,
+            concurrency=concurrency,
+            emit=finish,
+            learner=learner,
+            stop=stop,
+            halt=halt,
+        )
     stopped = why[0] if why else None
     if stopped:
         stopped += f"; {len(todo) - len(records)} episode(s) not started"
-    return RunOutcome(records=records, skipped=len(episodes) - len(todo), interrupted=interrupted and not stopped,
-                      stopped=stopped)
+    return RunOutcome(
+        records=records, skipped=len(episodes) - len(todo), interrupted=interrupted and not stopped, stopped=stopped
+    )
 
 
-def execute_episodes(todo: list[Episode], runner_factory: RunnerFactory, *, run_id: str, concurrency: int,
-                     emit: Callable[[EpisodeRecord], None], learner=None, stop=None,
-                     halt: Callable[[str], None] | None = None) -> bool:
+def execute_episodes(
+    todo: list[Episode],
+    runner_factory: RunnerFactory,
+    *,
+    run_id: str,
+    concurrency: int,
+    emit: Callable[[EpisodeRecord], None],
+    learner=None,
+    stop=None,
+    halt: Callable[[str], None] | None = None,
+) -> bool:
     """Run the episodes on `concurrency` threads and hand each record to `emit` in this thread as it
     finishes; True when Ctrl-C stopped it (episodes already running still finish and are emitted). `stop`
     (an event) ends it the same way from outside: episodes not yet started are skipped.
@@ -324,10 +396,19 @@ def execute_episodes(todo: list[Episode], runner_factory: RunnerFactory, *, run_
             if exhausted and halt is not None:  # a server beyond revival, or one refusing images: stop
                 halt(record.error or "a model's server died with no restart left (embedded.max_restarts)")
         except Exception as exc:  # noqa: BLE001 - an episode that cannot even start is still recorded
-            record = EpisodeRecord(run_id=run_id, episode_id=f"{episode.case.id}:t{episode.trial}",
-                                   case_id=episode.case.id, source=episode.case.source, trial=episode.trial,
-                                   seed=episode.seed, truth=episode.case.diagnosis.name, termination="error",
-                                   error=f"{type(exc).__name__}: {exc}", started_at=now_iso(), finished_at=now_iso())
+            record = EpisodeRecord(
+                run_id=run_id,
+                episode_id=f"{episode.case.id}:t{episode.trial}",
+                case_id=episode.case.id,
+                source=episode.case.source,
+                trial=episode.trial,
+                seed=episode.seed,
+                truth=episode.case.diagnosis.name,
+                termination="error",
+                error=f"{type(exc).__name__}: {exc}",
+                started_at=now_iso(),
+                finished_at=now_iso(),
+            )
         if learner is not None:
             # Stored before this worker takes its next episode, so with one worker every episode sees
             # exactly the experiences of the episodes before it (what makes a rerun reproducible).
@@ -344,7 +425,9 @@ def execute_episodes(todo: list[Episode], runner_factory: RunnerFactory, *, run_
     interrupted = False
     collected: set[Future] = set()
     # Each worker keeps to a lane of its own (sim/core/lanes.py: the embedded server gives each its own slots).
-    pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="episode", initializer=lane_numbering())
+    pool = ThreadPoolExecutor(
+        max_workers=max(1, concurrency), thread_name_prefix="episode", initializer=lane_numbering()
+    )
     futures: list[Future] = [pool.submit(work, episode) for episode in todo]
     try:
         for future in as_completed(futures):

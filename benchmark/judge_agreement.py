@@ -50,8 +50,11 @@ class Agreement(BaseModel):
 def read_labelled_verdicts(path: Path) -> list[LabelledVerdict]:
     rows = read_models(Path(path), LabelledVerdict, "labelled verdicts")
     names = {d.name for d in DIAGNOSES}
-    problems = [Problem(str(path), number, "truth", f"{row.truth!r} is not a look-alike bank diagnosis")
-                for number, row in enumerate(rows, start=1) if row.truth not in names]
+    problems = [
+        Problem(str(path), number, "truth", f"{row.truth!r} is not a look-alike bank diagnosis")
+        for number, row in enumerate(rows, start=1)
+        if row.truth not in names
+    ]
     if problems:
         raise InputError(problems)
     return rows
@@ -60,8 +63,9 @@ def read_labelled_verdicts(path: Path) -> list[LabelledVerdict]:
 def judge_row(row: LabelledVerdict) -> JudgedRow:
     truth = next(d for d in DIAGNOSES if d.name == row.truth)
     lookalikes = [d.name for d in members(truth.group) if d.key != truth.key]
-    verdict = judge_differential([row.answer], Diagnosis(name=truth.name, aliases=list(truth.aliases)), k=1,
-                                 lookalikes=lookalikes)
+    verdict = judge_differential(
+        [row.answer], Diagnosis(name=truth.name, aliases=list(truth.aliases)), k=1, lookalikes=lookalikes
+    )
     judged = verdict.top1_correct
     method = verdict.candidates[0].method if verdict.candidates else "none"
     outcome: Outcome = "agree" if judged == row.correct else "false accept" if judged else "false reject"
@@ -76,8 +80,12 @@ def agreement(rows: list[LabelledVerdict]) -> Agreement:
     interval = binomtest(agreed, len(rows)).proportion_ci(method="wilson") if rows else None
     return Agreement(
         rows=len(rows),
-        agreement={"mean": agreed / len(rows) if rows else None, "lo": interval.low if interval else None,
-                   "hi": interval.high if interval else None, "n": len(rows)},
+        agreement={
+            "mean": agreed / len(rows) if rows else None,
+            "lo": interval.low if interval else None,
+            "hi": interval.high if interval else None,
+            "n": len(rows),
+        },
         false_accepts=sum(j.outcome == "false accept" for j in judged),
         false_rejects=sum(j.outcome == "false reject" for j in judged),
         judged=judged,

@@ -31,7 +31,7 @@ def moving_window(correct: list[bool], window: int) -> list[dict]:
     """Accuracy over the last `window` encounters at each point, with a Wilson 95% interval."""
     points = []
     for end in range(1, len(correct) + 1):
-        chunk = correct[max(0, end - window):end]
+        chunk = correct[max(0, end - window) : end]
         k, n = int(sum(chunk)), len(chunk)
         interval = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
         points.append({"seen": end, "accuracy": k / n, "lo": float(interval.low), "hi": float(interval.high), "n": n})
@@ -46,7 +46,9 @@ def curve_plot(curves: dict[str, list[dict]], window: int) -> str:
             continue
         seen = [p["seen"] for p in points]
         axis.plot(seen, [100 * p["accuracy"] for p in points], color=colour, label=arm)
-        axis.fill_between(seen, [100 * p["lo"] for p in points], [100 * p["hi"] for p in points], color=colour, alpha=0.15)
+        axis.fill_between(
+            seen, [100 * p["lo"] for p in points], [100 * p["hi"] for p in points], color=colour, alpha=0.15
+        )
     axis.set_xlabel("encounters seen")
     axis.set_ylabel(f"top-1 accuracy, last {window} (%)")
     axis.set_ylim(0, 100)
@@ -70,11 +72,19 @@ def write_learning_outputs(out: Path, arms: dict[str, list[EpisodeRecord]], wind
     (out / "curve.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
     everything = [r for records in arms.values() for r in records]
     groups = {arm: {"top1": s["top1"], "topk": s["topk"]} for arm, s in summaries.items()}
-    rows = "".join(f"<tr><td>{arm}</td><td>{h['first_half']}</td><td>{h['second_half']}</td>"
-                   f"<td>{h['experiences_used_per_episode']:.2f}</td></tr>" for arm, h in halves.items())
-    extra = ("<h2>Learning curve</h2>" + curve_plot(curves, window)
-             + "<table><tr><th>arm</th><th>top-1, first half</th><th>top-1, second half</th>"
-             f"<th>experiences shown per encounter</th></tr>{rows}</table>")
-    write_report(out / "report.html", render_report(f"learning curve {out.name}", everything, summarise(everything),
-                                                    arms=groups, extra_html=extra))
+    rows = "".join(
+        f"<tr><td>{arm}</td><td>{h['first_half']}</td><td>{h['second_half']}</td>"
+        f"<td>{h['experiences_used_per_episode']:.2f}</td></tr>"
+        for arm, h in halves.items()
+    )
+    extra = (
+        "<h2>Learning curve</h2>"
+        + curve_plot(curves, window)
+        + "<table><tr><th>arm</th><th>top-1, first half</th><th>top-1, second half</th>"
+        f"<th>experiences shown per encounter</th></tr>{rows}</table>"
+    )
+    write_report(
+        out / "report.html",
+        render_report(f"learning curve {out.name}", everything, summarise(everything), arms=groups, extra_html=extra),
+    )
     return result

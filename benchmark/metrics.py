@@ -79,8 +79,13 @@ def paired_difference(
     draws = rng.integers(0, len(diffs), size=(samples, len(diffs)))
     boot = diffs[draws].mean(axis=1)
     lo, hi = np.quantile(boot, [0.025, 0.975])
-    return {"diff": float(diffs.mean()), "lo": float(lo), "hi": float(hi), "cases": len(shared),
-            "p_b_better": float((boot > 0).mean())}
+    return {
+        "diff": float(diffs.mean()),
+        "lo": float(lo),
+        "hi": float(hi),
+        "cases": len(shared),
+        "p_b_better": float((boot > 0).mean()),
+    }
 
 
 def _judged(records: list[EpisodeRecord]) -> list[EpisodeRecord]:
@@ -134,11 +139,14 @@ def _retrieval_summary(judged: list[EpisodeRecord]) -> dict:
     hits = [h for h in hit_of.values() if h is not None]
     copies = {id(r): c for r in judged if (c := copied(r)) is not None}
     with_retrieval = [r for r in judged if id(r) in copies]
-    return {"episodes_with_retrieval": len(hits), "hit_rate": (sum(hits) / len(hits)) if hits else None,
-            "top1_when_hit": accuracy([r for r in judged if hit_of[id(r)] is True]),
-            "top1_when_miss": accuracy([r for r in judged if hit_of[id(r)] is False]),
-            "first_is_nearest": bootstrap_ci(list(per_case(with_retrieval, lambda r: copies[id(r)][0]).values())),
-            "first_is_retrieved": bootstrap_ci(list(per_case(with_retrieval, lambda r: copies[id(r)][1]).values()))}
+    return {
+        "episodes_with_retrieval": len(hits),
+        "hit_rate": (sum(hits) / len(hits)) if hits else None,
+        "top1_when_hit": accuracy([r for r in judged if hit_of[id(r)] is True]),
+        "top1_when_miss": accuracy([r for r in judged if hit_of[id(r)] is False]),
+        "first_is_nearest": bootstrap_ci(list(per_case(with_retrieval, lambda r: copies[id(r)][0]).values())),
+        "first_is_retrieved": bootstrap_ci(list(per_case(with_retrieval, lambda r: copies[id(r)][1]).values())),
+    }
 
 
 def _elicited_share(record: EpisodeRecord) -> float:
@@ -189,9 +197,12 @@ def _desk_summary(judged: list[EpisodeRecord]) -> dict:
     for record in judged:  # each request one value, a case's requests (over its trials) kept together
         groups[record.case_id] += [float(found) for found in desk_answers(record)]
     requests = sum(len(values) for values in groups.values())
-    return {"requests_per_episode": requests / max(1, len(judged)), "requests": requests,
-            "answered": int(sum(sum(values) for values in groups.values())),
-            "answered_share": bootstrap_ci(list(groups.values()))}
+    return {
+        "requests_per_episode": requests / max(1, len(judged)),
+        "requests": requests,
+        "answered": int(sum(sum(values) for values in groups.values())),
+        "answered_share": bootstrap_ci(list(groups.values())),
+    }
 
 
 def summarise(records: list[EpisodeRecord]) -> dict:
@@ -214,8 +225,10 @@ def summarise(records: list[EpisodeRecord]) -> dict:
         for record in records:
             if key(record):
                 grouped[key(record)].append(record)
-        summary[name] = {g: {"top1": accuracy(rs, "top1"), "topk": accuracy(rs, "topk"), "episodes": len(rs)}
-                         for g, rs in sorted(grouped.items())}
+        summary[name] = {
+            g: {"top1": accuracy(rs, "top1"), "topk": accuracy(rs, "topk"), "episodes": len(rs)}
+            for g, rs in sorted(grouped.items())
+        }
     for name in ("doctor_turns", "questions", "tests", "images"):
         summary["turns" if name == "doctor_turns" else name] = _spread([getattr(r.totals, name) for r in judged])
     summary["turns_to_diagnosis"] = _spread([r.totals.doctor_turns for r in judged if r.termination == "diagnosed"])
@@ -239,8 +252,12 @@ def summarise(records: list[EpisodeRecord]) -> dict:
             for field in ("calls", "tokens_in", "tokens_out", "latency_s"):
                 by_role[role][field] += stats.get(field, 0)
     summary["by_role"] = {
-        role: {"calls": s["calls"], "tokens_in": s["tokens_in"], "tokens_out": s["tokens_out"],
-               "latency_s_mean": s["latency_s"] / s["calls"] if s["calls"] else None}
+        role: {
+            "calls": s["calls"],
+            "tokens_in": s["tokens_in"],
+            "tokens_out": s["tokens_out"],
+            "latency_s_mean": s["latency_s"] / s["calls"] if s["calls"] else None,
+        }
         for role, s in sorted(by_role.items())
     }
     summary["wall_s"] = _spread([r.totals.wall_s for r in records])

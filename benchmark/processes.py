@@ -27,11 +27,16 @@ from sim.core.records import EpisodeRecord
 def processes_refusal(settings: Settings, models: dict | None = None, recording: bool = False) -> str | None:
     """Why this run cannot use worker processes, or None when it can."""
     roles = ["doctor", "patient"] + (["judge"] if settings.encounter.llm_judge else [])
-    embedded = [role for role in roles if settings.role(role).backend == "embedded"
-                and not (role == "doctor" and settings.encounter.doctor != "llm")]
+    embedded = [
+        role
+        for role in roles
+        if settings.role(role).backend == "embedded" and not (role == "doctor" and settings.encounter.doctor != "llm")
+    ]
     if embedded:
-        return (f"the embedded model plays {', '.join(embedded)}: its servers belong to one process; use "
-                "--concurrency for more episodes at once")
+        return (
+            f"the embedded model plays {', '.join(embedded)}: its servers belong to one process; use "
+            "--concurrency for more episodes at once"
+        )
     if settings.experience.enabled:
         return "experience is stored episode by episode in one process; run it without --processes"
     if models:
@@ -43,12 +48,20 @@ def processes_refusal(settings: Settings, models: dict | None = None, recording:
 
 def process_executor(settings: Settings, *, run_id: str, processes: int, concurrency: int):
     """`run_episodes(..., execute=)` for worker processes."""
-    return lambda todo, emit: run_in_processes(todo, settings, run_id=run_id, processes=processes,
-                                               concurrency=concurrency, emit=emit)
+    return lambda todo, emit: run_in_processes(
+        todo, settings, run_id=run_id, processes=processes, concurrency=concurrency, emit=emit
+    )
 
 
-def run_in_processes(todo: list, settings: Settings, *, run_id: str, processes: int, concurrency: int,
-                     emit: Callable[[EpisodeRecord], None]) -> bool:
+def run_in_processes(
+    todo: list,
+    settings: Settings,
+    *,
+    run_id: str,
+    processes: int,
+    concurrency: int,
+    emit: Callable[[EpisodeRecord], None],
+) -> bool:
     """Run `todo` in `processes` workers with `concurrency` episodes at once in all; `emit` gets each record
     in this thread. True when Ctrl-C stopped the run: workers start nothing new, finish what runs, and their
     records are still emitted. Raises RuntimeError (after emitting what arrived) when a worker failed."""
@@ -59,8 +72,12 @@ def run_in_processes(todo: list, settings: Settings, *, run_id: str, processes: 
     stop = context.Event()
     shards = [shard for shard in (todo[i::processes] for i in range(processes)) if shard]
     threads = [max(1, concurrency // len(shards) + (i < concurrency % len(shards))) for i in range(len(shards))]
-    workers = [context.Process(target=_worker, args=(settings, shard, n, run_id, channel, stop), daemon=True,
-                               name=f"clinsim-worker-{i}") for i, (shard, n) in enumerate(zip(shards, threads))]
+    workers = [
+        context.Process(
+            target=_worker, args=(settings, shard, n, run_id, channel, stop), daemon=True, name=f"clinsim-worker-{i}"
+        )
+        for i, (shard, n) in enumerate(zip(shards, threads))
+    ]
     for worker in workers:
         worker.start()
     interrupted, failures, finished = False, [], 0
@@ -88,11 +105,13 @@ def run_in_processes(todo: list, settings: Settings, *, run_id: str, processes: 
             worker.join(timeout=30)
             if worker.is_alive():
                 worker.terminate()
-    failures += [f"{worker.name} exited with code {worker.exitcode}" for worker in workers
-                 if worker.exitcode not in (0, None)]
+    failures += [
+        f"{worker.name} exited with code {worker.exitcode}" for worker in workers if worker.exitcode not in (0, None)
+    ]
     if failures and not interrupted:
-        raise RuntimeError(f"a worker process failed: {failures[0]} (finished episodes are recorded; --resume "
-                           "runs the rest)")
+        raise RuntimeError(
+            f"a worker process failed: {failures[0]} (finished episodes are recorded; --resume runs the rest)"
+        )
     return interrupted
 
 
@@ -104,8 +123,14 @@ def _worker(settings: Settings, shard: list, threads: int, run_id: str, channel,
         from sim.encounter import build
 
         factory = make_runner_factory(settings, retriever=build.retriever(settings))
-        execute_episodes(shard, factory, run_id=run_id, concurrency=threads, stop=stop,
-                         emit=lambda record: channel.put(("record", record.model_dump_json())))
+        execute_episodes(
+            shard,
+            factory,
+            run_id=run_id,
+            concurrency=threads,
+            stop=stop,
+            emit=lambda record: channel.put(("record", record.model_dump_json())),
+        )
     except BaseException as error:  # noqa: BLE001 - told to the parent, which raises it
         channel.put(("failed", f"{type(error).__name__}: {error}"))
     finally:

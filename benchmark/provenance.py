@@ -24,9 +24,12 @@ def code_identity() -> dict:
 
 def _git_state(folder: Path) -> dict:
     """{"commit": full hash or None, "dirty": whether tracked files differ from it (None outside git)}."""
+
     def git(*args: str) -> str | None:
         try:
-            done = subprocess.run(["git", "-C", str(folder), *args], check=False, capture_output=True, text=True, timeout=10)
+            done = subprocess.run(
+                ["git", "-C", str(folder), *args], check=False, capture_output=True, text=True, timeout=10
+            )
         except (OSError, subprocess.SubprocessError):
             return None
         return done.stdout.strip() if done.returncode == 0 else None

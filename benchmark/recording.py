@@ -25,8 +25,10 @@ WALL_CLOCK_FIELDS = ("started_at", "finished_at")
 def request_payload(messages: list[Message], **options) -> dict:
     # A message's images (the doctor's, with vision) are named only when it has some: a text-only request keeps
     # the key it had before messages could carry images, so earlier recordings still answer it.
-    return {"messages": [m.model_dump(exclude=set() if m.images else {"images"}) for m in messages],
-            "options": {k: v for k, v in sorted(options.items()) if v is not None}}
+    return {
+        "messages": [m.model_dump(exclude=set() if m.images else {"images"}) for m in messages],
+        "options": {k: v for k, v in sorted(options.items()) if v is not None},
+    }
 
 
 def request_key(role: str, payload: dict) -> str:
@@ -58,8 +60,14 @@ class RecordingModel:
     def complete(self, messages: list[Message], **options) -> Completion:
         completion = self.inner.complete(messages, **options)
         payload = request_payload(messages, **options)
-        self.log.write({"role": self.role, "key": request_key(self.role, payload), "request": payload,
-                        "completion": completion.model_dump()})
+        self.log.write(
+            {
+                "role": self.role,
+                "key": request_key(self.role, payload),
+                "request": payload,
+                "completion": completion.model_dump(),
+            }
+        )
         return completion
 
 
@@ -78,8 +86,10 @@ class ReplayModel:
         with self._lock:
             queue = self._recordings.get(key)
             if not queue:
-                raise LLMError(f"no recorded {self.role} response for this request: the rerun asked something "
-                               "the original run did not (different cases, config or code)")
+                raise LLMError(
+                    f"no recorded {self.role} response for this request: the rerun asked something "
+                    "the original run did not (different cases, config or code)"
+                )
             # Identical requests get identical answers; keep the last one for further repeats.
             return queue.popleft() if len(queue) > 1 else queue[0]
 
@@ -100,7 +110,9 @@ def load_recordings(path: Path) -> dict[str, dict[str, deque[Completion]]]:
     return by_role
 
 
-def replay_models(path: Path, roles: list[str], names: dict[str, tuple[str, str]] | None = None) -> dict[str, ChatModel]:
+def replay_models(
+    path: Path, roles: list[str], names: dict[str, tuple[str, str]] | None = None
+) -> dict[str, ChatModel]:
     """Models answering from recordings; `names` gives each role the (name, sha256) of the model that ran, so a
     rerun's records name it as the original did, also for a role that was never called."""
     recordings = load_recordings(path)
@@ -109,4 +121,3 @@ def replay_models(path: Path, roles: list[str], names: dict[str, tuple[str, str]
         name, sha256 = (names or {}).get(role, (f"replay-{role}", ""))
         models[role] = ReplayModel(role, recordings.get(role, {}), name=name, sha256=sha256)
     return models
-

@@ -43,10 +43,20 @@ def rejudge_record(record: EpisodeRecord, llm: ChatModel | None, k: int) -> Epis
     truth = Diagnosis(name=record.truth, aliases=record.truth_aliases)
     verdict = judge_differential(record.differential, truth, k=k, llm=llm, lookalikes=record.lookalikes)
     outcome = "correct" if verdict.top1_correct else (f"correct in top-{k}" if verdict.topk_correct else "incorrect")
-    turns = [t if t.role != "judge" else Turn(index=t.index, role="judge", text=f"{outcome}: {verdict.reason}",
-                                               calls=verdict.calls) for t in record.turns]
-    return record.model_copy(update={"verdict": verdict, "top1_correct": verdict.top1_correct,
-                                     "topk_correct": verdict.topk_correct, "turns": turns})
+    turns = [
+        t
+        if t.role != "judge"
+        else Turn(index=t.index, role="judge", text=f"{outcome}: {verdict.reason}", calls=verdict.calls)
+        for t in record.turns
+    ]
+    return record.model_copy(
+        update={
+            "verdict": verdict,
+            "top1_correct": verdict.top1_correct,
+            "topk_correct": verdict.topk_correct,
+            "turns": turns,
+        }
+    )
 
 
 def rejudge_run(run_dir: Path, out: Path, judge: ChatModel | None) -> Rejudged:
@@ -63,8 +73,13 @@ def rejudge_run(run_dir: Path, out: Path, judge: ChatModel | None) -> Rejudged:
         append_record(out / EPISODES_FILE, record)
     summary = write_summary_and_report(out, again, f"run {out.name} (judged again)", config)
     before = summarise(records)["top1"]["mean"]
-    return Rejudged(str(run_dir), len(again), sum(a.top1_correct != b.top1_correct or a.topk_correct != b.topk_correct
-                                                   for a, b in zip(again, records)), before, summary["top1"]["mean"])
+    return Rejudged(
+        str(run_dir),
+        len(again),
+        sum(a.top1_correct != b.top1_correct or a.topk_correct != b.topk_correct for a, b in zip(again, records)),
+        before,
+        summary["top1"]["mean"],
+    )
 
 
 def rejudge(source: Path, out: Path, judge: ChatModel | None) -> list[Rejudged]:

@@ -45,8 +45,15 @@ def accuracy_plot(groups: dict[str, dict], title: str) -> str:
         means = [100 * groups[n][which]["mean"] for n in names]
         lower = [100 * (groups[n][which]["mean"] - groups[n][which]["lo"]) for n in names]
         upper = [100 * (groups[n][which]["hi"] - groups[n][which]["mean"]) for n in names]
-        axis.bar([i + offset for i in range(len(names))], means, width, yerr=[lower, upper], capsize=3,
-                 color=colour, label=which.replace("topk", "top-k"))
+        axis.bar(
+            [i + offset for i in range(len(names))],
+            means,
+            width,
+            yerr=[lower, upper],
+            capsize=3,
+            color=colour,
+            label=which.replace("topk", "top-k"),
+        )
     axis.set_xticks(range(len(names)), names, rotation=30, ha="right")
     axis.set_ylabel("accuracy (%) with 95% CI")
     axis.set_ylim(0, 100)
@@ -122,8 +129,14 @@ def _transcript(record: EpisodeRecord) -> str:
     )
 
 
-def render_report(title: str, records: list[EpisodeRecord], summary: dict, config: dict | None = None,
-                  arms: dict[str, dict] | None = None, extra_html: str = "") -> str:
+def render_report(
+    title: str,
+    records: list[EpisodeRecord],
+    summary: dict,
+    config: dict | None = None,
+    arms: dict[str, dict] | None = None,
+    extra_html: str = "",
+) -> str:
     sections = [f"<h1>{html.escape(title)}</h1>"]
     sections.append(
         "<table>"
@@ -142,7 +155,9 @@ def render_report(title: str, records: list[EpisodeRecord], summary: dict, confi
             f"<td>{html.escape(spec.get('model', '') or '-')}</td><td>{html.escape(spec.get('base_url', '') or '-')}</td></tr>"
             for role, spec in models.items()
         )
-        sections.append(f"<h2>Models</h2><table><tr><th>role</th><th>backend</th><th>model</th><th>base URL</th></tr>{rows}</table>")
+        sections.append(
+            f"<h2>Models</h2><table><tr><th>role</th><th>backend</th><th>model</th><th>base URL</th></tr>{rows}</table>"
+        )
         skipped = config.get("params", {}).get("skipped_cases") or []
         if skipped:  # left out on request (an image file missing, --skip-missing-images): said, never silent
             items = "".join(f"<li>{html.escape(str(line))}</li>" for line in skipped)
@@ -155,43 +170,62 @@ def render_report(title: str, records: list[EpisodeRecord], summary: dict, confi
             sections.append(accuracy_plot(summary[key], f"Accuracy per {label}"))
     judged = [r for r in records if r.termination != "error"]
     sections.append("<h2>Encounters</h2>")
-    sections.append(_histogram([r.totals.doctor_turns for r in judged if r.termination == "diagnosed"],
-                               "Turns to diagnosis", "doctor turns"))
+    sections.append(
+        _histogram(
+            [r.totals.doctor_turns for r in judged if r.termination == "diagnosed"],
+            "Turns to diagnosis",
+            "doctor turns",
+        )
+    )
     sections.append(action_mix_plot(judged))
-    sections.append(_histogram([r.totals.tokens_in + r.totals.tokens_out for r in records], "Tokens per encounter", "tokens"))
+    sections.append(
+        _histogram([r.totals.tokens_in + r.totals.tokens_out for r in records], "Tokens per encounter", "tokens")
+    )
     retrieval = summary.get("retrieval", {})
     if retrieval.get("episodes_with_retrieval"):
-        sections.append(f"<p>Retrieval hit rate (a retrieved case shares the true diagnosis): "
-                        f"{100 * retrieval['hit_rate']:.1f}% of {retrieval['episodes_with_retrieval']} episodes with retrieval. "
-                        f"Top-1 when a retrieved case shared the diagnosis: {format_ci(retrieval['top1_when_hit'])} "
-                        f"({retrieval['top1_when_hit']['n']} episodes); when none did: "
-                        f"{format_ci(retrieval['top1_when_miss'])} ({retrieval['top1_when_miss']['n']} episodes).</p>")
+        sections.append(
+            f"<p>Retrieval hit rate (a retrieved case shares the true diagnosis): "
+            f"{100 * retrieval['hit_rate']:.1f}% of {retrieval['episodes_with_retrieval']} episodes with retrieval. "
+            f"Top-1 when a retrieved case shared the diagnosis: {format_ci(retrieval['top1_when_hit'])} "
+            f"({retrieval['top1_when_hit']['n']} episodes); when none did: "
+            f"{format_ci(retrieval['top1_when_miss'])} ({retrieval['top1_when_miss']['n']} episodes).</p>"
+        )
     else:
         sections.append("<p>No retrieval in this run.</p>")
     workup = summary.get("workup", {})
     if workup.get("elicited_share", {}).get("n"):
-        sections.append(f"<p>Work-up: the doctor drew out {format_ci(workup['elicited_share'])} of the patient "
-                        f"script's facts; patient role breaks {workup['role_breaks_per_episode']:.2f} per episode "
-                        f"({workup['episodes_with_role_break']} episodes with one); repeated requests redirected "
-                        f"{workup['redirects_per_episode']:.2f} per episode.</p>")
+        sections.append(
+            f"<p>Work-up: the doctor drew out {format_ci(workup['elicited_share'])} of the patient "
+            f"script's facts; patient role breaks {workup['role_breaks_per_episode']:.2f} per episode "
+            f"({workup['episodes_with_role_break']} episodes with one); repeated requests redirected "
+            f"{workup['redirects_per_episode']:.2f} per episode.</p>"
+        )
     desk = summary.get("desk", {})
     if desk.get("requests"):
-        sections.append(f"<p>Measurement desk: {desk['requests']} test, examination and image requests "
-                        f"({desk['requests_per_episode']:.1f} per episode), answered from the case: "
-                        f"{format_ci(desk['answered_share'])}; the rest were told \"not available\".</p>")
+        sections.append(
+            f"<p>Measurement desk: {desk['requests']} test, examination and image requests "
+            f"({desk['requests_per_episode']:.1f} per episode), answered from the case: "
+            f'{format_ci(desk["answered_share"])}; the rest were told "not available".</p>'
+        )
     parse = summary.get("parse", {})
-    sections.append(f"<p>Doctor output needing repair: {100 * parse.get('repaired_turn_rate', 0):.1f}% of turns; "
-                    f"unparseable after repair (asked as-is): {100 * parse.get('fallback_turn_rate', 0):.1f}%.</p>")
+    sections.append(
+        f"<p>Doctor output needing repair: {100 * parse.get('repaired_turn_rate', 0):.1f}% of turns; "
+        f"unparseable after repair (asked as-is): {100 * parse.get('fallback_turn_rate', 0):.1f}%.</p>"
+    )
     slowest = sorted(records, key=lambda r: r.totals.wall_s, reverse=True)[:10]
     failed = [r for r in records if r.termination == "error"]
     sections.append("<h2>Slowest episodes</h2>" + _episode_rows(slowest))
     sections.append(f"<h2>Failed episodes ({len(failed)})</h2>" + _episode_rows(failed))
     shown = {r.episode_id: r for r in [*failed, *slowest, *records[:MAX_TRANSCRIPTS]]}
-    sections.append("<h2>Transcripts</h2>" + "".join(_transcript(r) for r in list(shown.values())[: MAX_TRANSCRIPTS + 20]))
+    sections.append(
+        "<h2>Transcripts</h2>" + "".join(_transcript(r) for r in list(shown.values())[: MAX_TRANSCRIPTS + 20])
+    )
     sections.append(extra_html)
-    style = ("body{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#222}table{border-collapse:collapse;margin:1em 0}"
-             "td,th{border:1px solid #ccc;padding:3px 8px;text-align:left;font-size:90%}img{max-width:100%}"
-             "details{margin:.4em 0;border-left:3px solid #ddd;padding-left:.6em}.err{color:#b00}")
+    style = (
+        "body{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#222}table{border-collapse:collapse;margin:1em 0}"
+        "td,th{border:1px solid #ccc;padding:3px 8px;text-align:left;font-size:90%}img{max-width:100%}"
+        "details{margin:.4em 0;border-left:3px solid #ddd;padding-left:.6em}.err{color:#b00}"
+    )
     return f"<!doctype html><html><head><meta charset=utf-8><title>{html.escape(title)}</title><style>{style}</style></head><body>{''.join(sections)}</body></html>"
 
 

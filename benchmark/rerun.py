@@ -61,8 +61,11 @@ def rerun(run_dir: Path, out: Path) -> RerunResult:
     by_id = {case.id: case for case in load_cases(cases_path)}
     case_dir = cases_path if cases_path.is_dir() else cases_path.parent
     ran = originals[0].models if originals else {}
-    models = replay_models(run_dir / RESPONSES_FILE, [r for r in ROLES if r != "measurement"],
-                           {role: (info.model, info.sha256) for role, info in ran.items()})
+    models = replay_models(
+        run_dir / RESPONSES_FILE,
+        [r for r in ROLES if r != "measurement"],
+        {role: (info.model, info.sha256) for role, info in ran.items()},
+    )
     prepare_run_dir(out, config, resume=False)
     experience_from = Path(params["experience_from"]) if params.get("experience_from") else None
     # The original split: every case of the run, as the harness excluded them.

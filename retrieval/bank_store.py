@@ -29,8 +29,9 @@ def store_needs_bank(settings: Settings) -> bool:
     return not any(c.meta.get("kind") == "image" and c.count() for c in store.collections())
 
 
-def fill_store_from_bank(settings: Settings, bank: Path, progress: Progress = None,
-                         say: Callable[[str], None] = lambda message: None) -> IngestSummary | None:
+def fill_store_from_bank(
+    settings: Settings, bank: Path, progress: Progress = None, say: Callable[[str], None] = lambda message: None
+) -> IngestSummary | None:
     """Ingest the bank when the store needs it (see store_needs_bank); returns what was written, or None."""
     if not store_needs_bank(settings):
         return None

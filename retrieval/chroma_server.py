@@ -31,8 +31,13 @@ def chroma_server(path: Path, log_file: Path, startup_timeout_s: float = 90.0) -
     path.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "ANONYMIZED_TELEMETRY": "False"}
     with open(log_file, "ab") as log:
-        process = subprocess.Popen([str(executable), "run", "--path", str(path), "--host", HOST, "--port", str(port)],
-                                   stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+        process = subprocess.Popen(
+            [str(executable), "run", "--path", str(path), "--host", HOST, "--port", str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+        )
     url = f"http://{HOST}:{port}"
     try:
         deadline = time.monotonic() + startup_timeout_s
@@ -46,7 +51,9 @@ def chroma_server(path: Path, log_file: Path, startup_timeout_s: float = 90.0) -
             except OSError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError(f"chroma run did not answer on {url} within {startup_timeout_s:.0f} s; see {log_file}")
+                raise RuntimeError(
+                    f"chroma run did not answer on {url} within {startup_timeout_s:.0f} s; see {log_file}"
+                )
             time.sleep(0.25)
         yield url
     finally:

@@ -103,8 +103,10 @@ def _build(spec: str, settings: Settings) -> Embedder:
     if spec == "bank":
         checkpoint = bank_checkpoint_path(settings.data_dir)
         if not _current_bank_checkpoint(checkpoint):
-            raise EmbedderUnavailable(f"the default 'bank' embedder is not trained yet ({checkpoint}): `clinsim store "
-                                      "ingest` and `clinsim demo` train it on first use, or `clinsim embedder train`")
+            raise EmbedderUnavailable(
+                f"the default 'bank' embedder is not trained yet ({checkpoint}): `clinsim store "
+                "ingest` and `clinsim demo` train it on first use, or `clinsim embedder train`"
+            )
         return OpenClipEmbedder.load(_architecture_of(checkpoint), checkpoint)
     if spec in ("pixels", "pixels-centred"):
         return RawPixelEmbedder(size=32, centre=spec.endswith("centred"))
@@ -179,7 +181,9 @@ def ensure_bank_checkpoint(
         if _current_bank_checkpoint(checkpoint):
             return checkpoint
         bank = _bank_of(Path(data_dir))
-        _train_bank_embedder(checkpoint, steps or BANK_TRAIN_STEPS[bank], n_cases, console or Console(stderr=True), bank)
+        _train_bank_embedder(
+            checkpoint, steps or BANK_TRAIN_STEPS[bank], n_cases, console or Console(stderr=True), bank
+        )
     return checkpoint
 
 
@@ -189,7 +193,9 @@ def _current_bank_checkpoint(checkpoint: Path) -> bool:
     return checkpoint.is_file() and read_sidecar(checkpoint).get("recipe_version") == BANK_RECIPE_VERSION
 
 
-def _train_bank_embedder(checkpoint: Path, steps: int, n_cases: int, console: Console, bank: str = DEFAULT_BANK) -> None:
+def _train_bank_embedder(
+    checkpoint: Path, steps: int, n_cases: int, console: Console, bank: str = DEFAULT_BANK
+) -> None:
     import json
 
     from retrieval.datasets import bank_pairs
@@ -200,8 +206,13 @@ def _train_bank_embedder(checkpoint: Path, steps: int, n_cases: int, console: Co
                   f"{steps} steps on CPU; saved to {checkpoint}[/]")  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="clinsim-bank-train-") as folder, _progress(console) as progress:
         generating = progress.add_task("generating the training bank", total=n_cases, loss="")
-        generate_bank(n_cases, BANK_TRAIN_SEED, Path(folder), progress=lambda done: progress.update(generating, completed=done),
-                      bank=bank)
+        generate_bank(
+            n_cases,
+            BANK_TRAIN_SEED,
+            Path(folder),
+            progress=lambda done: progress.update(generating, completed=done),
+            bank=bank,
+        )
         pairs = bank_pairs(Path(folder))
         training = progress.add_task("training", total=steps, loss="")
         result = train_embedder(

@@ -33,6 +33,7 @@ MAX_SUMMARY_CHARS = 1200
 # What the doctor reads before the recalled encounters (they go into its instructions, see agents/doctor.py).
 EXPERIENCE_HEADER = "Past encounters similar to this one (yours, with what the answer turned out to be):"
 
+
 class Experience(BaseModel):
     id: str
     run_id: str
@@ -88,8 +89,9 @@ class HashingTextEmbedder:
     def __init__(self) -> None:
         from sklearn.feature_extraction.text import HashingVectorizer
 
-        self._vectorizer = HashingVectorizer(n_features=self.dim, ngram_range=(1, 2), alternate_sign=False,
-                                             norm="l2", stop_words="english")
+        self._vectorizer = HashingVectorizer(
+            n_features=self.dim, ngram_range=(1, 2), alternate_sign=False, norm="l2", stop_words="english"
+        )
 
     def embed_texts(self, texts: list[str]) -> np.ndarray:
         return l2_normalise(self._vectorizer.transform(texts).toarray())
@@ -119,10 +121,14 @@ class ExperienceStore:
         self.folder = folder
         self.embedder = embedder
         self.mirror = mirror or folder / EXPERIENCES_FILE
-        self._client = chromadb.PersistentClient(path=str(folder), settings=chromadb.Settings(anonymized_telemetry=False))
+        self._client = chromadb.PersistentClient(
+            path=str(folder), settings=chromadb.Settings(anonymized_telemetry=False)
+        )
         self._collection = self._client.get_or_create_collection(
-            f"{COLLECTION}-{embedder.name}", embedding_function=None,
-            configuration={"hnsw": {"space": "cosine"}}, metadata={"embedder": embedder.name},
+            f"{COLLECTION}-{embedder.name}",
+            embedding_function=None,
+            configuration={"hnsw": {"space": "cosine"}},
+            metadata={"embedder": embedder.name},
         )
         self._lock = threading.Lock()
         self._mirrored: set[str] | None = None  # ids in the mirror, read on the first mirrored add
@@ -150,13 +156,16 @@ class ExperienceStore:
                 return 0
             vectors = self.embedder.embed_texts([e.summary for e in new])
             self._collection.add(
-                ids=[e.id for e in new], embeddings=vectors.tolist(), documents=[e.summary for e in new],
+                ids=[e.id for e in new],
+                embeddings=vectors.tolist(),
+                documents=[e.summary for e in new],
                 metadatas=[{"case_id": e.case_id, "correct": e.correct, "json": e.model_dump_json()} for e in new],
             )
             return len(new)
 
-    def search(self, text: str, k: int, exclude_cases: Iterable[str] = (), only_correct: bool = False
-               ) -> list[tuple[Experience, float]]:
+    def search(
+        self, text: str, k: int, exclude_cases: Iterable[str] = (), only_correct: bool = False
+    ) -> list[tuple[Experience, float]]:
         if not text or self.count() == 0:
             return []
         excluded = sorted(set(exclude_cases))
@@ -168,8 +177,9 @@ class ExperienceStore:
         where = conditions[0] if len(conditions) == 1 else ({"$and": conditions} if conditions else None)
         vector = self.embedder.embed_texts([text])[0]
         with self._lock:
-            result = self._collection.query(query_embeddings=[vector.tolist()], n_results=k, where=where,
-                                            include=["metadatas", "distances"])
+            result = self._collection.query(
+                query_embeddings=[vector.tolist()], n_results=k, where=where, include=["metadatas", "distances"]
+            )
         metadatas, distances = result["metadatas"], result["distances"]
         assert metadatas is not None and distances is not None  # both in `include`
         hits = []
@@ -203,20 +213,26 @@ class ExperienceProvider:
     """What the encounter graph calls before the doctor's first question and again once findings arrive:
     returns the context text for the doctor and the experiences used (for the record)."""
 
-    def __init__(self, store: ExperienceStore, k: int = 3, only_correct: bool = False,
-                 split_case_ids: Iterable[str] = ()):
+    def __init__(
+        self, store: ExperienceStore, k: int = 3, only_correct: bool = False, split_case_ids: Iterable[str] = ()
+    ):
         self.store = store
         self.k = k
         self.only_correct = only_correct
         self.split = set(split_case_ids)
 
     def __call__(self, case: Case, turns: list[Turn]) -> tuple[str, list[dict]]:
-        hits = self.store.search(experience_summary(case, turns), self.k, exclude_cases={case.id} | self.split,
-                                 only_correct=self.only_correct)
+        hits = self.store.search(
+            experience_summary(case, turns),
+            self.k,
+            exclude_cases={case.id} | self.split,
+            only_correct=self.only_correct,
+        )
         if not hits:
             return "", []
         text = EXPERIENCE_HEADER + "\n" + "\n".join(e.as_context(i) for i, (e, _) in enumerate(hits, 1))
-        items = [{"id": e.id, "case_id": e.case_id, "truth": e.truth, "correct": e.correct, "score": score}
-                 for e, score in hits]
+        items = [
+            {"id": e.id, "case_id": e.case_id, "truth": e.truth, "correct": e.correct, "score": score}
+            for e, score in hits
+        ]
         return text.strip(), items
-

@@ -52,12 +52,20 @@ class OODVerdict:
     thresholds: dict[str, float] = field(default_factory=dict)
 
     def record(self) -> dict:
-        return {"ood": self.ood, "ood_score": None if self.score is None else round(self.score, 4),
-                "ood_distances": {k: round(v, 4) for k, v in self.distances.items()}}
+        return {
+            "ood": self.ood,
+            "ood_score": None if self.score is None else round(self.score, 4),
+            "ood_distances": {k: round(v, 4) for k, v in self.distances.items()},
+        }
 
 
-def calibrate(collection: StoreCollection, k: int = OOD_K, queries: int = CALIBRATION_QUERIES,
-              percentile: float = PERCENTILE, seed: int = 0) -> dict | None:
+def calibrate(
+    collection: StoreCollection,
+    k: int = OOD_K,
+    queries: int = CALIBRATION_QUERIES,
+    percentile: float = PERCENTILE,
+    seed: int = 0,
+) -> dict | None:
     """Compute and store the threshold; None (and nothing stored) when there are too few cases."""
     vectors, metadatas = collection.sample(queries, seed)
     if len(vectors) < 2:
@@ -93,8 +101,9 @@ def detect(collection: StoreCollection, vector: np.ndarray, exclude: str | None)
     calibration = collection.calibration
     if not calibration:
         return None, None
-    hits = collection.query_other_cases(np.asarray(vector, dtype=np.float32).reshape(1, -1), calibration["k"],
-                                        [exclude], documents=False)[0]
+    hits = collection.query_other_cases(
+        np.asarray(vector, dtype=np.float32).reshape(1, -1), calibration["k"], [exclude], documents=False
+    )[0]
     return kth_distance(hits, calibration), calibration["threshold"]
 
 
@@ -104,4 +113,6 @@ def combine(readings: dict[str, tuple[float | None, float | None]]) -> OODVerdic
     if not usable:
         return OODVerdict(None, None)
     score = max(d / t for d, t in usable.values())
-    return OODVerdict(score > 1.0, score, {n: d for n, (d, _) in usable.items()}, {n: t for n, (_, t) in usable.items()})
+    return OODVerdict(
+        score > 1.0, score, {n: d for n, (d, _) in usable.items()}, {n: t for n, (_, t) in usable.items()}
+    )

@@ -39,8 +39,10 @@ def doctor_text(result: SearchResult, label: str = "") -> str:
     for rank, n in enumerate(result.neighbours, start=1):
         # A teaching file shows the patient beside the film: compare the stories, not only the pictures.
         patient = f" Patient: {n.context}. Film:" if n.context else ""
-        lines.append(f"{rank}. {n.diagnosis or 'no diagnosis recorded'} (similarity {n.similarity:.2f}):{patient} "
-                     f"{excerpt(conclusion_first(n.report), DOCTOR_EXCERPT_CHARS)}")
+        lines.append(
+            f"{rank}. {n.diagnosis or 'no diagnosis recorded'} (similarity {n.similarity:.2f}):{patient} "
+            f"{excerpt(conclusion_first(n.report), DOCTOR_EXCERPT_CHARS)}"
+        )
     return "\n".join(lines)
 
 
@@ -86,7 +88,9 @@ def make_retriever(settings: Settings, notify: Callable[[str], None] | None = No
         say(f"retrieval is off: {error}")
         return None
     if index is None:
-        say(f"retrieval is off: the case store {where} has no images embedded with {embedders.image.name}; "
-            f"{INGEST_HINT}")
+        say(
+            f"retrieval is off: the case store {where} has no images embedded with {embedders.image.name}; "
+            f"{INGEST_HINT}"
+        )
         return None
     return CaseRetriever(index, embedders, settings.retrieval.k)

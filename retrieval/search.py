@@ -61,10 +61,16 @@ class SearchResult:
 def _neighbour(hit: Hit, score: float | None = None) -> Neighbour:
     meta = hit.metadata
     return Neighbour(
-        item_id=hit.id, case_id=str(meta.get("case_id", "")), diagnosis=str(meta.get("diagnosis", "")),
-        similarity=hit.similarity, score=hit.similarity if score is None else score,
-        regions=split_regions(str(meta.get("regions", ""))), source=str(meta.get("source", "")),
-        image=str(meta.get("image", "")), report=hit.document, context=str(meta.get("context", "")),
+        item_id=hit.id,
+        case_id=str(meta.get("case_id", "")),
+        diagnosis=str(meta.get("diagnosis", "")),
+        similarity=hit.similarity,
+        score=hit.similarity if score is None else score,
+        regions=split_regions(str(meta.get("regions", ""))),
+        source=str(meta.get("source", "")),
+        image=str(meta.get("image", "")),
+        report=hit.document,
+        context=str(meta.get("context", "")),
     )
 
 
@@ -121,14 +127,17 @@ def search(
     calibration = collection.calibration
     ood_k = calibration["k"] if calibration else OOD_K
     unconditioned = collection.query_other_cases(query[None, :], max(k, ood_k), [exclude])[0]
-    readings = {"embedding": (kth_distance(unconditioned, calibration), calibration["threshold"] if calibration else None)}
+    readings = {
+        "embedding": (kth_distance(unconditioned, calibration), calibration["threshold"] if calibration else None)
+    }
     if appearance is not None:
         readings["appearance"] = detect(appearance[0], appearance[1], exclude)
     verdict = combine(readings)
     if not region:
         return SearchResult([_neighbour(hit) for hit in unconditioned[:k]], verdict)
-    candidates = collection.query_other_cases(query[None, :], max(k * CANDIDATES_PER_RESULT, MIN_CANDIDATES),
-                                              [exclude], where={region_key(region): True})[0]
+    candidates = collection.query_other_cases(
+        query[None, :], max(k * CANDIDATES_PER_RESULT, MIN_CANDIDATES), [exclude], where={region_key(region): True}
+    )[0]
     return SearchResult(rerank_by_region(query, candidates, region, text_space)[:k], verdict, region)
 
 
@@ -149,10 +158,26 @@ class ImageIndex:
             return None
         return cls(images, store.collection("appearance", embedder.name), embedder)
 
-    def search(self, images: list[ImageInput], k: int, *, region: str | None = None, exclude: str | None = None,
-               text_space: Embedder | None = None) -> list[SearchResult]:
+    def search(
+        self,
+        images: list[ImageInput],
+        k: int,
+        *,
+        region: str | None = None,
+        exclude: str | None = None,
+        text_space: Embedder | None = None,
+    ) -> list[SearchResult]:
         vectors = self.embedder.embed_images(images)
         pixels = self.pixels.embed_images(images) if self.appearance is not None else [None] * len(images)
-        return [search(self.images, vector, k, region=region, exclude=exclude, text_space=text_space,
-                       appearance=(self.appearance, pixel) if self.appearance is not None else None)
-                for vector, pixel in zip(vectors, pixels)]
+        return [
+            search(
+                self.images,
+                vector,
+                k,
+                region=region,
+                exclude=exclude,
+                text_space=text_space,
+                appearance=(self.appearance, pixel) if self.appearance is not None else None,
+            )
+            for vector, pixel in zip(vectors, pixels)
+        ]

@@ -95,13 +95,18 @@ class StoreCollection:
             found.update(self.chroma.get(ids=ids[start : start + batch], include=[])["ids"])
         return found
 
-    def add(self, ids: list[str], vectors: np.ndarray, metadatas: list[dict], documents: list[str],
-            batch: int = WRITE_BATCH) -> None:
+    def add(
+        self, ids: list[str], vectors: np.ndarray, metadatas: list[dict], documents: list[str], batch: int = WRITE_BATCH
+    ) -> None:
         batch = min(batch, self.max_batch)
         for start in range(0, len(ids), batch):
             stop = start + batch
-            self.chroma.add(ids=ids[start:stop], embeddings=np.asarray(vectors[start:stop], dtype=np.float32),
-                            metadatas=metadatas[start:stop], documents=documents[start:stop])
+            self.chroma.add(
+                ids=ids[start:stop],
+                embeddings=np.asarray(vectors[start:stop], dtype=np.float32),
+                metadatas=metadatas[start:stop],
+                documents=documents[start:stop],
+            )
 
     def query(self, vectors: np.ndarray, n: int, where: dict | None = None, documents: bool = True) -> list[list[Hit]]:
         """Nearest neighbours of each row of `vectors`, nearest first (fewer than n when fewer match);
@@ -109,17 +114,21 @@ class StoreCollection:
         if n <= 0:
             return [[] for _ in range(len(vectors))]
         include = ["distances", "metadatas", *(["documents"] if documents else [])]
-        result = self.chroma.query(query_embeddings=np.asarray(vectors, dtype=np.float32), n_results=n, where=where,
-                                   include=include)
+        result = self.chroma.query(
+            query_embeddings=np.asarray(vectors, dtype=np.float32), n_results=n, where=where, include=include
+        )
         texts = result["documents"] if documents else [[""] * len(ids) for ids in result["ids"]]
         return [
-            [Hit(id=i, distance=float(d), metadata=dict(m or {}), document=doc or "")
-             for i, d, m, doc in zip(ids, dists, metas, docs)]
+            [
+                Hit(id=i, distance=float(d), metadata=dict(m or {}), document=doc or "")
+                for i, d, m, doc in zip(ids, dists, metas, docs)
+            ]
             for ids, dists, metas, docs in zip(result["ids"], result["distances"], result["metadatas"], texts)
         ]
 
-    def query_other_cases(self, vectors: np.ndarray, n: int, exclude: list[str | None],
-                          where: dict | None = None, documents: bool = True) -> list[list[Hit]]:
+    def query_other_cases(
+        self, vectors: np.ndarray, n: int, exclude: list[str | None], where: dict | None = None, documents: bool = True
+    ) -> list[list[Hit]]:
         """Nearest neighbours of each row of `vectors` outside the case `exclude[row]` (None: any case).
 
         Chroma evaluates a metadata filter over the whole collection before the vector search, so a
@@ -210,8 +219,10 @@ class CaseStore:
             except BlockingIOError:
                 handle.seek(0)
                 holder = handle.read().strip() or "another process"
-                raise StoreError(f"{self.location}: another process ({holder}) is writing to this store; "
-                                 "wait for it to finish (one writer at a time)") from None
+                raise StoreError(
+                    f"{self.location}: another process ({holder}) is writing to this store; "
+                    "wait for it to finish (one writer at a time)"
+                ) from None
             handle.seek(0)
             handle.truncate()
             handle.write(f"pid {os.getpid()}")
@@ -224,15 +235,18 @@ class CaseStore:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     @overload
-    def collection(self, kind: Kind, embedder_name: str, dim: int | None = None, *, create: Literal[True],
-                   vectors: str = "") -> StoreCollection: ...
+    def collection(
+        self, kind: Kind, embedder_name: str, dim: int | None = None, *, create: Literal[True], vectors: str = ""
+    ) -> StoreCollection: ...
 
     @overload
-    def collection(self, kind: Kind, embedder_name: str, dim: int | None = None, create: bool = False,
-                   vectors: str = "") -> StoreCollection | None: ...
+    def collection(
+        self, kind: Kind, embedder_name: str, dim: int | None = None, create: bool = False, vectors: str = ""
+    ) -> StoreCollection | None: ...
 
-    def collection(self, kind: Kind, embedder_name: str, dim: int | None = None, create: bool = False,
-                   vectors: str = "") -> StoreCollection | None:
+    def collection(
+        self, kind: Kind, embedder_name: str, dim: int | None = None, create: bool = False, vectors: str = ""
+    ) -> StoreCollection | None:
         """The collection of `kind` for this embedder; None if it does not exist and `create` is False.
         `vectors` names what computes the vectors when it is not the embedder itself (appearance)."""
         from chromadb.errors import NotFoundError
@@ -243,16 +257,28 @@ class CaseStore:
         except (NotFoundError, ValueError):
             if not create:
                 return None
-            meta = {"kind": kind, "embedder": embedder_name, "vectors": vectors or embedder_name, "dim": int(dim or 0),
-                    "created_by": "clinsim"}
-            return StoreCollection(self.client.create_collection(
-                name, embedding_function=None, configuration={"hnsw": dict(HNSW)}, metadata=meta), self.max_batch)
+            meta = {
+                "kind": kind,
+                "embedder": embedder_name,
+                "vectors": vectors or embedder_name,
+                "dim": int(dim or 0),
+                "created_by": "clinsim",
+            }
+            return StoreCollection(
+                self.client.create_collection(
+                    name, embedding_function=None, configuration={"hnsw": dict(HNSW)}, metadata=meta
+                ),
+                self.max_batch,
+            )
         if found.embedder_name != embedder_name:
-            raise StoreError(f"{self.location}: collection {name} holds vectors of '{found.embedder_name}', "
-                             f"not '{embedder_name}'")
+            raise StoreError(
+                f"{self.location}: collection {name} holds vectors of '{found.embedder_name}', not '{embedder_name}'"
+            )
         if dim and int(found.meta.get("dim", dim)) != dim:
-            raise StoreError(f"{self.location}: collection {name} has {found.meta.get('dim')}-d vectors but the "
-                             f"embedder gives {dim}-d ones")
+            raise StoreError(
+                f"{self.location}: collection {name} has {found.meta.get('dim')}-d vectors but the "
+                f"embedder gives {dim}-d ones"
+            )
         return found
 
     def collections(self) -> list[StoreCollection]:

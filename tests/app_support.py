@@ -14,8 +14,21 @@ from tests.helpers import scripted_settings
 
 PATIENT_SAYS = "It started four days ago, with a high fever."
 # The API outputs of every encounter handler, in order (layout groups and buttons carry no value).
-ENCOUNTER_OUTPUTS = ["chat", "status", "request", "suggestion", "reply_text", "reply_image", "result", "gallery",
-                     "retrieval", "experiences", "thread", "doctor_text", "differential"]
+ENCOUNTER_OUTPUTS = [
+    "chat",
+    "status",
+    "request",
+    "suggestion",
+    "reply_text",
+    "reply_image",
+    "result",
+    "gallery",
+    "retrieval",
+    "experiences",
+    "thread",
+    "doctor_text",
+    "differential",
+]
 
 
 def free_port() -> int:
@@ -34,9 +47,17 @@ def fake_retriever(bank: list[Case], bank_dir: Path):
 
     def retrieve(case: Case, images: list[str]) -> tuple[str, list[dict]]:
         others = [c for c in bank if c.id != case.id][:3]
-        items = [{"case_id": c.id, "diagnosis": c.diagnosis.name, "score": 0.9 - 0.1 * i, "ood": i == 2,
-                  "report": c.images[0].report, "image": str(bank_dir / c.images[0].path)}
-                 for i, c in enumerate(others)]
+        items = [
+            {
+                "case_id": c.id,
+                "diagnosis": c.diagnosis.name,
+                "score": 0.9 - 0.1 * i,
+                "ood": i == 2,
+                "report": c.images[0].report,
+                "image": str(bank_dir / c.images[0].path),
+            }
+            for i, c in enumerate(others)
+        ]
         return "Similar cases: " + "; ".join(f"{i['case_id']} ({i['diagnosis']})" for i in items), items
 
     return retrieve
@@ -49,8 +70,9 @@ def scripted_factory(bank: list[Case], bank_dir: Path, doctor_script: list[str] 
         models = {"patient": ScriptedModel([PATIENT_SAYS], cycle=True)}
         if doctor_script is not None:
             models["doctor"] = ScriptedModel(list(doctor_script))
-        return EncounterRunner(settings, models=models, human=human, checkpoint_path=checkpoint,
-                               retriever=fake_retriever(bank, bank_dir))
+        return EncounterRunner(
+            settings, models=models, human=human, checkpoint_path=checkpoint, retriever=fake_retriever(bank, bank_dir)
+        )
 
     return factory
 
@@ -59,8 +81,14 @@ def launch(data_root: Path, bank: list[Case], doctor_script: list[str] | None = 
     from sim.app.server import launch_app
 
     config = scripted_settings(data_root, **settings)
-    return launch_app(config, port=free_port(), auth=auth, prevent_thread_lock=True, quiet=True,
-                      runner_factory=scripted_factory(bank, config.data_dir / "bank", doctor_script))
+    return launch_app(
+        config,
+        port=free_port(),
+        auth=auth,
+        prevent_thread_lock=True,
+        quiet=True,
+        runner_factory=scripted_factory(bank, config.data_dir / "bank", doctor_script),
+    )
 
 
 def named(outputs) -> dict:

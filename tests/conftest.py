@@ -44,8 +44,11 @@ def _no_servers_in_unit_tests(request, monkeypatch):
     """A unit test that reaches the embedded llama.cpp server fails at once: it would be slow and would hide
     a settings mistake (a role left on the default backend). Integration tests start servers on purpose."""
     if request.node.get_closest_marker("integration") is None:
+
         def refuse(self):
-            raise AssertionError("a unit test tried to start the embedded llama.cpp server: give every role a "
-                                 "scripted model, or mark the test `integration`")
+            raise AssertionError(
+                "a unit test tried to start the embedded llama.cpp server: give every role a "
+                "scripted model, or mark the test `integration`"
+            )
 
         monkeypatch.setattr("agents.llm.embedded_server.LlamaServer.start", refuse)

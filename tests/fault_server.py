@@ -42,9 +42,14 @@ def _default_reply(messages: list[dict]) -> str:
 
 
 class FaultServer:
-    def __init__(self, mode: str = "ok", fail_times: int | None = None, reply: Reply = _default_reply,
-                 fault_when: Callable[[str], bool] | None = None,
-                 prompt_tokens: Callable[[list[dict]], int] | None = None):
+    def __init__(
+        self,
+        mode: str = "ok",
+        fail_times: int | None = None,
+        reply: Reply = _default_reply,
+        fault_when: Callable[[str], bool] | None = None,
+        prompt_tokens: Callable[[list[dict]], int] | None = None,
+    ):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}")
         self.mode = mode
@@ -128,22 +133,32 @@ class FaultServer:
                         pass
                     return
                 if mode in ("500", "429", "400"):
-                    self._json(int(mode), {"error": {"message": f"injected HTTP {mode}", "type": "fault",
-                                                     "code": int(mode)}})
+                    self._json(
+                        int(mode), {"error": {"message": f"injected HTTP {mode}", "type": "fault", "code": int(mode)}}
+                    )
                     return
                 if mode == "garbage":
                     self._raw(200, b"<html>this is not JSON {{{", "text/html")
                     return
                 content = "" if mode == "empty" else server.reply(messages)
                 prompt = server.prompt_tokens(messages)
-                self._json(200, {
-                    "id": f"fault-{server.attempts}", "object": "chat.completion", "created": int(time.time()),
-                    "model": body.get("model", "fault-model"),
-                    "choices": [{"index": 0, "finish_reason": "stop",
-                                 "message": {"role": "assistant", "content": content}}],
-                    "usage": {"prompt_tokens": prompt, "completion_tokens": max(1, len(content) // 4),
-                              "total_tokens": prompt + max(1, len(content) // 4)},
-                })
+                self._json(
+                    200,
+                    {
+                        "id": f"fault-{server.attempts}",
+                        "object": "chat.completion",
+                        "created": int(time.time()),
+                        "model": body.get("model", "fault-model"),
+                        "choices": [
+                            {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}
+                        ],
+                        "usage": {
+                            "prompt_tokens": prompt,
+                            "completion_tokens": max(1, len(content) // 4),
+                            "total_tokens": prompt + max(1, len(content) // 4),
+                        },
+                    },
+                )
 
             def _json(self, status: int, payload: dict) -> None:
                 self._raw(status, json.dumps(payload).encode(), "application/json")

@@ -72,4 +72,6 @@ def noise_image(seed: int = 0, size: int = 96) -> Image.Image:
 
 def photographs() -> dict[str, Image.Image]:
     data = pytest.importorskip("skimage.data", reason="scikit-image provides the sample photographs")
-    return {name: Image.fromarray(getattr(data, name)()) for name in ("astronaut", "coffee", "chelsea", "camera", "rocket")}
+    return {
+        name: Image.fromarray(getattr(data, name)()) for name in ("astronaut", "coffee", "chelsea", "camera", "rocket")
+    }

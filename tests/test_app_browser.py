@@ -13,16 +13,24 @@ import pytest
 from tests.app_support import PATIENT_SAYS, launch, make_bank
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 OUTPUT = Path(__file__).resolve().parents[1] / "test-output"
 DOCTOR_SCRIPT = ["ASK: Where exactly is the pain?", "DIAGNOSIS: Pneumonia; Pleural effusion"]
 TIMEOUT_MS = 30_000
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is missing: `make browser` installs the "
-                       "Debian packages chromium and chromium-driver (needs root or sudo)"),
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="/usr/bin/chromium is missing: `make browser` installs the "
+        "Debian packages chromium and chromium-driver (needs root or sudo)",
+    ),
 ]
 
 

@@ -142,7 +142,9 @@ def test_a_reload_or_a_restart_resumes_the_thread(world):
     client.predict(thread, "Any fever?", api_name="/ask")
     app.close()
 
-    restarted = launch(root, bank, doctor_script=DOCTOR_SCRIPT)  # a new process would see the same: spec + checkpoint on disk
+    restarted = launch(
+        root, bank, doctor_script=DOCTOR_SCRIPT
+    )  # a new process would see the same: spec + checkpoint on disk
     try:
         client = Client(restarted.url, verbose=False)
         screen = named(client.predict(thread, api_name="/resume"))
@@ -193,4 +195,3 @@ def test_with_auth_unauthenticated_requests_are_refused(world):
         assert "Your turn: the doctor" in screen["status"]
     finally:
         app.close()
-

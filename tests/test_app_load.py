@@ -23,12 +23,18 @@ from tests.app_support import free_port, make_bank, named
 
 USERS = 8
 REPO = Path(__file__).resolve().parents[1]
-FAST = {"retrieval.image_embedder": "pixels", "retrieval.text_embedder": "tfidf", "roles.patient.max_tokens": 40,
-        "encounter.llm_judge": False}
+FAST = {
+    "retrieval.image_embedder": "pixels",
+    "retrieval.text_embedder": "tfidf",
+    "roles.patient.max_tokens": 40,
+    "encounter.llm_judge": False,
+}
 
 
 def _text(message: dict) -> str:
-    return " ".join(part["text"] for part in message["content"] if isinstance(part, dict) and part.get("type") == "text")
+    return " ".join(
+        part["text"] for part in message["content"] if isinstance(part, dict) and part.get("type") == "text"
+    )
 
 
 def _files(message: dict) -> list[str]:
@@ -47,22 +53,30 @@ def test_eight_users_at_once_each_see_only_their_own_encounter(tmp_path, monkeyp
     bank = make_bank(data, n=USERS)
     for key, value in FAST.items():
         monkeypatch.setenv("CLINSIM_" + key.upper().replace(".", "__"), str(value))
-    ingested = CliRunner().invoke(cli, ["--data-dir", str(data), "store", "ingest", str(data / "bank"), "--kind", "bank"])
+    ingested = CliRunner().invoke(
+        cli, ["--data-dir", str(data), "store", "ingest", str(data / "bank"), "--kind", "bank"]
+    )
     assert ingested.exit_code == 0, ingested.output
     settings = load_settings(None, {"data_dir": str(data), **FAST})
     served = launch_app(settings, port=free_port(), prevent_thread_lock=True, quiet=True)
     try:
+
         def user(index: int) -> dict:
             case = bank[index]
             client = Client(served.url, verbose=False)
             marker = f"user{index}"
             timings = {}
-            screen = named(client.predict("bank", None, case.id, ["doctor"], "embedded", "embedded", "embedded", "",
-                                          api_name="/start"))
+            screen = named(
+                client.predict(
+                    "bank", None, case.id, ["doctor"], "embedded", "embedded", "embedded", "", api_name="/start"
+                )
+            )
             thread = screen["thread"]
-            for action, api, text in (("ask", "/ask", f"Tell me, {marker}, how long has this been going on?"),
-                                      ("image", "/request_image", "chest x-ray"),
-                                      ("diagnose", "/diagnose", case.diagnosis.name)):
+            for action, api, text in (
+                ("ask", "/ask", f"Tell me, {marker}, how long has this been going on?"),
+                ("image", "/request_image", "chest x-ray"),
+                ("diagnose", "/diagnose", case.diagnosis.name),
+            ):
                 started = time.perf_counter()
                 screen = named(client.predict(thread, text, api_name=api))
                 timings[action] = time.perf_counter() - started
@@ -97,11 +111,18 @@ def test_eight_users_at_once_each_see_only_their_own_encounter(tmp_path, monkeyp
 
     turns = sorted(t for v in views for t in v["timings"].values())
     asks = sorted(v["timings"]["ask"] for v in views)
-    figures = {"users": USERS, "wall_s": round(wall, 1), "doctor_turns": len(turns),
-               "turn_p50_s": round(statistics.median(turns), 2), "turn_p95_s": round(turns[int(0.95 * (len(turns) - 1))], 2),
-               "ask_p50_s": round(statistics.median(asks), 2), "ask_max_s": round(asks[-1], 2),
-               "solo_ask_s": round(solo["timings"]["ask"], 2), "solo_turns_s": [round(x, 2) for x in solo["timings"].values()],
-               "model": settings.embedded.model}
+    figures = {
+        "users": USERS,
+        "wall_s": round(wall, 1),
+        "doctor_turns": len(turns),
+        "turn_p50_s": round(statistics.median(turns), 2),
+        "turn_p95_s": round(turns[int(0.95 * (len(turns) - 1))], 2),
+        "ask_p50_s": round(statistics.median(asks), 2),
+        "ask_max_s": round(asks[-1], 2),
+        "solo_ask_s": round(solo["timings"]["ask"], 2),
+        "solo_turns_s": [round(x, 2) for x in solo["timings"].values()],
+        "model": settings.embedded.model,
+    }
     out = REPO / "test-output"
     out.mkdir(exist_ok=True)
     (out / "app-load.json").write_text(json.dumps(figures, indent=2))

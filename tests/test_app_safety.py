@@ -84,7 +84,11 @@ def test_publish_copies_outside_images_in_and_refuses_the_rest(paths, tmp_path):
 
 
 def test_small_parsers():
-    assert parse_differential("1. Pneumonia\n2) Effusion; - Pneumothorax\n\n") == ["Pneumonia", "Effusion", "Pneumothorax"]
+    assert parse_differential("1. Pneumonia\n2) Effusion; - Pneumothorax\n\n") == [
+        "Pneumonia",
+        "Effusion",
+        "Pneumothorax",
+    ]
     assert parse_auth("me:pa:ss") == ("me", "pa:ss") and parse_auth(None) is None
     with pytest.raises(ValueError):
         parse_auth("nopassword")
@@ -133,15 +137,18 @@ def test_a_public_host_without_auth_is_refused(launches, how):
     assert launches == []
 
 
-@pytest.mark.parametrize("args, env", [
-    (["--host", "0.0.0.0", "--auth", "me:secret"], {}),
-    (["--host", "0.0.0.0"], {"CLINSIM_APP_AUTH": "me:secret"}),
-    (["--host", "10.1.2.3", "--allow-unauthenticated"], {}),
-    (["--host", "10.1.2.3"], {"CLINSIM_APP_ALLOW_UNAUTHENTICATED": "1"}),
-    (["--host", "127.0.0.2"], {}),
-    (["--host", "localhost"], {}),
-    (["--host", "::1"], {}),
-])
+@pytest.mark.parametrize(
+    "args, env",
+    [
+        (["--host", "0.0.0.0", "--auth", "me:secret"], {}),
+        (["--host", "0.0.0.0"], {"CLINSIM_APP_AUTH": "me:secret"}),
+        (["--host", "10.1.2.3", "--allow-unauthenticated"], {}),
+        (["--host", "10.1.2.3"], {"CLINSIM_APP_ALLOW_UNAUTHENTICATED": "1"}),
+        (["--host", "127.0.0.2"], {}),
+        (["--host", "localhost"], {}),
+        (["--host", "::1"], {}),
+    ],
+)
 def test_loopback_auth_or_an_explicit_allowance_serves(launches, args, env):
     result = _app(args, env)
     assert result.exit_code == 0, result.output

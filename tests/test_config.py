@@ -17,8 +17,10 @@ def test_defaults_are_embedded_and_offline(monkeypatch, tmp_path):
 
 def test_file_then_env_then_flags(monkeypatch, tmp_path):
     config = tmp_path / "clinsim.toml"
-    config.write_text('[roles.doctor]\nbackend = "openai"\nmodel = "big"\nbase_url = "http://127.0.0.1:8000/v1"\n'
-                      '[encounter]\nturn_cap = 12\n')
+    config.write_text(
+        '[roles.doctor]\nbackend = "openai"\nmodel = "big"\nbase_url = "http://127.0.0.1:8000/v1"\n'
+        "[encounter]\nturn_cap = 12\n"
+    )
     monkeypatch.setenv("CLINSIM_ENCOUNTER__TURN_CAP", "9")
     settings = load_settings(config)
     assert settings.roles.doctor.model == "big" and settings.encounter.turn_cap == 9
@@ -31,9 +33,12 @@ def test_file_then_env_then_flags(monkeypatch, tmp_path):
     [
         ('[roles.doctor]\nbackend = "openai"\nbackendd = "x"\n', ":3: roles.doctor.backendd: unknown key"),
         ('[encounter]\n\nturn_cap = "many"\n', ":3: encounter.turn_cap: Input should be a valid integer"),
-        ('[roles.judge]\nbackend = "magic"\n', ":2: roles.judge.backend: Input should be 'embedded', 'openai' or 'scripted'"),
+        (
+            '[roles.judge]\nbackend = "magic"\n',
+            ":2: roles.judge.backend: Input should be 'embedded', 'openai' or 'scripted'",
+        ),
         ('colour = "blue"\n', ":1: colour: unknown key"),
-        ('[encounter\nturn_cap = 3\n', ":1: -: invalid TOML"),
+        ("[encounter\nturn_cap = 3\n", ":1: -: invalid TOML"),
     ],
 )
 def test_bad_config_files_are_located(tmp_path, text, expected):
@@ -51,8 +56,15 @@ def test_missing_config_file(tmp_path):
 
 def test_missing_api_key_env_var_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.delenv("CLINSIM_TEST_KEY", raising=False)
-    settings = load_settings(None, {"roles.doctor.backend": "openai", "roles.doctor.base_url": "http://127.0.0.1:9/v1",
-                                    "roles.doctor.api_key_env": "CLINSIM_TEST_KEY", "data_dir": str(tmp_path)})
+    settings = load_settings(
+        None,
+        {
+            "roles.doctor.backend": "openai",
+            "roles.doctor.base_url": "http://127.0.0.1:9/v1",
+            "roles.doctor.api_key_env": "CLINSIM_TEST_KEY",
+            "data_dir": str(tmp_path),
+        },
+    )
     with pytest.raises(ConfigError, match="roles.doctor.api_key_env: environment variable CLINSIM_TEST_KEY is not set"):
         model_for_role(settings, "doctor")
     with pytest.raises(ConfigError, match="base_url"):
@@ -83,8 +95,11 @@ def test_config_show_prints_toml_that_loads_back_as_the_same_settings(tmp_path, 
 
     monkeypatch.chdir(tmp_path)
     source = tmp_path / "in.toml"
-    source.write_text('[roles.doctor]\ntemperature = 0.7\n[encounter]\nturn_cap = 7\n'
-                      'missing_test_answer = "' + "not done here " * 12 + '"\n', encoding="utf-8")
+    source.write_text(
+        "[roles.doctor]\ntemperature = 0.7\n[encounter]\nturn_cap = 7\n"
+        'missing_test_answer = "' + "not done here " * 12 + '"\n',
+        encoding="utf-8",
+    )
     shown = CliRunner().invoke(app, ["--config", str(source), "config", "show"], env={"COLUMNS": "60"})
     assert shown.exit_code == 0, shown.output
     parsed = tomllib.loads(shown.output)
@@ -100,7 +115,7 @@ def test_a_role_table_keeps_its_roles_reply_budget(tmp_path):
     from sim.core.config import ROLE_MAX_TOKENS
 
     config = tmp_path / "c.toml"
-    config.write_text('[roles.doctor]\ntemperature = 0.7\n[roles.judge]\nmax_tokens = 20\n', encoding="utf-8")
+    config.write_text("[roles.doctor]\ntemperature = 0.7\n[roles.judge]\nmax_tokens = 20\n", encoding="utf-8")
     settings = load_settings(config, {"roles.patient.temperature": 0.5})
     assert settings.roles.doctor.max_tokens == ROLE_MAX_TOKENS["doctor"] and settings.roles.doctor.temperature == 0.7
     assert settings.roles.judge.max_tokens == 20

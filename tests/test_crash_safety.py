@@ -66,8 +66,25 @@ def test_sigkill_at_random_points_then_resume(tmp_path):
     config.write_text(CONFIG.format(data=tmp_path / "data"))
     out = tmp_path / "run"
     log = tmp_path / "log.txt"
-    command = [sys.executable, "-m", "sim.cli.main", "--config", str(config), "bench", "run", "--cases", str(bank),
-               "--out", str(out), "--trials", str(TRIALS), "--concurrency", "2", "--no-retrieval", "--resume"]
+    command = [
+        sys.executable,
+        "-m",
+        "sim.cli.main",
+        "--config",
+        str(config),
+        "bench",
+        "run",
+        "--cases",
+        str(bank),
+        "--out",
+        str(out),
+        "--trials",
+        str(TRIALS),
+        "--concurrency",
+        "2",
+        "--no-retrieval",
+        "--resume",
+    ]
     rng = random.Random(20240611)
     killed = 0
     for _ in range(KILLS):
@@ -86,8 +103,15 @@ def test_sigkill_at_random_points_then_resume(tmp_path):
             run.send_signal(signal.SIGKILL)
             killed += 1
         run.wait(timeout=60)
-    final = subprocess.run(command, check=False, cwd=REPO, capture_output=True, text=True, timeout=300,
-                           env={**os.environ, "HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False"})
+    final = subprocess.run(
+        command,
+        check=False,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False"},
+    )
     assert final.returncode == 0, final.stdout + final.stderr + log.read_text(errors="replace")
     assert killed >= 2, f"only {killed} of {KILLS} runs were killed before finishing: the test lost its point"
 
@@ -110,8 +134,10 @@ def test_sigkill_at_random_points_then_resume(tmp_path):
     mirrored = read_experiences(out / EXPERIENCES_FILE)
     assert {e.id for e in mirrored} == {e.id for e in stored}
     assert store.search("chest pain on the right", k=3), "the reopened store answers queries"
-    print(f"\ncrash test: {killed} of {KILLS} runs killed with SIGKILL; {len(records)} records, "
-          f"{store.count()} experiences after the final resume")
+    print(
+        f"\ncrash test: {killed} of {KILLS} runs killed with SIGKILL; {len(records)} records, "
+        f"{store.count()} experiences after the final resume"
+    )
 
 
 def test_ctrl_c_writes_what_ran_exits_130_and_resume_completes(tmp_path):
@@ -123,8 +149,22 @@ def test_ctrl_c_writes_what_ran_exits_130_and_resume_completes(tmp_path):
     config.write_text(CONFIG.format(data=tmp_path / "data").replace("delay_s = 0.05", "delay_s = 0.3"))
     out = tmp_path / "run"
     log = tmp_path / "log.txt"
-    command = [sys.executable, "-m", "sim.cli.main", "--config", str(config), "bench", "run", "--cases", str(bank),
-               "--out", str(out), "--trials", "2", "--no-retrieval"]
+    command = [
+        sys.executable,
+        "-m",
+        "sim.cli.main",
+        "--config",
+        str(config),
+        "bench",
+        "run",
+        "--cases",
+        str(bank),
+        "--out",
+        str(out),
+        "--trials",
+        "2",
+        "--no-retrieval",
+    ]
     run = _start(command, log)
     deadline = time.monotonic() + 120
     while not (out / "episodes.jsonl").exists() and run.poll() is None and time.monotonic() < deadline:
@@ -137,8 +177,15 @@ def test_ctrl_c_writes_what_ran_exits_130_and_resume_completes(tmp_path):
     assert 1 <= len(lines) - 1 < 16 and (out / "summary.json").is_file()
     assert "continue with --resume" in log.read_text(errors="replace")
 
-    final = subprocess.run([*command, "--resume"], check=False, cwd=REPO, capture_output=True, text=True, timeout=300,
-                           env={**os.environ, "HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False"})
+    final = subprocess.run(
+        [*command, "--resume"],
+        check=False,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False"},
+    )
     assert final.returncode == 0, final.stdout + final.stderr
     assert len(read_records(out / "episodes.jsonl")) == 16
 

@@ -16,10 +16,18 @@ from sim.loaders import load_cases
 pytestmark = pytest.mark.integration
 
 
-def test_the_default_doctor_works_up_a_pneumothorax_and_uses_the_retrieved_cases(tmp_path, tiny_bank, archive_bank,
-                                                                                 tiny_embedder):
-    cfg = load_settings(None, {"data_dir": str(tmp_path / "data"), "embedded.model": DEFAULT_MODEL,
-                               "encounter.turn_cap": 6, "encounter.llm_judge": False})
+def test_the_default_doctor_works_up_a_pneumothorax_and_uses_the_retrieved_cases(
+    tmp_path, tiny_bank, archive_bank, tiny_embedder
+):
+    cfg = load_settings(
+        None,
+        {
+            "data_dir": str(tmp_path / "data"),
+            "embedded.model": DEFAULT_MODEL,
+            "encounter.turn_cap": 6,
+            "encounter.llm_judge": False,
+        },
+    )
     write_items(read_source("bank", archive_bank).items, open_store(cfg), tiny_embedder, tiny_embedder)
     case = next(c for c in load_cases(tiny_bank) if "pneumothorax" in c.diagnosis.name.lower())
     record = EncounterRunner(cfg, retriever=make_retriever(cfg)).run(case, tiny_bank, seed=0)

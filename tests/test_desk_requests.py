@@ -91,10 +91,19 @@ def test_a_run_summary_says_how_many_requests_the_desk_answered():
     from sim.core.transcript import Turn
 
     def record(case_id: str, found: list[bool]) -> EpisodeRecord:
-        turns = [Turn(index=i, role="measurement", text="...", meta={"found": f, "request": "x"})
-                 for i, f in enumerate(found)]
-        return EpisodeRecord(run_id="r", episode_id=case_id, case_id=case_id, source="s", termination="diagnosed",
-                             turns=turns, totals=compute_totals(turns, 1.0))
+        turns = [
+            Turn(index=i, role="measurement", text="...", meta={"found": f, "request": "x"})
+            for i, f in enumerate(found)
+        ]
+        return EpisodeRecord(
+            run_id="r",
+            episode_id=case_id,
+            case_id=case_id,
+            source="s",
+            termination="diagnosed",
+            turns=turns,
+            totals=compute_totals(turns, 1.0),
+        )
 
     records = [record("a", [True, False, True]), record("b", [False]), record("c", [])]
     desk = summarise(records)["desk"]

@@ -98,13 +98,20 @@ def test_the_grammar_makes_even_the_small_model_reply_with_one_valid_action(sett
     from agents.parsing import parse_action
 
     model = model_for_role(settings, "doctor")
-    prompts = ["A patient with a cough has come in. Begin.", "Patient: my chest hurts when I breathe in.",
-               "Result: Chest X-ray: right lower lobe consolidation.", "Tell me a joke about doctors."]
+    prompts = [
+        "A patient with a cough has come in. Begin.",
+        "Patient: my chest hurts when I breathe in.",
+        "Result: Chest X-ray: right lower lobe consolidation.",
+        "Tell me a joke about doctors.",
+    ]
     for seed, prompt in enumerate(prompts):
         for final in (False, True):
-            reply = model.complete([Message(role="system", content="You are a doctor."),
-                                    Message(role="user", content=prompt)], max_tokens=64, seed=seed,
-                                   grammar=action_grammar(final))
+            reply = model.complete(
+                [Message(role="system", content="You are a doctor."), Message(role="user", content=prompt)],
+                max_tokens=64,
+                seed=seed,
+                grammar=action_grammar(final),
+            )
             parsed = parse_action(reply.text)
             assert parsed.method == "tag", reply.text
             assert parsed.action.kind == "diagnose" or not final, reply.text
@@ -125,14 +132,24 @@ def test_with_decide_only_a_choice_to_diagnose_ends_at_the_bare_decision(setting
     from agents.parsing import parse_action
 
     model = model_for_role(settings, "doctor")
-    shown = [Message(role="user", content="Patient: I have a fever. Result: flu swab positive."),
-             Message(role="assistant", content="DIAGNOSIS: Influenza")]  # one example, so the small model diagnoses
-    prompts = ["Result: Chest X-ray: right lower lobe consolidation.", "Result: Chest X-ray: a right pneumothorax.",
-               "A patient with a cough has come in. Begin."]
-    replies = [model.complete([Message(role="system", content="You are a doctor."), *shown,
-                               Message(role="user", content=prompt)],
-                              max_tokens=64, seed=seed, grammar=action_grammar(decide_only=True)).text.strip()
-               for seed, prompt in enumerate(prompts)]
+    shown = [
+        Message(role="user", content="Patient: I have a fever. Result: flu swab positive."),
+        Message(role="assistant", content="DIAGNOSIS: Influenza"),
+    ]  # one example, so the small model diagnoses
+    prompts = [
+        "Result: Chest X-ray: right lower lobe consolidation.",
+        "Result: Chest X-ray: a right pneumothorax.",
+        "A patient with a cough has come in. Begin.",
+    ]
+    replies = [
+        model.complete(
+            [Message(role="system", content="You are a doctor."), *shown, Message(role="user", content=prompt)],
+            max_tokens=64,
+            seed=seed,
+            grammar=action_grammar(decide_only=True),
+        ).text.strip()
+        for seed, prompt in enumerate(prompts)
+    ]
     assert DECIDED in replies, replies
     for reply in replies:
         assert reply == DECIDED or parse_action(reply).action.kind in ("ask", "test", "image"), reply
@@ -146,22 +163,44 @@ def test_the_record_names_the_model_that_was_loaded_not_the_setting(tmp_path):
 
     copy = tmp_path / "some-model.gguf"
     shutil.copy(resolve_model("smollm2-135m"), copy)
-    cfg = load_settings(None, {"data_dir": str(tmp_path / "data"), "embedded.model_path": str(copy),
-                               "embedded.n_ctx": 1280, "encounter.turn_cap": 2})
+    cfg = load_settings(
+        None,
+        {
+            "data_dir": str(tmp_path / "data"),
+            "embedded.model_path": str(copy),
+            "embedded.n_ctx": 1280,
+            "encounter.turn_cap": 2,
+        },
+    )
     assert cfg.embedded.model == str(copy)
     record = EncounterRunner(cfg).run(small_case(), seed=1)
     digest = hashlib.sha256(copy.read_bytes()).hexdigest()
     for role in ("doctor", "patient"):
         assert record.models[role].model == f"Smollm2 135M 8k Lc100K Mix1 Ep2 (sha256 {digest[:12]})", record.models
         assert record.models[role].sha256 == digest
-    assert all(call.model == record.models["doctor"].model for t in record.turns if t.role == "doctor" for call in t.calls)
+    assert all(
+        call.model == record.models["doctor"].model for t in record.turns if t.role == "doctor" for call in t.calls
+    )
     assert record.models["measurement"].backend == "lookup"
 
 
 def test_llm_check_command(settings):
     result = subprocess.run(
-        [sys.executable, "-m", "sim.cli.main", "--data-dir", str(settings.data_dir), "llm", "check", "--role", "doctor"],
-        check=False, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "sim.cli.main",
+            "--data-dir",
+            str(settings.data_dir),
+            "llm",
+            "check",
+            "--role",
+            "doctor",
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     assert "smollm2" in result.stdout.lower() and "doctor" in result.stdout
@@ -176,9 +215,12 @@ def test_structured_output_is_constrained_json_on_llama_cpp(settings):
     base = model_for_role(settings, "doctor").base_url
     model = client(spec, base, "smollm2", api_key=None)
     result = model.complete(
-        [Message(role="system", content='Reply with one JSON object such as {"kind": "ask", "text": "..."}.'),
-         Message(role="user", content="A patient with a cough has come in. Begin.")],
-        max_tokens=80, response_schema=action_json_schema(),
+        [
+            Message(role="system", content='Reply with one JSON object such as {"kind": "ask", "text": "..."}.'),
+            Message(role="user", content="A patient with a cough has come in. Begin."),
+        ],
+        max_tokens=80,
+        response_schema=action_json_schema(),
     )
     parsed = parse_action(result.text)
     assert parsed.method == "json", result.text
@@ -199,8 +241,12 @@ def test_server_dies_with_a_killed_parent(tmp_path):
         "print(server.process.pid, flush=True)\n"
         "time.sleep(600)\n"
     )
-    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
-                              cwd=str(__import__("pathlib").Path(__file__).resolve().parents[1]))
+    parent = subprocess.Popen(
+        [sys.executable, str(script)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=str(__import__("pathlib").Path(__file__).resolve().parents[1]),
+    )
     child_pid = int(parent.stdout.readline())
     os.kill(parent.pid, signal.SIGKILL)
     parent.wait(timeout=30)
@@ -227,18 +273,29 @@ def test_a_growing_transcript_reuses_its_evaluated_prefix(servers, cache_mb, tmp
     import re
 
     # A context size no other test uses: servers of their own, logging into this test's directory.
-    settings = load_settings(None, {"data_dir": str(tmp_path), "embedded.servers": servers,
-                                    "embedded.prompt_cache_mb": cache_mb, "embedded.n_ctx": 2048})
+    settings = load_settings(
+        None,
+        {
+            "data_dir": str(tmp_path),
+            "embedded.servers": servers,
+            "embedded.prompt_cache_mb": cache_mb,
+            "embedded.n_ctx": 2048,
+        },
+    )
     doctor, patient = model_for_role(settings, "doctor"), model_for_role(settings, "patient")
     log = settings.data_dir / "logs" / f"llama-server-ctx2048x{4 if servers == 'per-role' else 1}.log"
-    history = [Message(role="system", content="You are a careful doctor taking a history. " * 20),
-               Message(role="user", content="The patient says: I have had a cough for three days.")]
+    history = [
+        Message(role="system", content="You are a careful doctor taking a history. " * 20),
+        Message(role="user", content="The patient says: I have had a cough for three days."),
+    ]
     first = doctor.complete(history, max_tokens=8, temperature=0.0)
     patient.complete([Message(role="user", content="Say hello in five words.")], max_tokens=8)
     read_since(log, 0)  # the earlier calls' timings are in the log before the offset is taken
     before = log_offset(log)
-    history += [Message(role="assistant", content=first.text),
-                Message(role="user", content="The patient says: it is worse at night.")]
+    history += [
+        Message(role="assistant", content=first.text),
+        Message(role="user", content="The patient says: it is worse at night."),
+    ]
     second = doctor.complete(history, max_tokens=8, temperature=0.0)
     timing = re.compile(r"prompt eval time =\s*[\d.]+ ms /\s*(\d+) tokens")
     evaluated = [int(n) for n in timing.findall(read_since(log, before, expect=timing))]
@@ -255,9 +312,27 @@ def test_clinsim_run_on_agentclinic_cases_with_the_embedded_model(source, tmp_pa
 
     cases = shared_file("agentclinic", source)
     out = tmp_path / "run"
-    done = subprocess.run([sys.executable, "-m", "sim.cli.main", "--data-dir", str(tmp_path / "data"), "run",
-                           "--cases", str(cases), "--turn-cap", "2", "--no-retrieval", "--out", str(out)],
-                          check=False, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sim.cli.main",
+            "--data-dir",
+            str(tmp_path / "data"),
+            "run",
+            "--cases",
+            str(cases),
+            "--turn-cap",
+            "2",
+            "--no-retrieval",
+            "--out",
+            str(out),
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stdout[-1500:] + done.stderr[-1500:]
     (record,) = [json.loads(line) for line in (out / "episodes.jsonl").read_text().splitlines()]
     assert record["termination"] in ("diagnosed", "turn_cap") and record["truth"]
@@ -313,8 +388,10 @@ def test_more_server_arguments_reach_the_server(tmp_path):
 
     from agents.llm.embedded_server import running_server
 
-    settings = load_settings(None, {"data_dir": str(tmp_path), "embedded.n_ctx": 1024,
-                                    "embedded.server_args": ["--spec-type", "ngram-simple"]})
+    settings = load_settings(
+        None,
+        {"data_dir": str(tmp_path), "embedded.n_ctx": 1024, "embedded.server_args": ["--spec-type", "ngram-simple"]},
+    )
     model = model_for_role(settings, "doctor")
     assert model.complete([Message(role="user", content="Say hello.")], max_tokens=8).text.strip()
     server = running_server(model.base_url)

@@ -117,7 +117,9 @@ def test_minilm_loads_offline_when_installed(monkeypatch):
     from retrieval.embedders.minilm import MiniLMEmbedder
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    vectors = MiniLMEmbedder().embed_texts(["Right pleural effusion.", "Fluid in the right pleural space.", "Normal heart."])
+    vectors = MiniLMEmbedder().embed_texts(
+        ["Right pleural effusion.", "Fluid in the right pleural space.", "Normal heart."]
+    )
     _assert_unit_rows(vectors, 3, 384)
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]
 

@@ -21,12 +21,15 @@ def _runner(tmp_path, doctor, patient=("I have had a cough for four days.",), ju
 def test_each_action_kind_routes_to_its_node_and_diagnosis_is_judged(tmp_path):
     image = tmp_path / "cxr.png"
     Image.new("L", (32, 32), 80).save(image)
-    runner, _models = _runner(tmp_path, [
-        "ASK: How long have you had the cough?",
-        "TEST: CBC",
-        "IMAGE: chest x-ray",
-        "DIAGNOSIS: Community acquired pneumonia; Bronchitis",
-    ])
+    runner, _models = _runner(
+        tmp_path,
+        [
+            "ASK: How long have you had the cough?",
+            "TEST: CBC",
+            "IMAGE: chest x-ray",
+            "DIAGNOSIS: Community acquired pneumonia; Bronchitis",
+        ],
+    )
     record = runner.run(small_case(str(image)))
     roles = [t.role for t in record.turns]
     assert roles == ["doctor", "patient", "doctor", "measurement", "doctor", "measurement", "doctor", "judge"]
@@ -93,7 +96,9 @@ def test_model_failure_ends_with_error_and_cause(tmp_path):
         def complete(self, messages, **kwargs):
             raise LLMError("APIConnectionError from http://127.0.0.1:9/v1: Connection error.", attempts=3)
 
-    runner = EncounterRunner(scripted_settings(tmp_path), models={"doctor": ScriptedModel(["ASK: Any fever?"]), "patient": Down()})
+    runner = EncounterRunner(
+        scripted_settings(tmp_path), models={"doctor": ScriptedModel(["ASK: Any fever?"]), "patient": Down()}
+    )
     record = runner.run(small_case())
     assert record.termination == "error"
     assert record.error.startswith("patient: APIConnectionError")
@@ -119,7 +124,13 @@ def test_patient_prompt_never_contains_the_diagnosis(tmp_path):
 def test_human_doctor_is_resumed_through_command(tmp_path):
     settings = scripted_settings(tmp_path)
     runner = EncounterRunner(settings, models={"patient": ScriptedModel(["Four days."], cycle=True)}, human=["doctor"])
-    answers = iter(["How long have you been coughing?", "TEST: complete blood count", {"kind": "diagnose", "differential": ["CAP"]}])
+    answers = iter(
+        [
+            "How long have you been coughing?",
+            "TEST: complete blood count",
+            {"kind": "diagnose", "differential": ["CAP"]},
+        ]
+    )
     seen = []
 
     def ask(payload):
@@ -181,17 +192,31 @@ def test_interrupted_encounter_continues_from_its_last_turn(tmp_path):
         except StopIteration:
             raise Crash() from None
 
-    first = EncounterRunner(settings, models={"patient": ScriptedModel(["Yes, high fever."], cycle=True)},
-                            human=["doctor"], checkpoint_path=checkpoint)
+    first = EncounterRunner(
+        settings,
+        models={"patient": ScriptedModel(["Yes, high fever."], cycle=True)},
+        human=["doctor"],
+        checkpoint_path=checkpoint,
+    )
     broken = first.run(small_case(), thread_id="enc-1", ask_human=crash_on_third)
     assert broken.termination == "error"
 
     replayed = []
-    second = EncounterRunner(settings, models={"patient": ScriptedModel(["unused"], cycle=True)},
-                             human=["doctor"], checkpoint_path=checkpoint)
-    record = second.run(small_case(), thread_id="enc-1", on_turn=replayed.append,
-                        ask_human=lambda payload: "DIAGNOSIS: pneumonia")
-    assert [t.text for t in record.turns[:4]] == ["ASK: Any fever?", "Yes, high fever.", "TEST: CBC", record.turns[3].text]
+    second = EncounterRunner(
+        settings,
+        models={"patient": ScriptedModel(["unused"], cycle=True)},
+        human=["doctor"],
+        checkpoint_path=checkpoint,
+    )
+    record = second.run(
+        small_case(), thread_id="enc-1", on_turn=replayed.append, ask_human=lambda payload: "DIAGNOSIS: pneumonia"
+    )
+    assert [t.text for t in record.turns[:4]] == [
+        "ASK: Any fever?",
+        "Yes, high fever.",
+        "TEST: CBC",
+        record.turns[3].text,
+    ]
     assert "WBC" in record.turns[3].text
     assert record.termination == "diagnosed" and record.totals.doctor_turns == 3
     assert len(replayed) == len(record.turns)  # earlier turns shown again, then the new ones
@@ -219,8 +244,12 @@ def test_session_steps_until_a_human_must_answer_and_survives_a_restart(tmp_path
     settings = scripted_settings(tmp_path)
 
     def session():
-        runner = EncounterRunner(settings, models={"patient": ScriptedModel(["Since Monday."], cycle=True)},
-                                 human=["doctor"], checkpoint_path=checkpoint)
+        runner = EncounterRunner(
+            settings,
+            models={"patient": ScriptedModel(["Since Monday."], cycle=True)},
+            human=["doctor"],
+            checkpoint_path=checkpoint,
+        )
         return runner.session(small_case(), thread_id="web-1")
 
     step = session().advance()

@@ -24,18 +24,34 @@ from tests.helpers import small_case
 
 
 def _exp(i: int, case_id: str, summary: str, truth: str, correct: bool = True) -> Experience:
-    return Experience(id=f"exp-{i}", run_id="r", episode_id=f"{case_id}:t0", case_id=case_id, summary=summary,
-                      differential=[truth if correct else "Asthma"], correct=correct, truth=truth)
+    return Experience(
+        id=f"exp-{i}",
+        run_id="r",
+        episode_id=f"{case_id}:t0",
+        case_id=case_id,
+        summary=summary,
+        differential=[truth if correct else "Asthma"],
+        correct=correct,
+        truth=truth,
+    )
 
 
 @pytest.fixture
 def store(tmp_path):
     store = ExperienceStore(tmp_path / "store", HashingTextEmbedder())
-    store.add([
-        _exp(1, "test-0001", "Productive cough and fever; crackles at the right base.", "Pneumonia"),
-        _exp(2, "other-1", "Productive cough and fever; crackles at the right base; high CRP.", "Pneumonia"),
-        _exp(3, "other-2", "Sudden chest pain, hyper-resonant left chest, absent breath sounds.", "Pneumothorax", False),
-    ])
+    store.add(
+        [
+            _exp(1, "test-0001", "Productive cough and fever; crackles at the right base.", "Pneumonia"),
+            _exp(2, "other-1", "Productive cough and fever; crackles at the right base; high CRP.", "Pneumonia"),
+            _exp(
+                3,
+                "other-2",
+                "Sudden chest pain, hyper-resonant left chest, absent breath sounds.",
+                "Pneumothorax",
+                False,
+            ),
+        ]
+    )
     return store
 
 
@@ -79,8 +95,10 @@ def test_learning_curve_rises_when_the_doctor_uses_experience(tmp_path, monkeypa
     bank = tmp_path / "bank"
     generate_bank(44, 5, bank, bank="findings")
     config = tmp_path / "clinsim.toml"
-    config.write_text(f'data_dir = "{tmp_path / "data"}"\n[encounter]\nllm_judge = false\n'
-                      '[experience]\nembedder = "hashing"\nlessons = false\n')
+    config.write_text(
+        f'data_dir = "{tmp_path / "data"}"\n[encounter]\nllm_judge = false\n'
+        '[experience]\nembedder = "hashing"\nlessons = false\n'
+    )
     from agents.llm import registry
 
     def scripted(settings, role):
@@ -90,8 +108,22 @@ def test_learning_curve_rises_when_the_doctor_uses_experience(tmp_path, monkeypa
 
     monkeypatch.setattr(registry, "model_for_role", scripted)
     out = tmp_path / "learn"
-    result = CliRunner().invoke(app, ["--config", str(config), "bench", "learn", "--cases", str(bank),
-                                      "--out", str(out), "--window", "11", "--no-retrieval"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "--config",
+            str(config),
+            "bench",
+            "learn",
+            "--cases",
+            str(bank),
+            "--out",
+            str(out),
+            "--window",
+            "11",
+            "--no-retrieval",
+        ],
+    )
     assert result.exit_code == 0, result.output
     for arm in ("experience-on", "experience-off"):  # past encounters are the doctor's only memory
         assert json.loads((out / arm / "config.json").read_text())["settings"]["retrieval"]["enabled"] is False
@@ -101,7 +133,9 @@ def test_learning_curve_rises_when_the_doctor_uses_experience(tmp_path, monkeypa
     assert on["second_half"] > on["first_half"] + 0.2  # with it, later cases are answered from earlier ones
     assert on["experiences_used_per_episode"] > 1
     assert curve["curves"]["experience-on"][-1]["accuracy"] > curve["curves"]["experience-on"][10]["accuracy"]
-    assert (out / "experience-on" / "experiences.jsonl").is_file() and "Learning curve" in (out / "report.html").read_text()
+    assert (out / "experience-on" / "experiences.jsonl").is_file() and "Learning curve" in (
+        out / "report.html"
+    ).read_text()
 
 
 def test_rerun_from_recorded_responses_gives_byte_identical_records(tmp_path):
@@ -117,8 +151,22 @@ def test_rerun_from_recorded_responses_gives_byte_identical_records(tmp_path):
     )
     run_dir = tmp_path / "run"
     runner = CliRunner()
-    made = runner.invoke(app, ["--config", str(config), "bench", "run", "--cases", str(bank), "--out", str(run_dir),
-                               "--trials", "2", "--record-responses"])
+    made = runner.invoke(
+        app,
+        [
+            "--config",
+            str(config),
+            "bench",
+            "run",
+            "--cases",
+            str(bank),
+            "--out",
+            str(run_dir),
+            "--trials",
+            "2",
+            "--record-responses",
+        ],
+    )
     assert made.exit_code == 0, made.output
     assert (run_dir / "responses.jsonl").stat().st_size > 0
     again = runner.invoke(app, ["replay", str(run_dir), "--rerun", "--out", str(tmp_path / "rerun")])
@@ -133,13 +181,20 @@ def test_replay_prints_an_episode_with_its_turns(tmp_path):
     bank = tmp_path / "bank"
     generate_bank(2, 2, bank, bank="findings")
     config = tmp_path / "clinsim.toml"
-    config.write_text(f'data_dir = "{tmp_path / "data"}"\n[roles.doctor]\nbackend = "scripted"\n'
-                      'script = ["TEST: chest examination", "DIAGNOSIS: Cardiomegaly"]\n'
-                      '[roles.patient]\nbackend = "scripted"\nscript = ["My chest feels heavy."]\n'
-                      '[encounter]\nllm_judge = false\n')
+    config.write_text(
+        f'data_dir = "{tmp_path / "data"}"\n[roles.doctor]\nbackend = "scripted"\n'
+        'script = ["TEST: chest examination", "DIAGNOSIS: Cardiomegaly"]\n'
+        '[roles.patient]\nbackend = "scripted"\nscript = ["My chest feels heavy."]\n'
+        "[encounter]\nllm_judge = false\n"
+    )
     run_dir = tmp_path / "run"
     runner = CliRunner()
-    assert runner.invoke(app, ["--config", str(config), "bench", "run", "--cases", str(bank), "--out", str(run_dir)]).exit_code == 0
+    assert (
+        runner.invoke(
+            app, ["--config", str(config), "bench", "run", "--cases", str(bank), "--out", str(run_dir)]
+        ).exit_code
+        == 0
+    )
     listed = runner.invoke(app, ["replay", str(run_dir), "--list"])
     assert listed.exit_code == 0 and "bank-s2-00000:t0" in listed.output
     shown = runner.invoke(app, ["replay", str(run_dir), "--episode", "bank-s2-00001:t0", "--all"])
@@ -159,25 +214,55 @@ def test_experience_from_warm_starts_a_run_and_the_experience_arms_of_an_ablatio
         f'data_dir = "{tmp_path / "data"}"\n'
         '[roles.doctor]\nbackend = "scripted"\nscript = ["ASK: Any pain?", "DIAGNOSIS: Cardiomegaly"]\n'
         '[roles.patient]\nbackend = "scripted"\nscript = ["Yes, on the left."]\n'
-        '[encounter]\nllm_judge = false\n[retrieval]\nenabled = false\n'
+        "[encounter]\nllm_judge = false\n[retrieval]\nenabled = false\n"
         '[experience]\nembedder = "hashing"\nlessons = false\n'
     )
     runner = CliRunner()
     earlier = tmp_path / "earlier-run"
-    made = runner.invoke(app, ["--config", str(config), "bench", "run", "--cases", str(earlier_bank), "--out",
-                               str(earlier), "--experience"])
+    made = runner.invoke(
+        app,
+        ["--config", str(config), "bench", "run", "--cases", str(earlier_bank), "--out", str(earlier), "--experience"],
+    )
     assert made.exit_code == 0, made.output
     assert len((earlier / "experiences.jsonl").read_text().splitlines()) == 4
 
     def used(run_dir):
         return [len(json.loads(line)["experiences"]) for line in (run_dir / "episodes.jsonl").read_text().splitlines()]
 
-    warm = runner.invoke(app, ["--config", str(config), "bench", "run", "--cases", str(bank), "--out",
-                               str(tmp_path / "warm"), "--experience-from", str(earlier)])
+    warm = runner.invoke(
+        app,
+        [
+            "--config",
+            str(config),
+            "bench",
+            "run",
+            "--cases",
+            str(bank),
+            "--out",
+            str(tmp_path / "warm"),
+            "--experience-from",
+            str(earlier),
+        ],
+    )
     assert warm.exit_code == 0, warm.output
     assert all(n > 0 for n in used(tmp_path / "warm"))
-    ablated = runner.invoke(app, ["--config", str(config), "bench", "ablate", "--axes", "experience", "--cases",
-                                  str(bank), "--out", str(tmp_path / "ablation"), "--experience-from", str(earlier)])
+    ablated = runner.invoke(
+        app,
+        [
+            "--config",
+            str(config),
+            "bench",
+            "ablate",
+            "--axes",
+            "experience",
+            "--cases",
+            str(bank),
+            "--out",
+            str(tmp_path / "ablation"),
+            "--experience-from",
+            str(earlier),
+        ],
+    )
     assert ablated.exit_code == 0, ablated.output
     assert all(n > 0 for n in used(tmp_path / "ablation" / "experience-on"))
     assert used(tmp_path / "ablation" / "experience-off") == [0, 0, 0]

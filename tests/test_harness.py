@@ -56,7 +56,9 @@ def test_concurrency_gives_the_same_records_as_sequential(bank, tmp_path):
     four, _ = _run(bank, tmp_path, "c4", concurrency=4)
     key = lambda r: (r.case_id, r.trial)
     assert len(one.records) == len(four.records) == 24
-    assert [stable_record(r) for r in sorted(one.records, key=key)] == [stable_record(r) for r in sorted(four.records, key=key)]
+    assert [stable_record(r) for r in sorted(one.records, key=key)] == [
+        stable_record(r) for r in sorted(four.records, key=key)
+    ]
     # seeds depend on (run seed, case, trial) only
     assert len({r.seed for r in one.records}) == 24
 
@@ -106,7 +108,9 @@ def test_config_names_the_code_that_ran_and_a_resume_by_other_code_is_noted(tmp_
     settings = scripted_settings(tmp_path)
     out = tmp_path / "run"
     config = run_config(settings, {"trials": 1})
-    head = subprocess.run(["git", "rev-parse", "HEAD"], check=False, capture_output=True, text=True).stdout.strip() or None
+    head = (
+        subprocess.run(["git", "rev-parse", "HEAD"], check=False, capture_output=True, text=True).stdout.strip() or None
+    )
     assert config["code"]["version"] == "0.1.0" and config["code"]["commit"] == head
     prepare_run_dir(out, config, resume=False)
     later = {**config, "code": {"version": "0.1.0", "commit": "f" * 40, "dirty": False}}
@@ -157,7 +161,7 @@ def test_cli_run_resume_and_report(bank, tmp_path):
         f'data_dir = "{tmp_path / "data"}"\n'
         '[roles.doctor]\nbackend = "scripted"\nscript = ["IMAGE: chest x-ray", "DIAGNOSIS: Cardiomegaly"]\n'
         '[roles.patient]\nbackend = "scripted"\nscript = ["Yes."]\n'
-        '[encounter]\nllm_judge = false\n'
+        "[encounter]\nllm_judge = false\n"
     )
     out = tmp_path / "run"
     runner = CliRunner()
@@ -188,7 +192,7 @@ def _one_answer_config(tmp_path):
         f'data_dir = "{tmp_path / "data"}"\n'
         '[roles.doctor]\nbackend = "scripted"\nscript = ["DIAGNOSIS: Cardiomegaly"]\n'
         '[roles.patient]\nbackend = "scripted"\nscript = ["I am short of breath."]\n'
-        '[encounter]\nllm_judge = false\n'
+        "[encounter]\nllm_judge = false\n"
     )
     return config
 
@@ -196,8 +200,24 @@ def _one_answer_config(tmp_path):
 def test_cli_ablate_on_retrieval_axis(bank, tmp_path):
     config = _one_answer_config(tmp_path)
     out = tmp_path / "ablation"
-    result = CliRunner().invoke(app, ["--config", str(config), "bench", "ablate", "--axes", "retrieval", "--with-knn",
-                                      "--cases", str(bank), "--out", str(out), "--limit", "3"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "--config",
+            str(config),
+            "bench",
+            "ablate",
+            "--axes",
+            "retrieval",
+            "--with-knn",
+            "--cases",
+            str(bank),
+            "--out",
+            str(out),
+            "--limit",
+            "3",
+        ],
+    )
     assert result.exit_code == 0, result.output
     table = json.loads((out / "ablation.json").read_text())
     assert [a["name"] for a in table["arms"]] == ["retrieval-off", "retrieval-on", "knn"]
@@ -238,14 +258,26 @@ def test_summary_splits_accuracy_by_retrieval_hit_and_reports_the_workup():
     def record(case, hit, correct, share, breaks):
         neighbour = "Left pneumothorax" if hit else "Cardiomegaly"
         return EpisodeRecord(
-            run_id="r", episode_id=f"{case}:t0", case_id=case, source="bank", truth="Left pneumothorax",
-            differential=["Left pneumothorax" if correct else "Asthma"], termination="diagnosed",
-            top1_correct=correct, topk_correct=correct, retrieved=[{"diagnosis": neighbour, "rank": 1}],
+            run_id="r",
+            episode_id=f"{case}:t0",
+            case_id=case,
+            source="bank",
+            truth="Left pneumothorax",
+            differential=["Left pneumothorax" if correct else "Asthma"],
+            termination="diagnosed",
+            top1_correct=correct,
+            topk_correct=correct,
+            retrieved=[{"diagnosis": neighbour, "rank": 1}],
             elicitation=Elicitation(facts=10, elicited=int(share * 10), share=share),
-            totals=Totals(role_breaks=breaks))
+            totals=Totals(role_breaks=breaks),
+        )
 
-    records = [record("a", True, True, 0.4, 0), record("b", True, True, 0.2, 1), record("c", True, False, 0.3, 0),
-               record("d", False, False, 0.1, 0)]
+    records = [
+        record("a", True, True, 0.4, 0),
+        record("b", True, True, 0.2, 1),
+        record("c", True, False, 0.3, 0),
+        record("d", False, False, 0.1, 0),
+    ]
     summary = summarise(records)
     retrieval, workup = summary["retrieval"], summary["workup"]
     assert retrieval["hit_rate"] == pytest.approx(0.75)
@@ -262,16 +294,29 @@ def test_summary_says_how_often_the_first_answer_copies_a_retrieved_case():
     decide, so a qualifier still counts); first_is_retrieved: it names any retrieved one."""
     from sim.core.records import EpisodeRecord
 
-    neighbours = [{"diagnosis": "Hepatic hydrothorax", "similarity": 0.99},
-                  {"diagnosis": "Malignant pleural effusion", "similarity": 0.95}]
+    neighbours = [
+        {"diagnosis": "Hepatic hydrothorax", "similarity": 0.99},
+        {"diagnosis": "Malignant pleural effusion", "similarity": 0.95},
+    ]
 
     def record(case, answer, retrieved=neighbours):
-        return EpisodeRecord(run_id="r", episode_id=f"{case}:t0", case_id=case, source="bank",
-                             truth="Malignant pleural effusion", differential=[answer, "Asthma"],
-                             termination="diagnosed", retrieved=retrieved)
+        return EpisodeRecord(
+            run_id="r",
+            episode_id=f"{case}:t0",
+            case_id=case,
+            source="bank",
+            truth="Malignant pleural effusion",
+            differential=[answer, "Asthma"],
+            termination="diagnosed",
+            retrieved=retrieved,
+        )
 
-    records = [record("a", "Right hepatic hydrothorax"), record("b", "Malignant pleural effusion"),
-               record("c", "Tuberculous pleural effusion"), record("d", "Asthma", retrieved=[])]
+    records = [
+        record("a", "Right hepatic hydrothorax"),
+        record("b", "Malignant pleural effusion"),
+        record("c", "Tuberculous pleural effusion"),
+        record("d", "Asthma", retrieved=[]),
+    ]
     retrieval = summarise(records)["retrieval"]
     assert retrieval["first_is_nearest"]["mean"] == pytest.approx(1 / 3) and retrieval["first_is_nearest"]["n"] == 3
     assert retrieval["first_is_retrieved"]["mean"] == pytest.approx(2 / 3)
@@ -281,9 +326,18 @@ def test_ablation_arms_cross_axes_and_give_each_bias_its_own_arm():
     from benchmark.ablation import ablation_arms
 
     arms = dict(ablation_arms(["retrieval", "bias"], {"bias": ["doctor:recency", "patient:self_diagnosis"]}))
-    assert list(arms) == ["retrieval-off+no-bias", "retrieval-off+doctor-recency", "retrieval-off+patient-self_diagnosis",
-                          "retrieval-on+no-bias", "retrieval-on+doctor-recency", "retrieval-on+patient-self_diagnosis"]
-    assert arms["retrieval-on+patient-self_diagnosis"] == {"retrieval.enabled": True, "encounter.patient_bias": "self_diagnosis"}
+    assert list(arms) == [
+        "retrieval-off+no-bias",
+        "retrieval-off+doctor-recency",
+        "retrieval-off+patient-self_diagnosis",
+        "retrieval-on+no-bias",
+        "retrieval-on+doctor-recency",
+        "retrieval-on+patient-self_diagnosis",
+    ]
+    assert arms["retrieval-on+patient-self_diagnosis"] == {
+        "retrieval.enabled": True,
+        "encounter.patient_bias": "self_diagnosis",
+    }
     assert arms["retrieval-off+no-bias"] == {"retrieval.enabled": False}
 
 
@@ -291,9 +345,25 @@ def test_cli_ablate_on_bias_axis_biases_only_that_agent(bank, tmp_path):
     config = _one_answer_config(tmp_path)
     out = tmp_path / "biases"
     runner = CliRunner()
-    result = runner.invoke(app, ["--config", str(config), "bench", "ablate", "--axes", "bias", "--biases",
-                                 "doctor:recency,patient:self_diagnosis", "--cases", str(bank), "--out", str(out),
-                                 "--limit", "2"])
+    result = runner.invoke(
+        app,
+        [
+            "--config",
+            str(config),
+            "bench",
+            "ablate",
+            "--axes",
+            "bias",
+            "--biases",
+            "doctor:recency,patient:self_diagnosis",
+            "--cases",
+            str(bank),
+            "--out",
+            str(out),
+            "--limit",
+            "2",
+        ],
+    )
     assert result.exit_code == 0, result.output
     arms = json.loads((out / "ablation.json").read_text())["arms"]
     names = [a["name"] for a in arms]
@@ -309,9 +379,27 @@ def test_cli_ablate_on_bias_axis_biases_only_that_agent(bank, tmp_path):
     assert partial.output == table.output
     encounter = {n: json.loads((out / n / "config.json").read_text())["settings"]["encounter"] for n in names}
     assert [(encounter[n]["doctor_bias"], encounter[n]["patient_bias"]) for n in names] == [
-        ("none", "none"), ("recency", "none"), ("none", "self_diagnosis")]
-    bad = runner.invoke(app, ["--config", str(config), "bench", "ablate", "--axes", "bias", "--biases",
-                              "doctor:sleepy,nurse:recency", "--cases", str(bank), "--out", str(tmp_path / "x")])
+        ("none", "none"),
+        ("recency", "none"),
+        ("none", "self_diagnosis"),
+    ]
+    bad = runner.invoke(
+        app,
+        [
+            "--config",
+            str(config),
+            "bench",
+            "ablate",
+            "--axes",
+            "bias",
+            "--biases",
+            "doctor:sleepy,nurse:recency",
+            "--cases",
+            str(bank),
+            "--out",
+            str(tmp_path / "x"),
+        ],
+    )
     assert bad.exit_code != 0 and "'doctor:sleepy': unknown doctor bias" in bad.output
     assert "'nurse:recency': write ROLE:BIAS" in bad.output and not (tmp_path / "x").exists()
 
@@ -322,8 +410,9 @@ def test_a_bias_reaches_the_biased_agents_prompt_only(tmp_path):
     from tests.helpers import small_case
 
     doctor, patient = ScriptedModel(["ASK: Where does it hurt?", "DIAGNOSIS: Pneumonia"]), ScriptedModel(["Here."])
-    EncounterRunner(scripted_settings(tmp_path, patient_bias="self_diagnosis"),
-                    models={"doctor": doctor, "patient": patient}).run(small_case())
+    EncounterRunner(
+        scripted_settings(tmp_path, patient_bias="self_diagnosis"), models={"doctor": doctor, "patient": patient}
+    ).run(small_case())
     fragment = bias_fragment("patient", "self_diagnosis")
     assert fragment and fragment in patient.calls[0][0].content
     assert all(fragment not in m.content for call in doctor.calls for m in call)
@@ -337,8 +426,9 @@ def test_the_graph_does_not_count_what_the_patients_bias_asks_for_as_a_role_brea
     for bias, flagged, calls in (("self_diagnosis", 0, 1), ("education", 1, 2)):
         doctor = ScriptedModel(["ASK: What worries you?", "DIAGNOSIS: Pneumonia"])
         patient = ScriptedModel([fear] * 2)  # one answer; a break is asked once more
-        record = EncounterRunner(scripted_settings(tmp_path / bias, patient_bias=bias),
-                                 models={"doctor": doctor, "patient": patient}).run(small_case())
+        record = EncounterRunner(
+            scripted_settings(tmp_path / bias, patient_bias=bias), models={"doctor": doctor, "patient": patient}
+        ).run(small_case())
         assert (record.totals.role_breaks, len(patient.calls)) == (flagged, calls), bias
 
 
@@ -368,8 +458,23 @@ def test_an_ablation_arm_the_settings_refuse_is_said_before_any_arm_runs(bank, t
     config = tmp_path / "clinsim.toml"
     config.write_text(f'data_dir = "{tmp_path / "data"}"\n[roles.patient]\nbackend = "scripted"\nscript = ["Here."]\n')
     out = tmp_path / "ablation"
-    result = CliRunner().invoke(app, ["--config", str(config), "bench", "ablate", "--axes", "vision", "--cases",
-                                      str(bank), "--out", str(out), "--limit", "1"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "--config",
+            str(config),
+            "bench",
+            "ablate",
+            "--axes",
+            "vision",
+            "--cases",
+            str(bank),
+            "--out",
+            str(out),
+            "--limit",
+            "1",
+        ],
+    )
     assert result.exit_code == 1, result.output
     assert "arm vision-on: roles.doctor.vision: the embedded backend cannot take images" in result.output
     assert not out.exists()

@@ -36,8 +36,12 @@ def _ingest(tmp_path: Path, *args: str):
 
 
 def test_csv_bad_rows_are_located_and_nothing_is_written(tmp_path, tiny_bank, tiny_embedder):
-    rows = [*GOOD_ROWS, "s3,files/missing.png,Opacity.,Pneumonia.", "s4,files/broken.png,Opacity.,Pneumonia.",
-            "s5,files/2.png,,"]
+    rows = [
+        *GOOD_ROWS,
+        "s3,files/missing.png,Opacity.,Pneumonia.",
+        "s4,files/broken.png,Opacity.,Pneumonia.",
+        "s5,files/2.png,,",
+    ]
     folder = _folder(tmp_path, tiny_bank, "id,image,findings,impression", rows)
     read = read_source("folder", folder)
     csv_file = str(folder / "reports.csv")
@@ -73,11 +77,24 @@ def test_a_row_with_the_wrong_number_of_fields_is_located(tmp_path, tiny_bank):
 
 
 def test_jsonl_reports_with_other_column_names(tmp_path, tiny_bank):
-    rows = [json.dumps({"Study ID": "s1", "Image Path": "files/0.png", "FINDINGS": "Clear lungs.",
-                        "Finding Labels": "normal", "Regions": "right lower zone|hilum"})]
+    rows = [
+        json.dumps(
+            {
+                "Study ID": "s1",
+                "Image Path": "files/0.png",
+                "FINDINGS": "Clear lungs.",
+                "Finding Labels": "normal",
+                "Regions": "right lower zone|hilum",
+            }
+        )
+    ]
     folder = _folder(tmp_path, tiny_bank, rows[0], [], name="reports.jsonl")
     assert match_columns(["Study ID", "Image Path", "FINDINGS", "Finding Labels"]) == {
-        "id": "Study ID", "image": "Image Path", "findings": "FINDINGS", "diagnosis": "Finding Labels"}
+        "id": "Study ID",
+        "image": "Image Path",
+        "findings": "FINDINGS",
+        "diagnosis": "Finding Labels",
+    }
     (item,) = read_source("folder", folder).items
     assert (item.case_id, item.diagnosis, item.report) == ("s1", "normal", "FINDINGS: Clear lungs.")
     assert item.regions == ("right lower zone", "hilum") and item.has_image
@@ -92,13 +109,18 @@ def test_npz_with_wrong_keys_or_shapes_is_refused(tmp_path, tiny_embedder):
     images = np.zeros((4, 8, 8), dtype=np.uint8)
     wrong_keys = _npz(tmp_path / "a.npz", x_train=images, y_train=np.zeros(4))
     problems = [str(p) for p in read_source("npz", wrong_keys).problems]
-    assert problems == [f"{wrong_keys}: train_images: missing array (the file has: x_train, y_train)",
-                        f"{wrong_keys}: train_labels: missing array (the file has: x_train, y_train)"]
-    wrong_shapes = _npz(tmp_path / "b.npz", train_images=np.zeros((4, 8), dtype=np.uint8),
-                        train_labels=np.zeros((3, 1), dtype=np.uint8))
+    assert problems == [
+        f"{wrong_keys}: train_images: missing array (the file has: x_train, y_train)",
+        f"{wrong_keys}: train_labels: missing array (the file has: x_train, y_train)",
+    ]
+    wrong_shapes = _npz(
+        tmp_path / "b.npz", train_images=np.zeros((4, 8), dtype=np.uint8), train_labels=np.zeros((3, 1), dtype=np.uint8)
+    )
     problems = [str(p) for p in read_source("npz", wrong_shapes).problems]
-    assert problems == [f"{wrong_shapes}: train_images: expected shape (N, H, W) or (N, H, W, 1|3), got (4, 8)",
-                        f"{wrong_shapes}: train_labels: 3 labels for 4 images"]
+    assert problems == [
+        f"{wrong_shapes}: train_images: expected shape (N, H, W) or (N, H, W, 1|3), got (4, 8)",
+        f"{wrong_shapes}: train_labels: 3 labels for 4 images",
+    ]
     result = _ingest(tmp_path, str(wrong_shapes), "--kind", "npz")
     assert result.exit_code == 1 and "train_labels: 3 labels for 4 images" in result.output
     assert not persistent_store_exists(tmp_path / "data" / "chroma")
@@ -106,8 +128,11 @@ def test_npz_with_wrong_keys_or_shapes_is_refused(tmp_path, tiny_embedder):
 
 def test_npz_labels_get_names_and_template_reports(tmp_path):
     rng = np.random.default_rng(0)
-    path = _npz(tmp_path / "pneumoniamnist.npz", train_images=rng.integers(0, 255, (5, 28, 28), dtype=np.uint8),
-                train_labels=np.array([[0], [1], [1], [0], [2]], dtype=np.uint8))
+    path = _npz(
+        tmp_path / "pneumoniamnist.npz",
+        train_images=rng.integers(0, 255, (5, 28, 28), dtype=np.uint8),
+        train_labels=np.array([[0], [1], [1], [0], [2]], dtype=np.uint8),
+    )
     read = read_source("npz", path)
     assert [str(p) for p in read.problems] == [f"{path}: train_labels[4]: label 2 has no name (known: [0, 1])"]
     assert [item.diagnosis for item in read.items] == ["normal", "pneumonia", "pneumonia", "normal"]
@@ -146,8 +171,11 @@ def test_cli_info_and_query_after_ingest(tmp_path, tiny_bank, tiny_embedder):
     base = ["--data-dir", str(tmp_path / "data"), "store"]
     info = runner.invoke(app, [*base, "info"], env={"COLUMNS": "200"})
     assert info.exit_code == 0 and "cases-image-tiny-test" in info.output and "22" in info.output
-    query = runner.invoke(app, [*base, "query", "--text", "pleural effusion", "--region", "Right costophrenic angle",
-                                "-k", "2"], env={"COLUMNS": "200"})
+    query = runner.invoke(
+        app,
+        [*base, "query", "--text", "pleural effusion", "--region", "Right costophrenic angle", "-k", "2"],
+        env={"COLUMNS": "200"},
+    )
     assert query.exit_code == 0, query.output
     assert "Right pleural effusion" in query.output and "Left pleural effusion" not in query.output
     unknown = runner.invoke(app, [*base, "query", "--text", "effusion", "--region", "left knee"])
@@ -158,8 +186,11 @@ def test_cli_info_and_query_after_ingest(tmp_path, tiny_bank, tiny_embedder):
 
 def test_identical_template_reports_are_stored_a_few_times_only(tmp_path, tiny_embedder):
     rng = np.random.default_rng(1)
-    path = _npz(tmp_path / "pneumoniamnist.npz", train_images=rng.integers(0, 255, (30, 28, 28), dtype=np.uint8),
-                train_labels=(np.arange(30) % 2).astype(np.uint8))
+    path = _npz(
+        tmp_path / "pneumoniamnist.npz",
+        train_images=rng.integers(0, 255, (30, 28, 28), dtype=np.uint8),
+        train_labels=(np.arange(30) % 2).astype(np.uint8),
+    )
     store = CaseStore.open(tmp_path / "chroma")
     summary = write_items(read_source("npz", path).items, store, tiny_embedder, tiny_embedder)
     counts = {c.name.split("-")[1]: (c.total, c.duplicates) for c in summary.collections}

@@ -84,13 +84,26 @@ def test_rejudge_scores_recorded_episodes_again_without_touching_them(tmp_path):
     (run / "config.json").write_text(json.dumps(run_config(settings, {"trials": 1, "seed": 0})))
     old = {"top1_correct": False, "topk_correct": False, "k": 5, "reason": "old rules"}
     for index, answer in enumerate(["Moderate right pleural effusion", "Left pleural effusion"]):
-        append_record(run / "episodes.jsonl", EpisodeRecord(
-            run_id="run", episode_id=f"c{index}:t0", case_id=f"c{index}", source="bank", truth="Right pleural effusion",
-            differential=[answer], verdict=old, termination="diagnosed",
-            turns=[Turn(index=0, role="judge", text="incorrect: old rules")]))
+        append_record(
+            run / "episodes.jsonl",
+            EpisodeRecord(
+                run_id="run",
+                episode_id=f"c{index}:t0",
+                case_id=f"c{index}",
+                source="bank",
+                truth="Right pleural effusion",
+                differential=[answer],
+                verdict=old,
+                termination="diagnosed",
+                turns=[Turn(index=0, role="judge", text="incorrect: old rules")],
+            ),
+        )
     before = (run / "episodes.jsonl").read_bytes()
-    result = CliRunner().invoke(app, ["--data-dir", str(tmp_path / "data"), "bench", "rejudge", str(run),
-                                      "--out", str(tmp_path / "again")], env={"COLUMNS": "200"})
+    result = CliRunner().invoke(
+        app,
+        ["--data-dir", str(tmp_path / "data"), "bench", "rejudge", str(run), "--out", str(tmp_path / "again")],
+        env={"COLUMNS": "200"},
+    )
     assert result.exit_code == 0, result.output
     again = [json.loads(line) for line in (tmp_path / "again" / "episodes.jsonl").read_text().splitlines()]
     assert [r["top1_correct"] for r in again] == [True, False]
@@ -112,9 +125,16 @@ def test_a_look_alike_of_the_case_is_wrong_without_asking_the_llm_judge():
         def complete(self, *args, **kwargs):
             raise AssertionError("the LLM judge was asked about a look-alike")
 
-    verdict = judge_differential(["Malignant pleural effusion (right)", "Right-sided parapneumonic effusion"], truth,
-                                 llm=Refusing(), lookalikes=lookalikes)
+    verdict = judge_differential(
+        ["Malignant pleural effusion (right)", "Right-sided parapneumonic effusion"],
+        truth,
+        llm=Refusing(),
+        lookalikes=lookalikes,
+    )
     assert not verdict.top1_correct and verdict.topk_correct and verdict.matched_rank == 2
     assert verdict.candidates[0].method == "lookalike" and verdict.candidates[0].matched == "Malignant pleural effusion"
     alone = judge_differential(["Malignant pleural effusion"], truth, lookalikes=lookalikes)
-    assert alone.reason == "'Malignant pleural effusion' (rank 1) names the look-alike 'Malignant pleural effusion', not 'Parapneumonic effusion'"
+    assert (
+        alone.reason
+        == "'Malignant pleural effusion' (rank 1) names the look-alike 'Malignant pleural effusion', not 'Parapneumonic effusion'"
+    )

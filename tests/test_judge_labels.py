@@ -33,8 +33,10 @@ def test_the_rule_judge_agrees_with_the_labels():
 
 def test_a_label_for_an_unknown_diagnosis_names_the_file_line_and_field(tmp_path):
     path = tmp_path / "labels.jsonl"
-    rows = [{"answer": "Parapneumonic effusion", "truth": "Parapneumonic effusion", "correct": True, "reason": "the cause"},
-            {"answer": "Effusion", "truth": "Pleural effusion", "correct": False, "reason": "the picture"}]
+    rows = [
+        {"answer": "Parapneumonic effusion", "truth": "Parapneumonic effusion", "correct": True, "reason": "the cause"},
+        {"answer": "Effusion", "truth": "Pleural effusion", "correct": False, "reason": "the picture"},
+    ]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     with pytest.raises(InputError) as error:
         read_labelled_verdicts(path)

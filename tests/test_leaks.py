@@ -20,8 +20,9 @@ ATTEMPTS = [
 
 
 def _attempt(index: int, name: str) -> str:
-    return ATTEMPTS[index % len(ATTEMPTS)].format(name=name, lower=name.lower(), upper=name.upper(),
-                                                   hyphen=name.replace(" ", "-"))
+    return ATTEMPTS[index % len(ATTEMPTS)].format(
+        name=name, lower=name.lower(), upper=name.upper(), hyphen=name.replace(" ", "-")
+    )
 
 
 def test_redaction_removes_the_diagnosis_and_reports_where():
@@ -41,7 +42,9 @@ def test_redacted_medqa_cases_no_longer_leak_by_the_exact_rule(medqa_path):
     before = {f.case_id for f in audit_cases(cases) if f.rule == "exact"}
     after = {f.case_id for f in audit_cases([redact_case(c)[0] for c in cases]) if f.rule == "exact"}
     reported = {c.id for c in cases if redact_case(c)[1]}
-    print(f"\nMedQA exact leaks: {len(before)} cases before redaction, {len(after)} after; {len(reported)} cases redacted")
+    print(
+        f"\nMedQA exact leaks: {len(before)} cases before redaction, {len(after)} after; {len(reported)} cases redacted"
+    )
     assert len(before) >= 10 and after == set() and before <= reported
 
 
@@ -62,13 +65,17 @@ def test_every_attempt_to_say_the_diagnosis_is_flagged_on_all_medqa_cases(medqa_
     attempts = flagged = masked = 0
     for index, case in enumerate(cases):
         name = case.diagnosis.name
-        runner = EncounterRunner(settings, models={
-            "doctor": ScriptedModel(["ASK: What is wrong with you?", "TEST: anything", "DIAGNOSIS: unsure"]),
-            "patient": ScriptedModel([_attempt(index, name)]),
-        })
+        runner = EncounterRunner(
+            settings,
+            models={
+                "doctor": ScriptedModel(["ASK: What is wrong with you?", "TEST: anything", "DIAGNOSIS: unsure"]),
+                "patient": ScriptedModel([_attempt(index, name)]),
+            },
+        )
         seats = runner.parts.seats
-        runner.parts.seats = lambda c, d, human=(), seats=seats, text=_attempt(index + 1, name): \
-            _with_measurement(seats(c, d, human), text)
+        runner.parts.seats = lambda c, d, human=(), seats=seats, text=_attempt(index + 1, name): _with_measurement(
+            seats(c, d, human), text
+        )
         record = runner.run(case)
         for turn in record.turns:
             if turn.role in ("patient", "measurement"):

@@ -44,7 +44,16 @@ def full_case(image_path: str) -> Case:
         ),
         exam={"Vital_Signs": {"Temperature": "38.4 C", "SpO2": 93}, "Chest": "Crackles at the right base"},
         tests={"CBC": {"WBC": "14,000/mm3"}, "CRP": 84.5, "Cultures": ["pending", None, True]},
-        images=[CaseImage(path=image_path, modality="X-ray", body_region="chest", view="PA", regions=["right lower lobe"], report="Consolidation.")],
+        images=[
+            CaseImage(
+                path=image_path,
+                modality="X-ray",
+                body_region="chest",
+                view="PA",
+                regions=["right lower lobe"],
+                report="Consolidation.",
+            )
+        ],
         diagnosis=Diagnosis(name="Community-acquired pneumonia", aliases=["CAP", "Pneumonia"]),
         options=[AnswerOption(text="Community-acquired pneumonia", correct=True), AnswerOption(text="Lung abscess")],
         metadata={"seed": 7, "tags": ["respiratory"]},

@@ -42,8 +42,14 @@ def test_a_seed_gives_the_same_bank_byte_for_byte(tmp_path):
 
 
 def test_every_diagnosis_shows_its_group_s_picture_and_no_other_group_s_main_sign(bank):
-    main = {"effusion": {"effusion"}, "consolidation": {"consolidation"}, "cardiac": {"cardiomegaly"},
-            "nodule": {"nodule", "mass"}, "pneumothorax": {"pneumothorax"}, "normal": set()}
+    main = {
+        "effusion": {"effusion"},
+        "consolidation": {"consolidation"},
+        "cardiac": {"cardiomegaly"},
+        "nodule": {"nodule", "mass"},
+        "pneumothorax": {"pneumothorax"},
+        "normal": set(),
+    }
     for case in load_cases(bank):
         group = case.metadata["group"]
         kinds = {s["kind"] for s in case.metadata["film"]["signs"]}
@@ -84,8 +90,15 @@ def test_the_archive_items_carry_a_line_of_clinical_context(bank):
 def test_discriminators_are_marked_in_the_metadata(bank):
     for case in load_cases(bank):
         facts = case.metadata["discriminators"]
-        script = " ".join([case.patient.history, case.patient.past_medical_history, case.patient.social_history,
-                           case.patient.review_of_systems, *case.patient.symptoms.secondary])
+        script = " ".join(
+            [
+                case.patient.history,
+                case.patient.past_medical_history,
+                case.patient.social_history,
+                case.patient.review_of_systems,
+                *case.patient.symptoms.secondary,
+            ]
+        )
         assert 2 <= len(facts) <= 4 and all(fact in script for fact in facts)
 
 

@@ -58,9 +58,15 @@ def _strings(value) -> list[str]:
 
 def _script_fields(story: Story) -> dict[str, str]:
     p = story.patient
-    return {"demographics": p.demographics, "history": p.history, "primary": p.symptoms.primary,
-            "secondary": " | ".join(p.symptoms.secondary), "past_medical_history": p.past_medical_history,
-            "social_history": p.social_history, "review_of_systems": p.review_of_systems}
+    return {
+        "demographics": p.demographics,
+        "history": p.history,
+        "primary": p.symptoms.primary,
+        "secondary": " | ".join(p.symptoms.secondary),
+        "past_medical_history": p.past_medical_history,
+        "social_history": p.social_history,
+        "review_of_systems": p.review_of_systems,
+    }
 
 
 def _visible(story: Story) -> list[str]:
@@ -93,8 +99,13 @@ def test_the_examination_has_the_same_sections_and_entries_in_every_case():
     shapes = {repr(_shape(story.exam)) for _, story in bank()}
     assert len(shapes) == 1, shapes
     exam = bank()[0][1].exam
-    assert set(exam) >= {"Vital_Signs", "General_Examination", "Respiratory_Examination",
-                         "Cardiovascular_Examination", "Abdominal_Examination"}
+    assert set(exam) >= {
+        "Vital_Signs",
+        "General_Examination",
+        "Respiratory_Examination",
+        "Cardiovascular_Examination",
+        "Abdominal_Examination",
+    }
     assert set(exam["Respiratory_Examination"]) == {"Inspection", "Palpation", "Percussion", "Auscultation"}
 
 
@@ -103,16 +114,25 @@ def test_the_test_panel_is_the_same_in_every_case():
     shapes = {repr(_shape(story.tests)) for _, story in bank()}
     assert len(shapes) == 1, shapes
     tests = bank()[0][1].tests
-    assert {"Complete_Blood_Count", "C_Reactive_Protein", "Procalcitonin", "Liver_Function_Tests", "ECG",
-            "Interferon_Gamma_Release_Assay", "Urinary_Antigens"} <= set(tests)
+    assert {
+        "Complete_Blood_Count",
+        "C_Reactive_Protein",
+        "Procalcitonin",
+        "Liver_Function_Tests",
+        "ECG",
+        "Interferon_Gamma_Release_Assay",
+        "Urinary_Antigens",
+    } <= set(tests)
     assert not any("pleural" in name.lower() for name in tests)
 
 
 @cache
 def _all_names() -> list[tuple[str, re.Pattern]]:
     names = {name for d in DIAGNOSES for name in d.all_names()}
-    return [(n, re.compile(rf"(?<![A-Za-z0-9]){re.escape(n)}(?![A-Za-z0-9])",
-                           0 if n.isupper() else re.IGNORECASE)) for n in sorted(names)]
+    return [
+        (n, re.compile(rf"(?<![A-Za-z0-9]){re.escape(n)}(?![A-Za-z0-9])", 0 if n.isupper() else re.IGNORECASE))
+        for n in sorted(names)
+    ]
 
 
 def test_no_text_the_patient_or_the_desk_reads_names_any_diagnosis_of_the_bank():
@@ -125,8 +145,9 @@ def test_no_text_the_patient_or_the_desk_reads_names_any_diagnosis_of_the_bank()
 
 def test_the_project_audit_finds_no_case_naming_its_own_diagnosis():
     """The leak audit's three rules (exact, all words of the name in one field, fuzzy) on every field."""
-    matchers = {d.key: DiagnosisMatcher(CaseDiagnosis(name=d.name, aliases=list(d.aliases)).all_names())
-                for d in DIAGNOSES}
+    matchers = {
+        d.key: DiagnosisMatcher(CaseDiagnosis(name=d.name, aliases=list(d.aliases)).all_names()) for d in DIAGNOSES
+    }
     hits = []
     for key, story in bank():
         for text in [*_visible(story), *story.patient.symptoms.secondary]:
@@ -177,7 +198,7 @@ SINGLE_MEMBER_FACTS = {
     "travel": r"(Returned|Came back|Got back) \d+ days ago from",
     "vascular": r"Heart attack \d|Coronary bypass operation|Angina for \d+ years",
     "trauma": r"Fell from a ladder|Fell down the stairs|Came off a mountain bike|Was kicked in the|Slipped on an icy|"
-              r"car crash",
+    r"car crash",
     "atopy": r"(?i)hay fever|eczema",
     "incidental": r"small spot on the lung",
 }
@@ -185,6 +206,7 @@ SINGLE_MEMBER_FACTS = {
 
 def test_a_single_member_themes_fact_decides_within_its_group_but_alone_names_nothing():
     """Never in a group-mate's case, so within the group it decides; in a good share of other groups' cases."""
+
     def carries(story: Story, pattern: str) -> bool:
         return re.search(pattern, " ".join(_script_fields(story).values())) is not None
 

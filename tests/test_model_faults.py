@@ -181,7 +181,8 @@ def test_a_run_records_failed_episodes_as_errors_and_resume_retries_them(fault_s
     assert sorted((r.case_id, r.trial) for r in final) == sorted((c.id, 0) for c in cases)
     assert not any(r.termination == "error" for r in final)
     assert {r.case_id: r.model_dump_json() for r in final if r.case_id != target.id} == {
-        cid: r.model_dump_json() for cid, r in records.items() if cid != target.id}, "recorded episodes kept as they were"
+        cid: r.model_dump_json() for cid, r in records.items() if cid != target.id
+    }, "recorded episodes kept as they were"
     assert json.loads((out / "summary.json").read_text())["errors"] == 0
     assert not (out / "episodes.jsonl.tmp").exists()
 
@@ -195,9 +196,24 @@ def test_an_ablation_with_failed_episodes_runs_every_arm_then_exits_3(fault_serv
     config = tmp_path / "clinsim.toml"
     config.write_text(CONFIG.format(data=tmp_path / "data", url=server.base_url))
     out = tmp_path / "ablation"
-    result = CliRunner().invoke(app, ["--config", str(config), "bench", "ablate", "--axes", "strategy",
-                                      "--strategies", "direct,cot", "--cases", str(bank), "--out", str(out)],
-                           env={"COLUMNS": "200", "CLINSIM_RETRIEVAL__ENABLED": "false"})
+    result = CliRunner().invoke(
+        app,
+        [
+            "--config",
+            str(config),
+            "bench",
+            "ablate",
+            "--axes",
+            "strategy",
+            "--strategies",
+            "direct,cot",
+            "--cases",
+            str(bank),
+            "--out",
+            str(out),
+        ],
+        env={"COLUMNS": "200", "CLINSIM_RETRIEVAL__ENABLED": "false"},
+    )
     assert result.exit_code == ExitCode.EPISODE_ERRORS, result.output
     assert (out / "ablation.json").is_file() and {p.name for p in out.iterdir() if p.is_dir()} == {"direct", "cot"}
     assert "2 episode(s) of the ablation ended in error" in result.output and "--resume" in result.output
@@ -261,14 +277,30 @@ def _kill_the_server_mid_run(tmp_path: Path, cases: int, turn_cap: int, embedded
     config = tmp_path / "clinsim.toml"
     # Short replies, a small context and one thread: on a loaded 2-core machine, llama.cpp threads that
     # compete for cores are several times slower than one.
-    config.write_text(f'data_dir = "{tmp_path / "data"}"\n'
-                      '[roles.doctor]\nmax_tokens = 24\n'
-                      '[roles.patient]\nbackend = "scripted"\nscript = ["It hurts when I breathe."]\n'
-                      f'[embedded]\nn_ctx = 1024\nn_threads = 1\n{embedded}\n'
-                      '[encounter]\nllm_judge = false\n')
+    config.write_text(
+        f'data_dir = "{tmp_path / "data"}"\n'
+        "[roles.doctor]\nmax_tokens = 24\n"
+        '[roles.patient]\nbackend = "scripted"\nscript = ["It hurts when I breathe."]\n'
+        f"[embedded]\nn_ctx = 1024\nn_threads = 1\n{embedded}\n"
+        "[encounter]\nllm_judge = false\n"
+    )
     out = tmp_path / "run"
-    command = [sys.executable, "-m", "sim.cli.main", "--config", str(config), "bench", "run", "--cases", str(bank),
-               "--out", str(out), "--no-retrieval", "--turn-cap", str(turn_cap)]
+    command = [
+        sys.executable,
+        "-m",
+        "sim.cli.main",
+        "--config",
+        str(config),
+        "bench",
+        "run",
+        "--cases",
+        str(bank),
+        "--out",
+        str(out),
+        "--no-retrieval",
+        "--turn-cap",
+        str(turn_cap),
+    ]
     run = subprocess.Popen(command, cwd=REPO, env=SUBPROCESS_ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 400
@@ -313,8 +345,9 @@ def test_a_server_that_keeps_dying_stops_the_run(tmp_path):
     written = read_records(out / "episodes.jsonl")
     assert len(written) == 2, "the episode that met the dead server is recorded; the third never started"
 
-    resumed = subprocess.run([*command, "--resume"], check=False, cwd=REPO, env=SUBPROCESS_ENV, capture_output=True,
-                             text=True, timeout=600)
+    resumed = subprocess.run(
+        [*command, "--resume"], check=False, cwd=REPO, env=SUBPROCESS_ENV, capture_output=True, text=True, timeout=600
+    )
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     final = read_records(out / "episodes.jsonl")
     assert len(final) == 3 and not any(r.termination == "error" for r in final)
@@ -330,22 +363,37 @@ def test_the_body_posted_is_the_one_langchain_sends():
     from agents.llm.base import Message
 
     with FaultServer() as server:
-        model = OpenAICompatModel(server.base_url, model="m", temperature=0.2, max_tokens=64,
-                                  structured_output="grammar", body={"id_slot": 3, "cache_prompt": True})
-        reply = model.complete([Message(role="system", content="Be brief."), Message(role="user", content="Hi?")],
-                               temperature=0.5, max_tokens=32, seed=7, stop=["\n\n"], grammar='root ::= "x"')
+        model = OpenAICompatModel(
+            server.base_url,
+            model="m",
+            temperature=0.2,
+            max_tokens=64,
+            structured_output="grammar",
+            body={"id_slot": 3, "cache_prompt": True},
+        )
+        reply = model.complete(
+            [Message(role="system", content="Be brief."), Message(role="user", content="Hi?")],
+            temperature=0.5,
+            max_tokens=32,
+            seed=7,
+            stop=["\n\n"],
+            grammar='root ::= "x"',
+        )
         assert reply.text and reply.tokens_in > 0 and reply.model == "m"
         ours = server.bodies[-1]
-        langchain = ChatOpenAI(model="m", base_url=server.base_url, api_key="not-needed", temperature=0.2,
-                               max_tokens=64, max_retries=0)
-        langchain.bind(temperature=0.5, max_tokens=32, seed=7, stop=["\n\n"],
-                       extra_body={"id_slot": 3, "cache_prompt": True, "max_tokens": 32,
-                                   "grammar": 'root ::= "x"'}).invoke(
-            [SystemMessage(content="Be brief."), HumanMessage(content="Hi?")])
+        langchain = ChatOpenAI(
+            model="m", base_url=server.base_url, api_key="not-needed", temperature=0.2, max_tokens=64, max_retries=0
+        )
+        langchain.bind(
+            temperature=0.5,
+            max_tokens=32,
+            seed=7,
+            stop=["\n\n"],
+            extra_body={"id_slot": 3, "cache_prompt": True, "max_tokens": 32, "grammar": 'root ::= "x"'},
+        ).invoke([SystemMessage(content="Be brief."), HumanMessage(content="Hi?")])
         theirs = server.bodies[-1]
         model.complete([Message(role="user", content="Hi?")])  # the defaults: temperature and budget of the model
         plain = server.bodies[-1]
     assert ours == theirs
     assert ours["id_slot"] == 3 and ours["grammar"] == 'root ::= "x"' and ours["seed"] == 7
     assert plain["temperature"] == 0.2 and plain["max_completion_tokens"] == 64 == plain["max_tokens"]
-

@@ -16,9 +16,15 @@ from sim.core.actions import Ask, Diagnose, RequestImage, RequestTest
         ("IMAGE: Chest X-ray", RequestImage(name="Chest X-ray")),
         ("Request image - CT head", RequestImage(name="CT head")),
         ("DIAGNOSIS: Pneumonia; Bronchitis; Asthma", Diagnose(differential=["Pneumonia", "Bronchitis", "Asthma"])),
-        ("Final diagnosis:\n1. Myasthenia gravis\n2. Lambert-Eaton syndrome", Diagnose(differential=["Myasthenia gravis", "Lambert-Eaton syndrome"])),
+        (
+            "Final diagnosis:\n1. Myasthenia gravis\n2. Lambert-Eaton syndrome",
+            Diagnose(differential=["Myasthenia gravis", "Lambert-Eaton syndrome"]),
+        ),
         ('{"kind": "test", "name": "urinalysis"}', RequestTest(name="urinalysis")),
-        ('Sure: {"action": "diagnosis", "differential": ["Gout", "Pseudogout"]}', Diagnose(differential=["Gout", "Pseudogout"])),
+        (
+            'Sure: {"action": "diagnosis", "differential": ["Gout", "Pseudogout"]}',
+            Diagnose(differential=["Gout", "Pseudogout"]),
+        ),
         ('{"kind": "ask", "question": "Any rash?"}', Ask(text="Any rash?")),
     ],
 )

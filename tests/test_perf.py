@@ -15,16 +15,44 @@ from benchmark.perf.vectors import default_dim, exact_top_k, sample
 from sim.core.transcript import Turn
 from tests.helpers import small_case
 
-SECTIONS = ("machine", "targets", "embedded", "harness", "store", "ingest", "prompt_tokens", "concurrency", "memory",
-            "training", "speculative")
+SECTIONS = (
+    "machine",
+    "targets",
+    "embedded",
+    "harness",
+    "store",
+    "ingest",
+    "prompt_tokens",
+    "concurrency",
+    "memory",
+    "training",
+    "speculative",
+)
 
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory) -> dict:
     folder = tmp_path_factory.mktemp("perf")
     out = folder / "perf.json"
-    done = subprocess.run([sys.executable, "-m", "sim.cli.main", "--data-dir", str(folder / "data"), "bench", "perf",
-                           "--quick", "--smoke", "--json", str(out)], check=False, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sim.cli.main",
+            "--data-dir",
+            str(folder / "data"),
+            "bench",
+            "perf",
+            "--quick",
+            "--smoke",
+            "--json",
+            str(out),
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "targets" in done.stdout and "wrote" in done.stdout
     return json.loads(out.read_text(encoding="utf-8"))
@@ -83,7 +111,9 @@ def test_store_ingest_concurrency_memory_are_sane(report):
         assert entry["images"] > 0 and entry["images_per_s"] > 0 and entry["records_added"] >= entry["images"]
         assert "embedding images" in entry["stages_s"]
     levels = report["concurrency"]["scripted_server"]["levels"]
-    assert [r["concurrency"] for r in levels] == [1, 2, 2] and all(r["errors"] == 0 and r["speedup"] > 0 for r in levels)
+    assert [r["concurrency"] for r in levels] == [1, 2, 2] and all(
+        r["errors"] == 0 and r["speedup"] > 0 for r in levels
+    )
     assert [r["processes"] for r in levels] == [1, 1, 2]  # the highest level again in worker processes
     assert all(r["harness_cpu_ms_per_episode"] > 0 and r["peak_rss_mb"] > 50 for r in levels)
     assert levels[-1]["worker_peak_rss_mb"] > 50  # the workers' CPU and memory are counted too
@@ -124,7 +154,10 @@ def test_exact_search_and_vector_kinds():
 
 def test_baseline_prompt_resends_the_case_and_the_history():
     case = small_case()
-    transcript = [Turn(index=0, role="doctor", text="ASK: Any fever?"), Turn(index=1, role="patient", text="Yes, since Monday.")]
+    transcript = [
+        Turn(index=0, role="doctor", text="ASK: Any fever?"),
+        Turn(index=1, role="patient", text="Yes, since Monday."),
+    ]
     _system, user = baseline_messages(case, transcript, turn_cap=20)
     assert "15,200 /uL" in user.content and "Crackles at the right base" in user.content  # every result, every turn
     assert "Doctor: ASK: Any fever?\nPatient: Yes, since Monday." in user.content
@@ -134,18 +167,27 @@ def test_baseline_prompt_resends_the_case_and_the_history():
 def test_only_runs_the_named_sections_and_rejects_unknown_ones(tmp_path):
     out = tmp_path / "perf.json"
     command = [sys.executable, "-m", "sim.cli.main", "--data-dir", str(tmp_path / "data"), "bench", "perf", "--smoke"]
-    done = subprocess.run([*command, "--only", "prompt_tokens", "--json", str(out)], check=False, capture_output=True, text=True,
-                          timeout=300)
+    done = subprocess.run(
+        [*command, "--only", "prompt_tokens", "--json", str(out)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(out.read_text(encoding="utf-8"))
     assert report["prompt_tokens"]["reduction"] > 0
     for section in ("harness", "store", "ingest", "concurrency", "memory"):
         assert report[section] == {"skipped": "not selected (--only)"}, section
-    done = subprocess.run([*command, "--only", "scale_out", "--json", str(out)], check=False, capture_output=True, text=True,
-                          timeout=300)
+    done = subprocess.run(
+        [*command, "--only", "scale_out", "--json", str(out)], check=False, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(out.read_text(encoding="utf-8"))
-    assert report["concurrency"]["scripted_server"]["levels"] and report["concurrency"]["scripted_server"]["peak_in_flight"] >= 1
+    assert (
+        report["concurrency"]["scripted_server"]["levels"]
+        and report["concurrency"]["scripted_server"]["peak_in_flight"] >= 1
+    )
     assert report["concurrency"]["embedded_server"] == {"skipped": "not selected (--only scale_out)"}
     assert report["harness"] == {"skipped": "not selected (--only)"}
     bad = subprocess.run([*command, "--only", "stores"], check=False, capture_output=True, text=True, timeout=120)
@@ -156,8 +198,10 @@ def test_server_log_timings_are_summed_per_role(tmp_path):
     from benchmark.perf.server_log import log_offset, timings_by_role
 
     log = tmp_path / "server.log"
-    line = ("0.15.5 I slot print_timing: id  {slot} | task 1 | prompt eval time =    {pms} ms /   {pt} tokens (x)\n"
-            "0.15.5 I slot print_timing: id  {slot} | task 1 |        eval time =    {gms} ms /    {gt} tokens (x)\n")
+    line = (
+        "0.15.5 I slot print_timing: id  {slot} | task 1 | prompt eval time =    {pms} ms /   {pt} tokens (x)\n"
+        "0.15.5 I slot print_timing: id  {slot} | task 1 |        eval time =    {gms} ms /    {gt} tokens (x)\n"
+    )
     log.write_text(line.format(slot=0, pms=9000, pt=900, gms=1, gt=1))  # before the offset: not counted
     offset = log_offset(log)
     with log.open("a") as handle:
@@ -165,8 +209,15 @@ def test_server_log_timings_are_summed_per_role(tmp_path):
         handle.write(line.format(slot=2, pms=250.0, pt=50, gms=100.0, gt=4))
         handle.write(line.format(slot=0, pms=1000.0, pt=100, gms=500.0, gt=10))
     found = timings_by_role(log, offset, {"doctor-0": 0, "patient-0": 2})
-    assert found["doctor"] == {"prompt_tokens": 200, "prompt_s": 2.0, "gen_tokens": 20, "gen_s": 1.0, "requests": 2,
-                               "prompt_tokens_per_s": 100.0, "gen_tokens_per_s": 20.0}
+    assert found["doctor"] == {
+        "prompt_tokens": 200,
+        "prompt_s": 2.0,
+        "gen_tokens": 20,
+        "gen_s": 1.0,
+        "requests": 2,
+        "prompt_tokens_per_s": 100.0,
+        "gen_tokens_per_s": 20.0,
+    }
     assert found["patient"]["prompt_tokens_per_s"] == 200.0 and found["patient"]["requests"] == 1
 
 
@@ -208,8 +259,16 @@ def test_embedded_encounter_rows_say_where_the_time_went(tmp_path):
 
     bank = tmp_path / "bank"
     generate_bank(2, 5, bank)
-    settings = load_settings(None, {"data_dir": str(tmp_path / "data"), "embedded.model": "smollm2-135m",
-                                    "embedded.n_ctx": 1792, "retrieval.enabled": False, "encounter.llm_judge": False})
+    settings = load_settings(
+        None,
+        {
+            "data_dir": str(tmp_path / "data"),
+            "embedded.model": "smollm2-135m",
+            "embedded.n_ctx": 1792,
+            "retrieval.enabled": False,
+            "encounter.llm_judge": False,
+        },
+    )
     result = embedded_levels(settings, load_cases(bank), bank, tmp_path / "work", [1, 2], episodes=2, turn_cap=2)
     rows = {(r["servers"], r["concurrency"]): r for r in result["levels"]}
     assert set(rows) == {("shared", 1), ("per-role", 1), ("per-role", 2)}
@@ -233,7 +292,7 @@ def test_peak_rss_can_start_afresh_so_a_section_reports_its_own_peak():
     from benchmark.perf.store_child import peak_rss_mb, reset_peak_rss
 
     block = bytearray(200 * 2**20)
-    block[:: 4096] = b"1" * len(block[:: 4096])  # touch every page so it is resident
+    block[::4096] = b"1" * len(block[::4096])  # touch every page so it is resident
     high = peak_rss_mb()
     del block
     if not reset_peak_rss():
@@ -249,19 +308,52 @@ def test_the_speculative_section_runs_and_prints_on_the_small_model(tmp_path):
     import re
 
     out = tmp_path / "perf.json"
-    env = {**os.environ, "CLINSIM_EMBEDDED__MODEL": "smollm2-135m", "CLINSIM_EMBEDDED__N_CTX": "1792",
-           "CLINSIM_RETRIEVAL__ENABLED": "false", "CLINSIM_ENCOUNTER__LLM_JUDGE": "false", "COLUMNS": "250"}
-    done = subprocess.run([sys.executable, "-m", "sim.cli.main", "--data-dir", str(tmp_path / "data"), "bench", "perf",
-                           "--smoke", "--only", "speculative", "--speculative", "ngram-mod", "--rounds", "1",
-                           "--episodes", "1", "--json", str(out)], check=False, capture_output=True, text=True,
-                          timeout=600, env=env)
+    env = {
+        **os.environ,
+        "CLINSIM_EMBEDDED__MODEL": "smollm2-135m",
+        "CLINSIM_EMBEDDED__N_CTX": "1792",
+        "CLINSIM_RETRIEVAL__ENABLED": "false",
+        "CLINSIM_ENCOUNTER__LLM_JUDGE": "false",
+        "COLUMNS": "250",
+    }
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sim.cli.main",
+            "--data-dir",
+            str(tmp_path / "data"),
+            "bench",
+            "perf",
+            "--smoke",
+            "--only",
+            "speculative",
+            "--speculative",
+            "ngram-mod",
+            "--rounds",
+            "1",
+            "--episodes",
+            "1",
+            "--json",
+            str(out),
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "speculative decoding: 1 round(s) x 1 encounters per arm" in done.stdout and "same text as off" in done.stdout
+    assert (
+        "speculative decoding: 1 round(s) x 1 encounters per arm" in done.stdout and "same text as off" in done.stdout
+    )
     assert re.search(r"│ ngram-mod +│ +[\d.]+ │", done.stdout), done.stdout  # its row, with its median
     section = json.loads(out.read_text(encoding="utf-8"))["speculative"]
     assert [arm["label"] for arm in section["arms"]] == ["off", "ngram-mod"]  # off added: every ratio needs it
     off, mode = section["arms"]
-    assert "[speculative" not in off["model"] and mode["model"].endswith("[speculative ngram-mod n-match=24 n-min=48 n-max=64]")
+    assert "[speculative" not in off["model"] and mode["model"].endswith(
+        "[speculative ngram-mod n-match=24 n-min=48 n-max=64]"
+    )
     for arm in (off, mode):
         assert arm["errors"] == 0 and arm["encounter_s"]["n"] == 1 and arm["server_peak_rss_mb"] > 50
         assert arm["by_role"]["doctor"]["gen_tokens"] > 0 and arm["by_role"]["patient"]["gen_tokens_per_s"] > 0

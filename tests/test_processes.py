@@ -26,10 +26,17 @@ def bank(tmp_path_factory):
 
 
 def _scripted(tmp_path, **extra):
-    values = {"data_dir": str(tmp_path / "data"), "encounter.llm_judge": False, "encounter.patient_opens": False,
-              "strategy.deliberate": False, "retrieval.enabled": False,
-              "roles.doctor.backend": "scripted", "roles.doctor.script": ["DIAGNOSIS: Cardiomegaly"],  # same reply in any order
-              "roles.patient.backend": "scripted", "roles.patient.script": ["Here."]}
+    values = {
+        "data_dir": str(tmp_path / "data"),
+        "encounter.llm_judge": False,
+        "encounter.patient_opens": False,
+        "strategy.deliberate": False,
+        "retrieval.enabled": False,
+        "roles.doctor.backend": "scripted",
+        "roles.doctor.script": ["DIAGNOSIS: Cardiomegaly"],  # same reply in any order
+        "roles.patient.backend": "scripted",
+        "roles.patient.script": ["Here."],
+    }
     values.update(extra)
     return load_settings(None, values)
 
@@ -50,8 +57,14 @@ def test_worker_processes_give_the_records_of_one_process(bank, tmp_path):
     assert [stable_record(r) for r in one] == [stable_record(r) for r in two]
     assert sorted(map(key, read_records(tmp_path / "p2" / "episodes.jsonl"))) == sorted(map(key, one))
     done = {e.key for e in episodes}  # a resumed run with nothing left starts no worker
-    again = run_episodes(episodes, tmp_path / "p2", None, run_id="r", done=done,
-                         execute=process_executor(settings, run_id="r", processes=2, concurrency=4))
+    again = run_episodes(
+        episodes,
+        tmp_path / "p2",
+        None,
+        run_id="r",
+        done=done,
+        execute=process_executor(settings, run_id="r", processes=2, concurrency=4),
+    )
     assert again.skipped == 12 and not again.records
 
 
@@ -65,16 +78,48 @@ def test_processes_are_refused_where_they_cannot_work(tmp_path):
 
 def test_cli_run_with_processes_and_a_refusal(bank, tmp_path):
     config = tmp_path / "clinsim.toml"
-    config.write_text(f'data_dir = "{tmp_path / "data"}"\n[retrieval]\nenabled = false\n'
-                      '[roles.doctor]\nbackend = "scripted"\nscript = ["DIAGNOSIS: Cardiomegaly"]\n'
-                      '[roles.patient]\nbackend = "scripted"\nscript = ["Yes."]\n[encounter]\nllm_judge = false\n')
+    config.write_text(
+        f'data_dir = "{tmp_path / "data"}"\n[retrieval]\nenabled = false\n'
+        '[roles.doctor]\nbackend = "scripted"\nscript = ["DIAGNOSIS: Cardiomegaly"]\n'
+        '[roles.patient]\nbackend = "scripted"\nscript = ["Yes."]\n[encounter]\nllm_judge = false\n'
+    )
     runner = CliRunner()
     out = tmp_path / "run"
-    result = runner.invoke(app, ["--config", str(config), "bench", "run", "--cases", str(bank), "--out", str(out),
-                                 "-j", "4", "--processes", "2"])
+    result = runner.invoke(
+        app,
+        [
+            "--config",
+            str(config),
+            "bench",
+            "run",
+            "--cases",
+            str(bank),
+            "--out",
+            str(out),
+            "-j",
+            "4",
+            "--processes",
+            "2",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert json.loads((out / "summary.json").read_text())["episodes"] == 6
-    refused = runner.invoke(app, ["--config", str(config), "bench", "run", "--cases", str(bank), "--out",
-                                  str(tmp_path / "x"), "--processes", "2", "--patient-model", "embedded"])
+    refused = runner.invoke(
+        app,
+        [
+            "--config",
+            str(config),
+            "bench",
+            "run",
+            "--cases",
+            str(bank),
+            "--out",
+            str(tmp_path / "x"),
+            "--processes",
+            "2",
+            "--patient-model",
+            "embedded",
+        ],
+    )
     assert refused.exit_code == 1 and "embedded model plays patient" in refused.output, refused.output
     assert "Traceback" not in refused.output and not (tmp_path / "x").exists()

@@ -42,9 +42,11 @@ def test_totals_count_a_test_that_returned_an_image_as_imaging():
     from sim.core.records import compute_totals
     from sim.core.transcript import Turn
 
-    turns = [Turn(index=0, role="doctor", text="TEST: Chest X-ray", action={"kind": "test", "name": "Chest X-ray"}),
-             Turn(index=1, role="measurement", text="acquired", images=["a.png"]),
-             Turn(index=2, role="doctor", text="TEST: CBC", action={"kind": "test", "name": "CBC"}),
-             Turn(index=3, role="measurement", text="WBC 12")]
+    turns = [
+        Turn(index=0, role="doctor", text="TEST: Chest X-ray", action={"kind": "test", "name": "Chest X-ray"}),
+        Turn(index=1, role="measurement", text="acquired", images=["a.png"]),
+        Turn(index=2, role="doctor", text="TEST: CBC", action={"kind": "test", "name": "CBC"}),
+        Turn(index=3, role="measurement", text="WBC 12"),
+    ]
     totals = compute_totals(turns, 1.0)
     assert (totals.tests, totals.images, totals.doctor_turns) == (1, 1, 2)

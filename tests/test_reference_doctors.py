@@ -22,9 +22,14 @@ STORIES = {
 
 def _case(index: int, name: str, extra: str = "") -> Case:
     group, words = STORIES[name]
-    return Case(id=f"t-{index}", source="test", patient=PatientScript(history=f"{words} {extra}".strip()),
-                tests={"Complete_Blood_Count": {"WBC": "12"}}, diagnosis=Diagnosis(name=name),
-                metadata={"group": group})
+    return Case(
+        id=f"t-{index}",
+        source="test",
+        patient=PatientScript(history=f"{words} {extra}".strip()),
+        tests={"Complete_Blood_Count": {"WBC": "12"}},
+        diagnosis=Diagnosis(name=name),
+        metadata={"group": group},
+    )
 
 
 @pytest.fixture
@@ -59,10 +64,14 @@ def test_knn_text_asks_for_the_image_then_lets_the_picture_pick_among_the_story_
     assert isinstance(first.action, RequestImage)
     # The infection story fits an effusion and a consolidation; the films retrieved are effusions (of another
     # cause): the picture picks the group, the story the cause within it.
-    retrieved = [{"diagnosis": "Malignant pleural effusion", "similarity": 0.9},
-                 {"diagnosis": "Malignant pleural effusion", "similarity": 0.8}]
-    transcript = [Turn(index=0, role="doctor", text="IMAGE: chest x-ray", action=first.action),
-                  Turn(index=1, role="retrieval", text="...", meta={"items": retrieved})]
+    retrieved = [
+        {"diagnosis": "Malignant pleural effusion", "similarity": 0.9},
+        {"diagnosis": "Malignant pleural effusion", "similarity": 0.8},
+    ]
+    transcript = [
+        Turn(index=0, role="doctor", text="IMAGE: chest x-ray", action=first.action),
+        Turn(index=1, role="retrieval", text="...", meta={"items": retrieved}),
+    ]
     reply = doctor.generate_next_message(View(transcript))
     assert isinstance(reply.action, Diagnose) and reply.action.differential[0] == "Parapneumonic effusion"
     assert reply.meta["picture_groups"] == {"effusion": 1.0}

@@ -76,7 +76,9 @@ def test_bench_on_a_tiny_bank_writes_the_documented_json(quick_bank_model, tmp_p
                                     "image->image (region queries)"}  # fmt: skip
     image_task = report["tasks"]["image->image"]["methods"]
     assert {"random", "pixels", "pixels-centred", "openclip-bank"} <= set(image_task)
-    assert {"R@1", "R@5", "R@10", "P@10", "mAP", "nDCG@10", "latency_ms_p50", "latency_ms_p95"} <= set(image_task["pixels"])
+    assert {"R@1", "R@5", "R@10", "P@10", "mAP", "nDCG@10", "latency_ms_p50", "latency_ms_p95"} <= set(
+        image_task["pixels"]
+    )
     assert "tfidf" in report["tasks"]["report->report"]["methods"]
     assert "openclip-bank +region" in report["tasks"]["image->image (region queries)"]["methods"]
     ood = report["ood"]["methods"]["pixels"]
@@ -120,9 +122,11 @@ def test_labelled_text_embedder_ranks_by_label_where_wording_misleads():
     from retrieval.embedders.tfidf import TfidfEmbedder
 
     rng = np.random.default_rng(0)
-    synonyms = {"effusion": ["effusion", "fluid", "meniscus", "blunting", "layering", "pleural"],
-                "cardiomegaly": ["cardiomegaly", "enlarged", "heart", "silhouette", "cardiac", "ctr"],
-                "normal": ["clear", "normal", "unremarkable", "expanded", "negative", "stable"]}
+    synonyms = {
+        "effusion": ["effusion", "fluid", "meniscus", "blunting", "layering", "pleural"],
+        "cardiomegaly": ["cardiomegaly", "enlarged", "heart", "silhouette", "cardiac", "ctr"],
+        "normal": ["clear", "normal", "unremarkable", "expanded", "negative", "stable"],
+    }
     filler = [f"word{i}" for i in range(40)]
 
     def report(label):  # one word of the label among twelve of filler

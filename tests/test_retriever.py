@@ -61,8 +61,13 @@ def test_no_store_means_no_retriever_and_one_line_saying_why(tmp_path, tiny_embe
 
 
 def test_vote_weighs_similarity_and_breaks_ties_by_rank_then_name():
-    items = [{"diagnosis": "B", "similarity": 0.5}, {"diagnosis": "a", "similarity": 0.5},
-             {"diagnosis": "C", "similarity": 0.3}, {"diagnosis": "c", "similarity": 0.3}, {"diagnosis": ""}]
+    items = [
+        {"diagnosis": "B", "similarity": 0.5},
+        {"diagnosis": "a", "similarity": 0.5},
+        {"diagnosis": "C", "similarity": 0.3},
+        {"diagnosis": "c", "similarity": 0.3},
+        {"diagnosis": ""},
+    ]
     assert [(v.diagnosis, round(v.weight, 2)) for v in similarity_vote(items)] == [("C", 0.6), ("B", 0.5), ("a", 0.5)]
 
 
@@ -71,9 +76,18 @@ def test_knn_doctor_asks_for_the_image_then_votes():
     first = doctor.generate_next_message(View(transcript=[]))
     assert first.action.model_dump() == {"kind": "image", "name": "chest x-ray"} and first.text == "IMAGE: chest x-ray"
     asked = Turn(index=0, role="doctor", text=first.text, action=first.action)
-    retrieved = Turn(index=2, role="retrieval", text="...", meta={"items": [
-        {"diagnosis": "Cardiomegaly", "similarity": 0.9}, {"diagnosis": "Left pneumothorax", "similarity": 0.8},
-        {"diagnosis": "Left pneumothorax", "similarity": 0.7}]})
+    retrieved = Turn(
+        index=2,
+        role="retrieval",
+        text="...",
+        meta={
+            "items": [
+                {"diagnosis": "Cardiomegaly", "similarity": 0.9},
+                {"diagnosis": "Left pneumothorax", "similarity": 0.8},
+                {"diagnosis": "Left pneumothorax", "similarity": 0.7},
+            ]
+        },
+    )
     measured = Turn(index=1, role="measurement", text="acquired")
     answer = doctor.generate_next_message(View(transcript=[asked, measured, retrieved]))
     assert answer.action.differential == ["Left pneumothorax", "Cardiomegaly"]
@@ -81,14 +95,14 @@ def test_knn_doctor_asks_for_the_image_then_votes():
     assert no_image.action.differential == [UNKNOWN]
 
 
-def test_knn_doctor_diagnoses_bank_cases_through_the_runner_above_chance(bank_settings, tiny_bank, archive_bank,
-                                                                         tiny_embedder):
+def test_knn_doctor_diagnoses_bank_cases_through_the_runner_above_chance(
+    bank_settings, tiny_bank, archive_bank, tiny_embedder
+):
     # The store holds the queried cases themselves (which must be excluded) plus a bank of another seed.
     write_items(read_source("bank", archive_bank).items, open_store(bank_settings), tiny_embedder, tiny_embedder)
     knn = bank_settings.model_copy(update={"encounter": bank_settings.encounter.model_copy(update={"doctor": "knn"})})
     # The knn doctor never talks to the patient; a scripted stand-in keeps the embedded server off.
-    runner = EncounterRunner(knn, models={"patient": ScriptedModel(["I don't know."])},
-                             retriever=make_retriever(knn))
+    runner = EncounterRunner(knn, models={"patient": ScriptedModel(["I don't know."])}, retriever=make_retriever(knn))
     records = [runner.run(case, tiny_bank) for case in load_cases(tiny_bank)]
     assert all(r.termination == "diagnosed" for r in records)
     for record in records:
@@ -106,8 +120,21 @@ def test_model_flag_knn_is_for_the_doctor_only():
 
 
 def test_run_with_the_knn_doctor_and_the_store(bank_settings, tiny_bank, tmp_path):
-    base = ["--data-dir", str(bank_settings.data_dir), "run", "--cases", str(tiny_bank), "--doctor-model", "knn",
-            "--patient-model", "scripted", "--judge-model", "scripted", "--out", str(tmp_path / "run")]
+    base = [
+        "--data-dir",
+        str(bank_settings.data_dir),
+        "run",
+        "--cases",
+        str(tiny_bank),
+        "--doctor-model",
+        "knn",
+        "--patient-model",
+        "scripted",
+        "--judge-model",
+        "scripted",
+        "--out",
+        str(tmp_path / "run"),
+    ]
     result = CliRunner().invoke(app, base, env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert "Similar cases from the archive" in result.output and "DIAGNOSIS:" in result.output
@@ -116,9 +143,25 @@ def test_run_with_the_knn_doctor_and_the_store(bank_settings, tiny_bank, tmp_pat
 
 
 def test_run_without_a_store_says_retrieval_is_off(tmp_path, tiny_bank, tiny_embedder):
-    result = CliRunner().invoke(app, ["--data-dir", str(tmp_path / "data"), "run", "--cases", str(tiny_bank),
-                                      "--doctor-model", "knn", "--patient-model", "scripted", "--judge-model",
-                                      "scripted", "--out", str(tmp_path / "run")], env={"COLUMNS": "200"})
+    result = CliRunner().invoke(
+        app,
+        [
+            "--data-dir",
+            str(tmp_path / "data"),
+            "run",
+            "--cases",
+            str(tiny_bank),
+            "--doctor-model",
+            "knn",
+            "--patient-model",
+            "scripted",
+            "--judge-model",
+            "scripted",
+            "--out",
+            str(tmp_path / "run"),
+        ],
+        env={"COLUMNS": "200"},
+    )
     assert result.exit_code == 0, result.output
     assert "retrieval is off: the case store" in result.output
 
@@ -133,7 +176,7 @@ def test_demo_fills_an_empty_store_from_the_bank_and_the_encounter_shows_retriev
         '[roles.doctor]\nbackend = "scripted"\nscript = ["ASK: Where is the pain?", "IMAGE: chest x-ray", '
         '"DIAGNOSIS: Right pneumothorax"]\n'
         '[roles.patient]\nbackend = "scripted"\nscript = ["My chest hurts on the right."]\n'
-        '[encounter]\nllm_judge = false\n'
+        "[encounter]\nllm_judge = false\n"
     )
     result = CliRunner().invoke(app, ["--config", str(config), "demo"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
@@ -151,14 +194,25 @@ def test_a_retrieved_case_with_clinical_context_shows_the_patient_beside_the_fil
     from retrieval.search import Neighbour, SearchResult
 
     def neighbour(context: str) -> Neighbour:
-        return Neighbour(item_id="i", case_id="c", diagnosis="Malignant pleural effusion", similarity=0.91, score=0.91,
-                         regions=[], source="bank", image="x.png", context=context,
-                         report="FINDINGS: Fluid.\n\nIMPRESSION: Moderate right pleural effusion.")
+        return Neighbour(
+            item_id="i",
+            case_id="c",
+            diagnosis="Malignant pleural effusion",
+            similarity=0.91,
+            score=0.91,
+            regions=[],
+            source="bank",
+            image="x.png",
+            context=context,
+            report="FINDINGS: Fluid.\n\nIMPRESSION: Moderate right pleural effusion.",
+        )
 
     verdict = OODVerdict(ood=False, score=0.1)
     with_context = doctor_text(SearchResult([neighbour("71-year-old woman; breast cancer 6 years ago")], verdict))
-    assert ("1. Malignant pleural effusion (similarity 0.91): Patient: 71-year-old woman; breast cancer 6 years ago. "
-            "Film: Moderate right pleural effusion.") in with_context
+    assert (
+        "1. Malignant pleural effusion (similarity 0.91): Patient: 71-year-old woman; breast cancer 6 years ago. "
+        "Film: Moderate right pleural effusion."
+    ) in with_context
     without = doctor_text(SearchResult([neighbour("")], verdict))  # sources without context read as before
     assert "1. Malignant pleural effusion (similarity 0.91): Moderate right pleural effusion." in without
     assert neighbour("x").record()["context"] == "x"

@@ -97,8 +97,10 @@ def test_noise_and_photographs_are_out_of_distribution(filled):
     for name, image in strangers.items():
         verdict = search(collection, embedder.embed_images([image])[0], 3).ood
         assert verdict.ood is True, f"{name}: {verdict}"
-    own = [search(collection, v, 3, exclude=i.case_id).ood.ood
-           for i, v in zip(read.items, embedder.embed_images([i.image_path for i in read.items]))]
+    own = [
+        search(collection, v, 3, exclude=i.case_id).ood.ood
+        for i, v in zip(read.items, embedder.embed_images([i.image_path for i in read.items]))
+    ]
     assert sum(own) <= 1  # the 99th percentile lets at most about 1 in 100 in-distribution queries through
 
 
@@ -127,7 +129,9 @@ def test_ingest_and_query_through_a_chroma_server(tmp_path, tiny_bank, tiny_embe
     again = runner.invoke(app, [*base, "ingest", str(tiny_bank), "--kind", "bank", "--chroma-url", chroma_server])
     assert "0 records added" in again.output
     image = tiny_bank / "images" / "bank-s7-00003.png"
-    query = runner.invoke(app, [*base, "query", "--image", str(image), "-k", "3", "--json", "--chroma-url", chroma_server])
+    query = runner.invoke(
+        app, [*base, "query", "--image", str(image), "-k", "3", "--json", "--chroma-url", chroma_server]
+    )
     assert query.exit_code == 0, query.output
     answer = json.loads(query.output)
     assert answer["results"][0]["case_id"] == "bank-s7-00003" and answer["ood"] is False
@@ -142,8 +146,11 @@ def test_leaving_a_case_out_matches_a_chroma_filter_even_when_the_case_fills_the
     from retrieval.store import EXCLUDE_SLACK, StoreCollection
 
     store = CaseStore.open(tmp_path / "chroma")
-    collection = StoreCollection(store.client.create_collection("slack-test", embedding_function=None,
-                                                                configuration={"hnsw": {"space": "cosine"}}))
+    collection = StoreCollection(
+        store.client.create_collection(
+            "slack-test", embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+        )
+    )
     rng = np.random.default_rng(0)
     centre = rng.normal(size=16)
     big = EXCLUDE_SLACK + 5  # case "big" has more items next to the query than the slack

@@ -36,16 +36,21 @@ def test_vote_breaks_ties_deterministically():
 
 def test_direct_makes_one_call_per_turn(tmp_path):
     doctor = ScriptedModel(["ASK: Any fever?", "DIAGNOSIS: pneumonia"])
-    record = EncounterRunner(_settings(tmp_path), models={"doctor": doctor, "patient": ScriptedModel(["Yes."])}).run(small_case())
+    record = EncounterRunner(_settings(tmp_path), models={"doctor": doctor, "patient": ScriptedModel(["Yes."])}).run(
+        small_case()
+    )
     assert len(doctor.calls) == 2
     assert {c.strategy for t in record.turns for c in t.calls if c.role == "doctor"} == {"direct"}
 
 
 def test_cot_reasoning_is_recorded_but_never_reaches_the_patient(tmp_path):
-    doctor = ScriptedModel(["SECRET-THOUGHT it could be pneumonia", "ASK: Any fever?",
-                            "SECRET-THOUGHT fever fits", "DIAGNOSIS: pneumonia"])
+    doctor = ScriptedModel(
+        ["SECRET-THOUGHT it could be pneumonia", "ASK: Any fever?", "SECRET-THOUGHT fever fits", "DIAGNOSIS: pneumonia"]
+    )
     patient = ScriptedModel(["Yes."])
-    record = EncounterRunner(_settings(tmp_path, name="cot"), models={"doctor": doctor, "patient": patient}).run(small_case())
+    record = EncounterRunner(_settings(tmp_path, name="cot"), models={"doctor": doctor, "patient": patient}).run(
+        small_case()
+    )
     first = record.turns[0]
     assert first.text == "ASK: Any fever?" and first.meta["reasoning"] == "SECRET-THOUGHT it could be pneumonia"
     assert [c.purpose for c in first.calls] == ["reasoning", "act"]
@@ -56,14 +61,25 @@ def test_cot_reasoning_is_recorded_but_never_reaches_the_patient(tmp_path):
 
 
 def test_self_consistency_samples_votes_and_records(tmp_path):
-    doctor = ScriptedModel(["DIAGNOSIS: Bronchitis; Pneumonia", "DIAGNOSIS: Pneumonia; Bronchitis",
-                            "DIAGNOSIS: Community-acquired pneumonia", "DIAGNOSIS: Pneumonia", "nonsense"])
-    record = EncounterRunner(_settings(tmp_path, name="self-consistency", samples=5, temperature=0.9),
-                             models={"doctor": doctor, "patient": ScriptedModel(["Yes."])}).run(small_case())
+    doctor = ScriptedModel(
+        [
+            "DIAGNOSIS: Bronchitis; Pneumonia",
+            "DIAGNOSIS: Pneumonia; Bronchitis",
+            "DIAGNOSIS: Community-acquired pneumonia",
+            "DIAGNOSIS: Pneumonia",
+            "nonsense",
+        ]
+    )
+    record = EncounterRunner(
+        _settings(tmp_path, name="self-consistency", samples=5, temperature=0.9),
+        models={"doctor": doctor, "patient": ScriptedModel(["Yes."])},
+    ).run(small_case())
     turn = record.turns[0]
     assert len(doctor.calls) == 5 and [c.purpose for c in turn.calls] == ["act"] + ["sample"] * 4
     assert turn.action.differential[0] == "Pneumonia" and record.top1_correct
-    assert turn.meta["votes"][0]["diagnosis"] == "Pneumonia" and len(turn.meta["samples"]) == 4  # "nonsense" casts no rank_vote
+    assert (
+        turn.meta["votes"][0]["diagnosis"] == "Pneumonia" and len(turn.meta["samples"]) == 4
+    )  # "nonsense" casts no rank_vote
 
 
 def test_conference_makes_exactly_k_times_r_plus_one_calls_and_records_them(tmp_path):
@@ -78,7 +94,9 @@ def test_conference_makes_exactly_k_times_r_plus_one_calls_and_records_them(tmp_
         return "DIAGNOSIS: Bronchitis"
 
     doctor = ScriptedModel(doctor_and_panel)
-    record = EncounterRunner(_settings(tmp_path, name="conference", rounds=r), models={"doctor": doctor, "patient": ScriptedModel(["Yes."])}).run(small_case())
+    record = EncounterRunner(
+        _settings(tmp_path, name="conference", rounds=r), models={"doctor": doctor, "patient": ScriptedModel(["Yes."])}
+    ).run(small_case())
     turn = record.turns[0]
     purposes = [c.purpose for c in turn.calls]
     assert purposes == ["act"] + ["panel:radiologist", "panel:internist", "panel:devil's advocate"] * r + ["lead"]
@@ -104,13 +122,30 @@ def test_ablate_has_a_strategy_axis(tmp_path):
     bank = tmp_path / "bank"
     generate_bank(3, 1, bank)
     config = tmp_path / "clinsim.toml"
-    config.write_text(f'data_dir = "{tmp_path / "data"}"\n[roles.doctor]\nbackend = "scripted"\n'
-                      'script = ["DIAGNOSIS: Cardiomegaly"]\n[roles.patient]\nbackend = "scripted"\nscript = ["Yes."]\n'
-                      '[encounter]\nllm_judge = false\npatient_opens = false\n'
-                      '[strategy]\ndeliberate = false\n')
+    config.write_text(
+        f'data_dir = "{tmp_path / "data"}"\n[roles.doctor]\nbackend = "scripted"\n'
+        'script = ["DIAGNOSIS: Cardiomegaly"]\n[roles.patient]\nbackend = "scripted"\nscript = ["Yes."]\n'
+        "[encounter]\nllm_judge = false\npatient_opens = false\n"
+        "[strategy]\ndeliberate = false\n"
+    )
     out = tmp_path / "ablation"
-    result = CliRunner().invoke(app, ["--config", str(config), "bench", "ablate", "--axes", "strategy",
-                                      "--strategies", "direct,self-consistency", "--cases", str(bank), "--out", str(out)])
+    result = CliRunner().invoke(
+        app,
+        [
+            "--config",
+            str(config),
+            "bench",
+            "ablate",
+            "--axes",
+            "strategy",
+            "--strategies",
+            "direct,self-consistency",
+            "--cases",
+            str(bank),
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     table = json.loads((out / "ablation.json").read_text())
     arms = {a["name"]: a for a in table["arms"]}
@@ -127,9 +162,18 @@ def test_arm_elapsed_time_counts_concurrent_episodes_once_and_no_pause():
     from sim.core.records import EpisodeRecord
 
     def record(i, start, end):
-        return EpisodeRecord(run_id="r", episode_id=f"c{i}:t0", case_id=f"c{i}", source="bank", trial=0, seed=i,
-                             truth="x", termination="diagnosed", started_at=f"2026-12-03T05:0{start}:00+00:00",
-                             finished_at=f"2026-12-03T05:0{end}:00+00:00")
+        return EpisodeRecord(
+            run_id="r",
+            episode_id=f"c{i}:t0",
+            case_id=f"c{i}",
+            source="bank",
+            trial=0,
+            seed=i,
+            truth="x",
+            termination="diagnosed",
+            started_at=f"2026-12-03T05:0{start}:00+00:00",
+            finished_at=f"2026-12-03T05:0{end}:00+00:00",
+        )
 
     assert elapsed_s([record(1, 0, 4), record(2, 1, 4), record(3, 2, 5)]) == 300.0
     assert elapsed_s([record(1, 0, 2), record(2, 2, 3), record(3, 7, 9)]) == 300.0  # paused from minute 3 to 7

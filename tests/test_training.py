@@ -31,8 +31,9 @@ def _pairs(bank):
 @pytest.fixture(scope="module")
 def trained(bank, tmp_path_factory):
     checkpoint = tmp_path_factory.mktemp("model") / "tiny.pt"
-    config = TrainConfig(steps=STEPS, batch_size=24, learning_rate=6e-3, warmup_steps=5, augment=False,
-                         outliers_per_batch=0)
+    config = TrainConfig(
+        steps=STEPS, batch_size=24, learning_rate=6e-3, warmup_steps=5, augment=False, outliers_per_batch=0
+    )
     return train_embedder(_pairs(bank), checkpoint, config, source="test bank")
 
 

@@ -52,8 +52,10 @@ BAD_FILES = [
             (
                 1,
                 "-",
-                ("cannot tell the case format from the keys (label, patient); expected AgentClinic OSCE "
-                "(OSCE_Examination), NEJM (question, answers, patient_info) or native (id, source, diagnosis)"),
+                (
+                    "cannot tell the case format from the keys (label, patient); expected AgentClinic OSCE "
+                    "(OSCE_Examination), NEJM (question, answers, patient_info) or native (id, source, diagnosis)"
+                ),
             )
         ],
         0,
@@ -187,7 +189,9 @@ def test_deeply_nested_json_is_a_problem_not_a_crash(tmp_path):
 def test_nan_is_not_json(tmp_path):
     path = tmp_path / "nan.jsonl"
     path.write_text(native_line("a", metadata={"score": 1.5}).replace("1.5", "NaN") + "\n")
-    assert [str(p) for p in read_cases(path).problems] == [located(path, 1, "-", "invalid JSON: NaN is not a JSON value")]
+    assert [str(p) for p in read_cases(path).problems] == [
+        located(path, 1, "-", "invalid JSON: NaN is not a JSON value")
+    ]
 
 
 def test_crlf_and_bom_are_tolerated(tmp_path):

@@ -59,8 +59,13 @@ def servers():
 
 def image_parts(body: dict) -> list[dict]:
     """Every image content part of one request body, in order."""
-    return [part for message in body.get("messages", []) if isinstance(message.get("content"), list)
-            for part in message["content"] if part.get("type") == "image_url"]
+    return [
+        part
+        for message in body.get("messages", [])
+        if isinstance(message.get("content"), list)
+        for part in message["content"]
+        if part.get("type") == "image_url"
+    ]
 
 
 def decoded(part: dict) -> Image.Image:
@@ -71,8 +76,13 @@ def decoded(part: dict) -> Image.Image:
 
 def reported_tokens(messages: list[dict]) -> int:
     """A vision server counts the tokens of the images it was shown; so does this one."""
-    return 10 + IMAGE_TOKENS * sum(1 for m in messages if isinstance(m.get("content"), list)
-                                   for part in m["content"] if part.get("type") == "image_url")
+    return 10 + IMAGE_TOKENS * sum(
+        1
+        for m in messages
+        if isinstance(m.get("content"), list)
+        for part in m["content"]
+        if part.get("type") == "image_url"
+    )
 
 
 def doctor_script(first: str, diagnosis: str = "Pneumonia"):
@@ -107,20 +117,23 @@ def case_file(tmp_path: Path) -> tuple[Path, Path]:
 
 def config_file(tmp_path: Path, doctor: FaultServer, patient: FaultServer, judge: FaultServer, **doctor_extra) -> Path:
     extra = "".join(f"{key} = {json.dumps(value)}\n" for key, value in doctor_extra.items())
-    text = (f'data_dir = "{tmp_path / "data"}"\n'
-            f'[roles.doctor]\nbackend = "openai"\nbase_url = "{doctor.base_url}"\nmax_retries = 0\nvision = true\n'
-            f"image_max_side = {MAX_SIDE}\n{extra}"
-            f'[roles.patient]\nbackend = "openai"\nbase_url = "{patient.base_url}"\nmax_retries = 0\n'
-            f'[roles.judge]\nbackend = "openai"\nbase_url = "{judge.base_url}"\nmax_retries = 0\n'
-            "[retrieval]\nenabled = false\n[encounter]\nturn_cap = 5\ndesk_semantic = false\n")
+    text = (
+        f'data_dir = "{tmp_path / "data"}"\n'
+        f'[roles.doctor]\nbackend = "openai"\nbase_url = "{doctor.base_url}"\nmax_retries = 0\nvision = true\n'
+        f"image_max_side = {MAX_SIDE}\n{extra}"
+        f'[roles.patient]\nbackend = "openai"\nbase_url = "{patient.base_url}"\nmax_retries = 0\n'
+        f'[roles.judge]\nbackend = "openai"\nbase_url = "{judge.base_url}"\nmax_retries = 0\n'
+        "[retrieval]\nenabled = false\n[encounter]\nturn_cap = 5\ndesk_semantic = false\n"
+    )
     path = tmp_path / "clinsim.toml"
     path.write_text(text, encoding="utf-8")
     return path
 
 
 def run_one(config: Path, cases: Path, out: Path, *more: str):
-    return CliRunner().invoke(app, ["--config", str(config), "run", "--cases", str(cases), "--out", str(out), *more],
-                              env={"COLUMNS": "200"})
+    return CliRunner().invoke(
+        app, ["--config", str(config), "run", "--cases", str(cases), "--out", str(out), *more], env={"COLUMNS": "200"}
+    )
 
 
 # --- an encounter end to end, every role on a scripted server -------------------------------------------------
@@ -165,7 +178,9 @@ def test_the_doctor_sees_the_image_in_the_turn_it_arrives_and_no_one_else_does(s
     for call in doctor_calls[1:]:
         assert call.images == [str(image)] and call.tokens_in == 10 + IMAGE_TOKENS
     assert all(call.images == [] for _, call in calls if call.role != "doctor")
-    assert record.totals.by_role["doctor"]["tokens_in"] == 10 * len(doctor_calls) + IMAGE_TOKENS * (len(doctor_calls) - 1)
+    assert record.totals.by_role["doctor"]["tokens_in"] == 10 * len(doctor_calls) + IMAGE_TOKENS * (
+        len(doctor_calls) - 1
+    )
 
 
 def test_without_keep_images_only_the_newest_message_carries_its_image(servers, tmp_path):
@@ -201,8 +216,9 @@ def test_a_server_that_refuses_images_is_an_error_naming_the_setting(servers, tm
     assert doctor.faults == 1  # a refusal is not retried
     assert not any("image_url" in json.dumps(body) for body in patient.bodies + judge.bodies)
 
-    check = CliRunner().invoke(app, ["--config", str(config), "llm", "check", "--role", "doctor"],
-                               env={"COLUMNS": "250"})
+    check = CliRunner().invoke(
+        app, ["--config", str(config), "llm", "check", "--role", "doctor"], env={"COLUMNS": "250"}
+    )
     assert check.exit_code == 1, check.output
     line = config.read_text().splitlines().index("vision = true") + 1
     assert f"{config}:{line}: roles.doctor.vision: BadRequestError (HTTP 400)" in check.output, check.output
@@ -221,11 +237,15 @@ def test_a_benchmark_stops_at_the_first_refused_image_instead_of_failing_every_e
     cases = one.with_name("four.jsonl")
     cases.write_text("\n".join(lines) + "\n", encoding="utf-8")
     config = config_file(tmp_path, doctor, patient, judge)
-    result = CliRunner().invoke(app, ["--config", str(config), "bench", "run", "--cases", str(cases), "--out",
-                                      str(tmp_path / "bench")], env={"COLUMNS": "200"})
+    result = CliRunner().invoke(
+        app,
+        ["--config", str(config), "bench", "run", "--cases", str(cases), "--out", str(tmp_path / "bench")],
+        env={"COLUMNS": "200"},
+    )
     assert result.exit_code == ExitCode.STOPPED, result.output
     assert "run stopped: doctor: roles.doctor.vision" in " ".join(result.output.split())
     assert len(read_records(tmp_path / "bench" / "episodes.jsonl")) == 1 and doctor.faults == 1
+
 
 def test_llm_check_sends_the_doctor_a_picture_and_the_others_none(servers, tmp_path):
     doctor = servers(reply=lambda messages: "A white disc on black.")
@@ -275,8 +295,9 @@ def test_only_the_doctor_may_see(role):
 def test_the_flag_sets_the_doctor_s_vision():
     from sim.cli.options import ModelFlags
 
-    flags = ModelFlags(doctor_model="m@http://127.0.0.1:9/v1", patient_model=None, judge_model=None, turn_cap=None,
-                       doctor_vision=True)
+    flags = ModelFlags(
+        doctor_model="m@http://127.0.0.1:9/v1", patient_model=None, judge_model=None, turn_cap=None, doctor_vision=True
+    )
     assert flags.overrides()["roles.doctor.vision"] is True
     unset = ModelFlags(doctor_model=None, patient_model=None, judge_model=None, turn_cap=None, doctor_vision=None)
     assert "roles.doctor.vision" not in unset.overrides()
@@ -287,8 +308,12 @@ def test_the_flag_sets_the_doctor_s_vision():
 def test_the_vision_axis_gives_four_arms_with_retrieval():
     assert "vision" in AXES
     arms = ablation_arms(["vision", "retrieval"], {})
-    assert [name for name, _ in arms] == ["vision-off+retrieval-off", "vision-off+retrieval-on",
-                                          "vision-on+retrieval-off", "vision-on+retrieval-on"]
+    assert [name for name, _ in arms] == [
+        "vision-off+retrieval-off",
+        "vision-off+retrieval-on",
+        "vision-on+retrieval-off",
+        "vision-on+retrieval-on",
+    ]
     assert [o["roles.doctor.vision"] for _, o in arms] == [False, False, True, True]
     assert [o["retrieval.enabled"] for _, o in arms] == [False, True, False, True]
 
@@ -297,10 +322,12 @@ def test_the_vision_axis_gives_four_arms_with_retrieval():
 
 
 def _view(image: str) -> View:
-    turns = [Turn(index=0, role="doctor", text="IMAGE: chest X-ray", action=RequestImage(name="chest X-ray")),
-             Turn(index=1, role="measurement", text="chest X-ray PA: acquired (image attached).", images=[image]),
-             Turn(index=2, role="doctor", text="ASK: Any fever?", action=Ask(text="Any fever?")),
-             Turn(index=3, role="patient", text="Yes, since Monday.")]
+    turns = [
+        Turn(index=0, role="doctor", text="IMAGE: chest X-ray", action=RequestImage(name="chest X-ray")),
+        Turn(index=1, role="measurement", text="chest X-ray PA: acquired (image attached).", images=[image]),
+        Turn(index=2, role="doctor", text="ASK: Any fever?", action=Ask(text="Any fever?")),
+        Turn(index=3, role="patient", text="Yes, since Monday."),
+    ]
     return View(transcript=turns, doctor_turns=2, turn_cap=10)
 
 
@@ -352,29 +379,38 @@ def test_encoding_keeps_small_images_as_they_are_and_scales_large_ones(tmp_path)
 
 
 def nejm_row(image_url: str, question: str = "A 55-year-old woman has dark patches on her face. What is it?") -> dict:
-    return {"image_url": image_url, "question": question,
-            "patient_info": "For your role as a patient, you are a 55-year-old woman with dark patches on your face.",
-            "physical_exams": "Bluish-brown patches on the cheeks.",
-            "answers": [{"text": "Exogenous ochronosis", "correct": True}, {"text": "Melasma", "correct": False}]}
+    return {
+        "image_url": image_url,
+        "question": question,
+        "patient_info": "For your role as a patient, you are a 55-year-old woman with dark patches on your face.",
+        "physical_exams": "Bluish-brown patches on the cheeks.",
+        "answers": [{"text": "Exogenous ochronosis", "correct": True}, {"text": "Melasma", "correct": False}],
+    }
 
 
 def nejm_file(tmp_path: Path, urls: list[str]) -> Path:
     path = tmp_path / "nejm.jsonl"
-    path.write_text("".join(json.dumps(nejm_row(url, f"Case {i}: dark patches. What is it?")) + "\n"
-                            for i, url in enumerate(urls)), encoding="utf-8")
+    path.write_text(
+        "".join(json.dumps(nejm_row(url, f"Case {i}: dark patches. What is it?")) + "\n" for i, url in enumerate(urls)),
+        encoding="utf-8",
+    )
     return path
 
 
 def test_url_file_names():
     assert url_file_names("https://csvc.nejm.org/ContentServer/images?id=IC20240111&width=1500&height=4000") == [
-        "IC20240111"]
+        "IC20240111"
+    ]
     assert url_file_names("https://example.org/cases/rash%201.jpg?size=large") == ["rash 1.jpg"]
     assert url_file_names("https://example.org/cases/") == []
 
 
 def test_nejm_images_from_a_folder_by_url_name_and_by_case_id(tmp_path):
-    urls = ["https://csvc.nejm.org/ContentServer/images?id=IC20240111&width=1500",
-            "https://example.org/figures/face.jpeg", "https://example.org/figures/other.png"]
+    urls = [
+        "https://csvc.nejm.org/ContentServer/images?id=IC20240111&width=1500",
+        "https://example.org/figures/face.jpeg",
+        "https://example.org/figures/other.png",
+    ]
     path = nejm_file(tmp_path, urls)
     folder = tmp_path / "images"
     picture(folder / "IC20240111.JPG")  # by the URL's id, whatever the letter case of its suffix
@@ -426,28 +462,74 @@ def test_the_cli_stops_at_a_missing_image_or_skips_it(tmp_path):
     path = nejm_file(tmp_path, ["https://example.org/a.png", "https://example.org/b.png"])
     folder = tmp_path / "images"
     picture(folder / "a.png")
-    args = ["--data-dir", str(tmp_path / "data"), "run", "--cases", str(path), "--image-dir", str(folder),
-            "--doctor-model", "scripted", "--patient-model", "scripted", "--judge-model", "scripted"]
+    args = [
+        "--data-dir",
+        str(tmp_path / "data"),
+        "run",
+        "--cases",
+        str(path),
+        "--image-dir",
+        str(folder),
+        "--doctor-model",
+        "scripted",
+        "--patient-model",
+        "scripted",
+        "--judge-model",
+        "scripted",
+    ]
     stopped = CliRunner().invoke(app, args, env={"COLUMNS": "250"})
     assert stopped.exit_code == 1
     assert f"{path}:2: image_url: no image file for this case in {folder}" in stopped.output
-    skipped = CliRunner().invoke(app, [*args, "--skip-missing-images", "--turn-cap", "1"],
-                                 env={"COLUMNS": "250", "CLINSIM_ROLES__DOCTOR__SCRIPT": '["DIAGNOSIS: Melasma"]',
-                                      "CLINSIM_RETRIEVAL__ENABLED": "false", "CLINSIM_ENCOUNTER__LLM_JUDGE": "false",
-                                      "CLINSIM_ENCOUNTER__PATIENT_OPENS": "false",
-                                      "CLINSIM_STRATEGY__DELIBERATE": "false"})
+    skipped = CliRunner().invoke(
+        app,
+        [*args, "--skip-missing-images", "--turn-cap", "1"],
+        env={
+            "COLUMNS": "250",
+            "CLINSIM_ROLES__DOCTOR__SCRIPT": '["DIAGNOSIS: Melasma"]',
+            "CLINSIM_RETRIEVAL__ENABLED": "false",
+            "CLINSIM_ENCOUNTER__LLM_JUDGE": "false",
+            "CLINSIM_ENCOUNTER__PATIENT_OPENS": "false",
+            "CLINSIM_STRATEGY__DELIBERATE": "false",
+        },
+    )
     assert skipped.exit_code == 0, skipped.output
     assert f"skipped: {path}:2: image_url: case" in skipped.output and "1 case(s) skipped, 1 loaded" in skipped.output
-    bench = ["--data-dir", str(tmp_path / "data"), "bench", "run", "--cases", str(path), "--image-dir", str(folder),
-             "--skip-missing-images", "--turn-cap", "1", "--out", str(tmp_path / "bench"), "--doctor-model", "scripted",
-             "--patient-model", "scripted", "--judge-model", "scripted"]
-    env = {"COLUMNS": "250", "CLINSIM_ROLES__DOCTOR__SCRIPT": '["DIAGNOSIS: Melasma"]', "CLINSIM_RETRIEVAL__ENABLED":
-           "false", "CLINSIM_ENCOUNTER__LLM_JUDGE": "false", "CLINSIM_ENCOUNTER__PATIENT_OPENS": "false"}
+    bench = [
+        "--data-dir",
+        str(tmp_path / "data"),
+        "bench",
+        "run",
+        "--cases",
+        str(path),
+        "--image-dir",
+        str(folder),
+        "--skip-missing-images",
+        "--turn-cap",
+        "1",
+        "--out",
+        str(tmp_path / "bench"),
+        "--doctor-model",
+        "scripted",
+        "--patient-model",
+        "scripted",
+        "--judge-model",
+        "scripted",
+    ]
+    env = {
+        "COLUMNS": "250",
+        "CLINSIM_ROLES__DOCTOR__SCRIPT": '["DIAGNOSIS: Melasma"]',
+        "CLINSIM_RETRIEVAL__ENABLED": "false",
+        "CLINSIM_ENCOUNTER__LLM_JUDGE": "false",
+        "CLINSIM_ENCOUNTER__PATIENT_OPENS": "false",
+    }
     assert CliRunner().invoke(app, bench, env=env).exit_code == 0
     params = json.loads((tmp_path / "bench" / "config.json").read_text())["params"]  # the run records what it left out
     assert params["image_dir"] == str(folder) and params["missing_images"] == "skip"
     (line,) = params["skipped_cases"]
-    assert line.startswith(f"{path}:2: image_url: case") and "Cases skipped (1)" in (tmp_path / "bench" / "report.html").read_text()
+    assert (
+        line.startswith(f"{path}:2: image_url: case")
+        and "Cases skipped (1)" in (tmp_path / "bench" / "report.html").read_text()
+    )
 
 
 def test_a_nejm_case_with_its_image_from_the_folder_reaches_a_doctor_that_sees(servers, tmp_path):
@@ -478,19 +560,37 @@ def test_bench_ablate_vision_axis_sends_images_only_in_its_on_arm(servers, tmp_p
     cases, image = case_file(tmp_path)
     config = config_file(tmp_path, doctor, patient, judge)
     out = tmp_path / "ablation"
-    result = CliRunner().invoke(app, ["--config", str(config), "bench", "ablate", "--axes", "vision", "--cases",
-                                      str(cases.parent), "--out", str(out)], env={"COLUMNS": "200"})
+    result = CliRunner().invoke(
+        app,
+        [
+            "--config",
+            str(config),
+            "bench",
+            "ablate",
+            "--axes",
+            "vision",
+            "--cases",
+            str(cases.parent),
+            "--out",
+            str(out),
+        ],
+        env={"COLUMNS": "200"},
+    )
     assert result.exit_code == 0, result.output
     arms = {arm: read_records(out / arm / "episodes.jsonl") for arm in ("vision-off", "vision-on")}
-    carried = {arm: {path for r in records for t in r.turns for c in t.calls for path in c.images}
-               for arm, records in arms.items()}
+    carried = {
+        arm: {path for r in records for t in r.turns for c in t.calls for path in c.images}
+        for arm, records in arms.items()
+    }
     assert carried == {"vision-off": set(), "vision-on": {str(image)}}
     assert json.loads((out / "vision-on" / "config.json").read_text())["settings"]["roles"]["doctor"]["vision"]
 
 
 def test_the_agentclinic_nejm_file_with_an_image_folder(nejm_path, tmp_path):
     """AgentClinic's NEJM file as it is (read, never copied): its images named by their URL's id, one left out."""
-    urls = [json.loads(line)["image_url"] for line in nejm_path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    urls = [
+        json.loads(line)["image_url"] for line in nejm_path.read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
     folder = tmp_path / "images"
     for url in urls[1:]:
         picture(folder / f"{url_file_names(url)[0]}.jpg", (40, 30))

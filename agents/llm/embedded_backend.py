@@ -56,8 +56,9 @@ def embedded_model(settings: Settings, spec: RoleModel, role: str) -> ChatModel:
     def client_for(slot: str) -> OpenAICompatModel:
         running = server()
         # cache_prompt: the slot evaluates only what follows the prompt it kept from its last call.
-        return client(spec, running.base_url, label, api_key=None,
-                      body={"id_slot": running.slot_for(slot), "cache_prompt": True})
+        return client(
+            spec, running.base_url, label, api_key=None, body={"id_slot": running.slot_for(slot), "cache_prompt": True}
+        )
 
     model = EmbeddedRoleModel(role if per_role else "shared", embedded.lanes, client_for, server)
     model.sha256 = identity.sha256
@@ -73,8 +74,14 @@ def assembly_progress() -> Callable[[int, int], None]:
 
     def update(done: int, total: int) -> None:
         if "bar" not in state:
-            state["bar"] = Progress(TextColumn("assembling the embedded model (once)"), BarColumn(), DownloadColumn(),
-                                    TimeRemainingColumn(), console=Console(stderr=True), transient=False)
+            state["bar"] = Progress(
+                TextColumn("assembling the embedded model (once)"),
+                BarColumn(),
+                DownloadColumn(),
+                TimeRemainingColumn(),
+                console=Console(stderr=True),
+                transient=False,
+            )
             state["bar"].start()
             state["task"] = state["bar"].add_task("assemble", total=total)
         state["bar"].update(state["task"], completed=done)

@@ -125,8 +125,11 @@ class LlamaServer:
 
     def post(self, path: str, body: dict, timeout: float = 300) -> dict:
         """One request to the server's own (non-OpenAI) API, e.g. `/tokenize` or `/completion`: its JSON answer."""
-        request = urllib.request.Request(f"http://{self.host}:{self.port}{path}", data=json.dumps(body).encode(),
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            f"http://{self.host}:{self.port}{path}",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return json.load(response)
 
@@ -175,8 +178,18 @@ class LlamaServer:
         command = self.command()
         log = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115 - closed below, once the child holds it
         try:
-            self.process = _spawner().submit(subprocess.Popen, command, stdout=log, stderr=subprocess.STDOUT,
-                                             stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent).result()
+            self.process = (
+                _spawner()
+                .submit(
+                    subprocess.Popen,
+                    command,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    preexec_fn=_die_with_parent,
+                )
+                .result()
+            )
         except OSError as error:
             raise EmbeddedServerError(f"could not start {command[0]}: {error}") from error
         finally:
@@ -236,11 +249,20 @@ class LlamaServer:
                 self.exhausted = True
                 raise EmbeddedServerError(
                     f"the llama.cpp server died (exit code {code}) after {self.restarts} restart(s), the most "
-                    f"embedded.max_restarts allows; its log ({self.log_file}) ended:\n{tail}")
-            wait = self.restart_backoff_s * 2 ** self.restarts
-            log.warning("the llama.cpp server on port %s exited with code %s; restarting it in %.1f s (%d of %d). "
-                        "Its log (%s) ended:\n%s", self.port, code, wait, self.restarts + 1, self.max_restarts,
-                        self.log_file, tail)
+                    f"embedded.max_restarts allows; its log ({self.log_file}) ended:\n{tail}"
+                )
+            wait = self.restart_backoff_s * 2**self.restarts
+            log.warning(
+                "the llama.cpp server on port %s exited with code %s; restarting it in %.1f s (%d of %d). "
+                "Its log (%s) ended:\n%s",
+                self.port,
+                code,
+                wait,
+                self.restarts + 1,
+                self.max_restarts,
+                self.log_file,
+                tail,
+            )
             time.sleep(wait)
             self.restarts += 1
             self.start()
@@ -320,8 +342,22 @@ def shared_server(
         if log_dir is not None:
             log_dir.mkdir(parents=True, exist_ok=True)
             log_file = log_dir / f"llama-server-ctx{n_ctx}x{slots}.log"
-        server = LlamaServer(path, host, port, n_ctx, n_threads, log_file, startup_timeout_s, prompt_cache_mb,
-                             slots, alias, binary, tuple(extra_args), max_restarts, restart_backoff_s).start()
+        server = LlamaServer(
+            path,
+            host,
+            port,
+            n_ctx,
+            n_threads,
+            log_file,
+            startup_timeout_s,
+            prompt_cache_mb,
+            slots,
+            alias,
+            binary,
+            tuple(extra_args),
+            max_restarts,
+            restart_backoff_s,
+        ).start()
         _servers[key] = server
         return server
 

@@ -26,12 +26,18 @@ from sim.core.lanes import current_lane
 if TYPE_CHECKING:
     from agents.llm.openai_compat import OpenAICompatModel
 
+
 class EmbeddedRoleModel:
     """Sends each call to the slot of its role and the calling thread's lane; starts the server at once (so
     a server that cannot start fails before a run begins)."""
 
-    def __init__(self, slot: str, lanes: int, client_for: Callable[[str], OpenAICompatModel],
-                 server: Callable[[], Any] | None = None):
+    def __init__(
+        self,
+        slot: str,
+        lanes: int,
+        client_for: Callable[[str], OpenAICompatModel],
+        server: Callable[[], Any] | None = None,
+    ):
         self.slot = slot
         self.lanes = max(1, lanes)
         self._client_for = client_for
@@ -97,6 +103,9 @@ class EmbeddedRoleModel:
 
             server = self._running = self._server()  # revives a dead server (or raises when none is left)
             if server.restarts > before:
-                raise ServerRestarted(f"{error}; the llama.cpp server had died ({server.deaths[-1]}) and was "
-                                      "restarted: this episode lost its server", attempts=error.attempts) from error
+                raise ServerRestarted(
+                    f"{error}; the llama.cpp server had died ({server.deaths[-1]}) and was "
+                    "restarted: this episode lost its server",
+                    attempts=error.attempts,
+                ) from error
             raise

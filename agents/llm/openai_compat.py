@@ -93,8 +93,9 @@ class OpenAICompatModel:
         self._temperature = temperature
         self._max_tokens = max_tokens
         self._model = model or "default"
-        self._client = openai.OpenAI(base_url=base_url, api_key=api_key or "not-needed", timeout=timeout_s,
-                                     max_retries=0)  # retries are ours (see the module's docstring)
+        self._client = openai.OpenAI(
+            base_url=base_url, api_key=api_key or "not-needed", timeout=timeout_s, max_retries=0
+        )  # retries are ours (see the module's docstring)
 
     def complete(
         self,
@@ -144,8 +145,9 @@ class OpenAICompatModel:
             except _REFUSALS as error:
                 if images:
                     self.refuses_images = True  # the run reads this: every later image request would fail too
-                    raise VisionRefused(self.vision_setting, _refused_images(error, self.base_url, images,
-                                                                             self.vision_setting)) from error
+                    raise VisionRefused(
+                        self.vision_setting, _refused_images(error, self.base_url, images, self.vision_setting)
+                    ) from error
                 raise LLMError(_describe(error, self.base_url, attempt), attempts=attempt) from error
             except openai.APIError as error:
                 raise LLMError(_describe(error, self.base_url, attempt), attempts=attempt) from error
@@ -168,8 +170,10 @@ class OpenAICompatModel:
         if not message.images:
             return _LC_TYPES[message.role](content=message.content)
         if not self.vision:
-            raise LLMError(f"{len(message.images)} image(s) given to the {self.name} model, whose role does not "
-                           f"take images ({self.vision_setting} is off)")
+            raise LLMError(
+                f"{len(message.images)} image(s) given to the {self.name} model, whose role does not "
+                f"take images ({self.vision_setting} is off)"
+            )
         if message.role != "user":
             raise LLMError(f"images go with a user message, not a {message.role} one")
         parts: list[str | dict] = [{"type": "text", "text": message.content}]
@@ -180,9 +184,11 @@ class OpenAICompatModel:
 def _refused_images(error: Exception, base_url: str, images: int, setting: str) -> str:
     """Why a request with images failed, and what to change: most often a model that reads text only."""
     role = setting.rsplit(".", 1)[0]
-    return (f"{_describe(error, base_url)}; the request carried {images} image(s), which this server refused: "
-            f"serve a model that takes images (docs/vision.md), or set {setting} = false (if the prompt was too "
-            f"long for the model's context instead: lower {role}.image_max_side, or set {role}.keep_images = false)")
+    return (
+        f"{_describe(error, base_url)}; the request carried {images} image(s), which this server refused: "
+        f"serve a model that takes images (docs/vision.md), or set {setting} = false (if the prompt was too "
+        f"long for the model's context instead: lower {role}.image_max_side, or set {role}.keep_images = false)"
+    )
 
 
 def _post(client: openai.OpenAI, payload: dict) -> ChatCompletion:
@@ -228,8 +234,9 @@ def openai_model(settings: Settings, spec: RoleModel, role: str) -> OpenAICompat
     return client(spec, spec.base_url, spec.model, api_key, role=role)
 
 
-def client(spec: RoleModel, base_url: str, model: str, api_key: str | None,
-           body: dict | None = None, role: str = "doctor") -> OpenAICompatModel:
+def client(
+    spec: RoleModel, base_url: str, model: str, api_key: str | None, body: dict | None = None, role: str = "doctor"
+) -> OpenAICompatModel:
     """A client for one role's settings at `base_url` (the embedded backend's server uses it too); `body`
     goes into every request; `role` names the settings a refused image request points at."""
     return OpenAICompatModel(

@@ -16,8 +16,9 @@ Responder = Callable[[list[Message]], str]
 
 
 class ScriptedModel:
-    def __init__(self, replies: Sequence[str] | Responder, name: str = "scripted", cycle: bool = False,
-                 delay_s: float = 0.0):
+    def __init__(
+        self, replies: Sequence[str] | Responder, name: str = "scripted", cycle: bool = False, delay_s: float = 0.0
+    ):
         self.name = name
         self._replies = replies
         self._cycle = cycle
@@ -58,7 +59,10 @@ class ScriptedModel:
             time.sleep(self.delay_s)
         prompt = "\n".join(m.content for m in messages)
         return Completion(
-            text=text, model=self.name, tokens_in=approx_tokens(prompt), tokens_out=approx_tokens(text),
+            text=text,
+            model=self.name,
+            tokens_in=approx_tokens(prompt),
+            tokens_out=approx_tokens(text),
             latency_s=self.delay_s,
         )
 

@@ -29,8 +29,9 @@ from sim.core.config import EmbeddedServer
 _NGRAM_MAP = {"ngram-simple": "ngram-simple", "ngram-map-k": "ngram-map-k", "ngram-map-k4v": "ngram-map-k4v"}
 
 
-def draft_model(embedded: EmbeddedServer,
-                progress: Callable[[int, int], None] | None = None) -> tuple[Path, ModelIdentity] | None:
+def draft_model(
+    embedded: EmbeddedServer, progress: Callable[[int, int], None] | None = None
+) -> tuple[Path, ModelIdentity] | None:
     """The draft model's file and identity when `speculative = "draft"` (assembled once, like the default
     model), else None. A missing package is a located error naming the extra that installs it."""
     if embedded.speculative != "draft":
@@ -38,8 +39,10 @@ def draft_model(embedded: EmbeddedServer,
     try:
         path = resolve_model(embedded.draft_model, progress)
     except ModelUnavailable as error:
-        raise ConfigError("embedded.draft_model", f"{error.cause} (the default draft model's six chunk packages: "
-                          "pip install 'clinsim[draft]')") from None
+        raise ConfigError(
+            "embedded.draft_model",
+            f"{error.cause} (the default draft model's six chunk packages: pip install 'clinsim[draft]')",
+        ) from None
     return path, model_identity(path)
 
 
@@ -51,17 +54,41 @@ def server_args(embedded: EmbeddedServer, draft: Path | None = None) -> tuple[st
     if mode == "draft":
         if draft is None:
             raise ValueError("speculative = draft needs the draft model's path")
-        return ("--spec-type", "draft-simple", "--spec-draft-model", str(draft),
-                "--spec-draft-n-max", str(embedded.draft_n_max), "--spec-draft-n-min", str(embedded.draft_n_min),
-                "--spec-draft-p-min", str(embedded.draft_p_min))
+        return (
+            "--spec-type",
+            "draft-simple",
+            "--spec-draft-model",
+            str(draft),
+            "--spec-draft-n-max",
+            str(embedded.draft_n_max),
+            "--spec-draft-n-min",
+            str(embedded.draft_n_min),
+            "--spec-draft-p-min",
+            str(embedded.draft_p_min),
+        )
     if mode in _NGRAM_MAP:
         flag = f"--spec-{_NGRAM_MAP[mode]}"
-        return ("--spec-type", mode, f"{flag}-size-n", str(embedded.ngram_size_n), f"{flag}-size-m",
-                str(embedded.ngram_size_m), f"{flag}-min-hits", str(embedded.ngram_min_hits))
+        return (
+            "--spec-type",
+            mode,
+            f"{flag}-size-n",
+            str(embedded.ngram_size_n),
+            f"{flag}-size-m",
+            str(embedded.ngram_size_m),
+            f"{flag}-min-hits",
+            str(embedded.ngram_min_hits),
+        )
     if mode == "ngram-mod":
-        return ("--spec-type", mode, "--spec-ngram-mod-n-match", str(embedded.ngram_mod_n_match),
-                "--spec-ngram-mod-n-min", str(embedded.ngram_mod_n_min), "--spec-ngram-mod-n-max",
-                str(embedded.ngram_mod_n_max))
+        return (
+            "--spec-type",
+            mode,
+            "--spec-ngram-mod-n-match",
+            str(embedded.ngram_mod_n_match),
+            "--spec-ngram-mod-n-min",
+            str(embedded.ngram_mod_n_min),
+            "--spec-ngram-mod-n-max",
+            str(embedded.ngram_mod_n_max),
+        )
     return ("--spec-type", mode)  # ngram-cache: llama-server takes no parameters for it
 
 
@@ -73,14 +100,16 @@ def describe(embedded: EmbeddedServer, draft: ModelIdentity | None = None) -> st
         return ""
     if mode == "draft":
         model = draft.label if draft is not None else embedded.draft_model
-        return (f"draft {model} n-max={embedded.draft_n_max} n-min={embedded.draft_n_min} "
-                f"p-min={embedded.draft_p_min:g}")
+        return f"draft {model} n-max={embedded.draft_n_max} n-min={embedded.draft_n_min} p-min={embedded.draft_p_min:g}"
     if mode in _NGRAM_MAP:
-        return (f"{mode} size-n={embedded.ngram_size_n} size-m={embedded.ngram_size_m} "
-                f"min-hits={embedded.ngram_min_hits}")
+        return (
+            f"{mode} size-n={embedded.ngram_size_n} size-m={embedded.ngram_size_m} min-hits={embedded.ngram_min_hits}"
+        )
     if mode == "ngram-mod":
-        return (f"{mode} n-match={embedded.ngram_mod_n_match} n-min={embedded.ngram_mod_n_min} "
-                f"n-max={embedded.ngram_mod_n_max}")
+        return (
+            f"{mode} n-match={embedded.ngram_mod_n_match} n-min={embedded.ngram_mod_n_min} "
+            f"n-max={embedded.ngram_mod_n_max}"
+        )
     return mode
 
 

@@ -33,9 +33,19 @@ class DoctorTools(Protocol):
 
     def step(self, messages: list[Message], view: View, purpose: str = "act") -> DoctorStepLike: ...
 
-    def call(self, messages: list[Message], view: View, purpose: str, *, constrained: bool = True,
-             temperature: float | None = None, seed: int | None = None, max_tokens: int | None = None,
-             model: ChatModel | None = None, diagnosis_only: bool = False) -> tuple[Completion, LLMCall]: ...
+    def call(
+        self,
+        messages: list[Message],
+        view: View,
+        purpose: str,
+        *,
+        constrained: bool = True,
+        temperature: float | None = None,
+        seed: int | None = None,
+        max_tokens: int | None = None,
+        model: ChatModel | None = None,
+        diagnosis_only: bool = False,
+    ) -> tuple[Completion, LLMCall]: ...
 
     def reply(self, step: DoctorStepLike, meta: dict | None = None) -> Reply: ...
 

@@ -47,8 +47,9 @@ class Conference:
     @classmethod
     def from_settings(cls, spec, panel_model=None) -> Conference:
         """`panel_model(panelist settings)` gives a panelist its own model, or None for the doctor's."""
-        return cls([Panelist(p.name, p.instruction, panel_model(p) if panel_model else None) for p in spec.panel],
-                   spec.rounds)
+        return cls(
+            [Panelist(p.name, p.instruction, panel_model(p) if panel_model else None) for p in spec.panel], spec.rounds
+        )
 
     def __init__(self, panel: list[Panelist], rounds: int = 2):
         self.panel = panel
@@ -64,18 +65,35 @@ class Conference:
         for round_number in range(1, self.rounds + 1):
             for panelist in self.panel:
                 so_far = "\n".join(f"{d['panelist']} (round {d['round']}): {d['text']}" for d in discussion)
-                prompt = render("conference_panelist", name=panelist.name, instruction=panelist.prompt_instruction(),
-                                summary=summary, proposal=proposal,
-                                discussion=f"Discussion so far:\n{so_far}" if so_far else "")
-                completion, call = doctor.call([Message(role="user", content=prompt)], view,
-                                               f"panel:{panelist.name}", constrained=False,
-                                               max_tokens=PANEL_TOKENS, model=panelist.model)
+                prompt = render(
+                    "conference_panelist",
+                    name=panelist.name,
+                    instruction=panelist.prompt_instruction(),
+                    summary=summary,
+                    proposal=proposal,
+                    discussion=f"Discussion so far:\n{so_far}" if so_far else "",
+                )
+                completion, call = doctor.call(
+                    [Message(role="user", content=prompt)],
+                    view,
+                    f"panel:{panelist.name}",
+                    constrained=False,
+                    max_tokens=PANEL_TOKENS,
+                    model=panelist.model,
+                )
                 step.calls.append(call)
-                discussion.append({"round": round_number, "panelist": panelist.name,
-                                   "text": " ".join(completion.text.split()), "model": completion.model})
+                discussion.append(
+                    {
+                        "round": round_number,
+                        "panelist": panelist.name,
+                        "text": " ".join(completion.text.split()),
+                        "model": completion.model,
+                    }
+                )
         transcript = "\n".join(f"{d['panelist']} (round {d['round']}): {d['text']}" for d in discussion)
-        final, call = doctor.call(doctor.messages(view, extra=render("conference_lead", discussion=transcript)),
-                                  view, "lead")
+        final, call = doctor.call(
+            doctor.messages(view, extra=render("conference_lead", discussion=transcript)), view, "lead"
+        )
         step.calls.append(call)
         decided = parse_action(final.text).action
         if isinstance(decided, Diagnose):

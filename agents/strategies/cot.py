@@ -19,8 +19,13 @@ class ChainOfThought:
     name = "cot"
 
     def next_action(self, doctor: DoctorTools, view: View) -> Reply:
-        thought, call = doctor.call(doctor.messages(view, extra=render("cot_reasoning")), view, "reasoning",
-                                    constrained=False, max_tokens=REASONING_TOKENS)
+        thought, call = doctor.call(
+            doctor.messages(view, extra=render("cot_reasoning")),
+            view,
+            "reasoning",
+            constrained=False,
+            max_tokens=REASONING_TOKENS,
+        )
         reasoning = " ".join(thought.text.split())
         step = doctor.step(doctor.messages(view, extra=render("cot_action", reasoning=reasoning or "(none)")), view)
         step.calls.insert(0, call)

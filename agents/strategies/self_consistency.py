@@ -33,8 +33,10 @@ def rank_vote(differentials: list[list[str]], top_k: int = MAX_DIFFERENTIAL) -> 
             group["firsts"] += rank == 1
             group["votes"] += 1
     ranked = sorted(groups, key=lambda g: (-g["score"], -g["firsts"], g["first_seen"]))
-    tally = [{"diagnosis": g["name"], "score": round(g["score"], 4), "votes": g["votes"], "first_places": g["firsts"]}
-             for g in ranked]
+    tally = [
+        {"diagnosis": g["name"], "score": round(g["score"], 4), "votes": g["votes"], "first_places": g["firsts"]}
+        for g in ranked
+    ]
     return [g["name"] for g in ranked[:top_k]], tally
 
 

@@ -26,8 +26,10 @@ SPEAKER = {"doctor": "Doctor", "patient": "Patient", "measurement": "Measurement
 
 
 def case_block(case: Case) -> str:
-    return json.dumps({"Objective": case.objective, "Physical_Examination_Findings": case.exam,
-                       "Test_Results": case.tests}, ensure_ascii=False)
+    return json.dumps(
+        {"Objective": case.objective, "Physical_Examination_Findings": case.exam, "Test_Results": case.tests},
+        ensure_ascii=False,
+    )
 
 
 def baseline_messages(case: Case, transcript: list[Turn], turn_cap: int, history_only: bool = False) -> list[Message]:
@@ -37,5 +39,7 @@ def baseline_messages(case: Case, transcript: list[Turn], turn_cap: int, history
     latest = next((t.text for t in reversed(transcript) if t.role != "doctor"), "The patient has just arrived.")
     parts = [] if history_only else [f"Case information available in this encounter: {case_block(case)}"]
     parts += [f"Dialogue history so far:\n{history or '(none yet)'}", f"Latest message: {latest}", "Your reply:"]
-    return [Message(role="system", content=INSTRUCTIONS.format(turn_cap=turn_cap, asked=asked)),
-            Message(role="user", content="\n\n".join(parts))]
+    return [
+        Message(role="system", content=INSTRUCTIONS.format(turn_cap=turn_cap, asked=asked)),
+        Message(role="user", content="\n\n".join(parts)),
+    ]

@@ -25,8 +25,16 @@ from sim.core.config import Settings
 EFFICIENCY_TARGET = 0.7
 
 
-def measure_level(settings: Settings, models: dict[str, ChatModel], planned: list, run_dir: Path, level: int,
-                  judge: bool = False, retriever=None, processes: int = 1) -> dict:
+def measure_level(
+    settings: Settings,
+    models: dict[str, ChatModel],
+    planned: list,
+    run_dir: Path,
+    level: int,
+    judge: bool = False,
+    retriever=None,
+    processes: int = 1,
+) -> dict:
     """The planned episodes at concurrency `level`: calls per second and the load when it started; with
     `judge`, also each encounter's wall time, its split (model calls vs the rest) and top-1 accuracy. With
     `processes` > 1 the episodes run in worker processes that build their models from `settings`."""
@@ -39,21 +47,31 @@ def measure_level(settings: Settings, models: dict[str, ChatModel], planned: lis
         from benchmark.processes import process_executor
 
         execute = process_executor(settings, run_id=f"perf-{run_dir.name}", processes=processes, concurrency=level)
-    records = run_episodes(planned, run_dir, factory, run_id=f"perf-{run_dir.name}", concurrency=level,
-                           execute=execute).records
+    records = run_episodes(
+        planned, run_dir, factory, run_id=f"perf-{run_dir.name}", concurrency=level, execute=execute
+    ).records
     wall = time.perf_counter() - started
     calls = sum(int(v["calls"]) for r in records for v in r.totals.by_role.values())
     errors = [r.error for r in records if r.termination == "error"]
-    row: dict[str, Any] = {"concurrency": level, "episodes": len(records), "errors": len(errors), "calls": calls,
-           "wall_s": round(wall, 2), "calls_per_s": round(calls / wall, 3),
-           "episodes_per_s": round(len(records) / wall, 3), "load_avg_1m": None if load is None else round(load, 2)}
+    row: dict[str, Any] = {
+        "concurrency": level,
+        "episodes": len(records),
+        "errors": len(errors),
+        "calls": calls,
+        "wall_s": round(wall, 2),
+        "calls_per_s": round(calls / wall, 3),
+        "episodes_per_s": round(len(records) / wall, 3),
+        "load_avg_1m": None if load is None else round(load, 2),
+    }
     if judge and records:
         walls = [r.totals.wall_s for r in records]
         row["encounter_s"] = distribution(walls)
         row["top1"] = round(sum(bool(r.verdict and r.verdict.top1_correct) for r in records) / len(records), 3)
         model_s = sum(r.totals.llm_latency_s for r in records)
         row["model_share"] = round(model_s / sum(walls), 4) if sum(walls) else None
-        row["tokens_per_encounter"] = round(sum(r.totals.tokens_in + r.totals.tokens_out for r in records) / len(records))
+        row["tokens_per_encounter"] = round(
+            sum(r.totals.tokens_in + r.totals.tokens_out for r in records) / len(records)
+        )
     if errors:
         row["first_error"] = errors[0]
     return row
@@ -68,12 +86,22 @@ def with_speedups(rows: list[dict], repeat: dict) -> dict:
     base = (rows[0]["calls_per_s"] + repeat["calls_per_s"]) / 2
     for row in rows:
         row["speedup"] = round(row["calls_per_s"] / base, 2) if base else None
-        row["efficiency"] = round(row["speedup"] * rows[0]["concurrency"] / row["concurrency"], 2) if row["speedup"] else None
+        row["efficiency"] = (
+            round(row["speedup"] * rows[0]["concurrency"] / row["concurrency"], 2) if row["speedup"] else None
+        )
     return {"levels": rows, "first_level_again_calls_per_s": repeat["calls_per_s"]}
 
 
-def run_levels(settings: Settings, models: dict[str, ChatModel], cases: list[Case], case_dir: Path, work_dir: Path,
-               levels: list[int], episodes: int, processes: int = 1) -> dict:
+def run_levels(
+    settings: Settings,
+    models: dict[str, ChatModel],
+    cases: list[Case],
+    case_dir: Path,
+    work_dir: Path,
+    levels: list[int],
+    episodes: int,
+    processes: int = 1,
+) -> dict:
     """Each level in turn, then the first level again; speed-ups against the mean of the two; with
     `processes` > 1, the highest level once more in that many worker processes. A level runs at least two
     episodes per worker (so every worker is busy for most of the level), and says what the harness itself
@@ -95,7 +123,8 @@ def run_levels(settings: Settings, models: dict[str, ChatModel], cases: list[Cas
         fresh_peak = reset_peak_rss()  # else a full run reports the peak of the sections before this one
         cpu, child_cpu = time.process_time(), children_cpu()
         name = (f"c{level}-again" if rows and level == levels[0] and workers == 1 else f"c{level}") + (
-            f"-p{workers}" if workers > 1 else "")
+            f"-p{workers}" if workers > 1 else ""
+        )
         row = measure_level(settings, models, planned, work_dir / name, level, processes=workers)
         spent = time.process_time() - cpu + children_cpu() - child_cpu
         row["processes"] = workers
@@ -111,25 +140,53 @@ def run_levels(settings: Settings, models: dict[str, ChatModel], cases: list[Cas
     return with_speedups(rows + extra, repeat)
 
 
-def scripted_server_levels(cases: list[Case], case_dir: Path, work_dir: Path, levels: list[int], episodes: int,
-                           latency_s: float, processes: int = 1) -> dict:
+def scripted_server_levels(
+    cases: list[Case],
+    case_dir: Path,
+    work_dir: Path,
+    levels: list[int],
+    episodes: int,
+    latency_s: float,
+    processes: int = 1,
+) -> dict:
     from agents.llm.registry import model_for_role
     from benchmark.perf.scripted_server import MODEL, scripted_server
 
     with scripted_server(latency_s) as server:
-        remote = perf_settings(work_dir / "data", **{f"roles.{role}.{key}": value for role in ("doctor", "patient")
-                                                     for key, value in (("backend", "openai"), ("model", MODEL),
-                                                                        ("base_url", server.base_url), ("api_key_env", ""))})
+        remote = perf_settings(
+            work_dir / "data",
+            **{
+                f"roles.{role}.{key}": value
+                for role in ("doctor", "patient")
+                for key, value in (
+                    ("backend", "openai"),
+                    ("model", MODEL),
+                    ("base_url", server.base_url),
+                    ("api_key_env", ""),
+                )
+            },
+        )
         models = {role: model_for_role(remote, role) for role in ("doctor", "patient")}
         result = run_levels(remote, models, cases, case_dir, work_dir / "scripted", levels, episodes, processes)
         peak = server.stats()["peak_in_flight"]
     rows = result["levels"]
-    return {"latency_s": latency_s, **result, "peak_in_flight": peak,
-            "met": all(r["efficiency"] is not None and r["efficiency"] >= EFFICIENCY_TARGET for r in rows)}
+    return {
+        "latency_s": latency_s,
+        **result,
+        "peak_in_flight": peak,
+        "met": all(r["efficiency"] is not None and r["efficiency"] >= EFFICIENCY_TARGET for r in rows),
+    }
 
 
-def embedded_levels(settings: Settings, cases: list[Case], case_dir: Path, work_dir: Path, levels: list[int],
-                    episodes: int, turn_cap: int) -> dict:
+def embedded_levels(
+    settings: Settings,
+    cases: list[Case],
+    case_dir: Path,
+    work_dir: Path,
+    levels: list[int],
+    episodes: int,
+    turn_cap: int,
+) -> dict:
     """The same episodes with one shared slot for every role (C=1, the roles evict each other's evaluated
     transcript), a slot per role (C=1, the default), and a slot per role and lane at each higher level C;
     then the shared C=1 again. `settings` say how to start the server and whether retrieval runs; each row
@@ -145,8 +202,9 @@ def embedded_levels(settings: Settings, cases: list[Case], case_dir: Path, work_
     planned = _plan(cases, case_dir, episodes)
 
     def measure(servers: str, level: int, name: str) -> dict:
-        started = settings.model_copy(update={"embedded": settings.embedded.model_copy(
-            update={"servers": servers, "lanes": level})})
+        started = settings.model_copy(
+            update={"embedded": settings.embedded.model_copy(update={"servers": servers, "lanes": level})}
+        )
         models = embedded_models(started)
         for model in models.values():
             assert isinstance(model, EmbeddedRoleModel)  # the embedded backend's model
@@ -156,8 +214,9 @@ def embedded_levels(settings: Settings, cases: list[Case], case_dir: Path, work_
         server = running_server(doctor.base_url)
         log = server.log_file if server else None
         offset = log_offset(log)
-        row = measure_level(short, models, planned, work_dir / "embedded" / name, level, judge=True,
-                            retriever=retriever)
+        row = measure_level(
+            short, models, planned, work_dir / "embedded" / name, level, judge=True, retriever=retriever
+        )
         if server is not None:
             row["by_role"] = timings_by_role(log, offset, server.slot_names())
             row["server_peak_rss_mb"] = server.peak_rss_mb()
@@ -168,18 +227,32 @@ def embedded_levels(settings: Settings, cases: list[Case], case_dir: Path, work_
     rows = [measure("shared", 1, "shared-c1"), measure("per-role", 1, "per-role-c1")]
     rows += [measure("per-role", level, f"per-role-c{level}") for level in levels if level > 1]
     repeat = measure("shared", 1, "shared-c1-again")
-    return {"turn_cap": turn_cap, "retrieval": retriever is not None, **with_speedups(rows, repeat),
-            "note": "one llama-server process: a slot per role keeps each role's transcript evaluated; lanes give "
-                    "concurrent episodes slots of their own, decoded together in one batch"}
+    return {
+        "turn_cap": turn_cap,
+        "retrieval": retriever is not None,
+        **with_speedups(rows, repeat),
+        "note": "one llama-server process: a slot per role keeps each role's transcript evaluated; lanes give "
+        "concurrent episodes slots of their own, decoded together in one batch",
+    }
 
 
 def decode_batching(server, slots: list[int], tokens: int = 128) -> dict:
     """What one batch of two decode streams buys on this machine, the ceiling of C=2 if generation were all an
     encounter did (prompt evaluation is compute-bound and gains nothing): two generation-only requests on two
     slots of `server` (a running `LlamaServer`) one after the other, then together."""
+
     def generate(slot: int) -> None:
-        server.post("/completion", {"prompt": f"Case {slot}:", "n_predict": tokens, "temperature": 0,
-                                    "ignore_eos": True, "cache_prompt": False, "id_slot": slot})
+        server.post(
+            "/completion",
+            {
+                "prompt": f"Case {slot}:",
+                "n_predict": tokens,
+                "temperature": 0,
+                "ignore_eos": True,
+                "cache_prompt": False,
+                "id_slot": slot,
+            },
+        )
 
     generate(slots[0])  # warm-up
     started = time.perf_counter()
@@ -190,5 +263,9 @@ def decode_batching(server, slots: list[int], tokens: int = 128) -> dict:
     with ThreadPoolExecutor(len(slots)) as pool:
         list(pool.map(generate, slots))
     together = time.perf_counter() - started
-    return {"tokens_each": tokens, "one_after_the_other_s": round(one_after_other, 2), "together_s": round(together, 2),
-            "speedup": round(one_after_other / together, 2)}
+    return {
+        "tokens_each": tokens,
+        "one_after_the_other_s": round(one_after_other, 2),
+        "together_s": round(together, 2),
+        "speedup": round(one_after_other / together, 2),
+    }

@@ -64,12 +64,15 @@ def default_image_embedder(data_dir: Path, train: bool) -> tuple[Embedder, str]:
         untrained = OpenClipEmbedder.load(ARCHITECTURES["clip"])
     finally:
         logging.disable(logging.NOTSET)
-    return untrained, (f"the 'bank' architecture ({ARCHITECTURES['clip']}) with random weights (no checkpoint in "
-                       f"{data_dir}): the same cost to run")
+    return untrained, (
+        f"the 'bank' architecture ({ARCHITECTURES['clip']}) with random weights (no checkpoint in "
+        f"{data_dir}): the same cost to run"
+    )
 
 
-def measure_ingest(kind: SourceKind, source: Path, embedder: Embedder, work_dir: Path, limit: int | None = None,
-                   **options) -> dict:
+def measure_ingest(
+    kind: SourceKind, source: Path, embedder: Embedder, work_dir: Path, limit: int | None = None, **options
+) -> dict:
     from retrieval.embedders.cache import CachedEmbedder, EmbeddingCache
     from retrieval.ingest import read_source, write_items
     from retrieval.store import CaseStore

@@ -25,8 +25,13 @@ def current_rss_mb() -> float:
 
 
 def measure_episode_memory(bank: Path, episodes: int, work_dir: Path, timeout_s: float = 1800) -> dict:
-    done = subprocess.run([sys.executable, "-m", "benchmark.perf.memory", str(bank), str(episodes), str(work_dir)],
-                          check=False, capture_output=True, text=True, timeout=timeout_s)
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmark.perf.memory", str(bank), str(episodes), str(work_dir)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+    )
     if done.returncode != 0:
         tail = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
         raise RuntimeError(f"the {episodes}-episode memory run failed: {tail}")

@@ -37,8 +37,11 @@ def token_counter() -> tuple[Counter, str]:
         return approx_tokens, f"~4 characters per token (the default model's tokenizer is unavailable: {error})"
 
     def count(text: str) -> int:
-        return len(server.post("/tokenize", {"content": text, "add_special": False, "parse_special": True},
-                               timeout=60)["tokens"])
+        return len(
+            server.post("/tokenize", {"content": text, "add_special": False, "parse_special": True}, timeout=60)[
+                "tokens"
+            ]
+        )
 
     return count, f"{DEFAULT_MODEL} tokenizer (llama.cpp server /tokenize), ChatML framing"
 
@@ -78,10 +81,20 @@ def archive_retriever(cases: list[Case]):
         condition = case.metadata.get("condition")
         others = [c for c in cases if c.id != case.id and c.images]
         similar = ([c for c in others if c.metadata.get("condition") == condition] + others)[:RETRIEVED]
-        neighbours = [Neighbour(item_id=c.id, case_id=c.id, diagnosis=c.diagnosis.name, similarity=0.9 - 0.02 * rank,
-                                score=0.9 - 0.02 * rank, regions=list(c.images[0].regions), source=c.source,
-                                image=c.images[0].path or "", report=c.images[0].report)
-                      for rank, c in enumerate(similar)]
+        neighbours = [
+            Neighbour(
+                item_id=c.id,
+                case_id=c.id,
+                diagnosis=c.diagnosis.name,
+                similarity=0.9 - 0.02 * rank,
+                score=0.9 - 0.02 * rank,
+                regions=list(c.images[0].regions),
+                source=c.source,
+                image=c.images[0].path or "",
+                report=c.images[0].report,
+            )
+            for rank, c in enumerate(similar)
+        ]
         result = SearchResult(neighbours=neighbours, ood=OODVerdict(ood=False, score=0.5))
         return doctor_text(result), [n.record() for n in neighbours]
 
@@ -115,8 +128,12 @@ def measure_prompt_tokens(cases: list[Case], case_dir: Path, work_dir: Path) -> 
         full.append(sum(prompt_tokens(messages, count) for messages in baseline))
         ours_evaluated.append(evaluated_tokens(sent, count))
         full_evaluated.append(evaluated_tokens(baseline, count))
-        history_only.append(sum(prompt_tokens(baseline_messages(case, record.turns[:i], turn_cap, history_only=True), count)
-                                for i in doctor_turns))
+        history_only.append(
+            sum(
+                prompt_tokens(baseline_messages(case, record.turns[:i], turn_cap, history_only=True), count)
+                for i in doctor_turns
+            )
+        )
     total = sum(composition.values()) or 1
     mean = lambda values: round(sum(values) / len(values), 1)
     return {

@@ -57,14 +57,22 @@ def is_doctor_request(messages: list) -> bool:
 
 
 def scripted_models(delay_s: float = 0.0) -> dict[str, ScriptedModel]:
-    return {"doctor": ScriptedModel(doctor_reply, name="scripted-doctor", delay_s=delay_s),
-            "patient": ScriptedModel(patient_reply, name="scripted-patient", delay_s=delay_s)}
+    return {
+        "doctor": ScriptedModel(doctor_reply, name="scripted-doctor", delay_s=delay_s),
+        "patient": ScriptedModel(patient_reply, name="scripted-patient", delay_s=delay_s),
+    }
 
 
 def perf_settings(data_dir: Path, **overrides: Any) -> Settings:
     """Settings for measured runs (the usual sources, then these): room for the whole script, no LLM judge
     (the string rules decide), no retrieval or experience store (both are measured on their own)."""
-    values = {"data_dir": str(data_dir), "encounter.turn_cap": 20, "encounter.llm_judge": False,
-              "retrieval.enabled": False, "experience.enabled": False, "strategy.name": "direct"}
+    values = {
+        "data_dir": str(data_dir),
+        "encounter.turn_cap": 20,
+        "encounter.llm_judge": False,
+        "retrieval.enabled": False,
+        "experience.enabled": False,
+        "strategy.name": "direct",
+    }
     values.update(overrides)
     return load_settings(None, values)

@@ -89,13 +89,21 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(self.server.latency_s)
             text = doctor_reply(messages) if is_doctor_request(messages) else patient_reply(messages)
         prompt = "\n".join(str(m.get("content", "")) for m in messages)
-        self._send(200, {
-            "id": f"chatcmpl-{self.server.counter.requests}", "object": "chat.completion", "created": int(time.time()),
-            "model": request.get("model", MODEL),
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": approx_tokens(prompt), "completion_tokens": approx_tokens(text),
-                      "total_tokens": approx_tokens(prompt) + approx_tokens(text)},
-        })
+        self._send(
+            200,
+            {
+                "id": f"chatcmpl-{self.server.counter.requests}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": request.get("model", MODEL),
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                "usage": {
+                    "prompt_tokens": approx_tokens(prompt),
+                    "completion_tokens": approx_tokens(text),
+                    "total_tokens": approx_tokens(prompt) + approx_tokens(text),
+                },
+            },
+        )
 
 
 @dataclass
@@ -116,8 +124,12 @@ class RunningServer:
 @contextmanager
 def scripted_server(latency_s: float) -> Iterator[RunningServer]:
     """Start the server in a child process; it prints its port when it listens."""
-    process = subprocess.Popen([sys.executable, "-m", "benchmark.perf.scripted_server", str(latency_s)],
-                               stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "benchmark.perf.scripted_server", str(latency_s)],
+        stdout=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         line = process.stdout.readline() if process.stdout else ""
         if not line.strip().isdigit():

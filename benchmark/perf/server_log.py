@@ -8,9 +8,13 @@ import re
 import time
 from pathlib import Path
 
-_TIMING = re.compile(r"print_timing: id\s+(\d+) \| task \d+ \|\s+(prompt eval|eval) time =\s+([\d.]+) ms /\s+(\d+) tokens")
+_TIMING = re.compile(
+    r"print_timing: id\s+(\d+) \| task \d+ \|\s+(prompt eval|eval) time =\s+([\d.]+) ms /\s+(\d+) tokens"
+)
 # With speculative decoding on, a request that drafted also prints how many drafted tokens the model kept.
-_DRAFTS = re.compile(r"print_timing: id\s+(\d+) \| task \d+ \| draft acceptance = [\d.]+ \(\s*(\d+) accepted /\s*(\d+) generated\)")
+_DRAFTS = re.compile(
+    r"print_timing: id\s+(\d+) \| task \d+ \| draft acceptance = [\d.]+ \(\s*(\d+) accepted /\s*(\d+) generated\)"
+)
 
 
 def log_offset(log_file: Path | None) -> int:
@@ -48,7 +52,9 @@ def timings_by_role(log_file: Path | None, offset: int, slot_names: dict[str, in
     sums: dict[str, dict] = {}
     for slot, kind, ms, tokens in _TIMING.findall(text):
         role = role_of.get(int(slot), f"slot {slot}")
-        entry = sums.setdefault(role, {"prompt_tokens": 0, "prompt_s": 0.0, "gen_tokens": 0, "gen_s": 0.0, "requests": 0})
+        entry = sums.setdefault(
+            role, {"prompt_tokens": 0, "prompt_s": 0.0, "gen_tokens": 0, "gen_s": 0.0, "requests": 0}
+        )
         if kind == "prompt eval":
             entry["prompt_tokens"] += int(tokens)
             entry["prompt_s"] += float(ms) / 1000
@@ -57,14 +63,18 @@ def timings_by_role(log_file: Path | None, offset: int, slot_names: dict[str, in
             entry["gen_tokens"] += int(tokens)
             entry["gen_s"] += float(ms) / 1000
     for slot, accepted, drafted in _DRAFTS.findall(text):
-        entry = sums.setdefault(role_of.get(int(slot), f"slot {slot}"),
-                                {"prompt_tokens": 0, "prompt_s": 0.0, "gen_tokens": 0, "gen_s": 0.0, "requests": 0})
+        entry = sums.setdefault(
+            role_of.get(int(slot), f"slot {slot}"),
+            {"prompt_tokens": 0, "prompt_s": 0.0, "gen_tokens": 0, "gen_s": 0.0, "requests": 0},
+        )
         entry["draft_tokens"] = entry.get("draft_tokens", 0) + int(drafted)
         entry["draft_accepted"] = entry.get("draft_accepted", 0) + int(accepted)
     for entry in sums.values():
         if entry.get("draft_tokens"):
             entry["draft_acceptance"] = round(entry["draft_accepted"] / entry["draft_tokens"], 3)
-        entry["prompt_tokens_per_s"] = round(entry["prompt_tokens"] / entry["prompt_s"], 1) if entry["prompt_s"] else None
+        entry["prompt_tokens_per_s"] = (
+            round(entry["prompt_tokens"] / entry["prompt_s"], 1) if entry["prompt_s"] else None
+        )
         entry["gen_tokens_per_s"] = round(entry["gen_tokens"] / entry["gen_s"], 1) if entry["gen_s"] else None
         entry["prompt_s"], entry["gen_s"] = round(entry["prompt_s"], 2), round(entry["gen_s"], 2)
     return sums

@@ -50,18 +50,24 @@ def parse_arms(text: str, embedded: EmbeddedServer) -> list[Arm]:
             continue
         mode, *settings = spec.split(":")
         if mode not in SPECULATIVE_MODES:
-            raise ValueError(f"speculative arm {spec!r}: unknown mode {mode!r}; choose from {', '.join(SPECULATIVE_MODES)}")
+            raise ValueError(
+                f"speculative arm {spec!r}: unknown mode {mode!r}; choose from {', '.join(SPECULATIVE_MODES)}"
+            )
         overrides: dict[str, Any] = {"speculative": mode}
         for setting in settings:
             key, sep, value = setting.partition("=")
             if not sep or key not in EmbeddedServer.model_fields or key == "speculative":
-                raise ValueError(f"speculative arm {spec!r}: {setting!r} is not FIELD=VALUE with a field of embedded "
-                                 "(e.g. draft_n_max=3, ngram_mod_n_min=2)")
+                raise ValueError(
+                    f"speculative arm {spec!r}: {setting!r} is not FIELD=VALUE with a field of embedded "
+                    "(e.g. draft_n_max=3, ngram_mod_n_min=2)"
+                )
             overrides[key] = value
         try:
             checked = EmbeddedServer.model_validate({**embedded.model_dump(), **overrides})
         except ValidationError as error:
-            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'embedded'}: {e['msg']}" for e in error.errors())
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'embedded'}: {e['msg']}" for e in error.errors()
+            )
             raise ValueError(f"speculative arm {spec!r}: {problems}") from None
         arm = Arm(spec, {key: getattr(checked, key) for key in overrides})
         if arm.label in (a.label for a in arms):
@@ -98,8 +104,13 @@ def _texts(record: EpisodeRecord) -> list[tuple[int, str, str]]:
     texts = []
     for turn in record.turns:
         if turn.role == "doctor":
-            texts.append((turn.index, "doctor", "\n".join(filter(None, (turn.text, turn.raw,
-                                                                        str(turn.meta.get("reasoning") or ""))))))
+            texts.append(
+                (
+                    turn.index,
+                    "doctor",
+                    "\n".join(filter(None, (turn.text, turn.raw, str(turn.meta.get("reasoning") or "")))),
+                )
+            )
         elif turn.role == "patient":
             texts.append((turn.index, "patient", turn.text))
     return texts
@@ -109,8 +120,14 @@ def compare_texts(base: list[EpisodeRecord], other: list[EpisodeRecord]) -> dict
     """Encounter by encounter (same case and trial): the same doctor text, patient text, both, and
     differential; and where the first difference fell."""
     by_key = {(r.case_id, r.trial): r for r in base}
-    result: dict[str, Any] = {"compared": 0, "same_text": 0, "same_doctor": 0, "same_patient": 0,
-                              "same_differential": 0, "differences": []}
+    result: dict[str, Any] = {
+        "compared": 0,
+        "same_text": 0,
+        "same_doctor": 0,
+        "same_patient": 0,
+        "same_differential": 0,
+        "differences": [],
+    }
     for record in other:
         original = by_key.get((record.case_id, record.trial))
         if original is None:
@@ -129,11 +146,18 @@ def compare_texts(base: list[EpisodeRecord], other: list[EpisodeRecord]) -> dict
                 was = theirs[len(mine)] if len(theirs) > len(mine) else None
                 now = mine[len(theirs)] if len(mine) > len(theirs) else None
             where = was or now
-            result["differences"].append({
-                "case_id": record.case_id, "trial": record.trial,
-                "turn": where[0] if where else None, "role": where[1] if where else None,
-                "off": was[2][:200] if was else None, "arm": now[2][:200] if now else None,
-                "turns_off": len(theirs), "turns_arm": len(mine)})
+            result["differences"].append(
+                {
+                    "case_id": record.case_id,
+                    "trial": record.trial,
+                    "turn": where[0] if where else None,
+                    "role": where[1] if where else None,
+                    "off": was[2][:200] if was else None,
+                    "arm": now[2][:200] if now else None,
+                    "turns_off": len(theirs),
+                    "turns_arm": len(mine),
+                }
+            )
     return result
 
 
@@ -143,12 +167,21 @@ def _sum_roles(rounds: list[dict]) -> dict[str, dict]:
     for one in rounds:
         for role, figures in (one.get("by_role") or {}).items():
             entry = total.setdefault(role, {})
-            for key in ("prompt_tokens", "prompt_s", "gen_tokens", "gen_s", "requests", "draft_tokens",
-                        "draft_accepted"):
+            for key in (
+                "prompt_tokens",
+                "prompt_s",
+                "gen_tokens",
+                "gen_s",
+                "requests",
+                "draft_tokens",
+                "draft_accepted",
+            ):
                 if key in figures:
                     entry[key] = entry.get(key, 0) + figures[key]
     for entry in total.values():
-        entry["prompt_tokens_per_s"] = round(entry["prompt_tokens"] / entry["prompt_s"], 1) if entry.get("prompt_s") else None
+        entry["prompt_tokens_per_s"] = (
+            round(entry["prompt_tokens"] / entry["prompt_s"], 1) if entry.get("prompt_s") else None
+        )
         entry["gen_tokens_per_s"] = round(entry["gen_tokens"] / entry["gen_s"], 1) if entry.get("gen_s") else None
         entry["prompt_s"], entry["gen_s"] = round(entry.get("prompt_s", 0.0), 2), round(entry.get("gen_s", 0.0), 2)
         if entry.get("draft_tokens"):
@@ -156,8 +189,17 @@ def _sum_roles(rounds: list[dict]) -> dict[str, dict]:
     return total
 
 
-def speculative_arms(settings: Settings, arms: list[Arm], cases: list[Case], case_dir: Path, work_dir: Path,
-                     episodes: int, turn_cap: int, rounds: int, step=lambda message: None) -> dict:
+def speculative_arms(
+    settings: Settings,
+    arms: list[Arm],
+    cases: list[Case],
+    case_dir: Path,
+    work_dir: Path,
+    episodes: int,
+    turn_cap: int,
+    rounds: int,
+    step=lambda message: None,
+) -> dict:
     """Every arm on the same planned encounters, `rounds` times, alternating; one server per arm and round,
     stopped before the next starts (memory is measured per arm, and no idle server holds its model)."""
     from agents.llm.embedded_server import running_server
@@ -176,12 +218,12 @@ def speculative_arms(settings: Settings, arms: list[Arm], cases: list[Case], cas
     records: dict[tuple[str, int], list[EpisodeRecord]] = {}
     names: dict[str, str] = {}
     for number in range(rounds):
-        for arm in (arms if number % 2 == 0 else arms[::-1]):
+        for arm in arms if number % 2 == 0 else arms[::-1]:
             step(f"speculative decoding: {arm.label}, round {number + 1} of {rounds}")
             embedded = settings.embedded.model_copy(update={**arm.overrides, "servers": "per-role", "lanes": 1})
-            arm_settings = settings.model_copy(update={
-                "embedded": embedded,
-                "encounter": settings.encounter.model_copy(update={"turn_cap": turn_cap})})
+            arm_settings = settings.model_copy(
+                update={"embedded": embedded, "encounter": settings.encounter.model_copy(update={"turn_cap": turn_cap})}
+            )
             started = time.perf_counter()
             models = embedded_models(arm_settings)
             for model in models.values():
@@ -218,38 +260,65 @@ def speculative_arms(settings: Settings, arms: list[Arm], cases: list[Case], cas
         behaviour = [compare_texts(records[(off.label, k)], records[(arm.label, k)]) for k in range(rounds)]
         if arm.off:  # the noise floor: off against off of the first round (none with one round)
             behaviour = [compare_texts(records[(off.label, 0)], records[(off.label, k)]) for k in range(1, rounds)]
-        same = {key: sum(b[key] for b in behaviour) for key in ("compared", "same_text", "same_doctor", "same_patient",
-                                                                  "same_differential")}
+        same = {
+            key: sum(b[key] for b in behaviour)
+            for key in ("compared", "same_text", "same_doctor", "same_patient", "same_differential")
+        }
         same["differences"] = [d for b in behaviour for d in b["differences"]][:DIFFERENCES_KEPT]
-        same["against"] = ("off in the same round" if not arm.off else "off in round 1 (the noise floor)" if rounds > 1
-                           else "nothing (one round: no noise floor)")
+        same["against"] = (
+            "off in the same round"
+            if not arm.off
+            else "off in round 1 (the noise floor)"
+            if rounds > 1
+            else "nothing (one round: no noise floor)"
+        )
         episodes_done = sum(r["episodes"] for r in rows)
-        result_arms.append({
-            "label": arm.label, "mode": arm.overrides.get("speculative", "off"), "settings": arm.overrides,
-            "model": names.get(arm.label, ""), "encounter_s": pooled,
-            "ratio_to_off": round(pooled["p50"] / off_p50, 3) if pooled["p50"] and off_p50 else None,
-            "round_ratios": [round(r["encounter_s"]["p50"] / o["encounter_s"]["p50"], 3)
-                             if r.get("encounter_s") and o.get("encounter_s") else None
-                             for r, o in zip(rows, off_rounds, strict=True)],
-            "errors": sum(r["errors"] for r in rows),
-            "top1": round(sum(r["top1"] * r["episodes"] for r in rows if "top1" in r) / episodes_done, 3)
-            if episodes_done else None,
-            "by_role": roles,
-            "per_encounter_s": {role: {"prompt": round(v["prompt_s"] / n, 2), "generation": round(v["gen_s"] / n, 2)}
-                                for role, v in roles.items()},
-            "draft_tokens": drafted, "draft_accepted": accepted,
-            "draft_acceptance": round(accepted / drafted, 3) if drafted else None,
-            "server_peak_rss_mb": max((r.get("server_peak_rss_mb") or 0 for r in rows), default=None) or None,
-            "startup_s": max(r["startup_s"] for r in rows),
-            "behaviour": same,
-            "rounds": rows,
-        })
-    return {"turn_cap": turn_cap, "episodes": len(planned), "rounds": rounds, "retrieval": retriever is not None,
-            "temperature": {"doctor": settings.roles.doctor.temperature, "patient": settings.roles.patient.temperature},
-            "arms": result_arms, "unavailable": unavailable,
-            "note": "one server per arm and round (started, measured, stopped); arms alternate, reversed every other "
-                    "round; ratios are medians against off pooled over the rounds, round_ratios per round"}
+        result_arms.append(
+            {
+                "label": arm.label,
+                "mode": arm.overrides.get("speculative", "off"),
+                "settings": arm.overrides,
+                "model": names.get(arm.label, ""),
+                "encounter_s": pooled,
+                "ratio_to_off": round(pooled["p50"] / off_p50, 3) if pooled["p50"] and off_p50 else None,
+                "round_ratios": [
+                    round(r["encounter_s"]["p50"] / o["encounter_s"]["p50"], 3)
+                    if r.get("encounter_s") and o.get("encounter_s")
+                    else None
+                    for r, o in zip(rows, off_rounds, strict=True)
+                ],
+                "errors": sum(r["errors"] for r in rows),
+                "top1": round(sum(r["top1"] * r["episodes"] for r in rows if "top1" in r) / episodes_done, 3)
+                if episodes_done
+                else None,
+                "by_role": roles,
+                "per_encounter_s": {
+                    role: {"prompt": round(v["prompt_s"] / n, 2), "generation": round(v["gen_s"] / n, 2)}
+                    for role, v in roles.items()
+                },
+                "draft_tokens": drafted,
+                "draft_accepted": accepted,
+                "draft_acceptance": round(accepted / drafted, 3) if drafted else None,
+                "server_peak_rss_mb": max((r.get("server_peak_rss_mb") or 0 for r in rows), default=None) or None,
+                "startup_s": max(r["startup_s"] for r in rows),
+                "behaviour": same,
+                "rounds": rows,
+            }
+        )
+    return {
+        "turn_cap": turn_cap,
+        "episodes": len(planned),
+        "rounds": rounds,
+        "retrieval": retriever is not None,
+        "temperature": {"doctor": settings.roles.doctor.temperature, "patient": settings.roles.patient.temperature},
+        "arms": result_arms,
+        "unavailable": unavailable,
+        "note": "one server per arm and round (started, measured, stopped); arms alternate, reversed every other "
+        "round; ratios are medians against off pooled over the rounds, round_ratios per round",
+    }
 
 
 def _pooled(records: dict[tuple[str, int], list[EpisodeRecord]], label: str, rounds: int) -> dict:
-    return distribution([r.totals.wall_s for k in range(rounds) for r in records[(label, k)] if r.termination != "error"])
+    return distribution(
+        [r.totals.wall_s for k in range(rounds) for r in records[(label, k)] if r.termination != "error"]
+    )

@@ -26,9 +26,11 @@ from typing import Any
 
 import numpy as np
 
-REPORT = ("FINDINGS: PA chest radiograph. Patchy airspace opacification in the right lower zone with air "
-          "bronchograms. No pleural effusion or pneumothorax. Heart size normal. Mediastinum central.\n\n"
-          "IMPRESSION: Right lower zone consolidation, in keeping with pneumonia.")
+REPORT = (
+    "FINDINGS: PA chest radiograph. Patchy airspace opacification in the right lower zone with air "
+    "bronchograms. No pleural effusion or pneumothorax. Heart size normal. Mediastinum central.\n\n"
+    "IMPRESSION: Right lower zone consolidation, in keeping with pneumonia."
+)
 
 
 def case_id(index: int) -> str:
@@ -36,9 +38,17 @@ def case_id(index: int) -> str:
 
 
 def record_metadata(index: int) -> dict:
-    return {"case_id": case_id(index), "diagnosis": "Community-acquired pneumonia", "condition": "pneumonia",
-            "modality": "X-ray", "body_region": "chest", "regions": "right lower zone", "source": "perf",
-            "image": f"images/{case_id(index)}.png", "region_right_lower_zone": True}
+    return {
+        "case_id": case_id(index),
+        "diagnosis": "Community-acquired pneumonia",
+        "condition": "pneumonia",
+        "modality": "X-ray",
+        "body_region": "chest",
+        "regions": "right lower zone",
+        "source": "perf",
+        "image": f"images/{case_id(index)}.png",
+        "region_right_lower_zone": True,
+    }
 
 
 def _open(spec: dict):
@@ -52,9 +62,15 @@ def build(spec: dict) -> dict:
 
     data = np.load(spec["data"])
     store = _open(spec)
-    collection = StoreCollection(store.client.create_collection(
-        spec["collection"], embedding_function=None, configuration={"hnsw": spec["hnsw"]},
-        metadata={"kind": "image", "embedder": "perf", "dim": int(data.shape[1])}), store.max_batch)
+    collection = StoreCollection(
+        store.client.create_collection(
+            spec["collection"],
+            embedding_function=None,
+            configuration={"hnsw": spec["hnsw"]},
+            metadata={"kind": "image", "embedder": "perf", "dim": int(data.shape[1])},
+        ),
+        store.max_batch,
+    )
     ids = [case_id(i) for i in range(len(data))]
     started = time.perf_counter()
     collection.add(ids, data, [record_metadata(i) for i in range(len(data))], [REPORT] * len(data))
@@ -62,8 +78,9 @@ def build(spec: dict) -> dict:
     return {"insert_s": round(seconds, 3), "inserts_per_s": round(len(data) / seconds, 1), "batch": store.max_batch}
 
 
-def _pass(collection, queries: np.ndarray, truth: np.ndarray, k: int, exclude: list[str | None],
-          chroma_filter: bool = False) -> dict:
+def _pass(
+    collection, queries: np.ndarray, truth: np.ndarray, k: int, exclude: list[str | None], chroma_filter: bool = False
+) -> dict:
     """Latency and recall of one pass. With `exclude`, each query leaves one case out: by the store's own
     method (unfiltered query, own items dropped), or with `chroma_filter` by a Chroma `$ne` filter, the
     way it was done before, measured beside it."""
@@ -112,8 +129,11 @@ def raw_index(data: np.ndarray, queries: np.ndarray, truth: np.ndarray, k: int, 
         labels, _ = index.knn_query(query[None, :], k=k)
         latencies.append(1000 * (time.perf_counter() - started))
         recalls.append(len(set(truth[row].tolist()) & set(labels[0].tolist())) / k)
-    result["raw_hnsw"] = {"build_s": round(build_s, 3), "latency_ms": distribution(latencies),
-                          "recall_at_10": round(float(np.mean(recalls)), 4)}
+    result["raw_hnsw"] = {
+        "build_s": round(build_s, 3),
+        "latency_ms": distribution(latencies),
+        "recall_at_10": round(float(np.mean(recalls)), 4),
+    }
     return result
 
 
@@ -163,8 +183,10 @@ def query(spec: dict) -> dict:
     collection = StoreCollection(store.client.get_collection(spec["collection"]), store.max_batch)
     first = time.perf_counter()
     collection.query(queries[:1], k)  # the first query loads the index
-    result: dict[str, Any] = {"open_s": round(first - started, 3),
-                              "first_query_ms": round(1000 * (time.perf_counter() - first), 2)}
+    result: dict[str, Any] = {
+        "open_s": round(first - started, 3),
+        "first_query_ms": round(1000 * (time.perf_counter() - first), 2),
+    }
     result.update(_pass(collection, queries, truth, k, [None] * len(queries)))
     if spec.get("filtered_truth"):
         excluded: list[str | None] = [case_id(int(i)) for i in np.load(spec["excluded"])]

@@ -27,8 +27,13 @@ SEED = 0
 
 
 def _child(spec: dict, timeout_s: float = 3600) -> dict:
-    done = subprocess.run([sys.executable, "-m", "benchmark.perf.store_child", json.dumps(spec)],
-                          check=False, capture_output=True, text=True, timeout=timeout_s)
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmark.perf.store_child", json.dumps(spec)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+    )
     if done.returncode != 0:
         tail = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
         raise RuntimeError(f"store child ({spec['action']}) failed: {tail}")
@@ -42,32 +47,57 @@ def _write_vectors(folder: Path, kind: Kind, n: int, dim: int, queries: int) -> 
     truth = exact_top_k(data, probe, K + 1)
     # The filtered query excludes the nearest case, as a case's own image is excluded when it queries.
     excluded = truth[:, 0]
-    paths = {"data": folder / "data.npy", "queries": folder / "queries.npy", "truth": folder / "truth.npy",
-             "filtered_truth": folder / "filtered_truth.npy", "excluded": folder / "excluded.npy"}
+    paths = {
+        "data": folder / "data.npy",
+        "queries": folder / "queries.npy",
+        "truth": folder / "truth.npy",
+        "filtered_truth": folder / "filtered_truth.npy",
+        "excluded": folder / "excluded.npy",
+    }
     np.save(paths["data"], data)
     np.save(paths["queries"], probe)
     np.save(paths["truth"], truth[:, :K])
-    np.save(paths["filtered_truth"], truth[:, 1:K + 1])
+    np.save(paths["filtered_truth"], truth[:, 1 : K + 1])
     np.save(paths["excluded"], excluded)
     return {name: str(path) for name, path in paths.items()}
 
 
 def _measure(files: dict, where: dict, collection: str, hnsw: dict, ef_sweep: list[int]) -> dict:
     built = _child({"action": "build", **where, "collection": collection, "data": files["data"], "hnsw": hnsw})
-    queried = _child({"action": "query", **where, "collection": collection, "k": K, "ef_search": ef_sweep,
-                      "data": files["data"], "hnsw": hnsw,
-                      **{key: files[key] for key in ("queries", "truth", "filtered_truth", "excluded")}})
+    queried = _child(
+        {
+            "action": "query",
+            **where,
+            "collection": collection,
+            "k": K,
+            "ef_search": ef_sweep,
+            "data": files["data"],
+            "hnsw": hnsw,
+            **{key: files[key] for key in ("queries", "truth", "filtered_truth", "excluded")},
+        }
+    )
     return {**built, **queried}
 
 
-def measure_store(work_dir: Path, sizes: list[int], kinds: list[Kind], dim: int, queries: int, hnsw: dict,
-                  ef_sweep: list[int], server: bool, step: Callable[[str], None] = lambda _: None) -> dict:
+def measure_store(
+    work_dir: Path,
+    sizes: list[int],
+    kinds: list[Kind],
+    dim: int,
+    queries: int,
+    hnsw: dict,
+    ef_sweep: list[int],
+    server: bool,
+    step: Callable[[str], None] = lambda _: None,
+) -> dict:
     result: dict = {"dim": dim, "k": K, "queries": queries, "hnsw": dict(hnsw), "persistent": {}, "server": {}}
     vector_files = {}
     for kind in kinds:
         for n in sizes:
             step(f"store: {n:,} {kind} vectors, persistent")
-            vector_files[(kind, n)] = files = _write_vectors(work_dir / "vectors" / f"{kind}-{n}", kind, n, dim, queries)
+            vector_files[(kind, n)] = files = _write_vectors(
+                work_dir / "vectors" / f"{kind}-{n}", kind, n, dim, queries
+            )
             where = {"path": str(work_dir / "persistent" / f"{kind}-{n}")}
             result["persistent"].setdefault(kind, {})[str(n)] = _measure(files, where, "perf-vectors", hnsw, ef_sweep)
     if server:
@@ -75,7 +105,9 @@ def measure_store(work_dir: Path, sizes: list[int], kinds: list[Kind], dim: int,
             for n in sizes:
                 step(f"store: {n:,} clustered vectors, server")
                 files = vector_files.get(("clustered", n)) or _write_vectors(
-                    work_dir / "vectors" / f"clustered-{n}", "clustered", n, dim, queries)
+                    work_dir / "vectors" / f"clustered-{n}", "clustered", n, dim, queries
+                )
                 result["server"].setdefault("clustered", {})[str(n)] = _measure(
-                    files, {"url": url}, f"perf-clustered-{n}", hnsw, [])
+                    files, {"url": url}, f"perf-clustered-{n}", hnsw, []
+                )
     return result

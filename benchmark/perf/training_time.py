@@ -26,7 +26,11 @@ def probe_steps(pairs: list, steps: int) -> dict:
     result = {}
     with tempfile.TemporaryDirectory(prefix="clinsim-train-probe-") as folder:
         for name, trim in (("padded", False), ("trimmed", True)):
-            run = train_embedder(pairs, Path(folder) / f"{name}.pt", TrainConfig(steps=steps, trim_text=trim, batch_size=BANK_TRAIN_BATCH))
+            run = train_embedder(
+                pairs,
+                Path(folder) / f"{name}.pt",
+                TrainConfig(steps=steps, trim_text=trim, batch_size=BANK_TRAIN_BATCH),
+            )
             result[f"{name}_ms_per_step"] = round(1000 * run.seconds / steps, 1)
     result["speedup"] = round(result["padded_ms_per_step"] / result["trimmed_ms_per_step"], 2)
     result["steps"] = steps
@@ -47,7 +51,9 @@ def measure_training(probe_cases: int, probe: int, first_use: bool) -> dict:
     from retrieval.training import read_sidecar
     from sim.bank import generate_bank
 
-    result: dict = {"recipe": {"cases": BANK_TRAIN_CASES, "steps": BANK_TRAIN_STEPS[DEFAULT_BANK], "batch": BANK_TRAIN_BATCH}}
+    result: dict = {
+        "recipe": {"cases": BANK_TRAIN_CASES, "steps": BANK_TRAIN_STEPS[DEFAULT_BANK], "batch": BANK_TRAIN_BATCH}
+    }
     with tempfile.TemporaryDirectory(prefix="clinsim-train-bench-") as folder:
         generate_bank(probe_cases, BANK_TRAIN_SEED, Path(folder) / "bank", bank=DEFAULT_BANK)
         result["probe"] = probe_steps(bank_pairs(Path(folder) / "bank"), probe)

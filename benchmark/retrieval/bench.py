@@ -121,7 +121,10 @@ def _latency(method: Method, task: Task, gallery: np.ndarray | None, samples: in
             similarity = embed([query])[0] @ gallery.T
         np.argpartition(-similarity, min(10, len(similarity) - 1))[:10]
         seconds.append(time.perf_counter() - begin)
-    return {"latency_ms_p50": round(percentile_ms(seconds, 50), 2), "latency_ms_p95": round(percentile_ms(seconds, 95), 2)}
+    return {
+        "latency_ms_p50": round(percentile_ms(seconds, 50), 2),
+        "latency_ms_p95": round(percentile_ms(seconds, 95), 2),
+    }
 
 
 def _ood(data: BenchData, methods: list[Method], vectors: _Vectors, on_step) -> dict[str, Any]:
@@ -136,6 +139,7 @@ def _ood(data: BenchData, methods: list[Method], vectors: _Vectors, on_step) -> 
         if on_step:
             on_step(f"OOD: {method.name}")
         gallery = vectors.get(method, "image", setup.gallery)
+
         def distance(items, method=method, gallery=gallery):
             return kth_neighbour_distance(vectors.get(method, "image", items), gallery, OOD_K)
 
@@ -145,6 +149,9 @@ def _ood(data: BenchData, methods: list[Method], vectors: _Vectors, on_step) -> 
                                   "in_distribution_flagged": round(float((inside > threshold).mean()), 4)}  # fmt: skip
         for name, items in setup.outliers.items():
             outside = distance(items)
-            result[name] = {"auroc": round(auroc(inside, outside), 4), "flagged": round(float((outside > threshold).mean()), 4)}
+            result[name] = {
+                "auroc": round(auroc(inside, outside), 4),
+                "flagged": round(float((outside > threshold).mean()), 4),
+            }
         out["methods"][method.name] = result
     return out

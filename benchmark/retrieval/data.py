@@ -176,8 +176,9 @@ def load_iu_xray(path: Path, limit: int | None) -> BenchData:
     tasks.append(Task("findings->impression", "text", "text", [paired[i].findings for i in pair_rows],
                       [r.impression for r in paired], own, "its own impression"))  # fmt: skip
     # TF-IDF's idf comes from the findings (the report->report corpus), as in the reference protocol.
-    return BenchData("iu-xray", tasks, None, fit_texts=findings,
-                     text_train=[(findings[row], head_sets[row]) for row in training])
+    return BenchData(
+        "iu-xray", tasks, None, fit_texts=findings, text_train=[(findings[row], head_sets[row]) for row in training]
+    )
 
 
 def _without_self(relevant: np.ndarray, query_rows: list[int]) -> np.ndarray:
@@ -211,7 +212,9 @@ def _photographs() -> list[Image.Image]:
         photo = Image.fromarray(getattr(data, name)())
         width, height = photo.size
         images.append(photo)
-        images += [photo.crop((x, y, x + width // 2, y + height // 2)) for x in (0, width // 2) for y in (0, height // 2)]
+        images += [
+            photo.crop((x, y, x + width // 2, y + height // 2)) for x in (0, width // 2) for y in (0, height // 2)
+        ]
     return images
 
 

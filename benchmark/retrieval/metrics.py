@@ -76,7 +76,7 @@ def auroc(in_distribution: np.ndarray, out_of_distribution: np.ndarray) -> float
         return float("nan")
     combined = np.concatenate([inside, outside])
     ranks = _average_ranks(combined)
-    rank_sum = ranks[len(inside):].sum()
+    rank_sum = ranks[len(inside) :].sum()
     return float((rank_sum - len(outside) * (len(outside) + 1) / 2) / (len(inside) * len(outside)))
 
 

@@ -31,8 +31,9 @@ class LabelledTextEmbedder:
         self.name = f"{name}-{self.dim}"
 
     @classmethod
-    def fit(cls, texts: list[str], label_sets: list[Iterable[str]], name: str = "labelled-text",
-            seed: int = 0) -> LabelledTextEmbedder:
+    def fit(
+        cls, texts: list[str], label_sets: list[Iterable[str]], name: str = "labelled-text", seed: int = 0
+    ) -> LabelledTextEmbedder:
         from sklearn.linear_model import LogisticRegression
         from sklearn.multiclass import OneVsRestClassifier
         from sklearn.preprocessing import MultiLabelBinarizer

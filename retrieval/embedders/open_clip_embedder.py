@@ -144,7 +144,9 @@ class OpenClipEmbedder:
         with torch.no_grad():
             for start in range(0, len(images), self.batch_size):
                 # Radiographs are often grayscale or 16-bit: convert so the RGB preprocessing accepts them.
-                batch = [self.preprocess(_as_rgb(load_image(image))) for image in images[start : start + self.batch_size]]
+                batch = [
+                    self.preprocess(_as_rgb(load_image(image))) for image in images[start : start + self.batch_size]
+                ]
                 rows.append(self.model.encode_image(torch.stack(batch)).float().numpy())
         return _stack(rows, self.dim)
 
@@ -168,15 +170,20 @@ def encode_text_trimmed(model, tokens, normalize: bool = False):
     import torch.nn.functional as F
     from open_clip.transformer import text_global_pool
 
-    exact = (getattr(model, "text_pool_type", "") == "argmax" and getattr(model, "attn_mask", None) is not None
-             and getattr(model, "positional_embedding", None) is not None)
+    exact = (
+        getattr(model, "text_pool_type", "") == "argmax"
+        and getattr(model, "attn_mask", None) is not None
+        and getattr(model, "positional_embedding", None) is not None
+    )
     if not exact:  # another kind of text tower: open_clip's own path
         return model.encode_text(tokens, normalize=normalize)
     used = int((tokens != 0).sum(dim=1).max())
     tokens = tokens[:, :used]
     x = model.token_embedding(tokens) + model.positional_embedding[:used]
     x = model.transformer(x, attn_mask=model.attn_mask[:used, :used])
-    x = text_global_pool(model.ln_final(x), tokens, model.text_pool_type, eos_token_id=getattr(model, "text_eos_id", None))
+    x = text_global_pool(
+        model.ln_final(x), tokens, model.text_pool_type, eos_token_id=getattr(model, "text_eos_id", None)
+    )
     x = x @ model.text_projection
     return F.normalize(x, dim=-1) if normalize else x
 

@@ -24,8 +24,9 @@ READERS = {"bank": read_bank, "agentclinic": read_agentclinic, "folder": read_fo
 __all__ = ["READERS", "IngestSummary", "Progress", "SourceKind", "SourceRead", "read_source", "write_items"]
 
 
-def read_source(kind: SourceKind, source: Path, progress: Progress = None, limit: int | None = None,
-                **options: Any) -> SourceRead:
+def read_source(
+    kind: SourceKind, source: Path, progress: Progress = None, limit: int | None = None, **options: Any
+) -> SourceRead:
     """Every item of a source and every problem in it; options are the reader's own (folder: images,
     npz: splits, labels)."""
     if kind not in READERS:

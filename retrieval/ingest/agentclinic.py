@@ -21,8 +21,12 @@ _IMAGING = re.compile(
     r"echocardiogra|angiogra|mammogra|\bpet\b|scan|doppler|fluoroscop",
     re.IGNORECASE,
 )
-_MODALITIES = (("x-ray", r"x[-_ ]?ray|radiograph"), ("CT", r"\bct\b|ct_|_ct|computed"), ("MRI", r"mri|magnetic"),
-               ("ultrasound", r"ultrasound|sonograph|echocardiogra|doppler"))
+_MODALITIES = (
+    ("x-ray", r"x[-_ ]?ray|radiograph"),
+    ("CT", r"\bct\b|ct_|_ct|computed"),
+    ("MRI", r"mri|magnetic"),
+    ("ultrasound", r"ultrasound|sonograph|echocardiogra|doppler"),
+)
 
 
 def _flatten(value, path: str = ""):
@@ -55,10 +59,19 @@ def read_agentclinic(source: Path, progress: Progress = None, limit: int | None 
         report, modality = imaging_report(case)
         if not report:
             line = case.metadata.get("source_line")
-            read.problems.append(Problem(str(source), line if isinstance(line, int) else None, "tests",
-                                         "no imaging, test or examination results to store as a report"))
+            read.problems.append(
+                Problem(
+                    str(source),
+                    line if isinstance(line, int) else None,
+                    "tests",
+                    "no imaging, test or examination results to store as a report",
+                )
+            )
             continue
-        read.items.append(StoreItem(case_id=case.id, diagnosis=case.diagnosis.name, report=report,
-                                    source=case.source, modality=modality))
+        read.items.append(
+            StoreItem(
+                case_id=case.id, diagnosis=case.diagnosis.name, report=report, source=case.source, modality=modality
+            )
+        )
         tick(progress, "reading cases", done, len(cases))
     return read

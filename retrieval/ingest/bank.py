@@ -30,12 +30,22 @@ def read_bank(source: Path, progress: Progress = None, limit: int | None = None)
         if problem:
             read.problems.append(problem)
         else:
-            read.items.append(StoreItem(
-                case_id=case.id, diagnosis=case.diagnosis.name, report=image.report, source=case.source,
-                condition=str(case.metadata.get("condition", "")), modality=image.modality,
-                body_region=image.body_region, regions=tuple(image.regions), image_ref=str(path),
-                image_path=path, image_hash=digest, context=str(case.metadata.get("context", "")),
-            ))
+            read.items.append(
+                StoreItem(
+                    case_id=case.id,
+                    diagnosis=case.diagnosis.name,
+                    report=image.report,
+                    source=case.source,
+                    condition=str(case.metadata.get("condition", "")),
+                    modality=image.modality,
+                    body_region=image.body_region,
+                    regions=tuple(image.regions),
+                    image_ref=str(path),
+                    image_path=path,
+                    image_hash=digest,
+                    context=str(case.metadata.get("context", "")),
+                )
+            )
         tick(progress, "checking images", done, len(wanted))
     return read
 

@@ -25,14 +25,35 @@ PREFERRED_NAMES = ("reports", "metadata", "labels", "index")
 
 # role -> (exact names, word prefixes a longer name may contain), normalised (lower case, '_' separators).
 COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "id": (("id", "uid", "study_id", "studyid", "case_id", "report_id", "dicom_id", "subject_id", "patient_id"),
-           ("id",)),
-    "image": (("image", "images", "image_path", "image_file", "image_filename", "image_index", "filename",
-               "file_name", "file", "path", "filepath", "img", "png", "jpg"), ("image", "file", "path")),
+    "id": (
+        ("id", "uid", "study_id", "studyid", "case_id", "report_id", "dicom_id", "subject_id", "patient_id"),
+        ("id",),
+    ),
+    "image": (
+        (
+            "image",
+            "images",
+            "image_path",
+            "image_file",
+            "image_filename",
+            "image_index",
+            "filename",
+            "file_name",
+            "file",
+            "path",
+            "filepath",
+            "img",
+            "png",
+            "jpg",
+        ),
+        ("image", "file", "path"),
+    ),
     "findings": (("findings", "finding", "report_findings"), ("findings",)),
     "impression": (("impression", "impressions", "conclusion", "conclusions"), ("impression", "conclusion")),
-    "diagnosis": (("diagnosis", "label", "labels", "class", "problems", "mesh", "finding_labels"),
-                  ("diagnos", "label")),
+    "diagnosis": (
+        ("diagnosis", "label", "labels", "class", "problems", "mesh", "finding_labels"),
+        ("diagnos", "label"),
+    ),
     "regions": (("regions", "region", "anatomy", "anatomical_regions"), ("region",)),
     "modality": (("modality",), ()),
     "body_region": (("body_region", "body_part", "bodypart", "body_part_examined"), ("body",)),
@@ -74,8 +95,12 @@ def find_reports_file(source: Path) -> Path | Problem:
         return (preferred or found)[0]
     if not found:
         return Problem(str(source), None, "-", "no reports file (.csv, .tsv or .jsonl) in this folder")
-    return Problem(str(source), None, "-", "several reports files ({}); pass one of them as SOURCE".format(
-        ", ".join(p.name for p in found)))
+    return Problem(
+        str(source),
+        None,
+        "-",
+        "several reports files ({}); pass one of them as SOURCE".format(", ".join(p.name for p in found)),
+    )
 
 
 def _csv_rows(path: Path, problems: list[Problem]) -> tuple[list[str], Iterator[tuple[int, dict]]]:
@@ -110,14 +135,18 @@ def _jsonl_rows(path: Path, problems: list[Problem]) -> tuple[list[str], Iterato
     parsed = read_jsonl(path, str(path))
     problems.extend(parsed.problems)
     objects = [r for r in parsed.records if isinstance(r.value, dict)]
-    problems.extend(Problem(str(path), r.line, "-", "expected a JSON object") for r in parsed.records
-                    if not isinstance(r.value, dict))
+    problems.extend(
+        Problem(str(path), r.line, "-", "expected a JSON object")
+        for r in parsed.records
+        if not isinstance(r.value, dict)
+    )
     header = list(objects[0].value) if objects else []
     return header, iter((r.line, {k: "" if v is None else v for k, v in r.value.items()}) for r in objects)
 
 
-def read_folder(source: Path, progress: Progress = None, limit: int | None = None,
-                images: Path | None = None) -> SourceRead:
+def read_folder(
+    source: Path, progress: Progress = None, limit: int | None = None, images: Path | None = None
+) -> SourceRead:
     reports = find_reports_file(source)
     if isinstance(reports, Problem):
         return SourceRead(problems=[reports])
@@ -127,8 +156,13 @@ def read_folder(source: Path, progress: Progress = None, limit: int | None = Non
         header, rows = reader(reports, read.problems)
     except UnicodeDecodeError as error:
         line = error.object[: error.start].count(b"\n") + 1
-        return SourceRead(problems=[Problem(str(reports), line, "-", f"not valid UTF-8: byte "
-                                            f"0x{error.object[error.start]:02x} ({error.reason})")])
+        return SourceRead(
+            problems=[
+                Problem(
+                    str(reports), line, "-", f"not valid UTF-8: byte 0x{error.object[error.start]:02x} ({error.reason})"
+                )
+            ]
+        )
     except (OSError, csv.Error) as error:
         return SourceRead(problems=[Problem(str(reports), None, "-", f"cannot read: {error}")])
     columns = match_columns(header)
@@ -137,9 +171,17 @@ def read_folder(source: Path, progress: Progress = None, limit: int | None = Non
         missing.append("findings or impression")
     if missing:
         shown = ", ".join(str(h) for h in header) or "(none)"
-        read.problems += [Problem(str(reports), 1, "columns", f"no {role} column (accepted names: "
-                                  f"{', '.join(COLUMNS[role][0]) if role in COLUMNS else 'findings, impression'}); "
-                                  f"the columns are: {shown}") for role in missing]
+        read.problems += [
+            Problem(
+                str(reports),
+                1,
+                "columns",
+                f"no {role} column (accepted names: "
+                f"{', '.join(COLUMNS[role][0]) if role in COLUMNS else 'findings, impression'}); "
+                f"the columns are: {shown}",
+            )
+            for role in missing
+        ]
         return read
     root = images or reports.parent
     all_rows = list(rows)[:limit] if limit else list(rows)
@@ -152,8 +194,9 @@ def read_folder(source: Path, progress: Progress = None, limit: int | None = Non
     return read
 
 
-def _row_item(row: dict, columns: dict[str, str], line: int, reports: Path, root: Path,
-              problems: list[Problem]) -> StoreItem | None:
+def _row_item(
+    row: dict, columns: dict[str, str], line: int, reports: Path, root: Path, problems: list[Problem]
+) -> StoreItem | None:
     def value(role: str) -> str:
         return str(row.get(columns[role], "") or "").strip() if role in columns else ""
 
@@ -178,7 +221,14 @@ def _row_item(row: dict, columns: dict[str, str], line: int, reports: Path, root
         return None
     parts = [f"FINDINGS: {findings}" if findings else "", f"IMPRESSION: {impression}" if impression else ""]
     return StoreItem(
-        case_id=case_id, diagnosis=value("diagnosis"), report="\n\n".join(p for p in parts if p),
-        source=reports.parent.name or "folder", modality=value("modality"), body_region=value("body_region"),
-        regions=tuple(split_regions(value("regions"))), image_ref=str(path), image_path=path, image_hash=digest,
+        case_id=case_id,
+        diagnosis=value("diagnosis"),
+        report="\n\n".join(p for p in parts if p),
+        source=reports.parent.name or "folder",
+        modality=value("modality"),
+        body_region=value("body_region"),
+        regions=tuple(split_regions(value("regions"))),
+        image_ref=str(path),
+        image_path=path,
+        image_hash=digest,
     )

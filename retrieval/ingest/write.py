@@ -82,8 +82,14 @@ class _BatchedWriter:
         self.ids, self.vectors, self.metadatas, self.documents = [], [], [], []
 
 
-def _embed_and_add(collections: list[StoreCollection], embeds: list[Embed], records: dict[str, StoreItem],
-                   load: Callable[[StoreItem], Any] | None, stage: str, progress: Progress) -> list[int]:
+def _embed_and_add(
+    collections: list[StoreCollection],
+    embeds: list[Embed],
+    records: dict[str, StoreItem],
+    load: Callable[[StoreItem], Any] | None,
+    stage: str,
+    progress: Progress,
+) -> list[int]:
     """Embed and add the records each collection lacks; returns how many each collection gained.
 
     Collections that hold vectors of the same inputs (an image collection and its appearance twin) go
@@ -100,8 +106,11 @@ def _embed_and_add(collections: list[StoreCollection], embeds: list[Embed], reco
             for writer, embed, lacking in zip(writers, embeds, missing):
                 rows = [row for row, (record_id, _) in enumerate(chunk) if record_id in lacking]
                 if rows:
-                    writer.add([chunk[row][0] for row in rows], embed([inputs[row] for row in rows]),
-                               [chunk[row][1] for row in rows])
+                    writer.add(
+                        [chunk[row][0] for row in rows],
+                        embed([inputs[row] for row in rows]),
+                        [chunk[row][1] for row in rows],
+                    )
             _report(progress, stage, start + len(chunk), len(todo))
     for writer in writers:
         writer.flush()
@@ -133,8 +142,13 @@ def _embed_reports(embedder: Embedder) -> Embed:
     return embed
 
 
-def write_items(items: list[StoreItem], store: CaseStore, image_embedder: Embedder, text_embedder: Embedder | None,
-                progress: Progress = None) -> IngestSummary:
+def write_items(
+    items: list[StoreItem],
+    store: CaseStore,
+    image_embedder: Embedder,
+    text_embedder: Embedder | None,
+    progress: Progress = None,
+) -> IngestSummary:
     """Add the items' images (and their pixel vectors, for the OOD check) and reports; reports are skipped
     when there is no text embedder."""
     started = time.perf_counter()
@@ -145,18 +159,36 @@ def write_items(items: list[StoreItem], store: CaseStore, image_embedder: Embedd
     groups: list[tuple[dict[str, StoreItem], Callable | None, int, str, list]] = []
     if images:
         # inputs: images decoded once by StoreItem.load_image, then given to both embedders
-        groups.append((images, StoreItem.load_image, 0, "embedding images",
-                       [("image", image_embedder, image_embedder, image_embedder.embed_images),
-                        ("appearance", image_embedder, pixels, pixels.embed_images)]))
+        groups.append(
+            (
+                images,
+                StoreItem.load_image,
+                0,
+                "embedding images",
+                [
+                    ("image", image_embedder, image_embedder, image_embedder.embed_images),
+                    ("appearance", image_embedder, pixels, pixels.embed_images),
+                ],
+            )
+        )
     if text_embedder is not None:
         reports, left_out = report_records(items)
         if reports:
-            groups.append((reports, None, left_out, "embedding reports",
-                           [("report", text_embedder, text_embedder, _embed_reports(text_embedder))]))
+            groups.append(
+                (
+                    reports,
+                    None,
+                    left_out,
+                    "embedding reports",
+                    [("report", text_embedder, text_embedder, _embed_reports(text_embedder))],
+                )
+            )
     with store.writing():
         for records, load, left_out, stage, targets in groups:
-            collections = [store.collection(kind, owner.name, embedder.dim, create=True, vectors=embedder.name)
-                           for kind, owner, embedder, _ in targets]
+            collections = [
+                store.collection(kind, owner.name, embedder.dim, create=True, vectors=embedder.name)
+                for kind, owner, embedder, _ in targets
+            ]
             added = _embed_and_add(collections, [embed for *_, embed in targets], records, load, stage, progress)
             offered_regions = {region for item in records.values() for region in item.regions}
             for collection, (_, _, embedder, _), gained in zip(collections, targets, added):
@@ -166,7 +198,16 @@ def write_items(items: list[StoreItem], store: CaseStore, image_embedder: Embedd
                     _report(progress, "calibrating OOD", 0, 1)
                     calibrate(collection)
                     _report(progress, "calibrating OOD", 1, 1)
-                summary.collections.append(CollectionSummary(collection.name, embedder.name, len(records), gained,
-                                                             left_out, collection.count(), collection.calibration))
+                summary.collections.append(
+                    CollectionSummary(
+                        collection.name,
+                        embedder.name,
+                        len(records),
+                        gained,
+                        left_out,
+                        collection.count(),
+                        collection.calibration,
+                    )
+                )
     summary.seconds = time.perf_counter() - started
     return summary

@@ -24,7 +24,9 @@ from sim.core.config import MODEL_ROLES, SEATS, RoleModel, Settings
 
 RANDOM = "(random case)"
 WORKING = "### The agents are working…\nThe chat fills in as they answer (the first start of the embedded model takes a while)."
-IDLE = "### No encounter yet\nChoose a case source, a case and your seat(s) on the left, then press **Start encounter**."
+IDLE = (
+    "### No encounter yet\nChoose a case source, a case and your seat(s) on the left, then press **Start encounter**."
+)
 THREAD_STORAGE_KEY = "clinsim-thread"
 
 
@@ -42,8 +44,9 @@ def parse_differential(text: str) -> list[str]:
 
 
 class EncounterTab:
-    def __init__(self, settings: Settings, paths: AppPaths, sources: CaseSources, book: EncounterBook,
-                 max_upload_bytes: int):
+    def __init__(
+        self, settings: Settings, paths: AppPaths, sources: CaseSources, book: EncounterBook, max_upload_bytes: int
+    ):
         self.settings, self.paths, self.sources, self.book = settings, paths, sources, book
         self.max_upload_bytes = max_upload_bytes
         self.publish = partial(publish, paths=paths)
@@ -54,53 +57,86 @@ class EncounterTab:
             with gr.Column(scale=1, min_width=300):
                 gr.Markdown("### New encounter")
                 self.source = gr.Dropdown(self.sources.choices(), value=BANK, label="Case source", elem_id="source")
-                self.upload = gr.File(label="Case file (.jsonl)", file_types=[".jsonl"], type="filepath",
-                                      visible=False, elem_id="case-upload")
+                self.upload = gr.File(
+                    label="Case file (.jsonl)",
+                    file_types=[".jsonl"],
+                    type="filepath",
+                    visible=False,
+                    elem_id="case-upload",
+                )
                 # Custom values allowed: choices change per source, and `start` checks the id against the cases itself.
-                self.case_choice = gr.Dropdown([RANDOM], value=RANDOM, label="Case", allow_custom_value=True,
-                                               elem_id="case-choice")
+                self.case_choice = gr.Dropdown(
+                    [RANDOM], value=RANDOM, label="Case", allow_custom_value=True, elem_id="case-choice"
+                )
                 self.source_note = gr.Markdown(elem_id="source-note")
-                self.seats = gr.CheckboxGroup(list(SEATS), value=["doctor"], label="Seats you play",
-                                              elem_id="seats")
+                self.seats = gr.CheckboxGroup(list(SEATS), value=["doctor"], label="Seats you play", elem_id="seats")
                 with gr.Accordion("Models of the other seats", open=False):
-                    gr.Markdown("`embedded` (the built-in llama.cpp model) or `MODEL@URL` of an "
-                                "OpenAI-compatible server; the doctor can also be `knn` (the retrieved cases' "
-                                "vote). Ignored for the seats you play; the measurement desk is a case lookup.")
-                    self.models = [gr.Textbox(describe_model(self.settings.role(role)), label=f"{role} model",
-                                              elem_id=f"{role}-model") for role in MODEL_ROLES]
+                    gr.Markdown(
+                        "`embedded` (the built-in llama.cpp model) or `MODEL@URL` of an "
+                        "OpenAI-compatible server; the doctor can also be `knn` (the retrieved cases' "
+                        "vote). Ignored for the seats you play; the measurement desk is a case lookup."
+                    )
+                    self.models = [
+                        gr.Textbox(
+                            describe_model(self.settings.role(role)), label=f"{role} model", elem_id=f"{role}-model"
+                        )
+                        for role in MODEL_ROLES
+                    ]
                 self.start_button = gr.Button("Start encounter", variant="primary", elem_id="start")
             with gr.Column(scale=2, min_width=420):
                 self.status = gr.Markdown(IDLE, elem_id="status")
-                self.chat = gr.Chatbot(label="Encounter", height=520, elem_id="encounter-chat",
-                                       feedback_options=None, buttons=["copy_all"])
+                self.chat = gr.Chatbot(
+                    label="Encounter", height=520, elem_id="encounter-chat", feedback_options=None, buttons=["copy_all"]
+                )
                 with gr.Group(visible=False, elem_id="doctor-panel") as self.doctor_panel:
-                    self.doctor_text = gr.Textbox(label="Question, test or image",
-                                                  placeholder="e.g. How long have you had the cough?  ·  complete blood count  ·  chest x-ray",
-                                                  elem_id="doctor-text")
+                    self.doctor_text = gr.Textbox(
+                        label="Question, test or image",
+                        placeholder="e.g. How long have you had the cough?  ·  complete blood count  ·  chest x-ray",
+                        elem_id="doctor-text",
+                    )
                     with gr.Row():
                         self.ask_button = gr.Button("Ask the patient", elem_id="ask")
                         self.test_button = gr.Button("Request test", elem_id="request-test")
                         self.image_button = gr.Button("Request image", elem_id="request-image")
-                    self.differential = gr.Textbox(label="Ranked differential: one diagnosis per line, most likely first",
-                                                   lines=3, elem_id="differential")
+                    self.differential = gr.Textbox(
+                        label="Ranked differential: one diagnosis per line, most likely first",
+                        lines=3,
+                        elem_id="differential",
+                    )
                     with gr.Row():
                         self.diagnose_button = gr.Button("Diagnose", variant="primary", elem_id="diagnose")
                         self.leave_button = gr.Button("Leave the encounter", variant="stop", elem_id="leave")
                 with gr.Group(visible=False, elem_id="reply-panel") as self.reply_panel:
                     self.reply_request = gr.Markdown(elem_id="reply-request")
-                    self.suggestion_images = gr.Gallery(label="Images the lookup would return", visible=False,
-                                                        height=200, interactive=False, elem_id="suggestion-images")
+                    self.suggestion_images = gr.Gallery(
+                        label="Images the lookup would return",
+                        visible=False,
+                        height=200,
+                        interactive=False,
+                        elem_id="suggestion-images",
+                    )
                     self.reply_text = gr.Textbox(label="Your answer", lines=2, elem_id="reply-text")
-                    self.reply_image = gr.File(label="Attach an image (optional)", file_types=["image"],
-                                               type="filepath", visible=False, elem_id="reply-image")
+                    self.reply_image = gr.File(
+                        label="Attach an image (optional)",
+                        file_types=["image"],
+                        type="filepath",
+                        visible=False,
+                        elem_id="reply-image",
+                    )
                     with gr.Row():
                         self.send_button = gr.Button("Send answer", variant="primary", elem_id="send")
                         self.accept_button = gr.Button("Accept lookup", visible=False, elem_id="accept")
                         self.leave_reply_button = gr.Button("Leave the encounter", variant="stop")
                 self.result = gr.Markdown(elem_id="result")
         with gr.Accordion("Similar cases and experiences", open=True):
-            self.retrieval_gallery = gr.Gallery(label="Similar cases for each image seen", columns=4, height=260,
-                                                visible=False, interactive=False, elem_id="retrieval-gallery")
+            self.retrieval_gallery = gr.Gallery(
+                label="Similar cases for each image seen",
+                columns=4,
+                height=260,
+                visible=False,
+                interactive=False,
+                elem_id="retrieval-gallery",
+            )
             self.retrieval_md = gr.Markdown(render.retrieval_markdown([]))
             self.experiences_md = gr.Markdown(render.experiences_markdown([]))
         self.thread = gr.BrowserState("", storage_key=THREAD_STORAGE_KEY, secret=self.paths.browser_secret())
@@ -108,10 +144,24 @@ class EncounterTab:
 
     @property
     def outputs(self) -> list:
-        return [self.chat, self.status, self.doctor_panel, self.reply_panel, self.reply_request,
-                self.suggestion_images, self.reply_text, self.reply_image, self.accept_button, self.result,
-                self.retrieval_gallery, self.retrieval_md, self.experiences_md, self.thread, self.doctor_text,
-                self.differential]
+        return [
+            self.chat,
+            self.status,
+            self.doctor_panel,
+            self.reply_panel,
+            self.reply_request,
+            self.suggestion_images,
+            self.reply_text,
+            self.reply_image,
+            self.accept_button,
+            self.result,
+            self.retrieval_gallery,
+            self.retrieval_md,
+            self.experiences_md,
+            self.thread,
+            self.doctor_text,
+            self.differential,
+        ]
 
     def _wire(self, demo: gr.Blocks) -> None:
         case_outputs = [self.case_choice, self.source_note, self.upload]
@@ -121,16 +171,21 @@ class EncounterTab:
         demo.load(self.resume, [self.thread], self.outputs, api_name="resume")
 
         out = self.outputs
-        self.start_button.click(self.start, [self.source, self.upload, self.case_choice, self.seats, *self.models,
-                                             self.thread], out, api_name="start")
+        self.start_button.click(
+            self.start,
+            [self.source, self.upload, self.case_choice, self.seats, *self.models, self.thread],
+            out,
+            api_name="start",
+        )
         self.ask_button.click(self.ask, [self.thread, self.doctor_text], out, api_name="ask")
         self.doctor_text.submit(self.doctor_says, [self.thread, self.doctor_text], out, api_name="doctor_says")
         self.test_button.click(self.request_test, [self.thread, self.doctor_text], out, api_name="request_test")
         self.image_button.click(self.request_image, [self.thread, self.doctor_text], out, api_name="request_image")
         self.diagnose_button.click(self.diagnose, [self.thread, self.differential], out, api_name="diagnose")
         self.send_button.click(self.reply, [self.thread, self.reply_text, self.reply_image], out, api_name="reply")
-        self.reply_text.submit(self.reply, [self.thread, self.reply_text, self.reply_image], out,
-                               api_visibility="private")
+        self.reply_text.submit(
+            self.reply, [self.thread, self.reply_text, self.reply_image], out, api_visibility="private"
+        )
         self.accept_button.click(self.accept_lookup, [self.thread], out, api_name="accept_lookup")
         for button in (self.leave_button, self.leave_reply_button):
             button.click(self.leave, [self.thread], out, api_visibility="private")
@@ -139,10 +194,24 @@ class EncounterTab:
     def _screen(self, encounter: LiveEncounter | None, turns=None, working: bool = False, note: str = "") -> tuple:
         hidden = gr.update(visible=False)
         if encounter is None:
-            return ([], note or IDLE, hidden, hidden, "", gr.update(value=[], visible=False), "",
-                    gr.update(value=None, visible=False), hidden, "", gr.update(value=[], visible=False),
-                    render.retrieval_markdown([]),
-                    render.experiences_markdown([]), "", "", "")
+            return (
+                [],
+                note or IDLE,
+                hidden,
+                hidden,
+                "",
+                gr.update(value=[], visible=False),
+                "",
+                gr.update(value=None, visible=False),
+                hidden,
+                "",
+                gr.update(value=[], visible=False),
+                render.retrieval_markdown([]),
+                render.experiences_markdown([]),
+                "",
+                "",
+                "",
+            )
         step = encounter.step
         turns = turns if turns is not None else (step.turns if step else encounter.turns_now())
         waiting = step.waiting_for if step and not working else None
@@ -151,7 +220,9 @@ class EncounterTab:
         if working:
             status = WORKING
         elif record is not None:
-            status = f"### {render.headline(record)}\nThe encounter is over; its record is saved. Start another on the left."
+            status = (
+                f"### {render.headline(record)}\nThe encounter is over; its record is saved. Start another on the left."
+            )
         elif role == "doctor":
             status = render.doctor_prompt_markdown(waiting or {})
         elif role in ("patient", "measurement"):
@@ -163,7 +234,9 @@ class EncounterTab:
         if note:
             status += f"\n\n*{note}*"
         measuring = role == "measurement"
-        suggested = [p for p in (self.publish(i) for i in ((waiting or {}).get("suggestion") or {}).get("images", [])) if p]
+        suggested = [
+            p for p in (self.publish(i) for i in ((waiting or {}).get("suggestion") or {}).get("images", [])) if p
+        ]
         experiences = encounter.experiences_now()
         similar = render.retrieval_gallery(turns, self.publish)
         return (
@@ -214,7 +287,11 @@ class EncounterTab:
             path, note = self.sources.resolve(source, upload)
             cases = self.sources.cases(path, Path(upload).name if source == UPLOAD and upload else None)
         except SourceError as error:
-            return gr.update(choices=[RANDOM], value=RANDOM), f"**Cannot use these cases:**\n```\n{error}\n```", show_upload
+            return (
+                gr.update(choices=[RANDOM], value=RANDOM),
+                f"**Cannot use these cases:**\n```\n{error}\n```",
+                show_upload,
+            )
         label = f"{len(cases)} cases." + (f" ({note})" if note else "")
         return gr.update(choices=[RANDOM] + [c.id for c in cases], value=RANDOM), label, show_upload
 
@@ -256,7 +333,9 @@ class EncounterTab:
             try:
                 ACTION_ADAPTER.validate_python(answer)
             except ValueError:
-                raise gr.Error("That action needs some text: a question, a test or image name, or a diagnosis.") from None
+                raise gr.Error(
+                    "That action needs some text: a question, a test or image name, or a diagnosis."
+                ) from None
         yield from self._run(encounter, answer)
 
     def ask(self, thread: str, text: str):

@@ -108,8 +108,15 @@ def default_runner_factory(settings: Settings, human: list[str], checkpoint: Pat
 class LiveEncounter:
     """One encounter in this server process: its session, and the worker advancing it."""
 
-    def __init__(self, spec: EncounterSpec, case: Case, case_dir: Path, runner: EncounterRunner, book: EncounterBook,
-                 record: EpisodeRecord | None = None):
+    def __init__(
+        self,
+        spec: EncounterSpec,
+        case: Case,
+        case_dir: Path,
+        runner: EncounterRunner,
+        book: EncounterBook,
+        record: EpisodeRecord | None = None,
+    ):
         self.spec, self.case, self.case_dir, self.runner, self.book = spec, case, case_dir, runner, book
         self.step: Step | None = Step(record.turns, record=record) if record is not None else None
         self._session: EncounterSession | None = None
@@ -135,8 +142,9 @@ class LiveEncounter:
         with self._lock:
             if self.busy or self.finished:
                 return False
-            self._worker = threading.Thread(target=self._advance, args=(answer,), daemon=True,
-                                            name=f"encounter-{self.thread_id}")
+            self._worker = threading.Thread(
+                target=self._advance, args=(answer,), daemon=True, name=f"encounter-{self.thread_id}"
+            )
             self._worker.start()
             return True
 
@@ -177,8 +185,13 @@ class LiveEncounter:
         # what reaches here is the app's own trouble, e.g. a full disk while saving.
         try:
             if self._session is None:
-                self._session = self.runner.session(self.case, self.case_dir, run_id=f"app-{self.spec.day}",
-                                                    seed=self.spec.seed, thread_id=self.thread_id)
+                self._session = self.runner.session(
+                    self.case,
+                    self.case_dir,
+                    run_id=f"app-{self.spec.day}",
+                    seed=self.spec.seed,
+                    thread_id=self.thread_id,
+                )
             step = self._session.advance(answer)
             if step.record is not None:
                 step = Step(step.turns, record=self.book.save(self, step.record))
@@ -191,8 +204,9 @@ class LiveEncounter:
 class EncounterBook:
     """Every encounter of the app, live in memory or rebuilt from its spec on disk."""
 
-    def __init__(self, settings: Settings, paths: AppPaths, sources: CaseSources,
-                 runner_factory: RunnerFactory | None = None):
+    def __init__(
+        self, settings: Settings, paths: AppPaths, sources: CaseSources, runner_factory: RunnerFactory | None = None
+    ):
         self.settings, self.paths, self.sources = settings, paths, sources
         self.runner_factory = runner_factory or default_runner_factory
         self._live: dict[str, LiveEncounter] = {}
@@ -202,10 +216,20 @@ class EncounterBook:
         unknown = set(human) - set(SEATS)
         if unknown:
             raise ValueError(f"a human can sit in {', '.join(SEATS)}, not {', '.join(sorted(unknown))}")
-        agent_models = {role: value for role, value in models.items()
-                        if value and value.strip() and role not in human and role in MODEL_ROLES}
-        spec = EncounterSpec(thread_id=new_thread_id(), source=str(source), case_id=case.id, human=sorted(human),
-                             models=agent_models, seed=seed, started_at=now_iso())
+        agent_models = {
+            role: value
+            for role, value in models.items()
+            if value and value.strip() and role not in human and role in MODEL_ROLES
+        }
+        spec = EncounterSpec(
+            thread_id=new_thread_id(),
+            source=str(source),
+            case_id=case.id,
+            human=sorted(human),
+            models=agent_models,
+            seed=seed,
+            started_at=now_iso(),
+        )
         encounter = self._build(spec, case)  # validates the models before anything is written
         self._write_spec(spec)
         with self._lock:

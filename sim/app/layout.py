@@ -16,8 +16,9 @@ CSS = """
 """
 
 
-def build_app(settings: Settings, paths: AppPaths, sources: CaseSources, book: EncounterBook,
-              max_upload_bytes: int) -> gr.Blocks:
+def build_app(
+    settings: Settings, paths: AppPaths, sources: CaseSources, book: EncounterBook, max_upload_bytes: int
+) -> gr.Blocks:
     with gr.Blocks(title="clinsim", analytics_enabled=False) as demo:
         gr.Markdown("# clinsim\nA diagnostic encounter: doctor, patient and measurement; play any seat yourself.")
         with gr.Tab("Encounter", id="encounter"):

@@ -1,10 +1,10 @@
 """Where the web app keeps things, all inside the data directory (the only folder the app may serve).
 
-    DATA_DIR/app/files     images shown in the chat: case images copied in from outside DATA_DIR, uploads
-    DATA_DIR/app/uploads   case files users uploaded, after their checks
-    DATA_DIR/app/gradio    Gradio's own upload and output cache (GRADIO_TEMP_DIR)
-    DATA_DIR/app/runs      finished encounters, one run directory (episodes.jsonl) per day
-    DATA_DIR/app/private   never served: encounter checkpoints and specs, the browser-state secret
+DATA_DIR/app/files     images shown in the chat: case images copied in from outside DATA_DIR, uploads
+DATA_DIR/app/uploads   case files users uploaded, after their checks
+DATA_DIR/app/gradio    Gradio's own upload and output cache (GRADIO_TEMP_DIR)
+DATA_DIR/app/runs      finished encounters, one run directory (episodes.jsonl) per day
+DATA_DIR/app/private   never served: encounter checkpoints and specs, the browser-state secret
 """
 
 from __future__ import annotations

@@ -14,8 +14,13 @@ from sim.core.transcript import Turn
 
 Publish = Callable[[str], str | None]
 
-ROLE_NAMES = {"doctor": "Doctor", "patient": "Patient", "measurement": "Measurement", "retrieval": "Retrieval",
-              "judge": "Judge"}
+ROLE_NAMES = {
+    "doctor": "Doctor",
+    "patient": "Patient",
+    "measurement": "Measurement",
+    "retrieval": "Retrieval",
+    "judge": "Judge",
+}
 EXCERPT_CHARS = 220
 VERDICTS: dict[bool | None, str] = {True: "diagnosed correctly", False: "missed"}
 
@@ -42,8 +47,11 @@ def chat_message(turn: Turn, publish: Publish) -> dict:
     """One turn as a Gradio messages-format entry: the doctor on the right, everyone else on the left."""
     if turn.role == "retrieval":
         items = turn.meta.get("items", []) or []
-        return {"role": "assistant", "content": turn.text or "(no similar cases)",
-                "metadata": {"title": f"Retrieval: {len(items)} similar case(s) shown to the doctor"}}
+        return {
+            "role": "assistant",
+            "content": turn.text or "(no similar cases)",
+            "metadata": {"title": f"Retrieval: {len(items)} similar case(s) shown to the doctor"},
+        }
     text = _doctor_text(turn) if turn.role == "doctor" else turn.text
     if turn.parse in ("repaired", "fallback", "forced"):
         text += f"  \n<small>(reply format: {turn.parse})</small>"
@@ -51,8 +59,10 @@ def chat_message(turn: Turn, publish: Publish) -> dict:
     for image in turn.images:
         shown = publish(image)
         content.append({"path": shown} if shown else "*(image not available)*")
-    return {"role": "user" if turn.role == "doctor" else "assistant",
-            "content": content if len(content) > 1 else content[0]}
+    return {
+        "role": "user" if turn.role == "doctor" else "assistant",
+        "content": content if len(content) > 1 else content[0],
+    }
 
 
 def chat_messages(turns: list[Turn], publish: Publish) -> list[dict]:
@@ -100,17 +110,23 @@ def retrieval_markdown(turns: list[Turn]) -> str:
     items = retrieval_items(turns)
     if not items:
         return "*No similar cases retrieved yet: they appear here for each image the doctor sees.*"
-    lines = ["| image | rank | case | diagnosis | similarity | patient | report excerpt |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| image | rank | case | diagnosis | similarity | patient | report excerpt |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for number, rank, item in items:
         ood = " ⚠ **out of distribution**" if item.get("ood") else ""
         report = _excerpt(_field(item, "report", "excerpt", "report_excerpt", default="")).replace("|", "\\|")
         patient = str(item.get("context") or "–").replace("|", "\\|")
-        lines.append(f"| {number} | {rank} | {_field(item, 'case_id', default='?')} | {_field(item, 'diagnosis', default='?')} "
-                     f"| {_similarity(item)}{ood} | {patient} | {report} |")
+        lines.append(
+            f"| {number} | {rank} | {_field(item, 'case_id', default='?')} | {_field(item, 'diagnosis', default='?')} "
+            f"| {_similarity(item)}{ood} | {patient} | {report} |"
+        )
     if any(item.get("ood") for _, _, item in items):
-        lines.append("\n⚠ An out-of-distribution flag means the image looks unlike the store's cases: "
-                     "treat those neighbours with caution.")
+        lines.append(
+            "\n⚠ An out-of-distribution flag means the image looks unlike the store's cases: "
+            "treat those neighbours with caution."
+        )
     return "\n".join(lines)
 
 
@@ -121,11 +137,13 @@ def experiences_markdown(experiences: list[dict]) -> str:
     lines = ["**Experiences used** (past encounters shown to the doctor)"]
     for item in experiences:
         score = item.get("score")
-        parts = [f"case {_field(item, 'case_id', 'id', default='?')}",
-                 str(_field(item, "truth", "diagnosis", default="")),
-                 VERDICTS.get(item.get("correct"), ""),
-                 f"similarity {score:.2f}" if isinstance(score, (int, float)) else "",
-                 _excerpt(_field(item, "lesson", "summary", default=""))]
+        parts = [
+            f"case {_field(item, 'case_id', 'id', default='?')}",
+            str(_field(item, "truth", "diagnosis", default="")),
+            VERDICTS.get(item.get("correct"), ""),
+            f"similarity {score:.2f}" if isinstance(score, (int, float)) else "",
+            _excerpt(_field(item, "lesson", "summary", default="")),
+        ]
         lines.append("- " + " · ".join(part for part in parts if part))
     return "\n".join(lines)
 
@@ -170,7 +188,9 @@ def request_markdown(payload: dict) -> str:
     if role == "patient":
         return f"### Your turn: the patient\nThe doctor asks: **{request.get('text') or payload.get('message', '')}**"
     wanted = {"test": "the test", "image": "the image"}.get(kind, "")
-    lines = [f"### Your turn: the measurement\nThe doctor requests {wanted}: **{request.get('name') or payload.get('message', '')}**"]
+    lines = [
+        f"### Your turn: the measurement\nThe doctor requests {wanted}: **{request.get('name') or payload.get('message', '')}**"
+    ]
     suggestion = payload.get("suggestion")
     if suggestion:
         lines.append(f"The case lookup says: {suggestion.get('text', '')}")
@@ -181,5 +201,7 @@ def request_markdown(payload: dict) -> str:
 def doctor_prompt_markdown(payload: dict) -> str:
     turns, cap = payload.get("doctor_turns", 0), payload.get("turn_cap", "?")
     note = " **Last turn: give your diagnosis.**" if payload.get("final_turn") else ""
-    return (f"### Your turn: the doctor (turn {turns + 1} of {cap}).{note}\n"
-            "Ask the patient, request a test or an image, or diagnose with a ranked differential.")
+    return (
+        f"### Your turn: the doctor (turn {turns + 1} of {cap}).{note}\n"
+        "Ask the patient, request a test or an image, or diagnose with a ranked differential."
+    )

@@ -50,9 +50,13 @@ class ReplayTab:
 
     def build(self, demo: gr.Blocks) -> None:
         with gr.Row():
-            self.run_dir = gr.Dropdown([], label="Run directory (under the data directory)", scale=3,
-                                       allow_custom_value=True,  # checked by resolve_run_dir
-                                       elem_id="replay-run")
+            self.run_dir = gr.Dropdown(
+                [],
+                label="Run directory (under the data directory)",
+                scale=3,
+                allow_custom_value=True,  # checked by resolve_run_dir
+                elem_id="replay-run",
+            )
             self.refresh = gr.Button("Refresh list", scale=1)
         self.episode = gr.Dropdown([], label="Episode", allow_custom_value=True, elem_id="replay-episode")
         self.header = gr.Markdown()
@@ -71,14 +75,27 @@ class ReplayTab:
         demo.load(self.list_runs, None, [self.run_dir], api_visibility="private")
         self.run_dir.change(self.list_episodes, [self.run_dir], [self.episode], api_name="replay_episodes")
         shown = [self.position, self.header, self.chat, self.gallery, self.retrieval_md, self.result]
-        self.episode.change(partial(self.show, move="first"), [self.run_dir, self.episode, self.position], shown,
-                            api_name="replay_open")
-        self.position.release(partial(self.show, move="stay"), [self.run_dir, self.episode, self.position], shown,
-                              api_visibility="private")
-        for button, move in ((self.first_button, "first"), (self.prev_button, "prev"), (self.next_button, "next"),
-                             (self.last_button, "last")):
-            button.click(partial(self.show, move=move), [self.run_dir, self.episode, self.position], shown,
-                         api_name=f"replay_{move}")
+        self.episode.change(
+            partial(self.show, move="first"), [self.run_dir, self.episode, self.position], shown, api_name="replay_open"
+        )
+        self.position.release(
+            partial(self.show, move="stay"),
+            [self.run_dir, self.episode, self.position],
+            shown,
+            api_visibility="private",
+        )
+        for button, move in (
+            (self.first_button, "first"),
+            (self.prev_button, "prev"),
+            (self.next_button, "next"),
+            (self.last_button, "last"),
+        ):
+            button.click(
+                partial(self.show, move=move),
+                [self.run_dir, self.episode, self.position],
+                shown,
+                api_name=f"replay_{move}",
+            )
 
     def list_runs(self):
         runs = find_run_dirs(self.paths)
@@ -108,14 +125,24 @@ class ReplayTab:
         if record is None:
             raise gr.Error(f"No episode {episode_id} in {relative}.")
         total = len(record.turns)
-        shown = {"first": min(1, total), "prev": int(position or 0) - 1, "next": int(position or 0) + 1,
-                 "last": total}.get(move, int(position or 0))
+        shown = {
+            "first": min(1, total),
+            "prev": int(position or 0) - 1,
+            "next": int(position or 0) + 1,
+            "last": total,
+        }.get(move, int(position or 0))
         shown = max(min(shown, total), min(1, total))
         turns = record.turns[:shown]
         current = turns[-1] if turns else None
-        header = (f"**{record.case_id}** ({record.source}) · run `{record.run_id}` · "
-                  f"turn {shown} of {total}" + (f": {render.ROLE_NAMES.get(current.role, current.role)}" if current else ""))
+        header = f"**{record.case_id}** ({record.source}) · run `{record.run_id}` · turn {shown} of {total}" + (
+            f": {render.ROLE_NAMES.get(current.role, current.role)}" if current else ""
+        )
         result = render.result_markdown(record) if shown == total else ""
-        return (gr.update(value=shown, maximum=max(total, 1)), header, render.chat_messages(turns, self.publish),
-                render.retrieval_gallery(turns, self.publish), render.retrieval_markdown(turns),
-                result + ("\n\n" + render.experiences_markdown(record.experiences) if result else ""))
+        return (
+            gr.update(value=shown, maximum=max(total, 1)),
+            header,
+            render.chat_messages(turns, self.publish),
+            render.retrieval_gallery(turns, self.publish),
+            render.retrieval_markdown(turns),
+            result + ("\n\n" + render.experiences_markdown(record.experiences) if result else ""),
+        )

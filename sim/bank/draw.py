@@ -161,8 +161,9 @@ def _display(density: Array, nuisance: Nuisance, placement: Placement, rng: np.r
 
 
 def render_chest(lesion: LesionSpec, rng: np.random.Generator, size: int = DEFAULT_SIZE) -> Radiograph:
-    return render_with(lambda shape: prepare_shape(lesion, shape, rng), lambda scene: paint_lesion(scene, lesion),
-                       rng, size)
+    return render_with(
+        lambda shape: prepare_shape(lesion, shape, rng), lambda scene: paint_lesion(scene, lesion), rng, size
+    )
 
 
 def render_with(

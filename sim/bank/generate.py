@@ -182,8 +182,9 @@ class BankMismatch(ValueError):
     """A data directory's bank folder holds another kind of bank than the one asked for."""
 
 
-def ensure_bank(folder: Path, n: int, seed: int = 0, bank: str = DEFAULT_BANK,
-                progress: Callable[[int], None] | None = None) -> bool:
+def ensure_bank(
+    folder: Path, n: int, seed: int = 0, bank: str = DEFAULT_BANK, progress: Callable[[int], None] | None = None
+) -> bool:
     """The bank `folder` holds `bank`: generated when missing (returns True), left alone when present. A folder
     holding the other kind (a data directory made before the default changed) is an error that says what to do,
     never silently mixed with a store and an embedder built from the other kind."""
@@ -195,7 +196,8 @@ def ensure_bank(folder: Path, n: int, seed: int = 0, bank: str = DEFAULT_BANK,
         raise BankMismatch(
             f"{folder} holds the {found} bank, and the {bank} bank is asked for: give the other data directory "
             f"with --data-dir, or move {folder} away together with the case store and embedder built from it "
-            f"(chroma/ and models/ beside it), or run on it explicitly with --cases {folder}")
+            f"(chroma/ and models/ beside it), or run on it explicitly with --cases {folder}"
+        )
     return False
 
 

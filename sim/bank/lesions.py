@@ -26,9 +26,20 @@ from sim.bank.regions import Side, Zone
 from sim.bank.scene import Scene
 
 Array = np.ndarray
-LesionKind = Literal["none", "consolidation", "effusion", "pneumothorax", "cardiomegaly", "nodule", "mass",
-                     # signs of the look-alike bank's films only (sim/bank/lookalike/film.py)
-                     "cavity", "congestion", "granuloma", "hyperinflation"]
+LesionKind = Literal[
+    "none",
+    "consolidation",
+    "effusion",
+    "pneumothorax",
+    "cardiomegaly",
+    "nodule",
+    "mass",
+    # signs of the look-alike bank's films only (sim/bank/lookalike/film.py)
+    "cavity",
+    "congestion",
+    "granuloma",
+    "hyperinflation",
+]
 
 
 @dataclass(frozen=True)

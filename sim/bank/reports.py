@@ -31,13 +31,19 @@ def _normal(rng: np.random.Generator, ratio: float) -> str:
     findings = pick(
         rng,
         (
-            ("The lungs are clear with normal vascular markings. No focal consolidation, pleural effusion or "
-            f"pneumothorax. The cardiomediastinal silhouette is normal (cardiothoracic ratio about {ratio:.2f}). "
-            "Both costophrenic angles are sharp. No bony abnormality."),
-            (f"Heart size is within normal limits, cardiothoracic ratio {ratio:.2f}. The mediastinum is central and "
-            "not widened. Both lungs are well expanded and clear. The hemidiaphragms are smooth."),
-            ("Clear, well-inflated lungs. Normal hila. No pleural fluid or air. Heart and mediastinal contours "
-            "unremarkable. Visualised bones intact."),
+            (
+                "The lungs are clear with normal vascular markings. No focal consolidation, pleural effusion or "
+                f"pneumothorax. The cardiomediastinal silhouette is normal (cardiothoracic ratio about {ratio:.2f}). "
+                "Both costophrenic angles are sharp. No bony abnormality."
+            ),
+            (
+                f"Heart size is within normal limits, cardiothoracic ratio {ratio:.2f}. The mediastinum is central and "
+                "not widened. Both lungs are well expanded and clear. The hemidiaphragms are smooth."
+            ),
+            (
+                "Clear, well-inflated lungs. Normal hila. No pleural fluid or air. Heart and mediastinal contours "
+                "unremarkable. Visualised bones intact."
+            ),
         ),
     )
     impression = pick(
@@ -56,12 +62,18 @@ def _consolidation(rng: np.random.Generator, side: Side, level: Zone) -> str:
     findings = pick(
         rng,
         (
-            (f"Patchy airspace opacity in the {side} {level} zone with air bronchograms, {border}. The {_other(side)} "
-            "lung is clear. No pleural effusion or pneumothorax. Heart size normal."),
-            (f"There is dense consolidation of the {side} {level} zone, {border}. Air bronchograms are visible within "
-            "it. Remaining lung fields clear. Cardiomediastinal contours normal."),
-            (f"Confluent opacification in the {side} {level} zone {border}; the rest of the lungs are clear. No "
-            "effusion. Normal heart size."),
+            (
+                f"Patchy airspace opacity in the {side} {level} zone with air bronchograms, {border}. The {_other(side)} "
+                "lung is clear. No pleural effusion or pneumothorax. Heart size normal."
+            ),
+            (
+                f"There is dense consolidation of the {side} {level} zone, {border}. Air bronchograms are visible within "
+                "it. Remaining lung fields clear. Cardiomediastinal contours normal."
+            ),
+            (
+                f"Confluent opacification in the {side} {level} zone {border}; the rest of the lungs are clear. No "
+                "effusion. Normal heart size."
+            ),
         ),
     )
     impression = pick(
@@ -80,14 +92,20 @@ def _effusion(rng: np.random.Generator, side: Side, fluid_level_v: float) -> str
     findings = pick(
         rng,
         (
-            (f"Homogeneous opacity at the {side} base with a meniscus rising along the lateral chest wall, blunting the "
-            f"{side} costophrenic angle and obscuring the {side} hemidiaphragm. No mediastinal shift. The "
-            f"{_other(side)} lung is clear."),
-            (f"{size.capitalize()} amount of fluid in the {side} pleural space, with loss of the {side} costophrenic "
-            f"angle and a concave upper margin. The {_other(side)} costophrenic angle is sharp. Heart size normal."),
-            (f"Blunting of the {side} costophrenic angle by a dependent opacity with a meniscus, silhouetting the "
-            f"{side} "
-            "hemidiaphragm. Lungs otherwise clear."),
+            (
+                f"Homogeneous opacity at the {side} base with a meniscus rising along the lateral chest wall, blunting the "
+                f"{side} costophrenic angle and obscuring the {side} hemidiaphragm. No mediastinal shift. The "
+                f"{_other(side)} lung is clear."
+            ),
+            (
+                f"{size.capitalize()} amount of fluid in the {side} pleural space, with loss of the {side} costophrenic "
+                f"angle and a concave upper margin. The {_other(side)} costophrenic angle is sharp. Heart size normal."
+            ),
+            (
+                f"Blunting of the {side} costophrenic angle by a dependent opacity with a meniscus, silhouetting the "
+                f"{side} "
+                "hemidiaphragm. Lungs otherwise clear."
+            ),
         ),
     )
     impression = pick(
@@ -101,12 +119,18 @@ def _pneumothorax(rng: np.random.Generator, side: Side, lung_kept: float) -> str
     findings = pick(
         rng,
         (
-            (f"A visceral pleural line is visible in the {side} upper zone, with no lung markings beyond it from the "
-            f"{side} apex down the lateral chest wall. No mediastinal shift. The {_other(side)} lung is clear."),
-            (f"Lucent rim without lung markings around the {side} lung, widest at the {side} apex, bounded by a thin "
-            "pleural line. Trachea and mediastinum central. Heart size normal."),
-            (f"The {side} lung edge is separated from the chest wall by a band of air, most marked at the apex. No "
-            "pleural fluid. Normal heart and mediastinum."),
+            (
+                f"A visceral pleural line is visible in the {side} upper zone, with no lung markings beyond it from the "
+                f"{side} apex down the lateral chest wall. No mediastinal shift. The {_other(side)} lung is clear."
+            ),
+            (
+                f"Lucent rim without lung markings around the {side} lung, widest at the {side} apex, bounded by a thin "
+                "pleural line. Trachea and mediastinum central. Heart size normal."
+            ),
+            (
+                f"The {side} lung edge is separated from the chest wall by a band of air, most marked at the apex. No "
+                "pleural fluid. Normal heart and mediastinum."
+            ),
         ),
     )
     impression = pick(
@@ -123,12 +147,18 @@ def _cardiomegaly(rng: np.random.Generator, ratio: float) -> str:
     findings = pick(
         rng,
         (
-            (f"The cardiac silhouette is enlarged, cardiothoracic ratio about {ratio:.2f}. Upper lobe vascular "
-            "prominence and slightly indistinct hila. No focal consolidation. No large pleural effusion."),
-            (f"Enlarged heart with a cardiothoracic ratio of {ratio:.2f}, the left heart border extending towards the "
-            "lateral chest wall. Mild pulmonary venous congestion. Lungs otherwise clear."),
-            (f"Globular enlargement of the cardiac silhouette (CTR {ratio:.2f}). Prominent hilar vessels. Costophrenic "
-            "angles preserved."),
+            (
+                f"The cardiac silhouette is enlarged, cardiothoracic ratio about {ratio:.2f}. Upper lobe vascular "
+                "prominence and slightly indistinct hila. No focal consolidation. No large pleural effusion."
+            ),
+            (
+                f"Enlarged heart with a cardiothoracic ratio of {ratio:.2f}, the left heart border extending towards the "
+                "lateral chest wall. Mild pulmonary venous congestion. Lungs otherwise clear."
+            ),
+            (
+                f"Globular enlargement of the cardiac silhouette (CTR {ratio:.2f}). Prominent hilar vessels. Costophrenic "
+                "angles preserved."
+            ),
         ),
     )
     impression = pick(
@@ -146,17 +176,23 @@ def _nodule(rng: np.random.Generator, side: Side, level: Zone, diameter_mm: floa
     findings = pick(
         rng,
         (
-            (f"A well-defined round opacity measuring about {size} is seen in the {side} {level} zone. No calcification "
-            "is evident. The lungs are otherwise clear. Normal hila and heart size."),
-            (f"Solitary {size} rounded nodular density in the {side} {level} zone with smooth margins. No hilar "
-            "enlargement, effusion or other focal lesion."),
+            (
+                f"A well-defined round opacity measuring about {size} is seen in the {side} {level} zone. No calcification "
+                "is evident. The lungs are otherwise clear. Normal hila and heart size."
+            ),
+            (
+                f"Solitary {size} rounded nodular density in the {side} {level} zone with smooth margins. No hilar "
+                "enlargement, effusion or other focal lesion."
+            ),
         ),
     )
     impression = pick(
         rng,
         (
-            (f"Solitary pulmonary nodule ({size}) in the {side} {level} zone; CT chest recommended for "
-            "characterisation."),
+            (
+                f"Solitary pulmonary nodule ({size}) in the {side} {level} zone; CT chest recommended for "
+                "characterisation."
+            ),
             f"{size} nodule in the {side} {level} zone. Compare with any previous imaging; CT advised.",
         ),
     )
@@ -169,17 +205,23 @@ def _mass(rng: np.random.Generator, side: Side, level: Zone, diameter_mm: float)
     findings = pick(
         rng,
         (
-            (f"A lobulated mass of about {size} with spiculated margins in the {side} {level} zone{near_hilum}. No "
-            "cavitation. No pleural effusion. Heart size normal."),
-            (f"There is a {size} irregular, spiculated opacity in the {side} {level} zone{near_hilum}. Remaining lungs "
-            "clear. No rib destruction visible."),
+            (
+                f"A lobulated mass of about {size} with spiculated margins in the {side} {level} zone{near_hilum}. No "
+                "cavitation. No pleural effusion. Heart size normal."
+            ),
+            (
+                f"There is a {size} irregular, spiculated opacity in the {side} {level} zone{near_hilum}. Remaining lungs "
+                "clear. No rib destruction visible."
+            ),
         ),
     )
     impression = pick(
         rng,
         (
-            (f"{side.capitalize()} {level} zone mass, highly suspicious for primary lung cancer. CT chest and tissue "
-            "diagnosis recommended."),
+            (
+                f"{side.capitalize()} {level} zone mass, highly suspicious for primary lung cancer. CT chest and tissue "
+                "diagnosis recommended."
+            ),
             f"Spiculated {size} lung mass in the {side} {level} zone, suspicious for malignancy.",
         ),
     )

@@ -43,14 +43,21 @@ def judge(
     table = Table(title=f"rule judge against {result.rows} labelled answers ({labels})")
     for column in ("agreement [95% CI]", "false accepts", "false rejects", "labelled right"):
         table.add_column(column)
-    table.add_row(f"{100 * ci['mean']:.1f}% [{100 * ci['lo']:.1f}, {100 * ci['hi']:.1f}]", str(result.false_accepts),
-                  str(result.false_rejects), str(sum(r.correct for r in rows)))
+    table.add_row(
+        f"{100 * ci['mean']:.1f}% [{100 * ci['lo']:.1f}, {100 * ci['hi']:.1f}]",
+        str(result.false_accepts),
+        str(result.false_rejects),
+        str(sum(r.correct for r in rows)),
+    )
     console.print(table)
     if show:
         for judged in result.judged:
             if judged.outcome != "agree":
                 row = judged.row
-                console.print(f"[yellow]{judged.outcome}[/] {row.answer!r} for {row.truth!r} (judge: {judged.method}); "
-                              f"label: {row.reason}", highlight=False)
+                console.print(
+                    f"[yellow]{judged.outcome}[/] {row.answer!r} for {row.truth!r} (judge: {judged.method}); "
+                    f"label: {row.reason}",
+                    highlight=False,
+                )
     if json_out is not None:
         json_out.write_text(json.dumps(result.model_dump(), indent=1) + "\n", encoding="utf-8")

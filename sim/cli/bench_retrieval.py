@@ -20,16 +20,28 @@ def retrieval(
     dataset: Annotated[str, typer.Option("--dataset", help="bank[:DIR] | pneumoniamnist:NPZ | iu-xray:TGZ")] = "bank",
     json_out: Annotated[Path | None, typer.Option("--json", help="write all figures to this JSON file")] = None,
     limit: Annotated[int | None, typer.Option("--limit", help="at most N queries per task (quick runs)")] = None,
-    gallery_limit: Annotated[int | None, typer.Option("--gallery-limit", help="PneumoniaMNIST: at most N gallery images")] = None,
+    gallery_limit: Annotated[
+        int | None, typer.Option("--gallery-limit", help="PneumoniaMNIST: at most N gallery images")
+    ] = None,
     bank_cases: Annotated[int, typer.Option("--bank-cases", help="size of the generated evaluation bank")] = 330,
     embedder: Annotated[list[str], typer.Option("--embedder", help="extra embedder spec to compare (repeatable)")] = [],  # noqa: B006
-    train_steps: Annotated[int, typer.Option("--train-steps", help="steps of the dataset-specific open_clip model; 0 = none")] = 600,
+    train_steps: Annotated[
+        int, typer.Option("--train-steps", help="steps of the dataset-specific open_clip model; 0 = none")
+    ] = 600,
     loss: Annotated[str, typer.Option("--loss", help="loss of the dataset-specific model: clip | siglip")] = "clip",
-    bank_embedder: Annotated[bool, typer.Option("--bank-embedder/--no-bank-embedder", help="include the default 'bank' embedder")] = True,
+    bank_embedder: Annotated[
+        bool, typer.Option("--bank-embedder/--no-bank-embedder", help="include the default 'bank' embedder")
+    ] = True,
     minilm: Annotated[bool, typer.Option("--minilm/--no-minilm", help="include MiniLM when installed")] = True,
     latency_samples: Annotated[int, typer.Option("--latency-samples", help="queries timed one by one per method")] = 20,
-    ood_other: Annotated[str, typer.Option("--ood-other", help="other-dataset OOD images: bank | pneumoniamnist:NPZ | none "
-                                           "(default: bank for image datasets other than the bank)")] = "",
+    ood_other: Annotated[
+        str,
+        typer.Option(
+            "--ood-other",
+            help="other-dataset OOD images: bank | pneumoniamnist:NPZ | none "
+            "(default: bank for image datasets other than the bank)",
+        ),
+    ] = "",
 ) -> None:
     """Compare retrieval methods (random, raw pixels, TF-IDF, each embedder) with exact search.
 

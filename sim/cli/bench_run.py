@@ -46,17 +46,28 @@ class RunProgress:
 
     def __init__(self, arms: bool = False):
         self.arms = arms
-        columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TextColumn("acc {task.fields[acc]}"), TextColumn("{task.fields[rate]} ep/min"),
-                   TextColumn("{task.fields[tokens]} tok"), TextColumn("err {task.fields[errors]}"), TimeElapsedColumn()]
+        columns = [
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("acc {task.fields[acc]}"),
+            TextColumn("{task.fields[rate]} ep/min"),
+            TextColumn("{task.fields[tokens]} tok"),
+            TextColumn("err {task.fields[errors]}"),
+            TimeElapsedColumn(),
+        ]
         self.bar = Progress(*columns, console=console)
         self.task: TaskID | None = None
 
     def hooks(self) -> Hooks:
         from benchmark.api import Hooks
 
-        return Hooks(notify=lambda m: console.print(f"[dim]{m}[/]", highlight=False), on_start=self.start,
-                     on_progress=self.update, on_end=self.end)
+        return Hooks(
+            notify=lambda m: console.print(f"[dim]{m}[/]", highlight=False),
+            on_start=self.start,
+            on_progress=self.update,
+            on_end=self.end,
+        )
 
     def start(self, title: str, total: int) -> None:
         if self.arms:
@@ -66,8 +77,14 @@ class RunProgress:
 
     def update(self, progress: HarnessProgress, record: EpisodeRecord) -> None:
         if self.task is not None:
-            self.bar.update(self.task, advance=1, acc=f"{100 * progress.accuracy:.0f}%",
-                            rate=f"{progress.per_minute:.1f}", tokens=progress.tokens, errors=progress.errors)
+            self.bar.update(
+                self.task,
+                advance=1,
+                acc=f"{100 * progress.accuracy:.0f}%",
+                rate=f"{progress.per_minute:.1f}",
+                tokens=progress.tokens,
+                errors=progress.errors,
+            )
 
     def stop(self) -> None:
         self.bar.stop()
@@ -88,8 +105,10 @@ class RunProgress:
             console.print(f"[dim]{result.outcome.skipped} episode(s) already recorded, skipped[/]")
         desk = summary.get("desk", {})
         answered = f"   requests answered {format_ci(desk['answered_share'])}" if desk.get("requests") else ""
-        console.print(f"top-1 {format_ci(summary['top1'])}   top-{summary.get('k') or 'k'} {format_ci(summary['topk'])}"
-                      f"{answered}   errors {summary['errors']}/{summary['episodes']}   -> {out}/report.html")
+        console.print(
+            f"top-1 {format_ci(summary['top1'])}   top-{summary.get('k') or 'k'} {format_ci(summary['topk'])}"
+            f"{answered}   errors {summary['errors']}/{summary['episodes']}   -> {out}/report.html"
+        )
 
 
 def run_through(call: Callable[[], T], progress: RunProgress) -> T:
@@ -115,13 +134,13 @@ def exit_for(results: list[RunResult], errors: str | None) -> None:
     if any(r.interrupted for r in results):
         raise typer.Exit(ExitCode.INTERRUPTED)
     if errors:
-        console.print(f"[red]{errors}[/]; run them again with:\n  {resume_command()}", highlight=False,
-                      soft_wrap=True)
+        console.print(f"[red]{errors}[/]; run them again with:\n  {resume_command()}", highlight=False, soft_wrap=True)
         raise typer.Exit(ExitCode.EPISODE_ERRORS)
 
 
-def run_config(source: CaseFlags, shape: TrialFlags, cfg: Settings, out: Path, resume: bool,
-               apply_limit: bool = True, **more: Any) -> RunConfig:
+def run_config(
+    source: CaseFlags, shape: TrialFlags, cfg: Settings, out: Path, resume: bool, apply_limit: bool = True, **more: Any
+) -> RunConfig:
     """The run configuration the options describe (cases loaded, the bank generated when missing)."""
     from benchmark.api import RunConfig
 
@@ -131,23 +150,47 @@ def run_config(source: CaseFlags, shape: TrialFlags, cfg: Settings, out: Path, r
     images: dict[str, Any] = {k: str(v) for k, v in source.image_options().items()}
     if skipped:
         images["skipped_cases"] = skipped
-    return RunConfig(settings=cfg, cases=loaded, out=out, case_source=str(cases_path), limit=source.limit,
-                     case_dir=case_dir, trials=shape.trials, seed=shape.seed, concurrency=shape.concurrency,
-                     processes=shape.processes, resume=resume, labels=images, **more)
+    return RunConfig(
+        settings=cfg,
+        cases=loaded,
+        out=out,
+        case_source=str(cases_path),
+        limit=source.limit,
+        case_dir=case_dir,
+        trials=shape.trials,
+        seed=shape.seed,
+        concurrency=shape.concurrency,
+        processes=shape.processes,
+        resume=resume,
+        labels=images,
+        **more,
+    )
 
 
 @with_groups
 def bench_run(
     *,
-    out: Path = typer.Option(..., "--out", help="run directory (config.json, episodes.jsonl, summary.json, report.html)"),
+    out: Path = typer.Option(
+        ..., "--out", help="run directory (config.json, episodes.jsonl, summary.json, report.html)"
+    ),
     source: CaseFlags,
     shape: TrialFlags,
     models: ModelFlags,
-    resume: bool = typer.Option(False, "--resume", help="continue a run: skip recorded episodes, run failed (error) ones again; refuse a different config"),
+    resume: bool = typer.Option(
+        False,
+        "--resume",
+        help="continue a run: skip recorded episodes, run failed (error) ones again; refuse a different config",
+    ),
     doctor: DoctorFlags,
-    experience: bool = typer.Option(None, "--experience/--no-experience", help="remember encounters and use past ones (default from config: off)"),
-    experience_from: Path = typer.Option(None, "--experience-from", help="warm-start the experience store from an earlier run directory"),
-    record_responses: bool = typer.Option(False, "--record-responses", help="save every model request and response (for `clinsim replay --rerun`)"),
+    experience: bool = typer.Option(
+        None, "--experience/--no-experience", help="remember encounters and use past ones (default from config: off)"
+    ),
+    experience_from: Path = typer.Option(
+        None, "--experience-from", help="warm-start the experience store from an earlier run directory"
+    ),
+    record_responses: bool = typer.Option(
+        False, "--record-responses", help="save every model request and response (for `clinsim replay --rerun`)"
+    ),
 ) -> None:
     """Run every (case, trial) as one episode; write episodes.jsonl, summary.json and report.html."""
     overrides = {**models.overrides(), **shape.overrides(), **doctor.overrides()}
@@ -155,37 +198,71 @@ def bench_run(
         overrides["experience.enabled"] = bool(experience) or (experience is None and experience_from is not None)
     from benchmark.api import run
 
-    config = run_config(source, shape, settings(overrides), out, resume, experience_from=experience_from,
-                        record_responses=record_responses)
+    config = run_config(
+        source,
+        shape,
+        settings(overrides),
+        out,
+        resume,
+        experience_from=experience_from,
+        record_responses=record_responses,
+    )
     progress = RunProgress()
     result = run_through(lambda: run(config, hooks=progress.hooks()), progress)
     summary = result.summary
-    exit_for([result], f"{summary['errors']} of {summary['episodes']} episode(s) ended in error (causes in "
-             f"{config.out}/report.html)" if summary["errors"] else None)
+    exit_for(
+        [result],
+        f"{summary['errors']} of {summary['episodes']} episode(s) ended in error (causes in {config.out}/report.html)"
+        if summary["errors"]
+        else None,
+    )
 
 
 @with_groups
 def bench_ablate(
     *,
-    out: Path = typer.Option(..., "--out", help="ablation directory: one run directory per arm, plus ablation.json and report.html"),
-    axes: str = typer.Option(None, "--axes", help="comma-separated axes (default: retrieval,experience); 'strategy' gives one arm per --strategies, 'bias' a no-bias arm and one per --biases"),
-    strategies: str = typer.Option("direct,cot,self-consistency,conference", "--strategies", help="strategy axis: the strategies to compare"),
-    biases: str = typer.Option("doctor:recency,doctor:confirmation,patient:self_diagnosis,patient:education", "--biases",
-                               help="bias axis: ROLE:BIAS arms, each against no bias; doctor biases: "
-                               f"{', '.join(BIASES['doctor'])}; patient biases: {', '.join(BIASES['patient'])}"),
+    out: Path = typer.Option(
+        ..., "--out", help="ablation directory: one run directory per arm, plus ablation.json and report.html"
+    ),
+    axes: str = typer.Option(
+        None,
+        "--axes",
+        help="comma-separated axes (default: retrieval,experience); 'strategy' gives one arm per --strategies, 'bias' a no-bias arm and one per --biases",
+    ),
+    strategies: str = typer.Option(
+        "direct,cot,self-consistency,conference", "--strategies", help="strategy axis: the strategies to compare"
+    ),
+    biases: str = typer.Option(
+        "doctor:recency,doctor:confirmation,patient:self_diagnosis,patient:education",
+        "--biases",
+        help="bias axis: ROLE:BIAS arms, each against no bias; doctor biases: "
+        f"{', '.join(BIASES['doctor'])}; patient biases: {', '.join(BIASES['patient'])}",
+    ),
     source: CaseFlags,
     shape: TrialFlags,
     models: ModelFlags,
     resume: bool = typer.Option(False, "--resume", help="continue an ablation"),
-    experience_from: Path = typer.Option(None, "--experience-from", help="warm-start the experience arms from an "
-                                         "earlier run directory (otherwise they only see past encounters of cases "
-                                         "outside the evaluated split, and with experience.allow_same_split)"),
-    with_knn: bool = typer.Option(False, "--with-knn", help="add an arm with the knn doctor (the retrieved cases' "
-                                  "vote, no LLM) on the same cases and seeds: the floor a doctor with retrieval "
-                                  "should reach"),
-    with_references: bool = typer.Option(False, "--with-references", help="add arms with the three reference "
-                                         "doctors (no LLM): knn (the picture alone), text (the story alone) and "
-                                         "knn+text (both): what each source of information is worth"),
+    experience_from: Path = typer.Option(
+        None,
+        "--experience-from",
+        help="warm-start the experience arms from an "
+        "earlier run directory (otherwise they only see past encounters of cases "
+        "outside the evaluated split, and with experience.allow_same_split)",
+    ),
+    with_knn: bool = typer.Option(
+        False,
+        "--with-knn",
+        help="add an arm with the knn doctor (the retrieved cases' "
+        "vote, no LLM) on the same cases and seeds: the floor a doctor with retrieval "
+        "should reach",
+    ),
+    with_references: bool = typer.Option(
+        False,
+        "--with-references",
+        help="add arms with the three reference "
+        "doctors (no LLM): knn (the picture alone), text (the story alone) and "
+        "knn+text (both): what each source of information is worth",
+    ),
 ) -> None:
     """Run the same cases and seeds in every combination of the axes' arms; table of paired differences."""
     from pydantic import ValidationError
@@ -196,16 +273,21 @@ def bench_ablate(
     try:
         config = AblationConfig(
             run=run_config(source, shape, settings(base), out, resume, experience_from=experience_from),
-            axes=_listed(axes) if axes else ["retrieval", "experience"], strategies=_listed(strategies),
+            axes=_listed(axes) if axes else ["retrieval", "experience"],
+            strategies=_listed(strategies),
             biases=_listed(biases),
-            references=list(REFERENCE_DOCTORS) if with_references else ["knn"] if with_knn else [])
+            references=list(REFERENCE_DOCTORS) if with_references else ["knn"] if with_knn else [],
+        )
     except ValidationError as error:
         fail("; ".join(f"--{e['loc'][0]}: {e['msg'].removeprefix('Value error, ')}" for e in error.errors()))
     progress = RunProgress(arms=True)
     result = run_through(lambda: ablate(config, hooks=progress.hooks()), progress)
     if result.table is not None:
         _print_ablation(result.table)
-    exit_for(list(result.arms.values()), f"{result.errors} episode(s) of the ablation ended in error" if result.errors else None)
+    exit_for(
+        list(result.arms.values()),
+        f"{result.errors} episode(s) of the ablation ended in error" if result.errors else None,
+    )
 
 
 def bench_table(
@@ -271,7 +353,9 @@ def bench_report(run_dir: Path = typer.Argument(..., help="run directory with ep
         summary = report(run_dir)
     except InputError as error:
         fail_problems(error)
-    console.print(f"{summary['episodes']} episodes: top-1 {format_ci(summary['top1'])}; wrote {run_dir / 'report.html'}")
+    console.print(
+        f"{summary['episodes']} episodes: top-1 {format_ci(summary['top1'])}; wrote {run_dir / 'report.html'}"
+    )
 
 
 @with_groups
@@ -291,11 +375,18 @@ def bench_learn(
 
     shape = TrialFlags(trials=1, concurrency=1, seed=order_seed, processes=1)
     cfg = settings({**models.overrides(), **doctor.overrides()})
-    config = LearnConfig(run=run_config(source, shape, cfg, out, resume, apply_limit=False), order_seed=order_seed,
-                         window=window)
+    config = LearnConfig(
+        run=run_config(source, shape, cfg, out, resume, apply_limit=False), order_seed=order_seed, window=window
+    )
     total = len(config.run.cases[: source.limit or None])
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("acc {task.fields[acc]}"), TimeElapsedColumn(), console=console) as bar:
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("acc {task.fields[acc]}"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as bar:
         tasks = {arm: bar.add_task(arm, total=total, acc="-") for arm in LEARNING_ARMS}
         current: dict[str, Any] = {}
 
@@ -318,8 +409,9 @@ def bench_learn(
     for column in ("arm", "top-1 first half", "top-1 second half", "experiences shown / encounter"):
         view.add_column(column)
     for arm, half in result.curve["halves"].items():
-        view.add_row(arm, _share(half["first_half"]), _share(half["second_half"]),
-                     f"{half['experiences_used_per_episode']:.2f}")
+        view.add_row(
+            arm, _share(half["first_half"]), _share(half["second_half"]), f"{half['experiences_used_per_episode']:.2f}"
+        )
     console.print(view)
     console.print(f"curve: {out / 'curve.json'}; plot in {out / 'report.html'}")
     if result.interrupted:
@@ -334,7 +426,9 @@ def _share(value: float | None) -> str:
 
 def bench_rejudge(
     source: Path = typer.Argument(..., help="run directory, or ablation directory (every arm is judged)"),
-    out: Path = typer.Option(..., "--out", help="where the judged-again run (or ablation) goes; the source is not changed"),
+    out: Path = typer.Option(
+        ..., "--out", help="where the judged-again run (or ablation) goes; the source is not changed"
+    ),
 ) -> None:
     """Score recorded episodes again with the current judge (string rules, then the run's judge model when
     they cannot decide), without running the encounters again; writes a complete run (or ablation) to --out."""

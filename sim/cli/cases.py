@@ -80,7 +80,10 @@ def audit(
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write the findings as JSON here.")] = None,
     format: FormatOption = None,
     include_reports: Annotated[
-        bool, typer.Option("--include-reports", help="Also audit image reports (shown only with encounter.show_image_report).")
+        bool,
+        typer.Option(
+            "--include-reports", help="Also audit image reports (shown only with encounter.show_image_report)."
+        ),
     ] = False,
 ) -> None:
     """List cases whose diagnosis appears in text the patient or measurement agent can read.
@@ -147,8 +150,14 @@ def generate(
     n: Annotated[int, typer.Option("--n", min=1, help="Number of cases.")] = 200,
     seed: Annotated[int, typer.Option("--seed", help="Random seed; the same seed gives the same bank.")] = 0,
     out: Annotated[Path, typer.Option("--out", help="Output folder (cases.jsonl and images/).")] = Path("bank"),
-    bank: Annotated[str, typer.Option("--bank", help="lookalike (causes that share a picture: the story decides) "
-                                      "or findings (one image sign per diagnosis: the picture decides)")] = DEFAULT_BANK,
+    bank: Annotated[
+        str,
+        typer.Option(
+            "--bank",
+            help="lookalike (causes that share a picture: the story decides) "
+            "or findings (one image sign per diagnosis: the picture decides)",
+        ),
+    ] = DEFAULT_BANK,
 ) -> None:
     """Generate a synthetic image-report case bank, then validate what was written.
 
@@ -172,8 +181,9 @@ def generate(
         with Progress(*columns, console=Console(stderr=True)) as progress:
             task = progress.add_task("generate", total=n)
             # generate_bank reports how many cases are done so far.
-            written = generate_bank(n, seed, out, progress=lambda done: progress.update(task, completed=done),
-                                    bank=bank)
+            written = generate_bank(
+                n, seed, out, progress=lambda done: progress.update(task, completed=done), bank=bank
+            )
     except InputError as exc:
         _print_problems(exc.problems)
         raise typer.Exit(code=1) from None

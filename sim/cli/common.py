@@ -36,6 +36,7 @@ def resume_command() -> str:
     args = sys.argv[1:]
     return shlex.join(["clinsim", *args, *([] if "--resume" in args else ["--resume"])])
 
+
 # Markdown: a command docstring's later paragraphs reflow to the terminal ("rich" keeps the source's breaks).
 HELP_MARKUP: Final = "markdown"
 
@@ -43,6 +44,8 @@ HELP_MARKUP: Final = "markdown"
 def command_group(help: str | None = None) -> typer.Typer:
     """A group of `clinsim` sub-commands; called without one, it shows its help."""
     return typer.Typer(no_args_is_help=True, rich_markup_mode=HELP_MARKUP, help=help)
+
+
 err_console = Console(stderr=True)
 
 

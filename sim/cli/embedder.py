@@ -16,12 +16,18 @@ app = command_group("Train the project's open_clip image-report embedders.")
 
 @app.command("train")
 def train(
-    source: Annotated[str, typer.Option("--source", help="a bank folder (DIR with cases.jsonl) or pneumoniamnist:NPZ (train split)")],
+    source: Annotated[
+        str, typer.Option("--source", help="a bank folder (DIR with cases.jsonl) or pneumoniamnist:NPZ (train split)")
+    ],
     steps: Annotated[int, typer.Option("--steps", min=1, help="optimizer steps")] = 300,
     loss: Annotated[str, typer.Option("--loss", help="clip (InfoNCE) or siglip (pairwise sigmoid)")] = "clip",
-    out: Annotated[Path | None, typer.Option("--out", help="checkpoint file (default DATA_DIR/models/NAME-LOSS-STEPS.pt)")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="checkpoint file (default DATA_DIR/models/NAME-LOSS-STEPS.pt)")
+    ] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=2, help="pairs per step")] = 64,
-    learning_rate: Annotated[float, typer.Option("--lr", help="peak learning rate (warm-up, then cosine decay)")] = 2e-3,
+    learning_rate: Annotated[
+        float, typer.Option("--lr", help="peak learning rate (warm-up, then cosine decay)")
+    ] = 2e-3,
     seed: Annotated[int, typer.Option("--seed", help="seed of initialisation, batches and augmentation")] = 0,
 ) -> None:
     """Train a small open_clip model (clinsim-tiny) contrastively on image-report pairs.
@@ -46,7 +52,7 @@ def train(
         result = train_embedder(pairs, out, config, source=source,
                                 on_step=lambda step, value: progress.update(bar, completed=step, loss=f"loss {value:.3f}"))  # fmt: skip
     console.print(f"trained in {result.seconds:.0f} s; loss {result.first_loss():.3f} -> {result.last_loss():.3f}")
-    console.print(f"checkpoint: {out}  (use it with image_embedder = \"{out}\")")
+    console.print(f'checkpoint: {out}  (use it with image_embedder = "{out}")')
 
 
 def _pairs(source: str):

@@ -19,7 +19,9 @@ _VISION_PROMPT = "Reply with one short sentence: what do you see in this image?"
 
 @app.command("check")
 def check(
-    role: list[str] = typer.Option(None, "--role", help="check only these roles (default: the doctor, the patient and the judge)"),
+    role: list[str] = typer.Option(
+        None, "--role", help="check only these roles (default: the doctor, the patient and the judge)"
+    ),
 ) -> None:
     """Call every configured role once and print its model, latency and tokens. A doctor with vision
     (roles.doctor.vision) is sent a small picture, so a model that cannot take images is found now."""

@@ -30,8 +30,12 @@ app = typer.Typer(
 
 @app.callback()
 def main(
-    config: Path = typer.Option(None, "--config", "-c", help="TOML config file (default: $CLINSIM_CONFIG or ./clinsim.toml)"),
-    data_dir: Path = typer.Option(None, "--data-dir", help="where the bank, stores and runs live (default: ./clinsim-data)"),
+    config: Path = typer.Option(
+        None, "--config", "-c", help="TOML config file (default: $CLINSIM_CONFIG or ./clinsim.toml)"
+    ),
+    data_dir: Path = typer.Option(
+        None, "--data-dir", help="where the bank, stores and runs live (default: ./clinsim-data)"
+    ),
 ) -> None:
     """Retrieval-augmented LLM diagnostic encounter simulator."""
     state.config_file = config
@@ -41,7 +45,9 @@ def main(
 app.add_typer(cases_cli.app, name="cases", help="Generate, validate, audit and describe case files.")
 app.add_typer(llm.app, name="llm", help="Check the models configured for each role.")
 app.add_typer(config_cmd.app, name="config", help="Show the effective configuration.")
-app.add_typer(bench.app, name="bench", help="Benchmarks: runs, ablations, comparisons, reports, retrieval, performance.")
+app.add_typer(
+    bench.app, name="bench", help="Benchmarks: runs, ablations, comparisons, reports, retrieval, performance."
+)
 app.add_typer(embedder.app, name="embedder", help="Train the project's open_clip image-report embedders.")
 app.add_typer(store_cli.app, name="store", help="Fill, describe and search the image-report case store.")
 app.command("run")(run)

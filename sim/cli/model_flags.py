@@ -24,10 +24,18 @@ def role_overrides(**values: str | None) -> dict[str, Any]:
     return overrides
 
 
-DoctorModel = typer.Option(None, "--doctor-model", help=f"doctor's model: {MODEL_SPEC_HELP}, or a reference doctor without a model: knn (the retrieved "
-                           "cases' vote: the picture alone), text (a classifier of the case text: the story alone), knn+text")
+DoctorModel = typer.Option(
+    None,
+    "--doctor-model",
+    help=f"doctor's model: {MODEL_SPEC_HELP}, or a reference doctor without a model: knn (the retrieved "
+    "cases' vote: the picture alone), text (a classifier of the case text: the story alone), knn+text",
+)
 PatientModel = typer.Option(None, "--patient-model", help=f"patient's model: {MODEL_SPEC_HELP}")
 JudgeModel = typer.Option(None, "--judge-model", help=f"judge's model: {MODEL_SPEC_HELP}")
-DoctorVision = typer.Option(None, "--doctor-vision/--no-doctor-vision", help="send the images the measurement desk "
-                            "returns to the doctor's model (roles.doctor.vision; an OpenAI-compatible vision model, "
-                            "docs/vision.md; default from config: off)")
+DoctorVision = typer.Option(
+    None,
+    "--doctor-vision/--no-doctor-vision",
+    help="send the images the measurement desk "
+    "returns to the doctor's model (roles.doctor.vision; an OpenAI-compatible vision model, "
+    "docs/vision.md; default from config: off)",
+)

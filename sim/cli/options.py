@@ -21,11 +21,19 @@ import typer
 
 from sim.cli.model_flags import DoctorModel, DoctorVision, JudgeModel, PatientModel, role_overrides
 
-ImageDir = typer.Option(None, "--image-dir", help="a folder of the cases' image files (NEJM), each named after its "
-                        "case id or its image URL's file name (IC20240111.jpg): the images without the network; a case "
-                        "whose file is missing is an error")
-SkipMissingImages = typer.Option(False, "--skip-missing-images", help="with --image-dir: skip a case whose image file "
-                                 "is missing (each is printed with its reason) instead of stopping")
+ImageDir = typer.Option(
+    None,
+    "--image-dir",
+    help="a folder of the cases' image files (NEJM), each named after its "
+    "case id or its image URL's file name (IC20240111.jpg): the images without the network; a case "
+    "whose file is missing is an error",
+)
+SkipMissingImages = typer.Option(
+    False,
+    "--skip-missing-images",
+    help="with --image-dir: skip a case whose image file "
+    "is missing (each is printed with its reason) instead of stopping",
+)
 
 if typing.TYPE_CHECKING:
     from sim.core.case import Case
@@ -44,8 +52,9 @@ class ModelFlags:
     doctor_vision: bool = DoctorVision
 
     def overrides(self) -> dict[str, Any]:
-        overrides = role_overrides(doctor_model=self.doctor_model, patient_model=self.patient_model,
-                                   judge_model=self.judge_model)
+        overrides = role_overrides(
+            doctor_model=self.doctor_model, patient_model=self.patient_model, judge_model=self.judge_model
+        )
         if self.turn_cap is not None:
             overrides["encounter.turn_cap"] = self.turn_cap
         if self.doctor_vision is not None:
@@ -57,10 +66,17 @@ class ModelFlags:
 class DoctorFlags:
     """What the doctor works with."""
 
-    strategy: str = typer.Option(None, "--strategy", help="doctor strategy: direct, cot, self-consistency, conference "
-                                 "(default from config: direct)")
-    no_retrieval: bool = typer.Option(False, "--no-retrieval", help="turn the doctor's retrieval step off (no similar "
-                                      "archived cases; past encounters, when on, are then its only memory)")
+    strategy: str = typer.Option(
+        None,
+        "--strategy",
+        help="doctor strategy: direct, cot, self-consistency, conference (default from config: direct)",
+    )
+    no_retrieval: bool = typer.Option(
+        False,
+        "--no-retrieval",
+        help="turn the doctor's retrieval step off (no similar "
+        "archived cases; past encounters, when on, are then its only memory)",
+    )
 
     def overrides(self) -> dict[str, Any]:
         overrides: dict[str, Any] = {"strategy.name": self.strategy} if self.strategy else {}
@@ -73,8 +89,9 @@ class DoctorFlags:
 class CaseFlags:
     """Which cases."""
 
-    cases: str = typer.Option("bank", "--cases", help="case file, bank folder, or 'bank' (the data dir's bank, "
-                              "generated if missing)")
+    cases: str = typer.Option(
+        "bank", "--cases", help="case file, bank folder, or 'bank' (the data dir's bank, generated if missing)"
+    )
     limit: int = typer.Option(None, "--limit", help="use only the first N cases")
     bank_size: int = typer.Option(DEFAULT_BANK_SIZE, "--bank-size", help="cases to generate when the bank is missing")
     image_dir: Path = ImageDir
@@ -92,12 +109,22 @@ class TrialFlags:
     """How many times, with which seeds, how many at once."""
 
     trials: int = typer.Option(1, "--trials", min=1, help="episodes per case")
-    concurrency: int = typer.Option(1, "--concurrency", "-j", min=1, help="episodes run at once (embedded model: "
-                                    "each with server slots of its own, decoded in one batch)")
+    concurrency: int = typer.Option(
+        1,
+        "--concurrency",
+        "-j",
+        min=1,
+        help="episodes run at once (embedded model: each with server slots of its own, decoded in one batch)",
+    )
     seed: int = typer.Option(0, "--seed", help="run seed; each episode's seed derives from it, the case and the trial")
-    processes: int = typer.Option(1, "--processes", min=1, help="worker processes sharing the --concurrency "
-                                  "episodes (remote models only: one interpreter keeps a few hundred model calls "
-                                  "per second going)")
+    processes: int = typer.Option(
+        1,
+        "--processes",
+        min=1,
+        help="worker processes sharing the --concurrency "
+        "episodes (remote models only: one interpreter keeps a few hundred model calls "
+        "per second going)",
+    )
 
     def overrides(self) -> dict[str, Any]:
         # Each concurrent episode with embedded server slots of its own.
@@ -123,11 +150,18 @@ def with_groups(command: Callable[..., None]) -> Callable[..., None]:
             fields = dataclasses.fields(group)
             field_types = typing.get_type_hints(group)
             groups[parameter.name] = (group, [f.name for f in fields])
-            parameters += [inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default,
-                                             annotation=field_types[f.name]) for f in fields]
+            parameters += [
+                inspect.Parameter(
+                    f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=field_types[f.name]
+                )
+                for f in fields
+            ]
         else:
-            parameters.append(parameter.replace(kind=inspect.Parameter.KEYWORD_ONLY,
-                                                annotation=hints.get(parameter.name, parameter.annotation)))
+            parameters.append(
+                parameter.replace(
+                    kind=inspect.Parameter.KEYWORD_ONLY, annotation=hints.get(parameter.name, parameter.annotation)
+                )
+            )
 
     @functools.wraps(command)
     def wrapper(**values: Any) -> None:
@@ -141,8 +175,9 @@ def with_groups(command: Callable[..., None]) -> Callable[..., None]:
     return wrapper
 
 
-def resolve_cases(flags: CaseFlags, data_dir: Path, apply_limit: bool = True
-                  ) -> tuple[Path, list[Case], Path, list[str]]:
+def resolve_cases(
+    flags: CaseFlags, data_dir: Path, apply_limit: bool = True
+) -> tuple[Path, list[Case], Path, list[str]]:
     """The cases of `--cases` (the data directory's bank is generated when missing), cut to `--limit` unless
     the caller orders them first: (source path, cases, folder image paths are relative to, the cases
     skipped on request, each with where and why). Exits with the

@@ -77,9 +77,11 @@ def run(
             fail(str(error))
     try:
         images: dict[str, Any] = (
-            {"image_dir": image_dir, "missing_images": "skip" if skip_missing_images else "error"} if image_dir else {})
-        loaded = load_with_skips(source, fetch_images=fetch_images, image_cache=cfg.data_dir / "cache" / "images",
-                                 **images)
+            {"image_dir": image_dir, "missing_images": "skip" if skip_missing_images else "error"} if image_dir else {}
+        )
+        loaded = load_with_skips(
+            source, fetch_images=fetch_images, image_cache=cfg.data_dir / "cache" / "images", **images
+        )
     except InputError as error:
         fail_problems(error)
     if case_id:
@@ -113,4 +115,3 @@ def run(
     console.print(f"record written to {run_dir / 'episodes.jsonl'}", highlight=False)
     if record.termination == "error":
         raise typer.Exit(ExitCode.EPISODE_ERRORS)
-

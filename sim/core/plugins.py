@@ -38,34 +38,46 @@ class Registry:
 
 
 # How the model doctor reaches its actions (agents/strategies): each target takes the strategy settings.
-STRATEGIES = Registry("strategy", {
-    "direct": "agents.strategies.direct:Direct",
-    "cot": "agents.strategies.cot:ChainOfThought",
-    "self-consistency": "agents.strategies.self_consistency:SelfConsistency",
-    "conference": "agents.strategies.conference:Conference",
-})
+STRATEGIES = Registry(
+    "strategy",
+    {
+        "direct": "agents.strategies.direct:Direct",
+        "cot": "agents.strategies.cot:ChainOfThought",
+        "self-consistency": "agents.strategies.self_consistency:SelfConsistency",
+        "conference": "agents.strategies.conference:Conference",
+    },
+)
 
 # Who sits in the doctor's chair: each target takes (parts, case, ...) in the encounter's build step.
-DOCTORS = Registry("doctor", {
-    "llm": "sim.encounter.build:llm_doctor",
-    "knn": "sim.encounter.build:knn_doctor",
-    "text": "sim.encounter.build:text_doctor",
-    "knn+text": "sim.encounter.build:knn_text_doctor",
-    "human": "sim.encounter.build:human_doctor",
-})
+DOCTORS = Registry(
+    "doctor",
+    {
+        "llm": "sim.encounter.build:llm_doctor",
+        "knn": "sim.encounter.build:knn_doctor",
+        "text": "sim.encounter.build:text_doctor",
+        "knn+text": "sim.encounter.build:knn_text_doctor",
+        "human": "sim.encounter.build:human_doctor",
+    },
+)
 
 # Where a role's model runs: each target takes (settings, role settings, role name) and returns a ChatModel.
-BACKENDS = Registry("model backend", {
-    "embedded": "agents.llm.embedded_backend:embedded_model",
-    "openai": "agents.llm.openai_compat:openai_model",
-    "scripted": "agents.llm.scripted:scripted_model",
-})
+BACKENDS = Registry(
+    "model backend",
+    {
+        "embedded": "agents.llm.embedded_backend:embedded_model",
+        "openai": "agents.llm.openai_compat:openai_model",
+        "scripted": "agents.llm.scripted:scripted_model",
+    },
+)
 
 # Text embedders for reports (retrieval.text_embedder); "same" is the image embedder's own text tower.
-TEXT_EMBEDDERS = Registry("text embedder", {
-    "same": "retrieval.embedder_registry:same_text_embedder",
-    "minilm": "retrieval.embedder_registry:minilm_text_embedder",
-    "tfidf": "retrieval.embedder_registry:tfidf_text_embedder",
-})
+TEXT_EMBEDDERS = Registry(
+    "text embedder",
+    {
+        "same": "retrieval.embedder_registry:same_text_embedder",
+        "minilm": "retrieval.embedder_registry:minilm_text_embedder",
+        "tfidf": "retrieval.embedder_registry:tfidf_text_embedder",
+    },
+)
 
 ALL = (STRATEGIES, DOCTORS, BACKENDS, TEXT_EMBEDDERS)

@@ -42,8 +42,11 @@ from sim.encounter.graph import Encounter, ExperienceSource, Retriever, Seats
 if TYPE_CHECKING:
     from retrieval.embedders.minilm import MiniLMEmbedder
 
-REFERENCE_MODELS = {"knn": "knn retrieval vote", "text": "text classifier (tf-idf + logistic regression)",
-                    "knn+text": "knn retrieval vote x text classifier"}
+REFERENCE_MODELS = {
+    "knn": "knn retrieval vote",
+    "text": "text classifier (tf-idf + logistic regression)",
+    "knn+text": "knn retrieval vote x text classifier",
+}
 
 
 class UnheardPatient:
@@ -76,8 +79,13 @@ class LazyTextEncoder:
 class Parts:
     """What every encounter of a run is built from. Models are made on first use, once, thread-safely."""
 
-    def __init__(self, settings: Settings, models: dict[str, ChatModel] | None = None,
-                 retriever: Retriever | None = None, experience: ExperienceSource | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        models: dict[str, ChatModel] | None = None,
+        retriever: Retriever | None = None,
+        experience: ExperienceSource | None = None,
+    ):
         self.settings = settings
         self.models: dict[str, ChatModel] = models if models is not None else {}
         self.retriever = retriever
@@ -112,7 +120,9 @@ class Parts:
             roles.append(role)
         return roles
 
-    def start_models(self, human: Iterable[str] = (), wrap: Callable[[str, ChatModel], ChatModel] | None = None) -> None:
+    def start_models(
+        self, human: Iterable[str] = (), wrap: Callable[[str, ChatModel], ChatModel] | None = None
+    ) -> None:
         """Make every needed model now (a server that cannot start fails before anything runs)."""
         with self._lock:
             for role in self.needed_roles(human):
@@ -186,28 +196,44 @@ class Parts:
         """The three seats, and what was redacted: patient and measurement get the case without its diagnosis."""
         human = set(human)
         enc = self.settings.encounter
-        seen, redactions = (redact_case(case) if enc.redact_diagnosis else (case, []))
-        lookup = LookupMeasurementAgent(LookupMeasurement(seen, case_dir, enc.missing_test_answer, enc.show_image_report,
-                                                          self.desk_encoder(), enc.desk_on_missing))
+        seen, redactions = redact_case(case) if enc.redact_diagnosis else (case, [])
+        lookup = LookupMeasurementAgent(
+            LookupMeasurement(
+                seen, case_dir, enc.missing_test_answer, enc.show_image_report, self.desk_encoder(), enc.desk_on_missing
+            )
+        )
         doctor = DOCTORS.load(self.doctor_kind(human))(self, case)
         if "patient" in human:
             patient: Participant = HumanSeat("patient")
         elif self.doctor_kind(human) in REFERENCE_DOCTORS:
             patient = UnheardPatient()  # a reference doctor never asks: no model is started for the patient
         else:
-            patient = LLMPatient(self.model("patient"), seen.patient, enc.patient_bias,
-                                 self.settings.roles.patient.max_tokens)
+            patient = LLMPatient(
+                self.model("patient"), seen.patient, enc.patient_bias, self.settings.roles.patient.max_tokens
+            )
         measurement = HumanSeat("measurement", suggest=lookup) if "measurement" in human else lookup
         return Seats(doctor=doctor, patient=patient, measurement=measurement), redactions
 
-    def encounter(self, case: Case, case_dir: Path | None, seed: int | None,
-                  human: Iterable[str] = ()) -> tuple[Encounter, list[dict]]:
+    def encounter(
+        self, case: Case, case_dir: Path | None, seed: int | None, human: Iterable[str] = ()
+    ) -> tuple[Encounter, list[dict]]:
         """The graph's context for one encounter, and the redactions made for it."""
         enc = self.settings.encounter
         seats, redactions = self.seats(case, case_dir, human)
         judge = self.model("judge") if enc.llm_judge else None
-        context = Encounter(case, seats, enc.turn_cap, enc.differential_size, judge, self.retriever, seed, self.experience,
-                            LeakCheck(case.diagnosis), enc.mask_leaks, licensed_breaks(enc.patient_bias))
+        context = Encounter(
+            case,
+            seats,
+            enc.turn_cap,
+            enc.differential_size,
+            judge,
+            self.retriever,
+            seed,
+            self.experience,
+            LeakCheck(case.diagnosis),
+            enc.mask_leaks,
+            licensed_breaks(enc.patient_bias),
+        )
         return context, redactions
 
     def opening(self, human: Iterable[str] = ()) -> str:
@@ -223,8 +249,10 @@ class Parts:
 
                 bank = self.settings.data_dir / "bank"
                 if not (bank / "cases.jsonl").is_file():
-                    raise ValueError(f"the text and knn+text doctors learn from the archive bank, and {bank} has no "
-                                     "cases.jsonl: run `clinsim demo` or `clinsim cases generate --out DATA_DIR/bank`")
+                    raise ValueError(
+                        f"the text and knn+text doctors learn from the archive bank, and {bank} has no "
+                        "cases.jsonl: run `clinsim demo` or `clinsim cases generate --out DATA_DIR/bank`"
+                    )
                 self._text_classifier = TextClassifier(load_cases(bank))
             return self._text_classifier
 
@@ -249,20 +277,34 @@ class Parts:
             else:
                 built = self.models.get(role)
                 model = answered.get(role) or (built.name if built is not None else spec.model or spec.backend)
-                info[role] = RoleInfo(backend=spec.backend, model=model, sha256=getattr(built, "sha256", ""),
-                                      base_url=spec.base_url if spec.backend == "openai" else "")
+                info[role] = RoleInfo(
+                    backend=spec.backend,
+                    model=model,
+                    sha256=getattr(built, "sha256", ""),
+                    base_url=spec.base_url if spec.backend == "openai" else "",
+                )
         return info
 
 
 # --- the doctor kinds (the DOCTORS registry in sim/core/plugins.py) -----------------------------------------
 
+
 def llm_doctor(parts: Parts, case: Case) -> Participant:
     enc, spec = parts.settings.encounter, parts.settings.roles.doctor
-    return LLMDoctor(parts.model("doctor"), case.objective, enc.turn_cap, enc.differential_size, enc.doctor_bias, spec.max_tokens,
-                     output_mode=spec.output_mode(), strategy=parts.strategy(),
-                     deliberate=parts.settings.strategy.deliberate,
-                     reasoning_tokens=parts.settings.strategy.reasoning_tokens,
-                     vision=spec.vision, keep_images=spec.keep_images)
+    return LLMDoctor(
+        parts.model("doctor"),
+        case.objective,
+        enc.turn_cap,
+        enc.differential_size,
+        enc.doctor_bias,
+        spec.max_tokens,
+        output_mode=spec.output_mode(),
+        strategy=parts.strategy(),
+        deliberate=parts.settings.strategy.deliberate,
+        reasoning_tokens=parts.settings.strategy.reasoning_tokens,
+        vision=spec.vision,
+        keep_images=spec.keep_images,
+    )
 
 
 def knn_doctor(parts: Parts, case: Case) -> Participant:
@@ -289,6 +331,7 @@ def check_seats(human: Iterable[str]) -> None:
 
 # --- retrieval and experience ---------------------------------------------------------------------------------
 
+
 def retriever(settings: Settings, notify: Callable[[str], None] | None = None) -> Retriever | None:
     """The doctor's retrieval step when enabled and the store has images for the configured embedder; None
     otherwise (with one line to `notify` saying why)."""
@@ -299,8 +342,13 @@ def retriever(settings: Settings, notify: Callable[[str], None] | None = None) -
     return make_retriever(settings, notify)
 
 
-def experience(settings: Settings, out: Path, case_ids: list[str], experience_from: Path | None = None,
-               notify: Callable[[str], None] = print):
+def experience(
+    settings: Settings,
+    out: Path,
+    case_ids: list[str],
+    experience_from: Path | None = None,
+    notify: Callable[[str], None] = print,
+):
     """(provider for the graph, store) when experience is on, else (None, None). The store lives in the run
     directory, mirrored to RUN_DIR/experiences.jsonl. Raises InputError for an unreadable warm-start file."""
     if not settings.experience.enabled:
@@ -313,8 +361,9 @@ def experience(settings: Settings, out: Path, case_ids: list[str], experience_fr
         read_experiences,
     )
 
-    store = ExperienceStore(out / "experience-store", experience_embedder(settings.experience.embedder),
-                            mirror=out / EXPERIENCES_FILE)
+    store = ExperienceStore(
+        out / "experience-store", experience_embedder(settings.experience.embedder), mirror=out / EXPERIENCES_FILE
+    )
     if experience_from is not None:
         added = store.add(read_experiences(experience_from / EXPERIENCES_FILE), mirror=False)
         notify(f"experience store warm-started with {added} experience(s) from {experience_from}")

@@ -70,17 +70,32 @@ class Encounter:
         raw = state.get("turns", [])
         if len(raw) < len(self._transcript):  # not the encounter this cache was built for: start over
             self._transcript = []
-        self._transcript.extend(Turn.model_validate(t) for t in raw[len(self._transcript):])
+        self._transcript.extend(Turn.model_validate(t) for t in raw[len(self._transcript) :])
         return list(self._transcript)
 
     def view(self, state: EncounterState, message: Turn | None = None) -> View:
-        return View(transcript=self.transcript(state), message=message, doctor_turns=state.get("doctor_turns", 0),
-                    turn_cap=self.turn_cap, seed=self.seed)
+        return View(
+            transcript=self.transcript(state),
+            message=message,
+            doctor_turns=state.get("doctor_turns", 0),
+            turn_cap=self.turn_cap,
+            seed=self.seed,
+        )
 
 
 def _turn(role: str, index: int, reply: Reply) -> dict:
-    return Turn(index=index, role=role, text=reply.text, action=reply.action, images=reply.images,
-                calls=reply.calls, parse=reply.parse, human=reply.human, raw=reply.raw, meta=reply.meta).model_dump()
+    return Turn(
+        index=index,
+        role=role,
+        text=reply.text,
+        action=reply.action,
+        images=reply.images,
+        calls=reply.calls,
+        parse=reply.parse,
+        human=reply.human,
+        raw=reply.raw,
+        meta=reply.meta,
+    ).model_dump()
 
 
 def _failed(role: str, error: LLMError) -> dict:
@@ -94,13 +109,19 @@ def _recall(encounter: Encounter, state: EncounterState, transcript: list[Turn])
         return {}
     results = sum(1 for t in transcript if t.role == "measurement")
     first = state.get("doctor_turns", 0) == 0
-    fresh = results > state.get("experience_results_seen", 0) and state.get("experience_refreshes", 0) < MAX_EXPERIENCE_REFRESHES
+    fresh = (
+        results > state.get("experience_results_seen", 0)
+        and state.get("experience_refreshes", 0) < MAX_EXPERIENCE_REFRESHES
+    )
     if not (first or fresh):
         return {}
     text, items = encounter.experience(encounter.case, transcript)
-    return {"experience_context": text, "experience_results_seen": results,
-            "experience_refreshes": state.get("experience_refreshes", 0) + (0 if first else 1),
-            "experiences": items}
+    return {
+        "experience_context": text,
+        "experience_results_seen": results,
+        "experience_refreshes": state.get("experience_refreshes", 0) + (0 if first else 1),
+        "experiences": items,
+    }
 
 
 def _doctor(state: EncounterState, runtime: Runtime[Encounter]) -> dict:
@@ -124,7 +145,9 @@ def _doctor(state: EncounterState, runtime: Runtime[Encounter]) -> dict:
     }
     if action.get("kind") == "diagnose":
         update["differential"] = action["differential"]
-        update["termination"] = (TerminationReason.turn_cap if current.final_turn else TerminationReason.diagnosed).value
+        update["termination"] = (
+            TerminationReason.turn_cap if current.final_turn else TerminationReason.diagnosed
+        ).value
     elif current.final_turn:
         update["termination"] = TerminationReason.turn_cap.value
     return update
@@ -180,10 +203,17 @@ def _judge(state: EncounterState, runtime: Runtime[Encounter]) -> dict:
     encounter = runtime.context
     top_k = encounter.differential_size
     lookalikes = [o.text for o in encounter.case.options if not o.correct]
-    verdict = judge_differential(state.get("differential", []), encounter.case.diagnosis, k=top_k,
-                                 llm=encounter.judge_model, lookalikes=lookalikes)
+    verdict = judge_differential(
+        state.get("differential", []),
+        encounter.case.diagnosis,
+        k=top_k,
+        llm=encounter.judge_model,
+        lookalikes=lookalikes,
+    )
     index = len(state.get("turns", []))
-    outcome = "correct" if verdict.top1_correct else (f"correct in top-{top_k}" if verdict.topk_correct else "incorrect")
+    outcome = (
+        "correct" if verdict.top1_correct else (f"correct in top-{top_k}" if verdict.topk_correct else "incorrect")
+    )
     turn = Turn(index=index, role="judge", text=f"{outcome}: {verdict.reason}", calls=verdict.calls).model_dump()
     return {"verdict": verdict.model_dump(), "turns": [turn]}
 

@@ -76,8 +76,16 @@ class EncounterRunner:
     def compile(self):
         return encounter_graph(self.checkpointer)
 
-    def session(self, case: Case, case_dir: Path | None = None, *, run_id: str = "adhoc", trial: int = 0,
-                seed: int | None = None, thread_id: str | None = None) -> EncounterSession:
+    def session(
+        self,
+        case: Case,
+        case_dir: Path | None = None,
+        *,
+        run_id: str = "adhoc",
+        trial: int = 0,
+        seed: int | None = None,
+        thread_id: str | None = None,
+    ) -> EncounterSession:
         return EncounterSession(self, case, case_dir, run_id=run_id, trial=trial, seed=seed, thread_id=thread_id)
 
     def run(
@@ -114,8 +122,19 @@ class EncounterRunner:
             except Exception as exc:  # noqa: BLE001 - the encounter stays resumable from its checkpoint
                 return session.error_record(f"{type(exc).__name__}: {exc}")
 
-    def record(self, case: Case, state: dict, *, run_id: str, trial: int, seed: int | None, error: str | None,
-               started_at: str, wall_s: float, redactions: list[dict] | None = None) -> EpisodeRecord:
+    def record(
+        self,
+        case: Case,
+        state: dict,
+        *,
+        run_id: str,
+        trial: int,
+        seed: int | None,
+        error: str | None,
+        started_at: str,
+        wall_s: float,
+        redactions: list[dict] | None = None,
+    ) -> EpisodeRecord:
         turns = [Turn.model_validate(t) for t in state.get("turns", [])]
         termination = state.get("termination") or TerminationReason.error.value
         if error is None and state.get("error"):
@@ -142,8 +161,11 @@ class EncounterRunner:
             condition=str(case.metadata.get("condition", "")),
             group=str(case.metadata.get("group", "")),
             lookalikes=[o.text for o in case.options if not o.correct],
-            elicitation=elicitation(case.patient, [t.text for t in turns if t.role == "patient"],
-                                    _strings(case.metadata.get("discriminators"))),
+            elicitation=elicitation(
+                case.patient,
+                [t.text for t in turns if t.role == "patient"],
+                _strings(case.metadata.get("discriminators")),
+            ),
             verdict=verdict,
             top1_correct=bool(verdict and verdict.top1_correct),
             topk_correct=bool(verdict and verdict.topk_correct),
@@ -153,7 +175,6 @@ class EncounterRunner:
             started_at=started_at,
             finished_at=now_iso(),
         )
-
 
     def _redactions(self, case: Case) -> list[dict]:
         """What the seats were not shown (for a session that could not build its seats)."""
@@ -174,14 +195,25 @@ class EncounterSession:
     or the encounter ends. State lives in the checkpointer, so a new session object on the same thread
     (after a browser reload or a server restart) picks up exactly where the last one stopped."""
 
-    def __init__(self, runner: EncounterRunner, case: Case, case_dir: Path | None, *, run_id: str, trial: int,
-                 seed: int | None, thread_id: str | None):
+    def __init__(
+        self,
+        runner: EncounterRunner,
+        case: Case,
+        case_dir: Path | None,
+        *,
+        run_id: str,
+        trial: int,
+        seed: int | None,
+        thread_id: str | None,
+    ):
         self.runner, self.case, self.case_dir = runner, case, case_dir
         self.run_id, self.trial, self.seed = run_id, trial, seed
         self.thread_id = thread_id or f"{run_id}:{case.id}:{trial}"
         self.started_at, self._started = now_iso(), time.perf_counter()
-        self.config = {"configurable": {"thread_id": self.thread_id},
-                       "recursion_limit": 10 * runner.settings.encounter.turn_cap + 50}
+        self.config = {
+            "configurable": {"thread_id": self.thread_id},
+            "recursion_limit": 10 * runner.settings.encounter.turn_cap + 50,
+        }
         self._graph = None
         self._context: Encounter | None = None
         self._redactions: list[dict] | None = None
@@ -207,8 +239,9 @@ class EncounterSession:
                 pending = Command(resume=answer)
             else:
                 pending = None if snapshot.values else initial_state(self.runner.parts.opening(self.runner.human))
-            for _ in self._graph.stream(pending, self.config, stream_mode="updates", context=self._context,
-                                        durability=self.runner.durability):
+            for _ in self._graph.stream(
+                pending, self.config, stream_mode="updates", context=self._context, durability=self.runner.durability
+            ):
                 pass
             snapshot = self._graph.get_state(self.config)
         except Exception as exc:  # noqa: BLE001 - any failure becomes a recorded `error` episode
@@ -237,9 +270,17 @@ class EncounterSession:
         return Step(record.turns, record=record)
 
     def _record(self, state: dict, error: str | None) -> EpisodeRecord:
-        return self.runner.record(self.case, state, run_id=self.run_id, trial=self.trial, seed=self.seed,
-                                  error=error, started_at=self.started_at,
-                                  wall_s=time.perf_counter() - self._started, redactions=self._redactions)
+        return self.runner.record(
+            self.case,
+            state,
+            run_id=self.run_id,
+            trial=self.trial,
+            seed=self.seed,
+            error=error,
+            started_at=self.started_at,
+            wall_s=time.perf_counter() - self._started,
+            redactions=self._redactions,
+        )
 
     @staticmethod
     def _turns(values: dict) -> list[Turn]:

@@ -26,7 +26,18 @@ class EncounterState(TypedDict, total=False):
 
 def initial_state(opening: str = "doctor") -> EncounterState:
     return EncounterState(
-        opening=opening, turns=[], doctor_turns=0, last_action=None, last_images=[], differential=[], verdict=None,
-        termination=None, error=None, retrieved=[], experience_context="", experience_results_seen=0,
-        experience_refreshes=0, experiences=[],
+        opening=opening,
+        turns=[],
+        doctor_turns=0,
+        last_action=None,
+        last_images=[],
+        differential=[],
+        verdict=None,
+        termination=None,
+        error=None,
+        retrieved=[],
+        experience_context="",
+        experience_results_seen=0,
+        experience_refreshes=0,
+        experiences=[],
     )

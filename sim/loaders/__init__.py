@@ -129,8 +129,9 @@ def _sniff(parsed: ParsedFile) -> Format | Problem | None:
     shown = ", ".join(sorted(first_object.value)[:6]) or "none"
     labels = [f"{loader.LABEL} ({loader.EXPECTED_KEYS})" for loader in FORMATS.values()]
     expected = ", ".join(labels[:-1]) + f" or {labels[-1]}"
-    return Problem(parsed.label, first_object.line, "",
-                   f"cannot tell the case format from the keys ({shown}); expected {expected}")
+    return Problem(
+        parsed.label, first_object.line, "", f"cannot tell the case format from the keys ({shown}); expected {expected}"
+    )
 
 
 def _check_options(opts: dict[str, Any]) -> None:

@@ -154,7 +154,9 @@ def _parse_line(raw: bytes, label: str, number: int, problems: list[Problem]) ->
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         problems.append(
-            Problem(label, number, "", f"not valid UTF-8: byte 0x{raw[exc.start]:02x} at byte {exc.start + 1} of the line")
+            Problem(
+                label, number, "", f"not valid UTF-8: byte 0x{raw[exc.start]:02x} at byte {exc.start + 1} of the line"
+            )
         )
         return _FAILED
     try:

@@ -36,12 +36,45 @@ SNIPPET_CHARS = 50
 # Function words carry no diagnosis; "type", "like" and "point" come from names such as
 # "Serum sickness-like reaction" or "tendon at its point of insertion".
 _STOPWORDS = frozenset(
-    ["a", "an", "and", "at", "by", "due", "for", "from", "in", "into", "its", "of", "on", "or", "the", "to", "with", "without", "type", "like", "point"]
+    [
+        "a",
+        "an",
+        "and",
+        "at",
+        "by",
+        "due",
+        "for",
+        "from",
+        "in",
+        "into",
+        "its",
+        "of",
+        "on",
+        "or",
+        "the",
+        "to",
+        "with",
+        "without",
+        "type",
+        "like",
+        "point",
+    ]
 )
 # Who the patient is, not what they have: a neonate's "respiratory distress syndrome" is the
 # diagnosis "Neonatal respiratory distress syndrome", so all-tokens does not require these words.
 _POPULATION_WORDS = frozenset(
-    ["neonatal", "newborn", "infantile", "infant", "pediatric", "paediatric", "childhood", "juvenile", "adult", "adulthood"]
+    [
+        "neonatal",
+        "newborn",
+        "infantile",
+        "infant",
+        "pediatric",
+        "paediatric",
+        "childhood",
+        "juvenile",
+        "adult",
+        "adulthood",
+    ]
 )
 _ACRONYM = re.compile(r"^[A-Z0-9][A-Z0-9-]{1,5}$")
 

@@ -41,7 +41,9 @@ def remote_image(
         return CaseImage(url=url, path=str(cached))
     if not fetch:
         return CaseImage(
-            url=url, available=False, unavailable_reason="image fetching is off (fetch_images=False) and it is not cached"
+            url=url,
+            available=False,
+            unavailable_reason="image fetching is off (fetch_images=False) and it is not cached",
         )
     try:
         path = _download(url, cache_dir, key, timeout)
@@ -127,8 +129,10 @@ class ImageFolder:
         for name in self.names(case_id, url):
             found = self._by_name.get(name.casefold(), [])
             if len(found) > 1:
-                raise ValueError(f"{len(found)} files in {self.folder} are named '{name}' "
-                                 f"({', '.join(p.name for p in found)}); keep one")
+                raise ValueError(
+                    f"{len(found)} files in {self.folder} are named '{name}' "
+                    f"({', '.join(p.name for p in found)}); keep one"
+                )
             if found:
                 return found[0]
         return None

@@ -38,6 +38,7 @@ LABEL, EXPECTED_KEYS = "NEJM", "question, answers, patient_info"
 def detects(keys: set[str]) -> bool:
     return "patient_info" in keys or {"question", "answers"} <= keys
 
+
 FINDINGS_KEY = "Reported_Findings"
 
 
@@ -48,6 +49,8 @@ class MissingImage:
 
     reason: str
     skippable: bool = True
+
+
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9])")
 
 
@@ -102,8 +105,7 @@ def objective_from_question(question: str) -> str:
     return f"{sentences[0]} {closing}"
 
 
-def row_to_case(row: dict[str, Any], where: RowContext, source: str, image_for,
-                skip_missing: bool = False) -> Case:
+def row_to_case(row: dict[str, Any], where: RowContext, source: str, image_for, skip_missing: bool = False) -> Case:
     reader = SourceRow(where)
     question = reader.text(row, "question", "question", required=True)
     role = reader.text(row, "patient_info", "patient_info", required=True)
@@ -121,7 +123,9 @@ def row_to_case(row: dict[str, Any], where: RowContext, source: str, image_for,
         if isinstance(image, MissingImage):  # the image folder has no file for it (or several)
             if skip_missing and image.skippable:
                 raise SkipRow(case_id, "image_url", image.reason)
-            hint = "; add it, or skip such cases (--skip-missing-images)" if image.skippable and not skip_missing else ""
+            hint = (
+                "; add it, or skip such cases (--skip-missing-images)" if image.skippable and not skip_missing else ""
+            )
             reader.report("image_url", image.reason + hint)
             reader.finish()
         else:

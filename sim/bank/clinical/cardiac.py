@@ -37,11 +37,15 @@ def heart_failure(rng: np.random.Generator, side: Side | None, level: Zone | Non
     history = pick(
         rng,
         (
-            (f"Over the past {months} months has become breathless with less and less exertion; now stops after 50 "
-            f"metres. Needs {pillows} pillows to sleep and wakes up at night gasping, having to sit on the edge "
-            "of the bed."),
-            (f"Gradually worsening breathlessness for {months} months, now on dressing. Ankles swell by the evening and "
-            f"shoes feel tight. Sleeps propped up on {pillows} pillows."),
+            (
+                f"Over the past {months} months has become breathless with less and less exertion; now stops after 50 "
+                f"metres. Needs {pillows} pillows to sleep and wakes up at night gasping, having to sit on the edge "
+                "of the bed."
+            ),
+            (
+                f"Gradually worsening breathlessness for {months} months, now on dressing. Ankles swell by the evening and "
+                f"shoes feel tight. Sleeps propped up on {pillows} pillows."
+            ),
         ),
     )
     af = chance(rng, 0.35)

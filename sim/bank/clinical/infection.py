@@ -50,12 +50,18 @@ def bronchitis(rng: np.random.Generator, side: Side | None, level: Zone | None) 
     history = pick(
         rng,
         (
-            (f"Started with a sore throat and runny nose {days} days ago. The cough began dry and now brings up "
-            f"{sputum} phlegm, worse at night. Felt feverish for the first couple of days only."),
-            (f"Has had a hacking cough for {days} days after a cold that went round the household. Brings up a "
-            f"little {sputum} sputum in the mornings. Chest feels tight when coughing hard."),
-            (f"Cough for about {days} days, now productive of {sputum} sputum. Had a mild temperature early on, "
-            "which settled. Keeps the patient awake at night and makes the chest sore from coughing."),
+            (
+                f"Started with a sore throat and runny nose {days} days ago. The cough began dry and now brings up "
+                f"{sputum} phlegm, worse at night. Felt feverish for the first couple of days only."
+            ),
+            (
+                f"Has had a hacking cough for {days} days after a cold that went round the household. Brings up a "
+                f"little {sputum} sputum in the mornings. Chest feels tight when coughing hard."
+            ),
+            (
+                f"Cough for about {days} days, now productive of {sputum} sputum. Had a mild temperature early on, "
+                "which settled. Keeps the patient awake at night and makes the chest sore from coughing."
+            ),
         ),
     )
     secondary = pick_some(
@@ -141,12 +147,18 @@ def pneumonia(rng: np.random.Generator, side: Side | None, level: Zone | None) -
     history = pick(
         rng,
         (
-            (f"Became unwell {days} days ago with shaking chills and a temperature of {fever} at home, followed by a "
-            f"cough producing {sputum} sputum. {pain} Getting more breathless walking around the house."),
-            (f"{days} days of fever, sweats and a cough that now brings up {sputum} phlegm. {pain} Has barely eaten "
-            "and has been in bed most of the time."),
-            (f"Was well until {days} days ago, when a high temperature ({fever}) and rigors started. Since then a "
-            f"worsening cough with {sputum} sputum and breathlessness on exertion. {pain}"),
+            (
+                f"Became unwell {days} days ago with shaking chills and a temperature of {fever} at home, followed by a "
+                f"cough producing {sputum} sputum. {pain} Getting more breathless walking around the house."
+            ),
+            (
+                f"{days} days of fever, sweats and a cough that now brings up {sputum} phlegm. {pain} Has barely eaten "
+                "and has been in bed most of the time."
+            ),
+            (
+                f"Was well until {days} days ago, when a high temperature ({fever}) and rigors started. Since then a "
+                f"worsening cough with {sputum} sputum and breathlessness on exertion. {pain}"
+            ),
         ),
     )
     secondary = pick_some(
@@ -179,10 +191,14 @@ def pneumonia(rng: np.random.Generator, side: Side | None, level: Zone | None) -
             "Auscultation": pick(
                 rng,
                 (
-                    (f"Bronchial breathing and coarse inspiratory crackles over the {location}; increased vocal "
-                    "resonance there."),
-                    (f"Coarse crackles and bronchial breath sounds localised to the {location}. The other lung "
-                    "fields are clear."),
+                    (
+                        f"Bronchial breathing and coarse inspiratory crackles over the {location}; increased vocal "
+                        "resonance there."
+                    ),
+                    (
+                        f"Coarse crackles and bronchial breath sounds localised to the {location}. The other lung "
+                        "fields are clear."
+                    ),
                     f"Focal late inspiratory crackles with egophony over the {location}.",
                 ),
             ),

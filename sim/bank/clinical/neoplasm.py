@@ -86,10 +86,14 @@ def lung_cancer(rng: np.random.Generator, side: Side | None, level: Zone | None)
     history = pick(
         rng,
         (
-            (f"A cough that has not gone away for {months} months, different from the usual smoker's cough. Has "
-            f"noticed streaks of blood in the sputum several times and has lost {kilos} kg without trying."),
-            (f"For about {months} months has felt tired and off food, with a persistent cough. Lost {kilos} kg. Last "
-            f"week coughed up some blood-streaked phlegm. Has a constant dull ache on the {side} side of the chest."),
+            (
+                f"A cough that has not gone away for {months} months, different from the usual smoker's cough. Has "
+                f"noticed streaks of blood in the sputum several times and has lost {kilos} kg without trying."
+            ),
+            (
+                f"For about {months} months has felt tired and off food, with a persistent cough. Lost {kilos} kg. Last "
+                f"week coughed up some blood-streaked phlegm. Has a constant dull ache on the {side} side of the chest."
+            ),
         ),
     )
     hoarse = level == "upper" and side == "left" and chance(rng, 0.5)

@@ -67,10 +67,14 @@ def effusion(rng: np.random.Generator, side: Side | None, level: Zone | None) ->
     history = pick(
         rng,
         (
-            (f"Breathlessness has crept up over the last {weeks} weeks; now gets short of breath climbing one flight "
-            f"of stairs. Describes a dull heavy feeling low on the {side} side of the chest and a dry cough."),
-            (f"Over {weeks} weeks has noticed being unable to walk as far before stopping for breath. There is an "
-            f"ache in the {side} lower chest and it is more comfortable lying on the {side} side."),
+            (
+                f"Breathlessness has crept up over the last {weeks} weeks; now gets short of breath climbing one flight "
+                f"of stairs. Describes a dull heavy feeling low on the {side} side of the chest and a dry cough."
+            ),
+            (
+                f"Over {weeks} weeks has noticed being unable to walk as far before stopping for breath. There is an "
+                f"ache in the {side} lower chest and it is more comfortable lying on the {side} side."
+            ),
         ),
     )
     past = {
@@ -163,11 +167,15 @@ def pneumothorax(rng: np.random.Generator, side: Side | None, level: Zone | None
     history = pick(
         rng,
         (
-            (f"{hours} hours ago, while {activity}, felt a sudden sharp stabbing pain on the {side} side of the chest, "
-            "followed by breathlessness. The pain is worse on breathing in."),
-            (f"Sudden onset of {side}-sided chest pain {hours} hours ago while {activity}. Since then feels unable "
-            "to take "
-            "a full breath. No injury to the chest."),
+            (
+                f"{hours} hours ago, while {activity}, felt a sudden sharp stabbing pain on the {side} side of the chest, "
+                "followed by breathlessness. The pain is worse on breathing in."
+            ),
+            (
+                f"Sudden onset of {side}-sided chest pain {hours} hours ago while {activity}. Since then feels unable "
+                "to take "
+                "a full breath. No injury to the chest."
+            ),
         ),
     )
     smoking, _ = smoking_history(rng, who, heavy=older)

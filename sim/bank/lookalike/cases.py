@@ -59,10 +59,17 @@ def build_lookalike_case(seed: int, index: int, size: int) -> tuple[Case, np.nda
     identifier = case_id(seed, index)
     main = plan.signs[0] if plan.signs and plan.main != "none" else None
     lesion = GROUPS[chosen.group].lesion if main is None else main.kind  # a Sign's kind: any str (devices too)
-    regions = regions_for(lesion, main.side if main else None,  # type: ignore[arg-type]  # why: the main sign is a lesion
-                          main.level if main else None)
-    image = CaseImage(path=f"images/{identifier}.png", modality="X-ray", body_region="chest",
-                      view=plan.projection, regions=regions, report=report)
+    # fmt: off
+    regions = regions_for(lesion, main.side if main else None, main.level if main else None)  # type: ignore[arg-type]  # why: the main sign is a lesion
+    # fmt: on
+    image = CaseImage(
+        path=f"images/{identifier}.png",
+        modality="X-ray",
+        body_region="chest",
+        view=plan.projection,
+        regions=regions,
+        report=report,
+    )
     case = Case(
         id=identifier,
         source="bank",
@@ -88,10 +95,20 @@ def build_lookalike_case(seed: int, index: int, size: int) -> tuple[Case, np.nda
             "sex": story.sex,
             "site": {"side": side, "level": zone},
             "image_size": size,
-            "film": {"projection": plan.projection,
-                     "signs": [{"kind": s.kind, "side": s.side, "level": s.level, "size": round(s.size, 3),
-                                "calcified": s.calcified} for s in plan.signs],
-                     **{k: v for k, v in film.measured.items() if k != "projection"}},
+            "film": {
+                "projection": plan.projection,
+                "signs": [
+                    {
+                        "kind": s.kind,
+                        "side": s.side,
+                        "level": s.level,
+                        "size": round(s.size, 3),
+                        "calcified": s.calcified,
+                    }
+                    for s in plan.signs
+                ],
+                **{k: v for k, v in film.measured.items() if k != "projection"},
+            },
             "nuisance": film.radiograph.nuisance.as_metadata(),
         },
     )

@@ -137,8 +137,14 @@ def plan_film(diagnosis: Diagnosis, rng: np.random.Generator, side: Side | None,
         elif key == "pulmonary_metastases":
             signs.append(Sign("nodule", side, level, float(rng.uniform(0.3, 0.8))))
             for _ in range(int(rng.choice([0, 1, 1, 2, 3]))):
-                signs.append(Sign("nodule", pick(rng, ("right", "left")), pick(rng, ("upper", "mid", "lower")),
-                                  float(rng.uniform(0.2, 0.6))))
+                signs.append(
+                    Sign(
+                        "nodule",
+                        pick(rng, ("right", "left")),
+                        pick(rng, ("upper", "mid", "lower")),
+                        float(rng.uniform(0.2, 0.6)),
+                    )
+                )
         else:
             calcified = chance(rng, 0.55 if key == "tuberculoma" else 0.3)
             signs.append(Sign("nodule", side, level, float(rng.uniform(0.2, 0.6)), calcified=calcified))
@@ -238,8 +244,12 @@ def _cavity(scene: Scene, sign: Sign) -> LesionInfo:
 
 def _cardiomegaly(scene: Scene, sign: Sign) -> LesionInfo:
     shape = scene.shape
-    return LesionInfo("cardiomegaly", (shape.heart_center_u, shape.heart_center_v), shape.heart_half_width,
-                      {"cardiothoracic_ratio": shape.cardiothoracic_ratio})
+    return LesionInfo(
+        "cardiomegaly",
+        (shape.heart_center_u, shape.heart_center_v),
+        shape.heart_half_width,
+        {"cardiothoracic_ratio": shape.cardiothoracic_ratio},
+    )
 
 
 def _congestion(scene: Scene, sign: Sign) -> LesionInfo:
@@ -260,7 +270,9 @@ def _point(scene: Scene, side: Side, level: Zone, margin: float) -> tuple[float,
     for _ in range(200):
         pu = s * scene.rng.uniform(0.15, 0.9)
         pv = scene.rng.uniform(max(top, 0.08), min(bottom, 0.88))
-        if lung_mask(scene.shape, np.array([pu - margin, pu + margin, pu]), np.array([pv, pv, pv - margin]), side).all():
+        if lung_mask(
+            scene.shape, np.array([pu - margin, pu + margin, pu]), np.array([pv, pv, pv - margin]), side
+        ).all():
             return float(pu), float(pv)
     return s * 0.55, (top + bottom) / 2
 
@@ -275,8 +287,9 @@ def _nodule(scene: Scene, sign: Sign) -> LesionInfo:
     shape = smoothstep(1.0 + edge, 1.0 - edge, dist) * np.sqrt(np.clip(1.0 - 0.5 * dist**2, 0.2, 1.0))
     amount = scene.rng.uniform(0.6, 0.8) if sign.calcified else scene.rng.uniform(0.40, 0.52)
     scene.density += amount * shape
-    return LesionInfo("nodule", (cu, cv), radius, {"diameter_mm": 2 * radius * MM_PER_U,
-                                                    "calcified": float(sign.calcified)})
+    return LesionInfo(
+        "nodule", (cu, cv), radius, {"diameter_mm": 2 * radius * MM_PER_U, "calcified": float(sign.calcified)}
+    )
 
 
 def _mass(scene: Scene, sign: Sign) -> LesionInfo:

@@ -48,8 +48,16 @@ def _consolidation(rng: np.random.Generator, sign: Sign) -> tuple[str, str]:
 
 
 def _cavity(rng: np.random.Generator, sign: Sign) -> tuple[str, str]:
-    return (pick(rng, (f"A thick-walled lucency lies within the {sign.side} {sign.level} zone opacity.",
-                       f"Cavitation within the {sign.side} {sign.level} zone consolidation.")), "with cavitation")
+    return (
+        pick(
+            rng,
+            (
+                f"A thick-walled lucency lies within the {sign.side} {sign.level} zone opacity.",
+                f"Cavitation within the {sign.side} {sign.level} zone consolidation.",
+            ),
+        ),
+        "with cavitation",
+    )
 
 
 def _cardiomegaly(rng: np.random.Generator, sign: Sign, projection: str) -> tuple[str, str]:
@@ -65,19 +73,28 @@ def _cardiomegaly(rng: np.random.Generator, sign: Sign, projection: str) -> tupl
 
 
 def _congestion(rng: np.random.Generator, sign: Sign) -> tuple[str, str]:
-    return (pick(rng, ("Upper lobe venous diversion and hazy hila.", "Prominent upper lobe vessels; perihilar haze.")),
-            "pulmonary venous congestion")
+    return (
+        pick(rng, ("Upper lobe venous diversion and hazy hila.", "Prominent upper lobe vessels; perihilar haze.")),
+        "pulmonary venous congestion",
+    )
 
 
 def _nodule(rng: np.random.Generator, sign: Sign, count: int, diameter_mm: float) -> tuple[str, str]:
     where = f"{sign.side} {sign.level} zone"
     if count > 1:
-        return (f"Multiple rounded nodules in both lungs, the largest {diameter_mm:.0f} mm in the {where}.",
-                f"multiple pulmonary nodules (largest {diameter_mm:.0f} mm)")
-    texture = pick(rng, ("densely calcified", "with internal calcification")) if sign.calcified else pick(
-        rng, ("well defined", "with a smooth margin", "with a slightly lobulated margin"))
-    return (f"A solitary {diameter_mm:.0f} mm nodule in the {where}, {texture}.",
-            f"solitary {diameter_mm:.0f} mm {sign.side} {sign.level} zone nodule")
+        return (
+            f"Multiple rounded nodules in both lungs, the largest {diameter_mm:.0f} mm in the {where}.",
+            f"multiple pulmonary nodules (largest {diameter_mm:.0f} mm)",
+        )
+    texture = (
+        pick(rng, ("densely calcified", "with internal calcification"))
+        if sign.calcified
+        else pick(rng, ("well defined", "with a smooth margin", "with a slightly lobulated margin"))
+    )
+    return (
+        f"A solitary {diameter_mm:.0f} mm nodule in the {where}, {texture}.",
+        f"solitary {diameter_mm:.0f} mm {sign.side} {sign.level} zone nodule",
+    )
 
 
 def _mass(rng: np.random.Generator, sign: Sign, diameter_mm: float) -> tuple[str, str]:
@@ -130,7 +147,9 @@ def film_report(film: Film, rng: np.random.Generator) -> str:
     findings: list[str] = []
     impressions: list[str] = []
     painted = iter(m for m in measured if isinstance(m, dict))
-    drawn = {id(s): next(painted, {}) for s in film.plan.signs if s.kind not in ("central_line", "pacemaker", "sternotomy")}
+    drawn = {
+        id(s): next(painted, {}) for s in film.plan.signs if s.kind not in ("central_line", "pacemaker", "sternotomy")
+    }
     nodules = film.plan.of_kind("nodule")
     for sign in film.plan.signs:
         info = drawn.get(id(sign), {})
@@ -149,8 +168,12 @@ def film_report(film: Film, rng: np.random.Generator) -> str:
         elif sign.kind == "nodule":
             if sign is not nodules[0] and not sign.calcified:
                 continue  # described with the first
-            pair = _nodule(rng, sign, len([n for n in nodules if not n.calcified]) if not sign.calcified else 1,
-                           _number(info, "diameter_mm", 15.0))
+            pair = _nodule(
+                rng,
+                sign,
+                len([n for n in nodules if not n.calcified]) if not sign.calcified else 1,
+                _number(info, "diameter_mm", 15.0),
+            )
         elif sign.kind == "mass":
             pair = _mass(rng, sign, _number(info, "diameter_mm", 40.0))
         elif sign.kind == "pneumothorax":

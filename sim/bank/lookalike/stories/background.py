@@ -24,13 +24,23 @@ _COMMON_PAST = (
     ("Psoriasis, treated with creams", 18, "mf"), ("Hernia repair in the groin some years ago", 35, "mf"),
 )  # fmt: skip
 
-_MINOR_PAST = ("Migraine", "Appendix removed as a teenager", "Irritable bowel syndrome", "Psoriasis, treated with creams")
+_MINOR_PAST = (
+    "Migraine",
+    "Appendix removed as a teenager",
+    "Irritable bowel syndrome",
+    "Psoriasis, treated with creams",
+)
 _JOBS = ("Works as a bus driver", "Works as a primary school teacher", "Works as an accountant",
          "Is a self-employed carpenter", "Works night shifts as a care assistant", "Works in a warehouse",
          "Works as a chef", "Runs a small shop", "Works as a software developer", "Works as a hairdresser",
          "Works as a delivery driver", "Works in a call centre", "Is a farmer", "Works as a cleaner")  # fmt: skip
-_ALCOHOL = ("Drinks alcohol occasionally at weekends", "Drinks about 10 units of alcohol a week",
-            "Does not drink alcohol", "Has a glass of wine most evenings", "Drinks two or three pints on a Saturday")
+_ALCOHOL = (
+    "Drinks alcohol occasionally at weekends",
+    "Drinks about 10 units of alcohol a week",
+    "Does not drink alcohol",
+    "Has a glass of wine most evenings",
+    "Drinks two or three pints on a Saturday",
+)
 _SMOKING = ("Has never smoked", "Has never smoked", "Has never smoked", ("Smoked a few cigarettes a day as a young "
             "adult; stopped long ago"), "Smokes about {n} cigarettes a day")  # fmt: skip
 # Ordinary life, shared by every story whatever its film.
@@ -49,12 +59,16 @@ _OLD_ECG = ("left ventricular hypertrophy by voltage criteria", "non-specific T-
             "occasional ventricular ectopic beats", "first-degree heart block", "left axis deviation",
             "right bundle branch block")  # fmt: skip
 
+
 def background(c: Case, key: str) -> None:
     """Ordinary past history, job, home, smoking and drinking, and sometimes a borrowed fact."""
     d, rng = c.draft, c.draft.rng
     who = d.who
-    fitting = [text for text, age, sexes in _COMMON_PAST if who.age >= age and who.sex[0] in sexes
-               and (not fit(c) or text in _MINOR_PAST)]
+    fitting = [
+        text
+        for text, age, sexes in _COMMON_PAST
+        if who.age >= age and who.sex[0] in sexes and (not fit(c) or text in _MINOR_PAST)
+    ]
     count = 0 if who.age < 35 and chance(rng, 0.6) else int(rng.integers(0, 3 if who.age < 60 else 4))
     count = min(count, len(fitting))
     for text in pick_some(rng, fitting, count, count):
@@ -81,22 +95,35 @@ def background(c: Case, key: str) -> None:
     if who.age < 60 and not any(w in p for p in d.pmh for w in chest_words) and chance(rng, 0.12):
         d.fact("pmh", "Never had cancer or any serious chest illness")
     if chance(rng, 0.15):
-        d.fact("symptom", f"An ache on the {pick(rng, ('right', 'left'))} side of the chest at times",
-               tags=("chest_pain",))
+        d.fact(
+            "symptom", f"An ache on the {pick(rng, ('right', 'left'))} side of the chest at times", tags=("chest_pain",)
+        )
     if "weight" not in d.tags and chance(rng, 0.25):
-        d.fact("ros", pick(rng, ("Weight is steady and appetite is good", "Feels well in general; weight unchanged")),
-               tags=("weight",))
+        d.fact(
+            "ros",
+            pick(rng, ("Weight is steady and appetite is good", "Feels well in general; weight unchanged")),
+            tags=("weight",),
+        )
     if chance(rng, 0.25):
         d.fact("pmh", pick(rng, ("No known drug allergies", "Allergic to penicillin (rash)", "Allergic to codeine")))
     life = _LIFE + (_LIFE_YOUNGER if who.age < 45 else _LIFE_OLDER if who.age >= 70 else ())
-    for pool, section, share in ((_FAMILY, "social", 0.5), (life, "social", 0.5), (_PETS, "social", 0.35),
-                                 (_ROS_EXTRA, "ros", 0.4)):
+    for pool, section, share in (
+        (_FAMILY, "social", 0.5),
+        (life, "social", 0.5),
+        (_PETS, "social", 0.35),
+        (_ROS_EXTRA, "ros", 0.4),
+    ):
         if chance(rng, share):
             d.fact(section, pick(rng, pool))
     if "well" not in d.tags and chance(rng, 0.12):
-        d.history += " " + pick(rng, ("The family doctor arranged a chest X-ray and sent the patient on.",
-                                      "Came straight to the emergency department.",
-                                      "Was brought in after calling the out-of-hours line."))
+        d.history += " " + pick(
+            rng,
+            (
+                "The family doctor arranged a chest X-ray and sent the patient on.",
+                "Came straight to the emergency department.",
+                "Was brought in after calling the out-of-hours line.",
+            ),
+        )
     _old_age(c)
 
 
@@ -108,8 +135,16 @@ def _old_age(c: Case) -> None:
     if age >= 55 and not labs.ecg_findings and chance(rng, 0.3):
         labs.ecg_findings = [pick(rng, _OLD_ECG)]
     if age < 40 and not labs.ecg_findings and chance(rng, 0.2):
-        labs.ecg_findings = [pick(rng, ("early repolarisation changes in the chest leads", "T-wave inversion in V1 only",
-                                        "occasional ventricular ectopic beats"))]
+        labs.ecg_findings = [
+            pick(
+                rng,
+                (
+                    "early repolarisation changes in the chest leads",
+                    "T-wave inversion in V1 only",
+                    "occasional ventricular ectopic beats",
+                ),
+            )
+        ]
     if age >= 65 and c.vitals.rhythm == "sinus" and chance(rng, 0.08):  # about one in ten over 65 is in AF
         c.vitals.rhythm = "af"
     if age >= 75 and labs.troponin == (2, 12) and chance(rng, 0.25):  # stiff old hearts and tired kidneys leak a little
@@ -117,8 +152,11 @@ def _old_age(c: Case) -> None:
     if age >= 70 and labs.hemoglobin in ((13.2, 16.4), (12.0, 15.0)) and chance(rng, 0.2):
         labs.hemoglobin = (10.8, 12.6) if c.draft.who.sex == "male" else (10.4, 11.9)
     if age >= 65 and chance(rng, 0.15):
-        c.exam.add("Cardiovascular_Examination", "Heart_Sounds", "Soft ejection systolic murmur at the right upper "
-                                                                 "sternal edge")
+        c.exam.add(
+            "Cardiovascular_Examination",
+            "Heart_Sounds",
+            "Soft ejection systolic murmur at the right upper sternal edge",
+        )
     if age >= 65 and chance(rng, 0.15):
         c.exam.add("General_Examination", "Legs", "Mild ankle swelling on both sides")
     if chance(rng, 0.1):

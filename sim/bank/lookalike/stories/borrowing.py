@@ -42,6 +42,7 @@ _ALL_THEMES = tuple(dict.fromkeys(d.theme for d in DIAGNOSES))
 def allowed_themes(key: str) -> list[str]:
     """The other themes a diagnosis's cases may borrow: none of its group's, none near them, and only those
     every theme-mate's group may borrow too."""
+
     def open_to(group: str) -> set[str]:
         own = {m.theme for m in DIAGNOSES if m.group == group}
         return {t for t in _ALL_THEMES if t not in own and t not in NEAR[group]}
@@ -63,8 +64,16 @@ def _borrowed(c: Case, theme: str, group: str) -> None:
         if chance(rng, 0.5):
             d.fact("pmh", pick(rng, singletons.RISK_FACTORS))
         if chance(rng, 0.5) and not labs.ecg_findings:
-            labs.ecg_findings = [pick(rng, ("Q waves in II, III and aVF", "left bundle branch block",
-                                            "Q waves in V1-V4 with poor R-wave progression"))]
+            labs.ecg_findings = [
+                pick(
+                    rng,
+                    (
+                        "Q waves in II, III and aVF",
+                        "left bundle branch block",
+                        "Q waves in V1-V4 with poor R-wave progression",
+                    ),
+                )
+            ]
     elif theme == "trauma":  # an injury that explains nothing on the film, told as an injured patient tells it
         side = other(d.side) if d.side else pick(rng, ("right", "left"))
         # Days ago where bruised ribs sit beside a big heart, a nodule or a clear film; weeks ago, and on the side
@@ -73,17 +82,25 @@ def _borrowed(c: Case, theme: str, group: str) -> None:
         when = f"{int(rng.integers(3, 15))} days ago" if fresh else f"{int(rng.integers(3, 9))} weeks ago"
         singletons.injury(c, when, side, key=False)
         if chance(rng, 0.4):
-            d.fact("symptom", f"The ribs on the {side} side {'' if fresh else 'still '}hurt when pressed",
-                   tags=("chest_pain",))
+            d.fact(
+                "symptom",
+                f"The ribs on the {side} side {'' if fresh else 'still '}hurt when pressed",
+                tags=("chest_pain",),
+            )
         if chance(rng, 0.3):
-            c.exam.add("General_Examination", "Skin", f"{'Bruising' if fresh else 'Fading bruise'} over the {side} "
-                                                      "lower ribs")
+            c.exam.add(
+                "General_Examination", "Skin", f"{'Bruising' if fresh else 'Fading bruise'} over the {side} lower ribs"
+            )
     elif theme == "atopy":
         singletons.atopy(c)
         roll = float(rng.random())
         if roll < 0.45 and not fit(c):
-            d.fact("pmh", "Mild asthma since childhood; uses a blue inhaler now and then" if roll < 0.25 else
-                   "Mild asthma as a child; no inhalers for years")
+            d.fact(
+                "pmh",
+                "Mild asthma since childhood; uses a blue inhaler now and then"
+                if roll < 0.25
+                else "Mild asthma as a child; no inhalers for years",
+            )
         if chance(rng, 0.4):
             labs.eosinophils = (0.35, 0.8)
     elif theme == "incidental" and age >= 25 and not any("lung problems" in p for p in d.pmh):
@@ -96,8 +113,9 @@ def _borrowed(c: Case, theme: str, group: str) -> None:
         if chance(rng, 0.4):
             themes.baseline_breathless(c)
     elif theme == "procedure" and age >= 25:
-        themes.procedure(c, "clot", f"{int(rng.integers(5, 35))} days ago", pick(rng, ("right", "left")), key=False,
-                         borrowed=True)
+        themes.procedure(
+            c, "clot", f"{int(rng.integers(5, 35))} days ago", pick(rng, ("right", "left")), key=False, borrowed=True
+        )
     elif theme == "young" and age < 40:
         themes.stress(c)
         if chance(rng, 0.4):

@@ -29,23 +29,35 @@ TYPICAL: tuple[Line, ...] = (
 
 def _failure_signs(c: Case) -> None:
     e, rng = c.exam, c.draft.rng
-    e.set("Cardiovascular_Examination", "Jugular_Venous_Pressure", f"Raised, {int(rng.integers(4, 8))} cm above the "
-                                                                    "sternal angle")
+    e.set(
+        "Cardiovascular_Examination",
+        "Jugular_Venous_Pressure",
+        f"Raised, {int(rng.integers(4, 8))} cm above the sternal angle",
+    )
     e.set("Cardiovascular_Examination", "Apex_Beat", "Displaced to the anterior axillary line")
-    e.set("Cardiovascular_Examination", "Heart_Sounds", pick(rng, ("Third heart sound (gallop rhythm)",
-                                                                   "Soft pansystolic murmur at the apex")))
+    e.set(
+        "Cardiovascular_Examination",
+        "Heart_Sounds",
+        pick(rng, ("Third heart sound (gallop rhythm)", "Soft pansystolic murmur at the apex")),
+    )
     e.set("Respiratory_Examination", "Auscultation", "Fine crackles at both bases")
     e.set("General_Examination", "Legs", "Pitting oedema to the mid-shins")
 
 
 def _tamponade_signs(c: Case) -> None:
     e, rng = c.exam, c.draft.rng
-    e.set("Cardiovascular_Examination", "Jugular_Venous_Pressure", f"Raised, {int(rng.integers(6, 10))} cm; rises "
-                                                                    "further on breathing in")
+    e.set(
+        "Cardiovascular_Examination",
+        "Jugular_Venous_Pressure",
+        f"Raised, {int(rng.integers(6, 10))} cm; rises further on breathing in",
+    )
     e.set("Cardiovascular_Examination", "Heart_Sounds", "Quiet, distant heart sounds")
     e.set("Cardiovascular_Examination", "Apex_Beat", "Not palpable")
-    e.set("Cardiovascular_Examination", "Pulse", f"Regular; volume falls on breathing in (paradox "
-                                                 f"{int(rng.integers(12, 24))} mmHg)")
+    e.set(
+        "Cardiovascular_Examination",
+        "Pulse",
+        f"Regular; volume falls on breathing in (paradox {int(rng.integers(12, 24))} mmHg)",
+    )
 
 
 def ischaemic_cardiomyopathy(rng: np.random.Generator, side: Side | None, zone: Zone | None) -> Story:
@@ -56,11 +68,19 @@ def ischaemic_cardiomyopathy(rng: np.random.Generator, side: Side | None, zone: 
         if chance(rng, 0.3):
             singletons.coronary_history(c)
     else:  # no known coronary disease: the risk factors and the ECG carry it
-        c.draft.fact("pmh", "Type 2 diabetes for 15 years, with damage to the kidneys and eyes", key=True,
-                     brief="long-standing diabetes")
+        c.draft.fact(
+            "pmh",
+            "Type 2 diabetes for 15 years, with damage to the kidneys and eyes",
+            key=True,
+            brief="long-standing diabetes",
+        )
     if chance(rng, 0.35):
-        c.draft.fact("social", pick(rng, ("Father died of a heart attack at 54", ("Brother had a bypass operation at "
-                                          "50"))), key=True, brief="family history of heart disease")
+        c.draft.fact(
+            "social",
+            pick(rng, ("Father died of a heart attack at 54", ("Brother had a bypass operation at 50"))),
+            key=True,
+            brief="family history of heart disease",
+        )
     c.draft.fact("pmh", pick(rng, singletons.RISK_FACTORS), key=True, brief="vascular risk factors")
     themes.heavy_smoker(c, current=0.3) if chance(rng, 0.4) else None
     severity(c, (0.3, 0.45, 0.25))
@@ -121,12 +141,28 @@ def viral_myocarditis(rng: np.random.Generator, side: Side | None, zone: Zone | 
     d = c.draft
     pain = chance(rng, 0.7)
     if pain:
-        d.fact("symptom", pick(rng, ("A sharp central chest pain, worse lying back", "A dull ache behind the breastbone",
-                                     "Chest tightness that comes and goes")), key=True, brief="chest pain",
-               tags=("chest_pain",))
+        d.fact(
+            "symptom",
+            pick(
+                rng,
+                (
+                    "A sharp central chest pain, worse lying back",
+                    "A dull ache behind the breastbone",
+                    "Chest tightness that comes and goes",
+                ),
+            ),
+            key=True,
+            brief="chest pain",
+            tags=("chest_pain",),
+        )
     if not pain or chance(rng, 0.4):
-        d.fact("symptom", pick(rng, ("Heart racing and missing beats", "Bouts of a fast, fluttering heartbeat")),
-               key=True, brief="palpitations", tags=("palpitations",))
+        d.fact(
+            "symptom",
+            pick(rng, ("Heart racing and missing beats", "Bouts of a fast, fluttering heartbeat")),
+            key=True,
+            brief="palpitations",
+            tags=("palpitations",),
+        )
     c.vitals.heart_rate = (96, 130)
     background(c, "viral_myocarditis")
     chest_exam(c, heart=_failure_signs, p_heart=0.35)
@@ -135,7 +171,16 @@ def viral_myocarditis(rng: np.random.Generator, side: Side | None, zone: Zone | 
     labs = c.labs
     labs.troponin = (90, 4200) if chance(rng, 0.92) else (18, 60)
     labs.nt_probnp = (400, 6500)
-    labs.ecg_findings = [pick(rng, ("widespread concave ST elevation with PR depression",
-                                    "T-wave inversion in the lateral leads", "frequent ventricular ectopic beats",
-                                    "widespread T-wave flattening", "normal axis, no ST-segment or T-wave changes"))]
+    labs.ecg_findings = [
+        pick(
+            rng,
+            (
+                "widespread concave ST elevation with PR depression",
+                "T-wave inversion in the lateral leads",
+                "frequent ventricular ectopic beats",
+                "widespread T-wave flattening",
+                "normal axis, no ST-segment or T-wave changes",
+            ),
+        )
+    ]
     return finish(c)

@@ -57,8 +57,12 @@ def finish(case: Case) -> Story:
     tests = render_tests(rng, case.labs, drawn)
     d = case.draft
     # Every section in no telling order: the order facts were written in would say which story wrote them.
-    d.pmh, d.social, d.ros, d.secondary = (shuffled(rng, d.pmh), shuffled(rng, d.social), shuffled(rng, d.ros),
-                                           shuffled(rng, d.secondary))
+    d.pmh, d.social, d.ros, d.secondary = (
+        shuffled(rng, d.pmh),
+        shuffled(rng, d.social),
+        shuffled(rng, d.ros),
+        shuffled(rng, d.secondary),
+    )
     keys = tuple(d.keys[:4])
     return Story(d.script(), exam, tests, d.who.age, d.who.sex, d.context(), keys)
 
@@ -129,8 +133,13 @@ def base_signs(c: Case) -> None:
     rng, side = c.draft.rng, c.draft.bedside
     where = f"{side} base"
     c.exam.set("Respiratory_Examination", "Percussion", f"Dull at the {where}")
-    c.exam.set("Respiratory_Examination", "Auscultation", pick(rng, (
-        f"Reduced breath sounds at the {where}", f"Reduced breath sounds and a few crackles at the {where}")))
+    c.exam.set(
+        "Respiratory_Examination",
+        "Auscultation",
+        pick(
+            rng, (f"Reduced breath sounds at the {where}", f"Reduced breath sounds and a few crackles at the {where}")
+        ),
+    )
 
 
 def fluid_signs(c: Case) -> None:

@@ -65,9 +65,19 @@ def legionella_pneumonia(rng: np.random.Generator, side: Side | None, zone: Zone
         onset = c.draft.onset_days or 3
         singletons.holiday(c, days=(onset + 2, onset + 9))
     else:
-        c.draft.fact("social", pick(rng, ("Maintains air-conditioning units and cooling towers for a living",
-                                          "Has spent the last fortnight potting plants with bags of compost")),
-                     key=True, brief="exposure to cooling towers or compost", tags=("job",))
+        c.draft.fact(
+            "social",
+            pick(
+                rng,
+                (
+                    "Maintains air-conditioning units and cooling towers for a living",
+                    "Has spent the last fortnight potting plants with bags of compost",
+                ),
+            ),
+            key=True,
+            brief="exposure to cooling towers or compost",
+            tags=("job",),
+        )
     diarrhoea = chance(rng, 0.5) and "diarrhoea" not in c.draft.tags
     if diarrhoea:
         c.draft.fact("symptom", "Loose stools for a few days", key=True, brief="diarrhoea", tags=("diarrhoea",))

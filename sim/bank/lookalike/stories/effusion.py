@@ -34,12 +34,19 @@ def _stony(c: Case) -> None:
     e, rng, side = c.exam, c.draft.rng, c.draft.side or "right"
     base = f"{side} base"
     e.set("Respiratory_Examination", "Inspection", f"Reduced movement of the {side} side of the chest")
-    e.set("Respiratory_Examination", "Palpation", f"Trachea central; reduced expansion and tactile fremitus at the "
-                                                  f"{base}")
-    e.set("Respiratory_Examination", "Percussion", pick(rng, (f"Stony dull at the {base}",
-                                                              f"Stony dull at the {base}, up to the mid-back")))
-    e.set("Respiratory_Examination", "Auscultation", f"Absent breath sounds and reduced vocal resonance at the "
-                                                     f"{base}; bronchial breathing just above the dull area")
+    e.set(
+        "Respiratory_Examination", "Palpation", f"Trachea central; reduced expansion and tactile fremitus at the {base}"
+    )
+    e.set(
+        "Respiratory_Examination",
+        "Percussion",
+        pick(rng, (f"Stony dull at the {base}", f"Stony dull at the {base}, up to the mid-back")),
+    )
+    e.set(
+        "Respiratory_Examination",
+        "Auscultation",
+        f"Absent breath sounds and reduced vocal resonance at the {base}; bronchial breathing just above the dull area",
+    )
 
 
 def parapneumonic_effusion(rng: np.random.Generator, side: Side | None, zone: Zone | None) -> Story:
@@ -58,8 +65,9 @@ def malignant_effusion(rng: np.random.Generator, side: Side | None, zone: Zone |
     background(c, "malignant_effusion")
     chest_exam(c, _stony)
     if chance(rng, 0.12):
-        c.exam.set("General_Examination", "Lymph_Nodes", f"A hard, fixed lymph node above the {side or 'right'} "
-                                                         "collarbone")
+        c.exam.set(
+            "General_Examination", "Lymph_Nodes", f"A hard, fixed lymph node above the {side or 'right'} collarbone"
+        )
     return finish(c)
 
 

@@ -62,8 +62,14 @@ def gp_antibiotics(c: Case, days: tuple[int, int], key: bool = False) -> None:
 
 
 def fevers(c: Case, key: bool = False) -> None:
-    text = pick(c.draft.rng, ("Has had fevers with shivering fits", ("Has been hot and sweaty, then shivering, for "
-                              "several days"), "Has recorded temperatures up to 39 °C at home"))
+    text = pick(
+        c.draft.rng,
+        (
+            "Has had fevers with shivering fits",
+            ("Has been hot and sweaty, then shivering, for several days"),
+            "Has recorded temperatures up to 39 °C at home",
+        ),
+    )
     c.draft.fact("ros", text, key=key, brief="fevers and rigors", tags=("fever",))
 
 
@@ -103,8 +109,13 @@ def tb_origin(c: Case, key: bool = True) -> None:
     rng = c.draft.rng
     country = pick(rng, TB_COUNTRIES)
     years = int(rng.integers(1, min(30, max(2, c.draft.who.age - 16))))
-    text = pick(rng, (f"Born in {country}; moved to the UK {years_ago(years)}",
-                      f"Grew up in {country} and came to the UK {years_ago(years)}"))
+    text = pick(
+        rng,
+        (
+            f"Born in {country}; moved to the UK {years_ago(years)}",
+            f"Grew up in {country} and came to the UK {years_ago(years)}",
+        ),
+    )
     c.draft.fact("social", text, key=key, brief=f"born in {country}", tags=("origin",))
 
 
@@ -117,18 +128,37 @@ def tb_visit(c: Case, key: bool = True) -> None:
 
 def tb_contact(c: Case, key: bool = True) -> None:
     rng = c.draft.rng
-    who = pick(rng, ("A cousin who shares the house", "A flatmate", "An uncle who lived with the family",
-                     "A close colleague on the same shift"))
-    text = pick(rng, (f"{who} was treated for TB {int(rng.integers(3, 18))} months ago",
-                      f"{who} has been on six months of tablets for a lung infection since earlier this year"))
+    who = pick(
+        rng,
+        (
+            "A cousin who shares the house",
+            "A flatmate",
+            "An uncle who lived with the family",
+            "A close colleague on the same shift",
+        ),
+    )
+    text = pick(
+        rng,
+        (
+            f"{who} was treated for TB {int(rng.integers(3, 18))} months ago",
+            f"{who} has been on six months of tablets for a lung infection since earlier this year",
+        ),
+    )
     c.draft.fact("social", text, key=key, brief="household TB contact")
 
 
 def tb_past(c: Case, key: bool = True) -> None:
     rng = c.draft.rng
-    text = pick(rng, ("Treated for TB as a child", ("Had a positive skin test for TB at a visa medical; was offered "
-                      "preventive tablets but did not take them"), "Treated for TB in his home country as a teenager"
-                      if c.draft.who.sex == "male" else "Treated for TB in her home country as a teenager"))
+    text = pick(
+        rng,
+        (
+            "Treated for TB as a child",
+            ("Had a positive skin test for TB at a visa medical; was offered preventive tablets but did not take them"),
+            "Treated for TB in his home country as a teenager"
+            if c.draft.who.sex == "male"
+            else "Treated for TB in her home country as a teenager",
+        ),
+    )
     c.draft.fact("pmh", text, key=key, brief="TB treated or untreated in the past")
 
 
@@ -143,8 +173,13 @@ def tb_risk(c: Case, key: bool = False) -> None:
 def night_sweats(c: Case, key: bool = True) -> None:
     rng = c.draft.rng
     weeks = int(rng.integers(3, 12))
-    text = pick(rng, (f"Drenching night sweats for {weeks} weeks, needing to change the sheets",
-                      f"Has woken soaked in sweat most nights for about {weeks} weeks"))
+    text = pick(
+        rng,
+        (
+            f"Drenching night sweats for {weeks} weeks, needing to change the sheets",
+            f"Has woken soaked in sweat most nights for about {weeks} weeks",
+        ),
+    )
     c.draft.fact("ros", text, key=key, brief=f"{weeks} weeks of night sweats", tags=("sweats",))
 
 

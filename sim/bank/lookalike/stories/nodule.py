@@ -92,15 +92,24 @@ def hamartoma(rng: np.random.Generator, side: Side | None, zone: Zone | None) ->
     if 0 in facts or chance(rng, 0.7):
         d.fact("social", "Has never smoked", key=0 in facts, brief="never smoked", tags=("smoking",))
     else:
-        d.fact("social", "Smoked for two years as a student; stopped decades ago", brief="brief smoking decades ago",
-               tags=("smoking",))
+        d.fact(
+            "social",
+            "Smoked for two years as a student; stopped decades ago",
+            brief="brief smoking decades ago",
+            tags=("smoking",),
+        )
     if 1 in facts:
         singletons.born_here(c, key=True)
     if 2 in facts:
         d.fact("pmh", "Never had cancer or any serious chest illness", key=True, brief="no previous cancer")
     if 3 in facts:
-        d.fact("ros", pick(rng, ("Weight is steady and appetite is good", "Feels well in general; weight unchanged")),
-               key=True, brief="weight steady", tags=("weight",))
+        d.fact(
+            "ros",
+            pick(rng, ("Weight is steady and appetite is good", "Feels well in general; weight unchanged")),
+            key=True,
+            brief="weight steady",
+            tags=("weight",),
+        )
     severity(c, (0.8, 0.2, 0.0), fever=0.05)
     background(c, "hamartoma")
     chest_exam(c, dull=False)

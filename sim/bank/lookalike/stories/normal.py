@@ -43,13 +43,28 @@ SPELL: tuple[Line, ...] = (
 
 
 def _wheeze(c: Case) -> None:
-    c.exam.set("Respiratory_Examination", "Auscultation", pick(c.draft.rng, (
-        "Widespread expiratory wheeze; prolonged expiration", "Wheeze throughout both lungs on breathing out")))
+    c.exam.set(
+        "Respiratory_Examination",
+        "Auscultation",
+        pick(
+            c.draft.rng,
+            ("Widespread expiratory wheeze; prolonged expiration", "Wheeze throughout both lungs on breathing out"),
+        ),
+    )
 
 
 def _rhonchi(c: Case) -> None:
-    c.exam.set("Respiratory_Examination", "Auscultation", pick(c.draft.rng, (
-        "Scattered coarse crackles that clear on coughing", "Coarse rhonchi on both sides that change with coughing")))
+    c.exam.set(
+        "Respiratory_Examination",
+        "Auscultation",
+        pick(
+            c.draft.rng,
+            (
+                "Scattered coarse crackles that clear on coughing",
+                "Coarse rhonchi on both sides that change with coughing",
+            ),
+        ),
+    )
 
 
 def asthma(rng: np.random.Generator, side: Side | None, zone: Zone | None) -> Story:
@@ -61,11 +76,20 @@ def asthma(rng: np.random.Generator, side: Side | None, zone: Zone | None) -> St
     if known:
         singletons.asthma_history(c)
         if chance(rng, 0.5):
-            d.fact("ros", f"Has needed the blue inhaler {int(rng.integers(4, 12))} times a day this week, with less "
-                          "and less effect", key=True, brief="needing the reliever inhaler many times a day")
+            d.fact(
+                "ros",
+                f"Has needed the blue inhaler {int(rng.integers(4, 12))} times a day this week, with less "
+                "and less effect",
+                key=True,
+                brief="needing the reliever inhaler many times a day",
+            )
     else:
-        d.fact("pmh", "Was told as a child of having a wheezy chest; has an old blue inhaler somewhere at home",
-               key=True, brief="wheezy chest as a child")
+        d.fact(
+            "pmh",
+            "Was told as a child of having a wheezy chest; has an old blue inhaler somewhere at home",
+            key=True,
+            brief="wheezy chest as a child",
+        )
     if chance(rng, 0.5) or not known or len(d.keys) < 2:
         singletons.atopy(c, key=True)
     if chance(rng, 0.4):
@@ -74,11 +98,17 @@ def asthma(rng: np.random.Generator, side: Side | None, zone: Zone | None) -> St
                                  "air"), "It started after sitting next to a bonfire")), key=True,
                brief="a clear trigger")  # fmt: skip
     if known and chance(rng, 0.25):
-        d.fact("social", "Ran out of the preventer inhaler a month ago and has not renewed it", key=True,
-               brief="stopped the preventer inhaler")
+        d.fact(
+            "social",
+            "Ran out of the preventer inhaler a month ago and has not renewed it",
+            key=True,
+            brief="stopped the preventer inhaler",
+        )
     if known and chance(rng, 0.3):
-        d.fact("pmh", f"Admitted to hospital with breathing {years_ago(int(rng.integers(1, 12)))} and given steroid "
-                      "tablets")
+        d.fact(
+            "pmh",
+            f"Admitted to hospital with breathing {years_ago(int(rng.integers(1, 12)))} and given steroid tablets",
+        )
     severity(c, (0.15, 0.55, 0.3), anxious=True)
     background(c, "asthma")
     chest_exam(c, _wheeze, 0.55, dull=False)
@@ -98,17 +128,24 @@ def bronchitis(rng: np.random.Generator, side: Side | None, zone: Zone | None) -
         if chance(rng, 0.65):
             infections.coloured_sputum(c, ("clear", "white", "yellow", "green"))
         else:
-            d.fact("symptom", pick(rng, ("A hacking dry cough", "A dry cough that keeps waking at night")),
-                   tags=("cough",))
+            d.fact(
+                "symptom", pick(rng, ("A hacking dry cough", "A dry cough that keeps waking at night")), tags=("cough",)
+            )
     if chance(rng, 0.35):
         d.fact("symptom", "The chest aches from coughing", tags=("chest_pain",))
     if chance(rng, 0.2):
         d.fact("symptom", "Mild wheeze at night", tags=("wheeze",))
     background(c, "bronchitis")
     chest_exam(c, _rhonchi, 0.25, dull=False)
-    c.labs.sputum_culture = pick(rng, ("Normal upper respiratory flora; no pathogens isolated", ("Haemophilus "
-                                       "influenzae isolated"), "Scanty sample; normal respiratory flora only",
-                                       "No sputum could be produced"))
+    c.labs.sputum_culture = pick(
+        rng,
+        (
+            "Normal upper respiratory flora; no pathogens isolated",
+            ("Haemophilus influenzae isolated"),
+            "Scanty sample; normal respiratory flora only",
+            "No sputum could be produced",
+        ),
+    )
     return finish(c)
 
 
@@ -122,14 +159,27 @@ def pulmonary_embolism(rng: np.random.Generator, side: Side | None, zone: Zone |
         openings.opening(c, SUDDEN, "procedure")
         place, hours = pick(rng, (("Australia", 22), ("Thailand", 12), ("California", 11), ("South Africa", 11)))
         days = int(rng.integers(3, 15))
-        d.fact("social", f"Sat for {hours} hours on a flight back from {place} {days} days ago", key=True,
-               brief=f"long-haul flight {days} days ago", tags=("travel",))
+        d.fact(
+            "social",
+            f"Sat for {hours} hours on a flight back from {place} {days} days ago",
+            key=True,
+            brief=f"long-haul flight {days} days ago",
+            tags=("travel",),
+        )
         severity(c, (0.2, 0.5, 0.3), fever=0.1, anxious=True)
     if chance(rng, 0.35):
-        d.fact("ros", f"The {leg} calf has been swollen and sore for a few days", key=True, brief="a swollen calf",
-               tags=("calf",))
-        c.exam.set("General_Examination", "Legs", f"{leg.capitalize()} calf swollen and tender, "
-                                                  f"{int(rng.integers(2, 5))} cm larger than the other")
+        d.fact(
+            "ros",
+            f"The {leg} calf has been swollen and sore for a few days",
+            key=True,
+            brief="a swollen calf",
+            tags=("calf",),
+        )
+        c.exam.set(
+            "General_Examination",
+            "Legs",
+            f"{leg.capitalize()} calf swollen and tender, {int(rng.integers(2, 5))} cm larger than the other",
+        )
     if chance(rng, 0.15):
         themes.haemoptysis(c)
     if len(d.keys) < 2:

@@ -96,9 +96,16 @@ def span_for(c: Case, tempo: Tempo) -> str:
     return f"{n} {unit}" if n > 1 else f"a {unit[:-1]}"
 
 
-def opening(c: Case, group_lines: Sequence[Line], theme: str, *, p_theme: float = 0.3,
-            theme_lines: Sequence[Line] | None = None, days: tuple[int, int] | None = None,
-            tempo: Tempo | None = None) -> bool:
+def opening(
+    c: Case,
+    group_lines: Sequence[Line],
+    theme: str,
+    *,
+    p_theme: float = 0.3,
+    theme_lines: Sequence[Line] | None = None,
+    days: tuple[int, int] | None = None,
+    tempo: Tempo | None = None,
+) -> bool:
     """The presenting complaint: the group's typical one in florid cases (see case.FLORID), otherwise the theme's
     (in about `p_theme` of all cases) or one any patient could give, over the theme's time scale (`tempo`
     overrides it; `days` bounds it where the story's own events do). Returns whether the group's typical line

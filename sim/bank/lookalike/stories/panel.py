@@ -92,7 +92,7 @@ def _ecg(labs: Labs, vitals: DrawnVitals) -> str:
     if vitals.rhythm == "af":
         rhythm = f"Atrial fibrillation, ventricular rate about {rate} bpm"
     else:
-        rhythm = ("Sinus tachycardia" if rate >= 100 else "Sinus bradycardia" if rate < 60 else "Sinus rhythm")
+        rhythm = "Sinus tachycardia" if rate >= 100 else "Sinus bradycardia" if rate < 60 else "Sinus rhythm"
         rhythm += f", {rate} bpm"
     findings = labs.ecg_findings or ["normal axis, no ST-segment or T-wave changes"]
     return sentences([f"{rhythm}; {'; '.join(findings)}"])

@@ -67,8 +67,15 @@ DRUNK_EVENTS = ("Woke on the bathroom floor {n} days ago after a heavy night's d
 MILD_FEVERS = ("Felt feverish for the first couple of days only", "Had a mild temperature at the start, which settled")
 
 
-def infection_story(c: Case, lines: Sequence[Line], *, keys: bool = True, days: tuple[int, int] | None = None,
-                    rigors: float = 0.7, phlegm: float = 0.75) -> None:
+def infection_story(
+    c: Case,
+    lines: Sequence[Line],
+    *,
+    keys: bool = True,
+    days: tuple[int, int] | None = None,
+    rigors: float = 0.7,
+    phlegm: float = 0.75,
+) -> None:
     """A bacterial chest infection: fevers, coloured phlegm, often a cold before it and the family doctor's
     antibiotics since. The same draws for an infected effusion and a pneumonia (and, unkeyed, for a Legionella
     pneumonia, which reads as any chest infection but for where it was caught)."""
@@ -93,8 +100,10 @@ def infection_story(c: Case, lines: Sequence[Line], *, keys: bool = True, days: 
     if chance(rng, 0.35) or (keys and len(d.keys) < 2):
         gp_antibiotics(c, (1, max(1, onset - 1)), key=keys)  # since it began
     # Headache and loose stools are what Legionella adds; any chest infection brings them now and then.
-    for symptom, tag, share in (("Severe headache and aching muscles", "headache", 0.12),
-                                ("Loose stools for a few days", "diarrhoea", 0.06)):
+    for symptom, tag, share in (
+        ("Severe headache and aching muscles", "headache", 0.12),
+        ("Loose stools for a few days", "diarrhoea", 0.06),
+    ):
         if chance(rng, share):
             d.fact("symptom", symptom, tags=(tag,))
     for extra, share in (("Cold sores on the upper lip", 0.1), ("Throat mildly red", 0.15)):
@@ -121,22 +130,36 @@ def viral_story(c: Case, lines: Sequence[Line], *, weights: tuple[float, float, 
     if chance(rng, 0.3):
         d.fact("symptom", pick(rng, ("Blocked, runny nose", "Still sneezing, with a stuffy nose")))
     if d.who.age < 60 and chance(rng, 0.55):
-        d.fact("pmh", pick(rng, ("Previously fit and well", "Fit and active until this; takes no regular medicines")),
-               key=True, brief="previously fit")
+        d.fact(
+            "pmh",
+            pick(rng, ("Previously fit and well", "Fit and active until this; takes no regular medicines")),
+            key=True,
+            brief="previously fit",
+        )
     if len(d.keys) < 2:  # one more fact of the virus at least: the cold and the people it came from
         viral_prodrome(c, days=(onset + 2, onset + 10), key=True) if not prodrome else contacts(c, key=True)
     if chance(rng, 0.25):  # as a chest infection is so often treated, whatever its cause
         gp_antibiotics(c, (1, max(1, onset - 1)))
     if chance(rng, 0.45) and "cough" not in d.tags:
         dry = chance(rng, 0.5)
-        d.fact("symptom", "A dry cough" if dry else "Cough with a little clear phlegm",
-               tags=("cough",) if dry else ("cough", "sputum"))
+        d.fact(
+            "symptom",
+            "A dry cough" if dry else "Cough with a little clear phlegm",
+            tags=("cough",) if dry else ("cough", "sputum"),
+        )
     severity(c, weights, fever=0.35)
     viral_labs(c)
 
 
-def malignancy_story(c: Case, lines: Sequence[Line], *, known: float, asbestos_ok: bool = False, weight: float = 0.6,
-                     incidental: float = 0.2) -> str:
+def malignancy_story(
+    c: Case,
+    lines: Sequence[Line],
+    *,
+    known: float,
+    asbestos_ok: bool = False,
+    weight: float = 0.6,
+    incidental: float = 0.2,
+) -> str:
     """A cancer treated before, elsewhere in the body; without one, a new growth in a heavy smoker (or after
     asbestos); weight loss and a poor appetite. Returns the kind of known cancer ('' for none)."""
     rng = c.draft.rng
@@ -154,8 +177,13 @@ def malignancy_story(c: Case, lines: Sequence[Line], *, known: float, asbestos_o
     if chance(rng, weight):
         weight_loss(c, key=True)
     if chance(rng, 0.35) or len(c.draft.keys) < 2:
-        c.draft.fact("ros", "Appetite has been poor for weeks", key=len(c.draft.keys) < 2, brief="poor appetite",
-                     tags=("weight",))
+        c.draft.fact(
+            "ros",
+            "Appetite has been poor for weeks",
+            key=len(c.draft.keys) < 2,
+            brief="poor appetite",
+            tags=("weight",),
+        )
     severity(c, (0.4, 0.45, 0.15), fever=0.08)
     malignancy_labs(c)
     return kind
@@ -207,9 +235,13 @@ def tb_story(c: Case, lines: Sequence[Line], *, active: bool) -> None:
     elif active and chance(rng, 0.5):
         c.draft.fact("ros", "Has had a slight cough for a few weeks but put it down to the weather", tags=("cough",))
     if len(c.draft.keys) < 2:
-        c.draft.fact("ros", pick(rng, ("Feels entirely well, with no cough, sweats or weight loss",
-                                       "Weight steady; no sweats")), key=True, brief="few symptoms",
-                     tags=("weight", "sweats"))
+        c.draft.fact(
+            "ros",
+            pick(rng, ("Feels entirely well, with no cough, sweats or weight loss", "Weight steady; no sweats")),
+            key=True,
+            brief="few symptoms",
+            tags=("weight", "sweats"),
+        )
     if active and not screened:
         severity(c, (0.45, 0.45, 0.1), fever=0.6)
     else:
@@ -217,8 +249,16 @@ def tb_story(c: Case, lines: Sequence[Line], *, active: bool) -> None:
     tb_labs(c, active=active)
 
 
-def alcohol_story(c: Case, lines: Sequence[Line], *, liver: float, event_p: float, aspirated: bool = False,
-                  fever: float = 0.1, ascites: float = 0.5) -> None:
+def alcohol_story(
+    c: Case,
+    lines: Sequence[Line],
+    *,
+    liver: float,
+    event_p: float,
+    aspirated: bool = False,
+    fever: float = 0.1,
+    ascites: float = 0.5,
+) -> None:
     """Heavy drinking, and what it has already done: a scarred liver (`liver`: how often; named, or only seen on
     a scan), fits, a night found on the floor, a heart thrown out of rhythm."""
     rng = c.draft.rng
@@ -229,22 +269,35 @@ def alcohol_story(c: Case, lines: Sequence[Line], *, liver: float, event_p: floa
         if chance(rng, 0.88):
             cirrhosis(c, ascites=ascites)
         else:  # liver disease not yet named: the drinking and the body decide
-            c.draft.fact("pmh", "Told at a scan last year that the liver looked abnormal; did not go back for the "
-                                "results", key=True, brief="abnormal liver on a scan")
+            c.draft.fact(
+                "pmh",
+                "Told at a scan last year that the liver looked abnormal; did not go back for the results",
+                key=True,
+                brief="abnormal liver on a scan",
+            )
             cirrhosis_signs(c, ascites)
     if drinking and chance(rng, event_p):
         event = pick(rng, DRUNK_EVENTS[:3] if aspirated else DRUNK_EVENTS)
         n = (c.draft.onset_days or 2) + int(rng.integers(1, 3)) if aspirated else int(rng.integers(2, 6))
-        c.draft.fact("ros", event.format(n=n), key=True, brief="a drunken collapse",
-                     tags=("vomiting",) if "omit" in event else ())
+        c.draft.fact(
+            "ros",
+            event.format(n=n),
+            key=True,
+            brief="a drunken collapse",
+            tags=("vomiting",) if "omit" in event else (),
+        )
     if chance(rng, 0.45) or len(c.draft.keys) < 2:
         alcohol_harm(c, key=len(c.draft.keys) < 2)
     if drinking and chance(rng, 0.25):
-        c.draft.fact("ros", "Has noticed the heart racing and fluttering, especially after a binge",
-                     tags=("palpitations",))
+        c.draft.fact(
+            "ros", "Has noticed the heart racing and fluttering, especially after a binge", tags=("palpitations",)
+        )
     if chance(rng, 0.35):
-        c.exam.add("General_Examination", "Mouth_And_Throat", pick(rng, ("Poor dentition with several broken teeth",
-                                                                         "Gum disease and decayed teeth")))
+        c.exam.add(
+            "General_Examination",
+            "Mouth_And_Throat",
+            pick(rng, ("Poor dentition with several broken teeth", "Gum disease and decayed teeth")),
+        )
     if drinking and chance(rng, 0.3) and "tremor" not in c.exam.entries[("General_Examination", "Hands")]:
         c.exam.add("General_Examination", "Hands", "Fine tremor of the outstretched hands")
     severity(c, (0.3, 0.45, 0.25), fever=fever)
@@ -258,23 +311,43 @@ def young_story(c: Case, lines: Sequence[Line]) -> None:
     and the panic share all of it, in the same proportions (what differs is the film)."""
     rng, d = c.draft.rng, c.draft
     opening(c, lines, "young")
-    d.fact("pmh", pick(rng, ("Previously fit and well, with no chest or lung problems",
-                             "No previous lung problems and no inhalers")), key=True, brief="previously fit")
+    d.fact(
+        "pmh",
+        pick(
+            rng,
+            ("Previously fit and well, with no chest or lung problems", "No previous lung problems and no inhalers"),
+        ),
+        key=True,
+        brief="previously fit",
+    )
     if chance(rng, 0.4):
         tall_and_thin(c, key=True)
     if chance(rng, 0.5):
         stress(c, key=True)
     roll = float(rng.random())
     if roll < 0.35:
-        d.fact("pmh", f"Has had {int(rng.integers(2, 6))} similar spells of sudden breathlessness over the past "
-                      f"{int(rng.integers(2, 9))} months, each settling on its own", key=True,
-               brief="earlier similar spells")
+        d.fact(
+            "pmh",
+            f"Has had {int(rng.integers(2, 6))} similar spells of sudden breathlessness over the past "
+            f"{int(rng.integers(2, 9))} months, each settling on its own",
+            key=True,
+            brief="earlier similar spells",
+        )
     elif roll < 0.6:
-        d.fact("ros", "Has never had anything like this before; it came on at rest", key=True,
-               brief="first episode, at rest")
+        d.fact(
+            "ros",
+            "Has never had anything like this before; it came on at rest",
+            key=True,
+            brief="first episode, at rest",
+        )
     if chance(rng, 0.3):
-        d.fact("symptom", "Tingling in both hands and around the lips", key=True, brief="tingling lips and fingers",
-               tags=("tingling",))
+        d.fact(
+            "symptom",
+            "Tingling in both hands and around the lips",
+            key=True,
+            brief="tingling lips and fingers",
+            tags=("tingling",),
+        )
     if chance(rng, 0.25):
         d.fact("pmh", pick(rng, ("Anxiety treated with counselling two years ago", ("Has seen the family doctor about "
                                  "low mood and worry"))), key=True, brief="previous anxiety")  # fmt: skip
@@ -295,8 +368,9 @@ def young_story(c: Case, lines: Sequence[Line]) -> None:
     severity(c, (0.3, 0.5, 0.2), anxious=True)
 
 
-def procedure_story(c: Case, lines: Sequence[Line], *, kind: str, days: tuple[int, int], side: str,
-                    clot_facts: float = 0.6) -> None:
+def procedure_story(
+    c: Case, lines: Sequence[Line], *, kind: str, days: tuple[int, int], side: str, clot_facts: float = 0.6
+) -> None:
     """A procedure or operation not long ago, and what keeps the legs still or the blood sticky afterwards:
     `clot_facts` scales how often those (a clot before, chemotherapy, the pill) are present."""
     rng, d, who = c.draft.rng, c.draft, c.draft.who
@@ -308,8 +382,12 @@ def procedure_story(c: Case, lines: Sequence[Line], *, kind: str, days: tuple[in
     if chance(rng, 0.3):
         d.fact("ros", immobile, key=True, brief="immobile since")
     if chance(rng, 0.2 * clot_facts):
-        d.fact("pmh", f"A clot in the leg {years_ago(int(rng.integers(2, 12)))}", key=True,
-               brief="a previous clot in the leg")
+        d.fact(
+            "pmh",
+            f"A clot in the leg {years_ago(int(rng.integers(2, 12)))}",
+            key=True,
+            brief="a previous clot in the leg",
+        )
     if who.age >= 40 and chance(rng, 0.12 * clot_facts + 0.04):
         d.fact("pmh", "Having chemotherapy for bowel cancer", key=True, brief="on chemotherapy")
     if who.sex == "female" and who.age < 45 and chance(rng, 0.3 * clot_facts + 0.05):

@@ -29,8 +29,11 @@ TYPICAL: tuple[Line, ...] = (
 def _hyper_resonant(c: Case) -> None:
     e, rng, side = c.exam, c.draft.rng, c.draft.side or "right"
     e.set("Respiratory_Examination", "Inspection", f"Reduced expansion of the {side} side of the chest")
-    e.set("Respiratory_Examination", "Percussion", pick(rng, (f"Hyper-resonant over the {side} upper chest",
-                                                              f"Hyper-resonant over the whole {side} side")))
+    e.set(
+        "Respiratory_Examination",
+        "Percussion",
+        pick(rng, (f"Hyper-resonant over the {side} upper chest", f"Hyper-resonant over the whole {side} side")),
+    )
     e.set("Respiratory_Examination", "Auscultation", pick(rng, (
         f"Markedly reduced breath sounds over the {side} side, most at the top",
         f"Breath sounds barely heard over the {side} upper chest")))  # fmt: skip
@@ -66,9 +69,19 @@ def traumatic_pneumothorax(rng: np.random.Generator, side: Side | None, zone: Zo
     openings.opening(c, TYPICAL, "trauma", p_theme=0.1)
     s = side or "right"
     singletons.injury(c, pick(rng, ("this morning", "yesterday", "last night", "two days ago")), s)
-    c.draft.fact("symptom", pick(rng, (f"The ribs on the {s} side hurt when pressed",
-                                       "Pain over the ribs where the bruise is, worse when turning")), key=True,
-                 brief="painful ribs", tags=("chest_pain",))
+    c.draft.fact(
+        "symptom",
+        pick(
+            rng,
+            (
+                f"The ribs on the {s} side hurt when pressed",
+                "Pain over the ribs where the bruise is, worse when turning",
+            ),
+        ),
+        key=True,
+        brief="painful ribs",
+        tags=("chest_pain",),
+    )
     if chance(rng, 0.2):
         c.draft.fact("social", "Had been drinking before it happened")
     severity(c, (0.25, 0.5, 0.25), anxious=True)
@@ -78,8 +91,12 @@ def traumatic_pneumothorax(rng: np.random.Generator, side: Side | None, zone: Zo
     if chance(rng, 0.6):
         e.add("General_Examination", "Skin", f"Bruising over the {s} lower ribs")
     if chance(rng, 0.7):
-        e.set("Respiratory_Examination", "Palpation", f"Trachea central; tender over the {s} ribs" +
-              ("; crackling under the skin on pressing" if chance(rng, 0.25) else ""))
+        e.set(
+            "Respiratory_Examination",
+            "Palpation",
+            f"Trachea central; tender over the {s} ribs"
+            + ("; crackling under the skin on pressing" if chance(rng, 0.25) else ""),
+        )
     c.labs.d_dimer = (0.8, 3.5) if chance(rng, 0.6) else c.labs.d_dimer
     c.labs.crp = (4, 40)
     return finish(c)

@@ -62,9 +62,17 @@ def known_cancer(c: Case, kinds: tuple[str, ...], years: tuple[int, int] = (1, 9
     lung_side = pick(rng, ("right", "left"))
     c.draft.fact("pmh", template.format(ago=ago, side=lung_side), key=key, brief=brief.format(ago=ago, side=lung_side))
     if chance(rng, 0.4):
-        c.draft.fact("pmh", pick(rng, ("Still has yearly check-ups at the oncology clinic",
-                                       "Was told at the last check-up that all was clear") +
-                                 (("Discharged from the oncology clinic after five clear years",) if n >= 5 else ())))
+        c.draft.fact(
+            "pmh",
+            pick(
+                rng,
+                (
+                    "Still has yearly check-ups at the oncology clinic",
+                    "Was told at the last check-up that all was clear",
+                )
+                + (("Discharged from the oncology clinic after five clear years",) if n >= 5 else ()),
+            ),
+        )
     if kind in SCARS and chance(rng, 0.6):
         c.exam.set(*SCARS[kind])
     return kind
@@ -73,9 +81,14 @@ def known_cancer(c: Case, kinds: tuple[str, ...], years: tuple[int, int] = (1, 9
 def weight_loss(c: Case, key: bool = False, months: tuple[int, int] = (1, 6)) -> None:
     rng = c.draft.rng
     kg, m = int(rng.integers(3, 13)), int(rng.integers(max(2, months[0]), months[1] + 1))
-    text = pick(rng, (f"Has lost about {kg} kg over the last {m} months without trying",
-                      f"Clothes have become loose; about {kg} kg lost in {m} months",
-                      f"Weight has dropped by {kg} kg over {m} months and appetite is poor"))
+    text = pick(
+        rng,
+        (
+            f"Has lost about {kg} kg over the last {m} months without trying",
+            f"Clothes have become loose; about {kg} kg lost in {m} months",
+            f"Weight has dropped by {kg} kg over {m} months and appetite is poor",
+        ),
+    )
     c.draft.fact("ros", text, key=key, brief=f"{kg} kg weight loss over {m} months", tags=("weight",))
     c.exam.bmi = (17.0, 25.0)
 
@@ -83,13 +96,23 @@ def weight_loss(c: Case, key: bool = False, months: tuple[int, int] = (1, 6)) ->
 def asbestos(c: Case, key: bool = True) -> None:
     rng = c.draft.rng
     job = pick(rng, ("a pipe lagger", "a shipyard electrician", "a boilermaker", "a plumber in old buildings"))
-    c.draft.fact("social", f"Worked for {int(rng.integers(8, 30))} years as {job}, handling asbestos", key=key,
-                 brief="asbestos exposure at work", tags=("job",))
+    c.draft.fact(
+        "social",
+        f"Worked for {int(rng.integers(8, 30))} years as {job}, handling asbestos",
+        key=key,
+        brief="asbestos exposure at work",
+        tags=("job",),
+    )
 
 
 def haemoptysis(c: Case, key: bool = False) -> None:
-    text = pick(c.draft.rng, ("Has coughed up streaks of blood on a few mornings", ("Noticed blood in the phlegm "
-                              "several times over the last month")))
+    text = pick(
+        c.draft.rng,
+        (
+            "Has coughed up streaks of blood on a few mornings",
+            ("Noticed blood in the phlegm several times over the last month"),
+        ),
+    )
     c.draft.fact("ros", text, key=key, brief="streaks of blood in the phlegm", tags=("blood", "cough", "sputum"))
 
 
@@ -125,9 +148,14 @@ def heavy_smoker(c: Case, key: bool = False, current: float = 0.6) -> int:
 def copd(c: Case, key: bool = True) -> None:
     rng = c.draft.rng
     n = int(rng.integers(2, 14))
-    text = pick(rng, (f"COPD diagnosed {years_ago(n)}; uses tiotropium and a salbutamol inhaler",
-                      f"Emphysema seen on a scan {years_ago(n)}; uses three inhalers",
-                      f"COPD for {n} years, on inhalers; two hospital admissions with chest infections last winter"))
+    text = pick(
+        rng,
+        (
+            f"COPD diagnosed {years_ago(n)}; uses tiotropium and a salbutamol inhaler",
+            f"Emphysema seen on a scan {years_ago(n)}; uses three inhalers",
+            f"COPD for {n} years, on inhalers; two hospital admissions with chest infections last winter",
+        ),
+    )
     c.draft.fact("pmh", text, key=key, brief="COPD on inhalers", tags=("copd",))
 
 
@@ -151,14 +179,22 @@ def copd_signs(c: Case) -> None:
 
 
 def baseline_breathless(c: Case, key: bool = False) -> None:
-    text = pick(c.draft.rng, ("Normally gets breathless after about 100 metres on the flat",
-                              "Normally breathless climbing one flight of stairs"))
+    text = pick(
+        c.draft.rng,
+        (
+            "Normally gets breathless after about 100 metres on the flat",
+            "Normally breathless climbing one flight of stairs",
+        ),
+    )
     c.draft.fact("ros", text, key=key, brief="breathless at baseline")
 
 
 def smokers_cough(c: Case) -> None:
-    c.draft.fact("symptom", pick(c.draft.rng, ("Has a smoker's cough most mornings",
-                                               "Coughs up a little grey phlegm every morning")), tags=("cough", "sputum"))
+    c.draft.fact(
+        "symptom",
+        pick(c.draft.rng, ("Has a smoker's cough most mornings", "Coughs up a little grey phlegm every morning")),
+        tags=("cough", "sputum"),
+    )
 
 
 # ---- alcohol ------------------------------------------------------------------------------------------
@@ -172,9 +208,17 @@ def alcohol_intake(c: Case, current: bool = True, key: bool = True) -> None:
     if current:
         weekly = chance(rng, 1 / 3)
         units = min(units, 15) if weekly else units
-        text = f"Drinks about {units * 7} units of alcohol a week, {pick(rng, DRINKS)}" if weekly else pick(rng, (
-            f"Drinks about {units} units of alcohol a day, {pick(rng, DRINKS)}",
-            f"Has drunk heavily for {int(rng.integers(8, 30))} years, about {units} units a day"))
+        text = (
+            f"Drinks about {units * 7} units of alcohol a week, {pick(rng, DRINKS)}"
+            if weekly
+            else pick(
+                rng,
+                (
+                    f"Drinks about {units} units of alcohol a day, {pick(rng, DRINKS)}",
+                    f"Has drunk heavily for {int(rng.integers(8, 30))} years, about {units} units a day",
+                ),
+            )
+        )
         brief = f"drinks about {units * 7} units a week" if weekly else f"drinks about {units} units a day"
     else:
         text = f"Stopped drinking {int(rng.integers(2, 11))} months ago; before that drank about {units} units a day"
@@ -197,9 +241,14 @@ def alcohol_harm(c: Case, key: bool = False) -> None:
 def cirrhosis(c: Case, key: bool = True, ascites: float = 0.5) -> None:
     rng = c.draft.rng
     n = int(rng.integers(1, 8))
-    text = pick(rng, (f"Cirrhosis due to alcohol diagnosed {years_ago(n)}",
-                      f"Told {years_ago(n)} that the liver is scarred by alcohol (cirrhosis)",
-                      f"Cirrhosis due to alcohol diagnosed {years_ago(n)}; takes spironolactone and furosemide"))
+    text = pick(
+        rng,
+        (
+            f"Cirrhosis due to alcohol diagnosed {years_ago(n)}",
+            f"Told {years_ago(n)} that the liver is scarred by alcohol (cirrhosis)",
+            f"Cirrhosis due to alcohol diagnosed {years_ago(n)}; takes spironolactone and furosemide",
+        ),
+    )
     c.draft.fact("pmh", text, key=key, brief="cirrhosis due to alcohol")
     cirrhosis_signs(c, ascites, key=key)
 
@@ -211,17 +260,39 @@ def cirrhosis_signs(c: Case, ascites: float = 0.5, key: bool = True) -> None:
     labs.sodium, labs.alt, labs.alp, labs.d_dimer = (126, 135), (24, 70), (100, 210), (0.9, 3.0)
     if chance(rng, 0.5):
         labs.hemoglobin = (10.0, 13.0)
-    exam.set("General_Examination", "Skin", pick(rng, ("Spider naevi over the chest; yellow tinge to the eyes",
-                                                       "Several spider naevi on the upper chest and arms",
-                                                       "Jaundiced; spider naevi on the chest")))
+    exam.set(
+        "General_Examination",
+        "Skin",
+        pick(
+            rng,
+            (
+                "Spider naevi over the chest; yellow tinge to the eyes",
+                "Several spider naevi on the upper chest and arms",
+                "Jaundiced; spider naevi on the chest",
+            ),
+        ),
+    )
     exam.set("General_Examination", "Hands", pick(rng, ("Palmar erythema; no clubbing", "Red palms; mild tremor")))
     if chance(rng, 0.6):
-        exam.set("Abdominal_Examination", "Palpation", pick(rng, ("Liver edge not felt; spleen tip palpable",
-                                                                  "Firm liver edge two fingers below the ribs")))
+        exam.set(
+            "Abdominal_Examination",
+            "Palpation",
+            pick(rng, ("Liver edge not felt; spleen tip palpable", "Firm liver edge two fingers below the ribs")),
+        )
     if chance(rng, ascites):
-        c.draft.fact("ros", pick(rng, ("The abdomen has been swelling over the last few weeks",
-                                       "Trousers no longer fasten because the belly has swollen")), key=key,
-                     brief="swelling abdomen", tags=("abdomen",))
+        c.draft.fact(
+            "ros",
+            pick(
+                rng,
+                (
+                    "The abdomen has been swelling over the last few weeks",
+                    "Trousers no longer fasten because the belly has swollen",
+                ),
+            ),
+            key=key,
+            brief="swelling abdomen",
+            tags=("abdomen",),
+        )
         exam.set("Abdominal_Examination", "Inspection", "Distended; everted umbilicus; prominent veins")
         exam.set("Abdominal_Examination", "Percussion", "Shifting dullness present")
     if chance(rng, 0.3):
@@ -230,8 +301,14 @@ def cirrhosis_signs(c: Case, ascites: float = 0.5, key: bool = True) -> None:
         exam.set("General_Examination", "Legs", "Pitting oedema to both knees")
         c.draft.tags.add("ankles")
     if chance(rng, 0.25):
-        c.draft.fact("pmh", pick(rng, ("Varices banded at a camera test last year",
-                                       "Has had fluid drained from the abdomen twice this year")), tags=("abdomen",))
+        c.draft.fact(
+            "pmh",
+            pick(
+                rng,
+                ("Varices banded at a camera test last year", "Has had fluid drained from the abdomen twice this year"),
+            ),
+            tags=("abdomen",),
+        )
 
 
 def alcohol_labs(c: Case) -> None:
@@ -253,8 +330,12 @@ def stress(c: Case, key: bool = False) -> None:
 
 
 def tall_and_thin(c: Case, key: bool = False) -> None:
-    c.draft.fact("pmh", pick(c.draft.rng, ("Has always been tall and thin", "Tall and lanky since the teenage years")),
-                 key=key, brief="tall and thin")
+    c.draft.fact(
+        "pmh",
+        pick(c.draft.rng, ("Has always been tall and thin", "Tall and lanky since the teenage years")),
+        key=key,
+        brief="tall and thin",
+    )
     c.exam.tall, c.exam.bmi = True, (17.0, 20.5)
 
 
