@@ -223,7 +223,7 @@ CONFIGS = [
         {},
         (
             "{file}:11: embedded.model: '/nonexistent/model.gguf' is neither a known model "
-            "(qwen2.5-coder-1.5b, smollm2-135m) nor an existing GGUF file"
+            "(qwen2.5-coder-1.5b, smollm2-135m, qwen2.5-coder-0.5b) nor an existing GGUF file"
         ),
     ),
     (
@@ -233,7 +233,7 @@ CONFIGS = [
         {},
         (
             "{file}:11: embedded.model: 'gpt-5' is neither a known model "
-            "(qwen2.5-coder-1.5b, smollm2-135m) nor an existing GGUF file"
+            "(qwen2.5-coder-1.5b, smollm2-135m, qwen2.5-coder-0.5b) nor an existing GGUF file"
         ),
     ),
 ]
