@@ -35,18 +35,4 @@ def demo(
     console.print(
         f"[dim]bank: {bank}; running case {case_id} with the embedded model ({cfg.embedded.model})[/]", highlight=False
     )
-    run(
-        cases=bank,
-        case_id=case_id,
-        pick_random=False,
-        out=None,
-        human=[],
-        seed=DEMO_SEED,
-        turn_cap=turn_cap,
-        fetch_images=False,
-        no_retrieval=False,
-        strategy=None,
-        doctor_model=None,
-        patient_model=None,
-        judge_model=None,
-    )
+    run(cases=bank, case_id=case_id, seed=DEMO_SEED, turn_cap=turn_cap)  # every other option at its default

@@ -163,8 +163,14 @@ def with_groups(command: Callable[..., None]) -> Callable[..., None]:
                 )
             )
 
+    # A command called from Python (`demo` calls `run`) gets the declared default of each option it leaves
+    # out, so an option added later never breaks such a call.
+    declared = {p.name: _declared(p.default) for p in parameters if p.default is not inspect.Parameter.empty}
+    defaults = {name: value for name, value in declared.items() if value is not ...}  # required ones stay required
+
     @functools.wraps(command)
     def wrapper(**values: Any) -> None:
+        values = {**defaults, **values}
         for name, (group, names) in groups.items():
             values[name] = group(**{n: values.pop(n) for n in names})
         return command(**values)
@@ -173,6 +179,11 @@ def with_groups(command: Callable[..., None]) -> Callable[..., None]:
     wrapper.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]  # why: functions take a __signature__ (inspect.signature reads it); typeshed does not declare it
     wrapper.__annotations__ = {p.name: p.annotation for p in parameters}
     return wrapper
+
+
+def _declared(default: Any) -> Any:
+    """An option's default value: typer declares options as `typer.Option(DEFAULT, ...)`."""
+    return default.default if isinstance(default, typer.models.ParameterInfo) else default
 
 
 def resolve_cases(
