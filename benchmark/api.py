@@ -36,6 +36,7 @@ from benchmark.harness import (
     read_run_config,
     run_config,
     run_episodes,
+    settings_from_config,
 )
 from benchmark.report import write_summary_and_report
 from sim.core.case import Case
@@ -448,7 +449,6 @@ def rejudge(source: Path, out: Path, *, data_dir: Path | None = None, judge: Cha
     ablation) goes to `out`, the source is not changed. The run's own judge model is started when its settings
     let the judge ask a model and `judge` is not given. Returns one `Rejudged` per run."""
     from benchmark import rejudge as rejudging
-    from benchmark.rerun import settings_from_config
 
     first = source
     if (source / rejudging.ABLATION_FILE).is_file():

@@ -26,7 +26,7 @@ from agents.llm.base import ChatModel
 from benchmark.provenance import code_identity
 from sim.core.case import Case
 from sim.core.config import Settings, upgrade_recorded_settings
-from sim.core.errors import InputError, Problem
+from sim.core.errors import InputError, Problem, pydantic_problems
 from sim.core.lanes import lane_numbering
 from sim.core.records import EpisodeRecord, append_record, drop_records, now_iso, read_records, repair_tail
 from sim.encounter.build import Parts
@@ -104,23 +104,30 @@ def config_differences(old: dict, new: dict, prefix: str = "") -> list[str]:
     return differences
 
 
+def settings_from_config(config: dict, where: str = "config.json") -> Settings:
+    """The run's settings as stored in config.json (the masked key markers are not settings)."""
+    data = upgrade_recorded_settings(config["settings"])
+    for role in (data.get("roles") or {}).values():
+        if isinstance(role, dict):
+            role.pop("api_key", None)
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as error:
+        raise InputError(pydantic_problems(where, None, error, prefix="settings")) from None
+
+
 def recorded_as_today(config: dict) -> dict:
     """A recorded config.json with its settings in today's shape (renamed settings under their new names;
     settings added since at their defaults, which is how the code that recorded it behaved), so resuming an
     older run compares what the settings mean, not how they were spelled. Settings today's code cannot read
-    stay as recorded (and are then reported as differences)."""
-    data = upgrade_recorded_settings(config["settings"])
-    keys = {
-        role: spec.pop("api_key")
-        for role, spec in (data.get("roles") or {}).items()
-        if isinstance(spec, dict) and "api_key" in spec
-    }  # the masked key markers are not settings
+    stay as recorded (and are then reported as differences); the recorded key markers are kept."""
     try:
-        today = Settings.model_validate(data).model_dump(mode="json")
-    except ValidationError:
+        today = settings_from_config(config).model_dump(mode="json")
+    except InputError:
         return config
-    for role, marker in keys.items():
-        today["roles"][role]["api_key"] = marker
+    for role, spec in (config["settings"].get("roles") or {}).items():
+        if isinstance(spec, dict) and "api_key" in spec:
+            today["roles"][role]["api_key"] = spec["api_key"]
     return {**config, "settings": today}
 
 

@@ -16,10 +16,9 @@ from pathlib import Path
 from agents.judge import judge_differential
 from agents.llm.base import ChatModel
 from benchmark.ablation import ablation_table, write_ablation
-from benchmark.harness import CONFIG_FILE, EPISODES_FILE, read_run_config
+from benchmark.harness import CONFIG_FILE, EPISODES_FILE, read_run_config, settings_from_config
 from benchmark.metrics import summarise
 from benchmark.report import write_summary_and_report
-from benchmark.rerun import settings_from_config
 from sim.core.case import Diagnosis
 from sim.core.errors import InputError, Problem
 from sim.core.records import EpisodeRecord, append_record, read_records

@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from benchmark.experience_learner import make_learner
 from benchmark.harness import (
     CONFIG_FILE,
@@ -14,10 +12,11 @@ from benchmark.harness import (
     make_runner_factory,
     prepare_run_dir,
     read_run_config,
+    settings_from_config,
 )
 from benchmark.recording import RESPONSES_FILE, WALL_CLOCK_FIELDS, replay_models
-from sim.core.config import ROLES, Settings, upgrade_recorded_settings
-from sim.core.errors import InputError, Problem, pydantic_problems
+from sim.core.config import ROLES
+from sim.core.errors import InputError, Problem
 from sim.core.records import EpisodeRecord, append_record, read_records
 from sim.encounter import build
 from sim.loaders import load_cases
@@ -29,18 +28,6 @@ class RerunResult:
     identical: int
     out: Path
     differences: list[str] = field(default_factory=list)
-
-
-def settings_from_config(config: dict, where: str = "config.json") -> Settings:
-    """The run's settings as stored in config.json (the masked key markers are not settings)."""
-    data = upgrade_recorded_settings(config["settings"])
-    for role in (data.get("roles") or {}).values():
-        if isinstance(role, dict):
-            role.pop("api_key", None)
-    try:
-        return Settings.model_validate(data)
-    except ValidationError as error:
-        raise InputError(pydantic_problems(where, None, error, prefix="settings")) from None
 
 
 def _with_original_clock(record: EpisodeRecord, original: EpisodeRecord) -> EpisodeRecord:

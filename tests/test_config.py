@@ -125,7 +125,7 @@ def test_a_role_table_keeps_its_roles_reply_budget(tmp_path):
 def test_settings_recorded_by_an_older_clinsim_still_load():
     """Runs recorded before the measurement model setting was dropped and knn became a doctor kind can still
     be judged again and replayed: their config.json is brought to today's shape, nothing else changes."""
-    from benchmark.rerun import settings_from_config
+    from benchmark.harness import settings_from_config
     from sim.core.config import Settings
 
     old = Settings().model_dump(mode="json")
